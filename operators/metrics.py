@@ -1,0 +1,65 @@
+"""Prometheus metrics of every stage, in prometheus-client's default registry.
+
+Bytewax's dataflow API (``BYTEWAX_DATAFLOW_API_ENABLED=1``) serves this registry merged with its
+own metrics on ``/metrics``, one endpoint per worker process. Metric objects are process-wide by
+nature (that is how prometheus-client works); they hold counts only, never flow state.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+STAGE_ITEMS = Counter(
+    "scorpius_stage_items",
+    "Items leaving a stage of the flow, by stage and outcome (ok, dead_letter)",
+    ["stage", "outcome"],
+)
+DEAD_LETTERS = Counter(
+    "scorpius_dead_letters",
+    "Items sent to the dead-letter output, by stage and reason class",
+    ["stage", "reason"],
+)
+DETECTIONS = Counter(
+    "scorpius_detections",
+    "Detections emitted, by kind and chain",
+    ["kind", "chain"],
+)
+RULE_EVALUATIONS = Counter(
+    "scorpius_rule_evaluations", "Transactions evaluated by the rule engine", []
+)
+RULE_MATCHES = Counter("scorpius_rule_matches", "Rule matches, by rule", ["rule"])
+RULE_FAULTS = Counter(
+    "scorpius_rule_faults", "Rule traps / fuel exhaustion / memory faults, by rule", ["rule", "fault"]
+)
+RULE_SECONDS = Histogram(
+    "scorpius_rule_batch_seconds",
+    "Wall time of one batched rule evaluation",
+    buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0),
+)
+SINK_WRITES = Counter("scorpius_sink_writes", "Records written, by sink", ["sink"])
+SINK_ERRORS = Counter("scorpius_sink_errors", "Failed write attempts, by sink", ["sink"])
+SINK_BUFFERED = Gauge("scorpius_sink_buffered", "Records waiting in a sink's buffer", ["sink"])
+SOURCE_MESSAGES = Counter(
+    "scorpius_source_messages", "Messages read, by source kind and chain", ["source", "chain"]
+)
+SOURCE_RECONNECTS = Counter(
+    "scorpius_source_reconnects", "Reconnections of a source, by source and chain", ["source", "chain"]
+)
+SOURCE_LAG = Gauge(
+    "scorpius_source_lag", "Consumer lag (messages behind), by source and partition", ["source", "partition"]
+)
+ALERTS_SENT = Counter("scorpius_alerts_sent", "Alerts delivered, by channel", ["channel"])
+ALERTS_FAILED = Counter("scorpius_alerts_failed", "Alert deliveries given up, by channel", ["channel"])
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+END_TO_END_SECONDS = Histogram(
+    "scorpius_end_to_end_seconds",
+    "Wall time from first-seen to reaching an output, by output (sink, alert)",
+    ["output"],
+    buckets=LATENCY_BUCKETS,
+)
+
+
+def reason_class(reason: str) -> str:
+    """The label of a dead-letter reason: the text before the first ':' (bounded cardinality)."""
+    head = reason.split(":", 1)[0].strip()
+    return head[:64] or "unknown"
