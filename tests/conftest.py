@@ -1,0 +1,3 @@
+"""Shared fixtures. Real servers are started by the plugins in tests/services (one module each)."""
+
+pytest_plugins: list[str] = []
