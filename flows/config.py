@@ -93,8 +93,11 @@ def _parse(value: Any, typ: Any, name: str) -> Any:
     if origin in (tuple, list):
         (item_type, *_) = typing.get_args(typ) or (str,)
         items = value.split(",") if isinstance(value, str) else list(value)
-        return tuple(_parse(i.strip() if isinstance(i, str) else i, item_type, name) for i in items
-                     if not (isinstance(i, str) and not i.strip()))
+        return tuple(
+            _parse(i.strip() if isinstance(i, str) else i, item_type, name)
+            for i in items
+            if not (isinstance(i, str) and not i.strip())
+        )
     try:
         if typ is bool:
             if isinstance(value, bool):
