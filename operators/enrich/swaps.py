@@ -23,8 +23,8 @@ from operators.records import Swap
 MSG_SENDER = "0x0000000000000000000000000000000000000001"
 ADDRESS_THIS = "0x0000000000000000000000000000000000000002"
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
-# Universal Router: "use the router's whole balance of the input token" (the amount comes from
-# an earlier command, so the calldata does not know it).
+# Universal Router V3 exact input: "swap the router's whole balance of the input token" (the
+# amount comes from an earlier command, so the calldata does not know it).
 UR_CONTRACT_BALANCE = 1 << 255
 # SwapRouter02 spells the same idea as an amount of 0.
 R02_CONTRACT_BALANCE = 0
@@ -37,7 +37,9 @@ UR_V3_SWAP_EXACT_IN = 0x00
 UR_V3_SWAP_EXACT_OUT = 0x01
 UR_V2_SWAP_EXACT_IN = 0x08
 UR_V2_SWAP_EXACT_OUT = 0x09
-UR_COMMAND_TYPE_MASK = 0x3F
+# Universal Router 2.1 widened the mask from 0x3f to 0x7f (command 0x40 is an Across deposit,
+# which 0x3f would misread as a V3 swap); older routers never send bits 0x40 and 0x20 set.
+UR_COMMAND_TYPE_MASK = 0x7F
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +201,8 @@ def _ur_command_swap(command: int, data: bytes, ctx: CallContext) -> Swap | None
         if parsed is None:
             return None
         path, fees = parsed
+        if exact_input and amount == UR_CONTRACT_BALANCE:
+            amount = None
         protocol = "uniswap_v3"
     elif kind in (UR_V2_SWAP_EXACT_IN, UR_V2_SWAP_EXACT_OUT):
         recipient, amount, bound, addresses, _ = _UR_V2_INPUT(ContextFramesBytesIO(data))
@@ -211,9 +215,6 @@ def _ur_command_swap(command: int, data: bytes, ctx: CallContext) -> Swap | None
         protocol = "uniswap_v2"
     else:
         return None
-    if amount == UR_CONTRACT_BALANCE:
-        # The amount is whatever an earlier command left in the router: unknown from calldata.
-        amount = None
     return Swap(
         ctx.protocol or protocol,
         ctx.router,
