@@ -128,10 +128,10 @@ def _kind(tx: Tx, call_kind: str | None = None) -> str:
     return "other"
 
 
-_DEFAULT = Enricher.load()
+DEFAULT_ENRICHER = Enricher.load()
 
 # The bound method itself (no wrapper call per tx): enrich with the bundled ABIs and labels.
-enrich: Callable[[Tx], EnrichedTx] = _DEFAULT.enrich
+enrich: Callable[[Tx], EnrichedTx] = DEFAULT_ENRICHER.enrich
 
 
-__all__ = ["Enricher", "enrich"]
+__all__ = ["DEFAULT_ENRICHER", "Enricher", "enrich"]
