@@ -76,11 +76,20 @@ class OutputConfig:
 
 
 @dataclass(frozen=True)
+class EnrichConfig:
+    # The user's label files (YAML/JSON keyed by chain id) and JSON ABIs, read after the bundled
+    # ones in operators/enrich/data (theirs win on a repeated address or selector). "" = none.
+    labels_dir: str = ""
+    abi_dir: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     source: SourceConfig = field(default_factory=SourceConfig)
     detect: DetectConfig = field(default_factory=DetectConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    enrich: EnrichConfig = field(default_factory=EnrichConfig)
 
 
 def _parse(value: Any, typ: Any, name: str) -> Any:

@@ -13,12 +13,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import bytewax.operators as op
 import pytest
+from bytewax.dataflow import Dataflow
+from bytewax.testing import TestingSink, TestingSource, run_main
 from eth_abi import encode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from operators.enrich import Enricher, enrich
+from flows.config import load_config
+from operators.enrich import DEFAULT_ENRICHER, Enricher, enrich
 from operators.enrich.labels import LabelFileError, load_labels
 from operators.records import EnrichedTx, Swap, Tx
 
@@ -901,3 +905,22 @@ def test_malformed_label_files_are_refused_with_the_file_named(tmp_path: Path, t
     (tmp_path / "bad.yaml").write_text(text)
     with pytest.raises(LabelFileError, match=r"bad\.yaml"):
         load_labels([tmp_path])
+
+
+def test_config_names_the_users_folders(tmp_path: Path) -> None:
+    (tmp_path / "team.json").write_text(json.dumps({"1": {ALICE: {"label": "Treasury"}}}))
+    config = load_config({"SCORPIUS_ENRICH_LABELS_DIR": str(tmp_path)})
+    enricher = Enricher.load(config.enrich.labels_dir, config.enrich.abi_dir)
+    assert enricher.enrich(make_tx(ALICE, "0x", value=1)).to_label == "Treasury"
+    assert enricher.label(1, ALICE) is not None and DEFAULT_ENRICHER.label(1, ALICE) is None
+
+
+def test_enrich_as_a_bytewax_map_step() -> None:
+    txs = [rpc_tx(e["tx"]) for e in CHAIN_SAMPLES]
+    out: list[EnrichedTx] = []
+    flow = Dataflow("enrich_test")
+    enriched = op.map("enrich", op.input("in", flow, TestingSource(txs)), enrich)
+    op.output("out", enriched, TestingSink(out))
+    run_main(flow)
+    assert [e.tx.hash for e in out] == [tx.hash for tx in txs]
+    assert {"swap", "token_transfer", "approval", "deposit", "other"} <= {e.kind for e in out}
