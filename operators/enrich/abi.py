@@ -38,7 +38,7 @@ class LowercaseAddressDecoder(AddressDecoder):
     ERC-20 call; the result is the same lowercase address.
     """
 
-    decoder_fn = staticmethod(_lowercase_hex)
+    decoder_fn = staticmethod(_lowercase_hex)  # type: ignore[assignment]  # only given bytes
 
 
 # eth-abi's registry with the faster address decoder, registered through its extension API.
