@@ -73,6 +73,7 @@ def test_replacement_and_dead_letters_reach_their_outputs(tmp_path: Path) -> Non
             ("tx", now_ms, orjson.dumps(rpc_tx("aa", 5, 10_000_000_000))),
             ("tx", now_ms + 2_000, orjson.dumps(rpc_tx("bb", 5, 13_000_000_000))),
             ("tx", now_ms + 2_500, b'{"hash": "0x1234"}'),
+            # A corrupt recorded line: the replay itself dead-letters it.
             ("tx", now_ms + 3_000, b"not json at all"),
         ],
     )
@@ -86,8 +87,9 @@ def test_replacement_and_dead_letters_reach_their_outputs(tmp_path: Path) -> Non
     (alert,) = read_jsonl(out / "alerts.jsonl")
     assert alert["origin"] == "detector:replacement"
     dead = read_jsonl(out / "dead_letters.jsonl")
-    assert {d["stage"] for d in dead} == {"normalize"}
-    assert len(dead) == 2 and all(d["reason"] for d in dead)
+    assert sorted(d["stage"] for d in dead) == ["normalize", "replay"]
+    assert all(d["reason"] for d in dead)
+    assert any("0x1234" in d["payload"] for d in dead)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["read"] == 4
     assert summary["normalized"] == 2
