@@ -84,11 +84,29 @@ class OutputConfig:
 
 
 @dataclass(frozen=True)
+class K8sConfig:
+    """How a worker pod finds its peers: StatefulSet pods behind a headless service."""
+
+    replicas: int = 1
+    workers_per_process: int = 1
+    service: str = "scorpius-worker"
+    namespace: str = ""
+    port: int = 2101
+    recovery_dir: str = ""
+    snapshot_interval_s: float = 30.0
+    backup_interval_s: float = 600.0
+    health_port: int = 8080
+    # The flow is unhealthy (liveness fails) when no item has moved for this long.
+    stall_after_s: float = 120.0
+
+
+@dataclass(frozen=True)
 class Config:
     source: SourceConfig = field(default_factory=SourceConfig)
     detect: DetectConfig = field(default_factory=DetectConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    k8s: K8sConfig = field(default_factory=K8sConfig)
 
 
 def _parse(value: Any, typ: Any, name: str) -> Any:
