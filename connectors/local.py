@@ -36,6 +36,11 @@ def jsonl_sink(path: str | Path) -> FileSink:
     return FileSink(path)
 
 
+def for_summary(count: tuple[str, int]) -> tuple[str, tuple[str, int]]:
+    """A ``(stage, n)`` count as the ``(partition key, item)`` pair ``SummarySink`` takes."""
+    return ("", count)
+
+
 def as_line(record: Any) -> tuple[str, str]:
     """A record as the ``(partition key, JSON line)`` pair a JSON-lines ``FileSink`` takes."""
     return ("", encode_json(record).decode())
@@ -66,7 +71,7 @@ class _SummaryPartition(StatefulSinkPartition[tuple[str, int], dict[str, int]]):
             print("\n".join(lines), file=sys.stderr, flush=True)
 
 
-class SummarySink(FixedPartitionedSink[tuple[str, int], dict[str, int]]):
+class SummarySink(FixedPartitionedSink[tuple[str, int], dict[str, int]]):  # items: for_summary()
     """Adds up ``(stage, count)`` items on one worker and writes / prints the totals at the end.
 
     Counts arrive per batch (not per item) from the flow's counting taps, so the summary costs the

@@ -12,7 +12,7 @@ import bytewax.operators as op
 from bytewax.connectors.stdio import StdOutSink
 from bytewax.dataflow import Dataflow
 
-from connectors.local import SummarySink, as_line, jsonl_sink
+from connectors.local import SummarySink, as_line, for_summary, jsonl_sink
 from flows import stages
 from flows.config import Config, load_config
 from flows.sources import raw_input
@@ -68,7 +68,11 @@ def build_flow(cfg: Config) -> Dataflow:
         stages.count_detections("count_detected", detections),
         stages.count("count_alerts", alerts, "alerts"),
     )
-    op.output("summary", counts, SummarySink(out / "summary.json", echo=cfg.output.console))
+    op.output(
+        "summary",
+        op.map("for_summary", counts, for_summary),
+        SummarySink(out / "summary.json", echo=cfg.output.console),
+    )
     return flow
 
 
