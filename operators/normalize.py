@@ -28,6 +28,7 @@ the 1559 fields first.
 
 from __future__ import annotations
 
+import binascii
 from typing import Any
 
 import msgspec
@@ -196,21 +197,31 @@ def _show(value: object) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _qty(value: str, field: str) -> int:
+def _qty(value: str | None, field: str) -> int:
     """A hex quantity ("0x1a") as an int in [0, 2**256-1]."""
     # isalnum+isascii rejects what int() would forgive: whitespace, underscores, signs, non-ASCII
-    # digits. Non-hex letters still reach int() and fail there.
-    if value.startswith("0x") and value.isascii() and value.isalnum():
+    # digits; non-hex letters still fail in int(). One branch on the happy path.
+    if value is not None and value[:2] == "0x" and value.isalnum() and value.isascii():
         try:
             number = int(value, 16)
         except ValueError:
-            raise Malformed(f"bad hex in field '{field}': {_show(value)}") from None
-        if number > UINT256_MAX:
-            raise Malformed(f"quantity out of range in field '{field}': {_show(value)}")
-        return number
+            number = -1
+        if 0 <= number <= UINT256_MAX:
+            return number
+    raise Malformed(_qty_reason(value, field))
+
+
+def _qty_reason(value: str | None, field: str) -> str:
+    if value is None:
+        return f"missing field '{field}'"
     if value.startswith("-"):
-        raise Malformed(f"negative quantity in field '{field}': {_show(value)}")
-    raise Malformed(f"bad hex in field '{field}': {_show(value)}")
+        return f"negative quantity in field '{field}': {_show(value)}"
+    try:
+        if value[:2] == "0x" and value.isalnum() and value.isascii() and int(value, 16) >= 0:
+            return f"quantity out of range in field '{field}': {_show(value)}"
+    except ValueError:
+        pass
+    return f"bad hex in field '{field}': {_show(value)}"
 
 
 def _opt_qty(value: str | None, field: str) -> int | None:
@@ -223,19 +234,22 @@ def _req(value: str | None, field: str) -> str:
     return value
 
 
-def _fixed_hex(value: str, size: int, field: str, what: str) -> str:
+def _fixed_hex(value: str | None, size: int, field: str, what: str) -> str:
     """Lowercase 0x-hex of exactly ``size`` bytes (an address or a hash)."""
-    if len(value) != 2 + 2 * size or not value.startswith("0x"):
-        raise Malformed(f"{what} not {size} bytes in field '{field}': {_show(value)}")
-    try:
-        if len(bytes.fromhex(value[2:])) == size:
-            return value.lower()
-    except ValueError:
-        pass
-    raise Malformed(f"bad hex in field '{field}': {_show(value)}")
+    if value is None:
+        raise Malformed(f"missing field '{field}'")
+    if len(value) == 2 + 2 * size and value[:2] == "0x":
+        try:
+            # fromhex skips whitespace between bytes: the byte count catches that
+            if len(bytes.fromhex(value[2:])) == size:
+                return value.lower()
+        except ValueError:
+            pass
+        raise Malformed(f"bad hex in field '{field}': {_show(value)}")
+    raise Malformed(f"{what} not {size} bytes in field '{field}': {_show(value)}")
 
 
-def _addr(value: str, field: str) -> str:
+def _addr(value: str | None, field: str) -> str:
     return _fixed_hex(value, 20, field, "address")
 
 
@@ -243,12 +257,14 @@ def _opt_addr(value: str | None, field: str) -> str | None:
     return None if value is None else _fixed_hex(value, 20, field, "address")
 
 
-def _hash(value: str, field: str) -> str:
+def _hash(value: str | None, field: str) -> str:
     return _fixed_hex(value, 32, field, "hash")
 
 
-def _data(value: str, field: str, limit: int = MAX_CALLDATA_BYTES) -> str:
+def _data(value: str | None, field: str, limit: int = MAX_CALLDATA_BYTES) -> str:
     """Lowercase 0x-hex bytes of even length, at most ``limit`` bytes."""
+    if value is None:
+        raise Malformed(f"missing field '{field}'")
     if not value.startswith("0x"):
         raise Malformed(f"bad hex in field '{field}': {_show(value)}")
     size, odd = divmod(len(value) - 2, 2)
@@ -257,13 +273,13 @@ def _data(value: str, field: str, limit: int = MAX_CALLDATA_BYTES) -> str:
     if size > limit:
         raise Malformed(f"data too large in field '{field}': {size} bytes > {limit}")
     try:
-        # fromhex skips whitespace between bytes; the length check catches that too.
-        ok = len(bytes.fromhex(value[2:])) == size
+        binascii.a2b_hex(value[2:])  # strict: hex digits only, no whitespace
     except ValueError:
-        ok = False
-    if not ok:
-        raise Malformed(f"bad hex in field '{field}': {_show(value)}")
-    return value.lower()
+        raise Malformed(f"bad hex in field '{field}': {_show(value)}") from None
+    # RPC hex is lowercase; lowercasing only when needed skips a copy of the calldata
+    if "A" in value or "B" in value or "C" in value or "D" in value or "E" in value or "F" in value:
+        return value.lower()
+    return value
 
 
 _TYPE_BY_TAG = {f"0x{t:x}": t for t in KNOWN_TYPES}
@@ -300,9 +316,9 @@ def _authorizations(items: list[_RpcAuthorization]) -> tuple[Authorization, ...]
         field = f"authorizationList[{i}]"
         out.append(
             Authorization(
-                chain_id=_qty(_req(item.chainId, field + ".chainId"), field + ".chainId"),
-                address=_addr(_req(item.address, field + ".address"), field + ".address"),
-                nonce=_qty(_req(item.nonce, field + ".nonce"), field + ".nonce"),
+                chain_id=_qty(item.chainId, field + ".chainId"),
+                address=_addr(item.address, field + ".address"),
+                nonce=_qty(item.nonce, field + ".nonce"),
                 authority=_opt_addr(item.authority, field + ".authority"),
             )
         )
@@ -365,17 +381,17 @@ def _tx_from_rpc(raw: _RpcTx, chain_id: int, source: str, seen_ms: int) -> Tx:
 
     source_hash = None
     if tx_type == TYPE_OP_DEPOSIT:
-        source_hash = _hash(_req(raw.sourceHash, "sourceHash"), "sourceHash")
+        source_hash = _hash(raw.sourceHash, "sourceHash")
 
-    data = _data(_req(raw.input, "input"), "input")
+    data = _data(raw.input, "input")
     return Tx(
         chain_id=_chain_id(raw.chainId, tx_type, chain_id),
-        hash=_hash(_req(raw.hash, "hash"), "hash"),
-        sender=_addr(_req(raw.sender, "from"), "from"),
+        hash=_hash(raw.hash, "hash"),
+        sender=_addr(raw.sender, "from"),
         to=to,
         nonce=nonce,
-        value=_qty(_req(raw.value, "value"), "value"),
-        gas=_qty(_req(raw.gas, "gas"), "gas"),
+        value=_qty(raw.value, "value"),
+        gas=_qty(raw.gas, "gas"),
         tx_type=tx_type,
         input=data,
         selector=data[:10] if len(data) >= 10 else None,
@@ -396,15 +412,15 @@ def _tx_from_rpc(raw: _RpcTx, chain_id: int, source: str, seen_ms: int) -> Tx:
 
 
 def _call_from_rpc(raw: _RpcTx, chain_id: int, source: str, seen_ms: int) -> Tx:
-    data = _data(_req(raw.input, "input"), "input")
+    data = _data(raw.input, "input")
     return Tx(
         chain_id=chain_id,
-        hash=_hash(_req(raw.hash, "hash"), "hash"),
-        sender=_addr(_req(raw.sender, "from"), "from"),
+        hash=_hash(raw.hash, "hash"),
+        sender=_addr(raw.sender, "from"),
         to=_opt_addr(raw.to, "to"),
         nonce=None,
-        value=_qty(_req(raw.value, "value"), "value"),
-        gas=_qty(_req(raw.gas, "gas"), "gas"),
+        value=_qty(raw.value, "value"),
+        gas=_qty(raw.gas, "gas"),
         tx_type=TYPE_UNKNOWN,
         input=data,
         selector=data[:10] if len(data) >= 10 else None,
@@ -433,7 +449,7 @@ def _receipt_from_rpc(raw: _RpcReceipt) -> Receipt:
     if raw.logs:
         logs = tuple(
             {
-                "address": _addr(_req(log.address, "logs.address"), "logs.address"),
+                "address": _addr(log.address, "logs.address"),
                 "topics": tuple(_hash(t, "logs.topics") for t in log.topics),
                 "data": _data(log.data, "logs.data", MAX_BLOCK_PAYLOAD_BYTES),
                 "log_index": _opt_qty(log.logIndex, "logs.logIndex"),
@@ -441,10 +457,10 @@ def _receipt_from_rpc(raw: _RpcReceipt) -> Receipt:
             for log in raw.logs
         )
     return Receipt(
-        tx_hash=_hash(_req(raw.transactionHash, "transactionHash"), "transactionHash"),
-        tx_index=_qty(_req(raw.transactionIndex, "transactionIndex"), "transactionIndex"),
+        tx_hash=_hash(raw.transactionHash, "transactionHash"),
+        tx_index=_qty(raw.transactionIndex, "transactionIndex"),
         status=_opt_qty(raw.status, "status"),
-        gas_used=_qty(_req(raw.gasUsed, "gasUsed"), "gasUsed"),
+        gas_used=_qty(raw.gasUsed, "gasUsed"),
         effective_gas_price=_opt_qty(raw.effectiveGasPrice, "effectiveGasPrice"),
         to=_opt_addr(raw.to, "to"),
         contract_address=_opt_addr(raw.contractAddress, "contractAddress"),
@@ -479,28 +495,28 @@ def _trace_from_rpc(raw: _RpcTrace) -> Trace:
         call_type = action.callType
         sender = _opt_addr(action.sender, "action.from")
         to = _opt_addr(action.to, "action.to")
-        value = _qty(_req(action.value, "action.value"), "action.value")
-        gas = _qty(_req(action.gas, "action.gas"), "action.gas")
-        data = _data(_req(action.input, "action.input"), "action.input", MAX_BLOCK_PAYLOAD_BYTES)
+        value = _qty(action.value, "action.value")
+        gas = _qty(action.gas, "action.gas")
+        data = _data(action.input, "action.input", MAX_BLOCK_PAYLOAD_BYTES)
         output = None if result is None or result.output is None else result.output.lower()
     elif kind == "create":
         sender = _opt_addr(action.sender, "action.from")
         to = None if result is None else _opt_addr(result.address, "result.address")
-        value = _qty(_req(action.value, "action.value"), "action.value")
-        gas = _qty(_req(action.gas, "action.gas"), "action.gas")
-        data = _data(_req(action.init, "action.init"), "action.init", MAX_BLOCK_PAYLOAD_BYTES)
+        value = _qty(action.value, "action.value")
+        gas = _qty(action.gas, "action.gas")
+        data = _data(action.init, "action.init", MAX_BLOCK_PAYLOAD_BYTES)
         output = None if result is None or result.code is None else result.code.lower()
     elif kind in ("suicide", "selfdestruct"):
         sender = _opt_addr(action.address, "action.address")
         to = _opt_addr(action.refundAddress, "action.refundAddress")
-        value = _qty(_req(action.balance, "action.balance"), "action.balance")
+        value = _qty(action.balance, "action.balance")
         gas, data, output = 0, "0x", None
     elif kind == "reward":
         # The reward kind ("block", "uncle") rides in call_type; the author receives the value.
         call_type = action.rewardType
         sender = None
         to = _opt_addr(action.author, "action.author")
-        value = _qty(_req(action.value, "action.value"), "action.value")
+        value = _qty(action.value, "action.value")
         gas, data, output = 0, "0x", None
     else:
         raise Malformed(f"unknown trace type: {_show(kind)}")
@@ -607,7 +623,7 @@ def _normalize_block_item(item: RawItem) -> list[Tx | Block | DeadLetter]:
         if block.number is None:
             raise Malformed("block without number")
         number = _qty(block.number, "number")
-        timestamp = _qty(_req(block.timestamp, "timestamp"), "timestamp")
+        timestamp = _qty(block.timestamp, "timestamp")
         block_hash = None if block.hash is None else _hash(block.hash, "hash")
         parent_hash = None if block.parentHash is None else _hash(block.parentHash, "parentHash")
         miner = _opt_addr(block.miner, "miner")
