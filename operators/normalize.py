@@ -47,9 +47,10 @@ STAGE = "normalize"
 
 # Size limits, in bytes. A node's own limits are lower (geth's pool takes txs up to 128 KiB), so
 # anything above these is corruption or abuse, not a transaction worth the memory.
-MAX_TX_PAYLOAD_BYTES = 1 << 20  # one tx or call object: 1 MiB
-MAX_BLOCK_PAYLOAD_BYTES = 64 << 20  # one block bundle with receipts and traces: 64 MiB
 MAX_CALLDATA_BYTES = 512 << 10  # decoded input of one tx or call: 512 KiB
+# One tx or call object: 2 MiB, room for the largest calldata allowed, which hex doubles.
+MAX_TX_PAYLOAD_BYTES = 2 << 20
+MAX_BLOCK_PAYLOAD_BYTES = 64 << 20  # one block bundle with receipts and traces: 64 MiB
 
 UINT256_MAX = (1 << 256) - 1
 TYPE_UNKNOWN = -1  # a call recovered from a trace: its envelope type is not known
