@@ -120,19 +120,19 @@ class Collected:
         if number is not None and timestamp is not None:
             self.timestamps.setdefault(chain, {})[_int(number)] = _int(timestamp)
 
-    def add_tx(self, chain: int, origin: str, tx: dict[str, Any]) -> None:
-        self.txs.setdefault((chain, tx["hash"]), (origin, tx))
+    def add_tx(self, chain: int, path: str, tx: dict[str, Any]) -> None:
+        self.txs.setdefault((chain, tx["hash"]), (path, tx))
         self.add_timestamp(chain, tx.get("blockNumber"), tx.get("blockTimestamp"))
 
-    def add_block(self, chain: int, origin: str, block: dict[str, Any]) -> None:
+    def add_block(self, chain: int, path: str, block: dict[str, Any]) -> None:
         self.add_timestamp(chain, block.get("number"), block.get("timestamp"))
         txs = block.get("transactions") or []
         full = [tx for tx in txs if isinstance(tx, dict)]
         for tx in full:
-            self.add_tx(chain, origin, tx)
+            self.add_tx(chain, path, tx)
         # only a complete body makes a bundle (ots pages hold a slice of the block)
         if full and len(full) == len(txs) and "transactionCount" not in block:
-            self.blocks.setdefault((chain, block["hash"]), (origin, block))
+            self.blocks.setdefault((chain, block["hash"]), (path, block))
 
     def add_receipt(self, chain: int, receipt: dict[str, Any]) -> None:
         self.receipts.setdefault((chain, receipt["transactionHash"]), receipt)
@@ -148,14 +148,14 @@ def collect(root: Path) -> Collected:
         chain = file_chain(row)
         if chain is None:
             continue  # gnosis and the synthetic hive chain are not part of the sample
-        origin = row["local_path"].split("/")[0]
-        for method, result in rpc_results(root, row["local_path"]):
+        path = row["local_path"]
+        for method, result in rpc_results(root, path):
             if method in TX_METHODS:
-                out.add_tx(chain, origin, result)
+                out.add_tx(chain, path, result)
             elif method in BLOCK_METHODS:
-                out.add_block(chain, origin, result)
+                out.add_block(chain, path, result)
             elif method == "ots_getBlockTransactions":
-                out.add_block(chain, origin, result["fullblock"])
+                out.add_block(chain, path, result["fullblock"])
                 for receipt in result["receipts"]:
                     out.add_receipt(chain, receipt)
             elif method in RECEIPT_LIST_METHODS or method == "receipts":
@@ -168,7 +168,11 @@ def collect(root: Path) -> Collected:
 
 def read_fixtures(root: Path) -> list[dict[str, Any]]:
     paths = sorted((root / "mev-fixtures" / "blocks").glob("*.json"))
-    fixtures = [json.loads(p.read_text()) for p in paths if p.name not in SYNTHETIC_FIXTURES]
+    fixtures = [
+        dict(json.loads(p.read_text()), file=p.name)
+        for p in paths
+        if p.name not in SYNTHETIC_FIXTURES
+    ]
     return sorted(fixtures, key=lambda f: f["block_number"])
 
 
@@ -191,11 +195,13 @@ def estimate_timestamp(anchors: dict[int, int], number: int) -> int:
 # --- items -------------------------------------------------------------------------------------
 
 
-def _item(kind: str, chain: int, origin: str, seen_ms: int, payload: Any) -> dict[str, Any]:
+def _item(kind: str, chain: int, path: str, seen_ms: int, payload: Any) -> dict[str, Any]:
+    # the path stays with the item until NOTICE.sources.tsv is written; its top folder is the origin
     return {
         "kind": kind,
         "chain_id": chain,
-        "source": f"sample:{origin}",
+        "source": f"sample:{path.split('/')[0]}",
+        "path": path,
         "seen_ms": seen_ms,
         "payload": payload,
     }
@@ -207,19 +213,19 @@ def _pending_ms(chain: int, block_timestamp: int, tx_index: int) -> int:
 
 def chain_sample_items(data: Collected) -> list[dict[str, Any]]:
     items = []
-    for (chain, _), (origin, tx) in data.txs.items():
+    for (chain, _), (path, tx) in data.txs.items():
         anchors = data.timestamps[chain]
         number = _int(tx["blockNumber"])
         timestamp = anchors.get(number) or estimate_timestamp(anchors, number)
         seen = _pending_ms(chain, timestamp, _int(tx["transactionIndex"]))
-        items.append(_item("tx", chain, origin, seen, tx))
-    for (chain, _), (origin, block) in data.blocks.items():
+        items.append(_item("tx", chain, path, seen, tx))
+    for (chain, _), (path, block) in data.blocks.items():
         hashes = [tx["hash"] for tx in block["transactions"]]
         receipts = [data.receipts.get((chain, h)) for h in hashes]
         if any(r is None for r in receipts):
             continue
         bundle = {"block": block, "receipts": receipts}
-        items.append(_item("block", chain, origin, _int(block["timestamp"]) * 1000, bundle))
+        items.append(_item("block", chain, path, _int(block["timestamp"]) * 1000, bundle))
     return items
 
 
@@ -255,9 +261,9 @@ def _receipt_object(summary: dict[str, Any], london: bool) -> dict[str, Any]:
 
 def fixture_items(fixtures: list[dict[str, Any]], anchors: dict[int, int]) -> list[dict[str, Any]]:
     items = []
-    origin = "mev-inspect-py"
     for fixture in fixtures:
         number = fixture["block_number"]
+        path = f"mev-inspect-py/tests/blocks/{fixture['file']}"
         london = number >= LONDON_BLOCK
         estimated = fixture.get("block_timestamp") is None
         timestamp = estimate_timestamp(anchors, number) if estimated else fixture["block_timestamp"]
@@ -283,7 +289,7 @@ def fixture_items(fixtures: list[dict[str, Any]], anchors: dict[int, int]) -> li
             if london:
                 call["gasPrice"] = hex(summary["effective_gas_price"])
             seen = _pending_ms(1, timestamp, summary["transaction_index"])
-            items.append(_item("call", 1, origin, seen, call))
+            items.append(_item("call", 1, path, seen, call))
         block: dict[str, Any] = {
             "number": hex(number),
             "hash": fixture["traces"][0]["block_hash"],
@@ -299,7 +305,7 @@ def fixture_items(fixtures: list[dict[str, Any]], anchors: dict[int, int]) -> li
             "traces": [_camel_trace(t) for t in fixture["traces"]],
             "timestampEstimated": estimated,
         }
-        items.append(_item("block", 1, origin, timestamp * 1000, bundle))
+        items.append(_item("block", 1, path, timestamp * 1000, bundle))
     return items
 
 
@@ -323,11 +329,34 @@ def build(root: Path) -> list[dict[str, Any]]:
     return sorted(items, key=order)
 
 
+MEV_INSPECT = ("flashbots/mev-inspect-py", "ce8179f07e4fb8740b43570aa2c5826447c2af26", "MIT")
+
+
+def sources(root: Path, items: list[dict[str, Any]]) -> list[list[str]]:
+    """One row per reference file that gave the sample at least one item (NOTICE.sources.tsv)."""
+    used = {item["path"] for item in items}
+    rows = [
+        [r["local_path"], r["source_repo"], r["source_path"], r["source_commit"], r["license"]]
+        for r in inventory(root)
+        if r["local_path"] in used
+    ]
+    repo, commit, license_name = MEV_INSPECT
+    for path in sorted(p for p in used if p.startswith("mev-inspect-py/")):
+        rows.append([path, repo, path.removeprefix("mev-inspect-py/"), commit, license_name])
+    return sorted(rows)
+
+
 def write(items: list[dict[str, Any]], out: Path) -> None:
     # mtime=0 and a fixed key order keep the file byte-identical from one build to the next
     with out.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
         for item in items:
-            gz.write(json.dumps(item, separators=(",", ":")).encode() + b"\n")
+            line = {k: v for k, v in item.items() if k != "path"}
+            gz.write(json.dumps(line, separators=(",", ":")).encode() + b"\n")
+
+
+def write_sources(rows: list[list[str]], out: Path) -> None:
+    header = ["sample_path", "source_repo", "source_path", "source_commit", "license"]
+    out.write_text("\n".join("\t".join(row) for row in [header, *rows]) + "\n")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -337,6 +366,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     items = build(args.shared)
     write(items, args.out)
+    write_sources(sources(args.shared, items), args.out.with_name("NOTICE.sources.tsv"))
     counts: dict[tuple[str, int], int] = {}
     for item in items:
         key = (item["kind"], item["chain_id"])
