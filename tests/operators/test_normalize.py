@@ -365,8 +365,10 @@ def test_bad_parts_of_a_good_block_become_extra_dead_letters() -> None:
     body["transactions"][3]["value"] = "0xzz"
     record["payload"]["receipts"][5]["gasUsed"] = None
     results = normalize_item(raw(record))
-    block, *dead = results
+    block, *rest = results
     assert isinstance(block, Block)
+    dead = [d for d in rest if isinstance(d, DeadLetter)]
+    assert len(dead) == len(rest)
     assert len(block.txs) == len(body["transactions"]) - 1
     assert body["transactions"][3]["hash"] not in {t.hash for t in block.txs}
     assert len(block.receipts) == len(record["payload"]["receipts"]) - 1
