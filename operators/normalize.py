@@ -496,7 +496,10 @@ def _trace_from_rpc(raw: _RpcTrace) -> Trace:
         call_type = action.callType
         sender = _opt_addr(action.sender, "action.from")
         to = _opt_addr(action.to, "action.to")
-        value = _qty(action.value, "action.value")
+        if action.value is None and call_type in ("staticcall", "delegatecall"):
+            value = 0  # some tracers omit the value of frames that cannot move ether
+        else:
+            value = _qty(action.value, "action.value")
         gas = _qty(action.gas, "action.gas")
         data = _data(action.input, "action.input", MAX_BLOCK_PAYLOAD_BYTES)
         output = None if result is None or result.output is None else result.output.lower()

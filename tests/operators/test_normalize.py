@@ -264,6 +264,7 @@ def test_dead_letter_payload_survives_invalid_utf8() -> None:
 def test_normalize_item_never_raises_on_bytes(kind: str, payload: bytes) -> None:
     for record in normalize_item(RawItem(kind, 1, "s", 0, payload)):
         assert isinstance(record, Tx | Block | DeadLetter)
+        assert not getattr(record, "reason", "").startswith("normalizer error")
 
 
 @settings(max_examples=200, deadline=None)
@@ -278,6 +279,35 @@ def test_normalize_item_never_raises_on_odd_objects(fields: dict[str, Any]) -> N
     for kind in ("tx", "call"):
         for record in normalize_item(RawItem(kind, 1, "s", 0, json.dumps(obj).encode())):
             assert isinstance(record, Tx | DeadLetter)
+            # a reason of its own for each case, never the catch-all for a bug in the normalizer
+            assert not getattr(record, "reason", "").startswith("normalizer error")
+
+
+ODD_VALUES = st.one_of(
+    st.none(), st.integers(), st.text(max_size=70), st.lists(st.text(max_size=3), max_size=3)
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    block=st.dictionaries(
+        st.sampled_from(["number", "hash", "timestamp", "miner", "transactions", "parentHash"]),
+        ODD_VALUES,
+    ),
+    trace=st.dictionaries(
+        st.sampled_from(["action", "type", "traceAddress", "subtraces", "result"]), ODD_VALUES
+    ),
+)
+def test_normalize_item_never_raises_on_odd_blocks(
+    block: dict[str, Any], trace: dict[str, Any]
+) -> None:
+    whole = block_record(1, 12_775_690)["payload"]
+    source = copy.deepcopy({"block": whole["block"], "traces": whole["traces"][:20]})
+    source["block"].update(block)
+    source["traces"][0].update(trace)
+    for record in normalize_item(RawItem("block", 1, "s", 0, json.dumps(source).encode())):
+        assert isinstance(record, Block | DeadLetter)
+        assert not getattr(record, "reason", "").startswith("normalizer error")
 
 
 # --- calls recovered from traces ---------------------------------------------------------------
@@ -382,6 +412,17 @@ def test_block_with_hashes_only() -> None:
     body["transactions"] = [t["hash"] for t in body["transactions"]]
     block = only(normalize_item(raw(record)), Block)
     assert block.txs == () and block.tx_hashes == tuple(body["transactions"])
+
+
+def test_static_call_without_value_is_lenient() -> None:
+    source = block_record(1, 12_775_690)["payload"]
+    static = next(t for t in source["traces"] if t["action"].get("callType") == "staticcall")
+    action = {k: v for k, v in static["action"].items() if k != "value"}
+    assert parse_trace(dict(static, action=action)).value == 0
+    call = next(t for t in source["traces"] if t["action"].get("callType") == "call")
+    action = {k: v for k, v in call["action"].items() if k != "value"}
+    with pytest.raises(Malformed, match=r"missing field 'action\.value'"):
+        parse_trace(dict(call, action=action))
 
 
 def test_parse_trace_and_receipt_helpers() -> None:
