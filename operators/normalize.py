@@ -29,6 +29,8 @@ the 1559 fields first.
 from __future__ import annotations
 
 import binascii
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -600,19 +602,53 @@ def _normalize_tx_item(item: RawItem) -> list[Tx | Block | DeadLetter]:
         return [_dead(item, _shape_reason(exc))]
 
 
-def _block_tx(raw_tx: bytes, index: int, block: _RpcBlock, number: int, item: RawItem) -> Tx:
+def _block_tx(raw_tx: bytes, index: int, block: Block, item: RawItem) -> Tx:
+    """A tx of a block body, placed in its block (the body's position when it has no index)."""
     tx = _tx_from_rpc(_tx_decoder.decode(raw_tx), item.chain_id, item.source, item.seen_ms)
-    block_hash = None if block.hash is None else block.hash.lower()
-    if tx.block_hash is not None and block_hash is not None and tx.block_hash != block_hash:
-        raise Malformed(f"block mismatch: tx says block {tx.block_hash}, block is {block_hash}")
-    if tx.block_number is not None and tx.block_number != number:
-        raise Malformed(f"block mismatch: tx says block {tx.block_number}, block is {number}")
+    if tx.block_hash is not None and block.hash is not None and tx.block_hash != block.hash:
+        raise Malformed(f"block mismatch: tx says block {tx.block_hash}, block is {block.hash}")
+    if tx.block_number is not None and tx.block_number != block.number:
+        raise Malformed(f"block mismatch: tx says block {tx.block_number}, block is {block.number}")
     return msgspec.structs.replace(
         tx,
-        block_number=number,
-        block_hash=block_hash,
+        block_number=block.number,
+        block_hash=block.hash,
         tx_index=index if tx.tx_index is None else tx.tx_index,
     )
+
+
+def _decode_hash(raw: bytes) -> str:
+    return _hash(_str_decoder.decode(raw), "transactions")
+
+
+def _decode_receipt(raw: bytes) -> Receipt:
+    return _receipt_from_rpc(_receipt_decoder.decode(raw))
+
+
+def _decode_trace(raw: bytes) -> Trace:
+    return _trace_from_rpc(_trace_decoder.decode(raw))
+
+
+def _block_header(item: RawItem) -> tuple[Block, _RpcBundle]:
+    """The block without its parts, and the decoded bundle; raises on a malformed header."""
+    bundle = _bundle_decoder.decode(item.payload)
+    block = bundle.block
+    if block is None:
+        raise Malformed("missing field 'block'")
+    if block.number is None:
+        raise Malformed("block without number")
+    header = Block(
+        chain_id=item.chain_id,
+        number=_qty(block.number, "number"),
+        hash=None if block.hash is None else _hash(block.hash, "hash"),
+        timestamp=_qty(block.timestamp, "timestamp"),
+        miner=_opt_addr(block.miner, "miner"),
+        base_fee_per_gas=_opt_qty(block.baseFeePerGas, "baseFeePerGas"),
+        first_seen_ms=item.seen_ms,
+        source=item.source,
+        parent_hash=None if block.parentHash is None else _hash(block.parentHash, "parentHash"),
+    )
+    return header, bundle
 
 
 def _normalize_block_item(item: RawItem) -> list[Tx | Block | DeadLetter]:
@@ -620,91 +656,50 @@ def _normalize_block_item(item: RawItem) -> list[Tx | Block | DeadLetter]:
     if dead is not None:
         return [dead]
     try:
-        bundle = _bundle_decoder.decode(item.payload)
-        block = bundle.block
-        if block is None:
-            raise Malformed("missing field 'block'")
-        if block.number is None:
-            raise Malformed("block without number")
-        number = _qty(block.number, "number")
-        timestamp = _qty(block.timestamp, "timestamp")
-        block_hash = None if block.hash is None else _hash(block.hash, "hash")
-        parent_hash = None if block.parentHash is None else _hash(block.parentHash, "parentHash")
-        miner = _opt_addr(block.miner, "miner")
-        base_fee = _opt_qty(block.baseFeePerGas, "baseFeePerGas")
+        header, bundle = _block_header(item)
     except Malformed as exc:
         return [_dead(item, exc.reason)]
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         return [_dead(item, _shape_reason(exc))]
+    assert bundle.block is not None  # checked by _block_header
 
     dead_letters: list[Tx | Block | DeadLetter] = []
 
-    def _part(raw: bytes, what: str, parse: Any) -> Any:
+    def part(raw: msgspec.Raw, what: str, parse: Callable[[Any], Any]) -> Any:
+        """One tx, receipt or trace; a bad one becomes a dead letter of its own (None here)."""
         try:
             return parse(raw)
         except Malformed as exc:
-            dead_letters.append(_dead(item, f"{what}: {exc.reason}", bytes(raw)))
+            reason = exc.reason
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            dead_letters.append(_dead(item, f"{what}: {_shape_reason(exc)}", bytes(raw)))
+            reason = _shape_reason(exc)
+        dead_letters.append(_dead(item, f"{what}: {reason}", bytes(memoryview(raw))))
         return None
 
     txs: list[Tx] = []
     tx_hashes: list[str] = []
-    for index, raw_tx in enumerate(block.transactions):
-        if memoryview(raw_tx)[:1] == b'"':
-            tx_hash = _part(
-                raw_tx,
-                "bad tx hash in block",
-                lambda r: _hash(_str_decoder.decode(r), "transactions"),
-            )
+    for index, raw_tx in enumerate(bundle.block.transactions):
+        if memoryview(raw_tx)[:1] == b'"':  # a body of hashes only
+            tx_hash = part(raw_tx, "bad tx hash in block", _decode_hash)
             if tx_hash is not None:
                 tx_hashes.append(tx_hash)
             continue
-        tx = _part(
-            raw_tx, "bad tx in block", lambda r, i=index: _block_tx(r, i, block, number, item)
+        tx = part(
+            raw_tx, "bad tx in block", partial(_block_tx, index=index, block=header, item=item)
         )
         if tx is not None:
             txs.append(tx)
             tx_hashes.append(tx.hash)
-    receipts = [
-        r
-        for raw in bundle.receipts or ()
-        if (
-            r := _part(
-                raw, "bad receipt in block", lambda b: _receipt_from_rpc(_receipt_decoder.decode(b))
-            )
-        )
-        is not None
-    ]
-    traces = [
-        t
-        for raw in bundle.traces or ()
-        if (
-            t := _part(
-                raw, "bad trace in block", lambda b: _trace_from_rpc(_trace_decoder.decode(b))
-            )
-        )
-        is not None
-    ]
-    result: list[Tx | Block | DeadLetter] = [
-        Block(
-            chain_id=item.chain_id,
-            number=number,
-            hash=block_hash,
-            timestamp=timestamp,
-            miner=miner,
-            base_fee_per_gas=base_fee,
-            first_seen_ms=item.seen_ms,
-            source=item.source,
-            txs=tuple(txs),
-            receipts=tuple(receipts),
-            traces=tuple(traces),
-            parent_hash=parent_hash,
-            tx_hashes=tuple(tx_hashes),
-        )
-    ]
-    result.extend(dead_letters)
-    return result
+    receipts = [part(raw, "bad receipt in block", _decode_receipt) for raw in bundle.receipts or ()]
+    traces = [part(raw, "bad trace in block", _decode_trace) for raw in bundle.traces or ()]
+    block = msgspec.structs.replace(
+        header,
+        txs=tuple(txs),
+        receipts=tuple(r for r in receipts if r is not None),
+        traces=tuple(t for t in traces if t is not None),
+        tx_hashes=tuple(tx_hashes),
+    )
+    return [block, *dead_letters]
 
 
 def normalize_item(item: RawItem) -> list[Tx | Block | DeadLetter]:

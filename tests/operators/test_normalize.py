@@ -406,6 +406,21 @@ def test_bad_parts_of_a_good_block_become_extra_dead_letters() -> None:
     assert json.loads(dead[0].payload) == body["transactions"][3]
 
 
+def test_tx_claiming_another_block_or_chain_is_dead_lettered() -> None:
+    record = copy.deepcopy(block_record(1, 18_000_000))
+    body = record["payload"]["block"]
+    body["transactions"][0]["blockNumber"] = hex(17_999_999)
+    body["transactions"][1]["blockHash"] = "0x" + "11" * 32
+    body["transactions"][2]["chainId"] = "0xa"
+    block, *dead = normalize_item(raw(record))
+    assert isinstance(block, Block) and len(block.txs) == len(body["transactions"]) - 3
+    assert [getattr(d, "reason", "").split(": ")[1] for d in dead] == [
+        "block mismatch",
+        "block mismatch",
+        "chain id mismatch",
+    ]
+
+
 def test_block_with_hashes_only() -> None:
     record = copy.deepcopy(block_record(1, 18_000_000))
     body = record["payload"]["block"]
