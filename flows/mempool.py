@@ -71,7 +71,7 @@ def build_flow(cfg: Config) -> Dataflow:
     op.output(
         "summary",
         op.map("for_summary", counts, for_summary),
-        SummarySink(out / "summary.json", echo=cfg.output.console),
+        SummarySink(out / "summary.json"),
     )
     return flow
 
