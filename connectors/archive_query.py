@@ -249,6 +249,29 @@ def iter_rows(
         yield hour, rows
 
 
+def partitions_older_than(
+    url: str,
+    days: int,
+    *,
+    today: date | None = None,
+    storage_options: dict[str, Any] | None = None,
+) -> list[str]:
+    """Every ``date=`` folder of every table older than ``days`` days before ``today`` (UTC)."""
+    if days < 0:
+        raise ValueError(f"days must be >= 0, got {days}")
+    cutoff = (today or datetime.now(UTC).date()) - timedelta(days=days)
+    fs, root = open_archive(url, storage_options)
+    old: list[str] = []
+    for folder in sorted(fs.glob(f"{root}/*/chain=*/date=*")):
+        try:
+            day = date.fromisoformat(folder.rsplit("date=", 1)[1])
+        except ValueError:
+            continue  # not an archive folder
+        if day < cutoff:
+            old.append(folder)
+    return old
+
+
 def delete_older_than(
     url: str,
     days: int,
@@ -256,18 +279,9 @@ def delete_older_than(
     today: date | None = None,
     storage_options: dict[str, Any] | None = None,
 ) -> list[str]:
-    """Remove every ``date=`` folder of every table older than ``days`` days; the removed paths."""
-    if days < 0:
-        raise ValueError(f"days must be >= 0, got {days}")
-    cutoff = (today or datetime.now(UTC).date()) - timedelta(days=days)
-    fs, root = open_archive(url, storage_options)
-    removed: list[str] = []
-    for folder in sorted(fs.glob(f"{root}/*/chain=*/date=*")):
-        try:
-            day = date.fromisoformat(folder.rsplit("date=", 1)[1])
-        except ValueError:
-            continue  # not an archive folder
-        if day < cutoff:
-            fs.rm(folder, recursive=True)
-            removed.append(folder)
-    return removed
+    """The retention job: remove what ``partitions_older_than`` lists; the removed paths."""
+    old = partitions_older_than(url, days, today=today, storage_options=storage_options)
+    fs, _ = open_archive(url, storage_options)
+    for folder in old:
+        fs.rm(folder, recursive=True)
+    return old
