@@ -155,8 +155,12 @@ class _ClickHousePartition(StatefulSinkPartition[Any, None]):
 
     def _insert(self, table: str, rows: list[dict[str, Any]]) -> None:
         columns = list(rows[0])
+        # Columnar inserts skip the driver's per-row transposition: about twice as fast.
+        data = [[row[c] for row in rows] for c in columns]
         try:
-            self._client.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES", rows)
+            self._client.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES", data, columnar=True
+            )
         except RETRYABLE:
             self._client.disconnect()  # reconnect on the next attempt
             raise
