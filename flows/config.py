@@ -35,6 +35,14 @@ def env(name: str, default: Any = dataclasses.MISSING, **kwargs: Any) -> Any:
     return field(default=default, metadata={"env": name}, **kwargs)
 
 
+def secret(default: str = "", name: str | None = None) -> Any:
+    """A field that holds a credential: never printed, listed or put in an error message."""
+    metadata: dict[str, Any] = {"secret": True}
+    if name:
+        metadata["env"] = name
+    return field(default=default, repr=False, metadata=metadata)
+
+
 @dataclass(frozen=True)
 class SourceConfig:
     kind: str = "replay"  # replay | rpc | kafka
@@ -76,9 +84,34 @@ class OutputConfig:
 
 
 @dataclass(frozen=True)
+class EnrichConfig:
+    # The user's label files (YAML/JSON keyed by chain id) and JSON ABIs, read after the bundled
+    # ones in operators/enrich/data (theirs win on a repeated address or selector). "" = none.
+    labels_dir: str = ""
+    abi_dir: str = ""
+
+
+@dataclass(frozen=True)
+class K8sConfig:
+    """How a worker pod finds its peers: StatefulSet pods behind a headless service."""
+
+    replicas: int = 1
+    workers_per_process: int = 1
+    service: str = "scorpius-worker"
+    namespace: str = ""
+    port: int = 2101
+    recovery_dir: str = ""
+    snapshot_interval_s: float = 30.0
+    backup_interval_s: float = 600.0
+    health_port: int = 8080
+    # The flow is unhealthy (liveness fails) when no item has moved for this long.
+    stall_after_s: float = 120.0
+
+
+@dataclass(frozen=True)
 class StorageConfig:
     # clickhouse-driver URL, clickhouse://user:password@host:9000/database; empty = off.
-    clickhouse_url: str = ""
+    clickhouse_url: str = secret()
     clickhouse_batch_rows: int = 10_000
     clickhouse_flush_seconds: float = 2.0
     # Rows buffered while ClickHouse is slow or down; beyond this the sink holds the worker back.
@@ -101,6 +134,8 @@ class Config:
     detect: DetectConfig = field(default_factory=DetectConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    enrich: EnrichConfig = field(default_factory=EnrichConfig)
+    k8s: K8sConfig = field(default_factory=K8sConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
 
 
@@ -114,8 +149,11 @@ def _parse(value: Any, typ: Any, name: str) -> Any:
     if origin in (tuple, list):
         (item_type, *_) = typing.get_args(typ) or (str,)
         items = value.split(",") if isinstance(value, str) else list(value)
-        return tuple(_parse(i.strip() if isinstance(i, str) else i, item_type, name) for i in items
-                     if not (isinstance(i, str) and not i.strip()))
+        return tuple(
+            _parse(i.strip() if isinstance(i, str) else i, item_type, name)
+            for i in items
+            if not (isinstance(i, str) and not i.strip())
+        )
     try:
         if typ is bool:
             if isinstance(value, bool):
@@ -128,8 +166,9 @@ def _parse(value: Any, typ: Any, name: str) -> Any:
             raise ValueError(value)
         if typ in (int, float, str):
             return typ(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name}: cannot read {value!r} as {typ.__name__}") from exc
+    except (TypeError, ValueError):
+        shown = "the value" if "secret" in name else repr(value)
+        raise ConfigError(f"{name}: cannot read {shown} as {typ.__name__}") from None
     return value
 
 
@@ -145,10 +184,11 @@ def _build(cls: type, prefix: str, environ: Mapping[str, str], doc: Mapping[str,
             values[f.name] = _build(typ, f"{prefix}{f.name.upper()}_", environ, sub)  # type: ignore[arg-type]
             continue
         name = f.metadata.get("env", f"{prefix}{f.name.upper()}")
+        where = name if not f.metadata.get("secret") else f"{name} (secret, value not shown)"
         if name in environ:
-            values[f.name] = _parse(environ[name], typ, name)
+            values[f.name] = _parse(environ[name], typ, where)
         elif f.name in doc:
-            values[f.name] = _parse(doc[f.name], typ, f"{prefix}{f.name.upper()}")
+            values[f.name] = _parse(doc[f.name], typ, where)
     return cls(**values)
 
 
@@ -169,9 +209,9 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
     return config
 
 
-def settings_table(cls: type = Config, prefix: str = "SCORPIUS_") -> list[tuple[str, str]]:
-    """(environment name, default) of every setting: what README's configuration table lists."""
-    rows: list[tuple[str, str]] = []
+def settings_table(cls: type = Config, prefix: str = "SCORPIUS_") -> list[tuple[str, str, bool]]:
+    """(environment name, default, is secret) of every setting: README's configuration table."""
+    rows: list[tuple[str, str, bool]] = []
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         typ = hints[f.name]
@@ -185,5 +225,5 @@ def settings_table(cls: type = Config, prefix: str = "SCORPIUS_") -> list[tuple[
             default = f.default_factory()
         else:
             default = ""
-        rows.append((name, repr(default)))
+        rows.append((name, repr(default), bool(f.metadata.get("secret"))))
     return rows
