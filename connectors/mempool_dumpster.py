@@ -35,6 +35,9 @@ import rlp
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from eth_account import Account
 from eth_account.typed_transactions import TypedTransaction
+from eth_account.typed_transactions.set_code_transaction import Authorization
+from eth_keys.datatypes import Signature
+from eth_keys.exceptions import BadSignature, ValidationError
 from eth_utils import keccak
 from hexbytes import HexBytes
 
@@ -178,10 +181,23 @@ def _typed_fields(typed: dict[str, Any]) -> dict[str, Any]:
                 "yParity": _hex(a["yParity"]),
                 "r": _hex(a["r"]),
                 "s": _hex(a["s"]),
+                "authority": _authority(a),
             }
             for a in typed["authorizationList"]
         ]
     return out
+
+
+def _authority(signed: dict[str, Any]) -> str | None:
+    """The EOA that signed an EIP-7702 authorization; None when the signature is invalid (EIP-7702
+    skips such tuples rather than failing the transaction)."""
+    try:
+        message = Authorization(signed["chainId"], HexBytes(signed["address"]), signed["nonce"])
+        signature = Signature(vrs=(signed["yParity"], signed["r"], signed["s"]))
+        key = signature.recover_public_key_from_msg_hash(message.hash())
+    except (BadSignature, ValidationError, ValueError):
+        return None
+    return key.to_checksum_address().lower()
 
 
 def _seen_ms(value: Any) -> int:

@@ -35,15 +35,17 @@ def retry_until_done(
     *,
     sink: str,
     backoff: Backoff = Backoff(),
-    retry_on: tuple[type[BaseException], ...] = (Exception,),
+    retryable: Callable[[Exception], bool] = lambda exc: True,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
-    """``action()``'s result, retrying ``retry_on`` errors with backoff for as long as it takes."""
+    """``action()``'s result, retrying errors that are ``retryable`` for as long as it takes."""
     attempt = 0
     while True:
         try:
             return action()
-        except retry_on as exc:
+        except Exception as exc:
+            if not retryable(exc):
+                raise
             attempt += 1
             SINK_ERRORS.labels(sink=sink).inc()
             wait = backoff.delay(attempt)

@@ -27,7 +27,7 @@ import bytewax.operators as op
 from bytewax.dataflow import Stream, operator
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 from clickhouse_driver import Client
-from clickhouse_driver.errors import NetworkError, SocketTimeoutError
+from clickhouse_driver.errors import NetworkError, ServerException, SocketTimeoutError
 
 from connectors.archive_tables import routing_key
 from connectors.clickhouse.tables import TABLES, table_for
@@ -37,8 +37,20 @@ from operators.metrics import SINK_BLOCKED_SECONDS, SINK_BUFFERED, SINK_WRITES
 log = logging.getLogger(__name__)
 
 METRIC = "clickhouse"
-# What a broken or refused connection raises; anything else is a bug and stops the flow.
-RETRYABLE = (NetworkError, SocketTimeoutError, EOFError, ConnectionError, OSError)
+# What a broken or refused connection raises.
+CONNECTION_ERRORS = (NetworkError, SocketTimeoutError, EOFError, ConnectionError, OSError)
+# Server errors that pass: overload, a restart still loading tables, a schema not applied yet.
+# clickhouse/src/Common/ErrorCodes.cpp: UNKNOWN_TABLE 60, UNKNOWN_DATABASE 81, TIMEOUT_EXCEEDED 159,
+# MEMORY_LIMIT_EXCEEDED 241, TABLE_IS_READ_ONLY 242, TOO_MANY_PARTS 252, TOO_MANY_SIMULTANEOUS_QUERIES
+# 202, NO_FREE_CONNECTION 203, ALL_CONNECTION_TRIES_FAILED 210.
+TRANSIENT_SERVER_CODES = frozenset({60, 81, 159, 202, 203, 210, 241, 242, 252})
+
+
+def retryable(exc: Exception) -> bool:
+    """Worth retrying (anything else is a bug, e.g. a type mismatch, and stops the flow)."""
+    if isinstance(exc, CONNECTION_ERRORS):
+        return True
+    return isinstance(exc, ServerException) and exc.code in TRANSIENT_SERVER_CODES
 
 
 def _now_ms() -> int:
@@ -137,7 +149,7 @@ class _ClickHousePartition(StatefulSinkPartition[Any, None]):
                         partial(self._insert, name, batch),
                         sink=METRIC,
                         backoff=self._sink.backoff,
-                        retry_on=RETRYABLE,
+                        retryable=retryable,
                     )
                     SINK_WRITES.labels(sink=METRIC).inc(len(batch))
                     with self._cond:
@@ -161,7 +173,7 @@ class _ClickHousePartition(StatefulSinkPartition[Any, None]):
             self._client.execute(
                 f"INSERT INTO {table} ({', '.join(columns)}) VALUES", data, columnar=True
             )
-        except RETRYABLE:
+        except CONNECTION_ERRORS:
             self._client.disconnect()  # reconnect on the next attempt
             raise
 

@@ -164,3 +164,30 @@ def test_waits_are_bounded_by_flush_seconds(clickhouse_db: ClickHouseDatabase) -
         time.sleep(0.1)
     assert count == 1
     part.close()
+
+
+def test_rows_wait_for_a_schema_applied_late(clickhouse_db: ClickHouseDatabase) -> None:
+    """UNKNOWN_TABLE is retried: starting the flow before apply-schema loses nothing."""
+    part = ClickHouseSink(clickhouse_db.url, flush_seconds=0.1, backoff=FAST_RETRY).build_part(
+        "ch", "0", None
+    )
+    errors_before = sink_errors()
+    part.write_batch([make_tx(i) for i in range(5)])
+    deadline = time.monotonic() + 10
+    while sink_errors() == errors_before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sink_errors() > errors_before
+    apply_schema(clickhouse_db.url)
+    part.close()
+    ((count,),) = client(clickhouse_db).execute("SELECT count() FROM transactions FINAL")
+    assert count == 5
+
+
+def test_a_non_transient_error_stops_the_flow_loudly(clickhouse_db: ClickHouseDatabase) -> None:
+    client(clickhouse_db).execute(
+        "CREATE TABLE transactions (hash String) ENGINE = MergeTree ORDER BY hash"
+    )
+    part = ClickHouseSink(clickhouse_db.url, flush_seconds=0.1).build_part("ch", "0", None)
+    part.write_batch([make_tx(1)])
+    with pytest.raises(RuntimeError, match="ClickHouse sink writer failed"):
+        part.close()

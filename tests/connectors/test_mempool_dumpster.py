@@ -166,6 +166,7 @@ def test_legacy_and_set_code_transactions_keep_every_field(tmp_path: Path) -> No
     assert set_code["type"] == "0x4"
     (auth,) = set_code["authorizationList"]
     assert auth["address"] == "0x" + "99" * 20 and int(auth["nonce"], 16) == 9
+    assert auth["authority"] == SIGNER.address.lower()
 
 
 def test_bad_rows_become_dead_letters_not_crashes(tmp_path: Path) -> None:
