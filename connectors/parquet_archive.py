@@ -24,6 +24,10 @@ never overwrites an older run's files. When a time-based roll lands differently 
 few rows may be archived twice under different names; they are equal on the table's natural key
 and ``connectors.archive_query`` drops such copies.
 
+bytewax snapshots every epoch (with or without a recovery store). The buffered rows are part of the
+state, so to keep snapshots small a snapshot first writes the buffer out when it holds more than
+``max_state_rows`` rows; with a short epoch that makes files smaller than ``roll_rows``.
+
 Items must be ``(key, record)`` pairs (the key picks the partition); ``archive(...)`` below keys
 records by ``routing_key`` and writes them.
 """
@@ -143,6 +147,8 @@ class _ArchivePartition(StatefulSinkPartition[Any, ArchivePartState]):
         SINK_BUFFERED.labels(sink=self._metric).set(0)
 
     def snapshot(self) -> ArchivePartState:
+        if self._count > self._sink.max_state_rows:
+            self.flush()
         return ArchivePartState(
             run=self._state.run,
             next_seq=self._state.next_seq,
@@ -169,6 +175,7 @@ class ParquetArchiveSink(FixedPartitionedSink[Any, ArchivePartState]):
         roll_seconds: float = 60.0,
         partitions: int = 1,
         storage_options: dict[str, Any] | None = None,
+        max_state_rows: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if table not in TABLES:
@@ -184,6 +191,7 @@ class ParquetArchiveSink(FixedPartitionedSink[Any, ArchivePartState]):
         self.roll_seconds = roll_seconds
         self.partitions = partitions
         self.storage_options = storage_options
+        self.max_state_rows = max_state_rows
         self._clock = clock
 
     def list_parts(self) -> list[str]:

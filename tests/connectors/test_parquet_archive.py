@@ -178,6 +178,17 @@ class CrashingSink(ParquetArchiveSink):
         return part
 
 
+def test_a_large_buffer_is_written_out_rather_than_snapshotted(tmp_path: Path) -> None:
+    sink = ParquetArchiveSink(str(tmp_path), "transactions", max_state_rows=3)
+    part = sink.build_part("archive", "0", None)
+    part.write_batch([make_tx(0), make_tx(1), make_tx(2)])
+    assert sum(len(rows) for rows in part.snapshot().pending.values()) == 3
+    part.write_batch([make_tx(3)])
+    state = part.snapshot()
+    assert state.pending == {} and state.next_seq == 1
+    assert len(read_table(tmp_path, "transactions")) == 4
+
+
 def test_abort_and_resume_loses_nothing_and_rewrites_instead_of_duplicating(tmp_path: Path) -> None:
     archive_root = tmp_path / "archive"
     db_dir = tmp_path / "recovery"
