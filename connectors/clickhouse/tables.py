@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -31,13 +30,13 @@ from operators.records import (
 )
 
 
-def _dt(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
-
-
-def _when(ms: int) -> dict[str, Any]:
-    at_dt = _dt(ms)
-    return {"first_seen": at_dt, "event_date": at_dt.date()}
+def _with_event_time(row: dict[str, Any], version: int) -> dict[str, Any]:
+    """The archive row's ``event_time`` as ClickHouse's ``first_seen`` DateTime and its Date."""
+    at_dt = row.pop("event_time")
+    row["first_seen"] = at_dt
+    row["event_date"] = at_dt.date()
+    row["version"] = version
+    return row
 
 
 def tx_row(record: Tx | EnrichedTx, version: int) -> dict[str, Any]:
@@ -45,9 +44,7 @@ def tx_row(record: Tx | EnrichedTx, version: int) -> dict[str, Any]:
     row["to_address"] = row.pop("to")
     row["block_hash"] = row["block_hash"] or ""
     row["authorizations"] = encode_json(row["authorizations"]).decode()
-    del row["event_time"]
-    row.update(_when(row["first_seen_ms"]), version=version)
-    return row
+    return _with_event_time(row, version)
 
 
 def tx_from_row(row: dict[str, Any]) -> Tx | EnrichedTx:
@@ -97,9 +94,7 @@ def block_from_row(row: dict[str, Any]) -> Block:
 
 def detection_row(d: Detection, version: int) -> dict[str, Any]:
     row = at.detection_row(d)
-    del row["event_time"]
-    row.update(_when(d.first_seen_ms), version=version)
-    return row
+    return _with_event_time(row, version)
 
 
 def detection_from_row(row: dict[str, Any]) -> Detection:
@@ -118,9 +113,7 @@ def detection_from_row(row: dict[str, Any]) -> Detection:
 
 def rule_match_row(m: RuleMatch, version: int) -> dict[str, Any]:
     row = at.rule_match_row(m)
-    del row["event_time"]
-    row.update(_when(m.first_seen_ms), version=version)
-    return row
+    return _with_event_time(row, version)
 
 
 def rule_match_from_row(row: dict[str, Any]) -> RuleMatch:
@@ -139,9 +132,7 @@ def rule_match_from_row(row: dict[str, Any]) -> RuleMatch:
 
 def alert_row(a: Alert, version: int) -> dict[str, Any]:
     row = at.alert_row(a)
-    del row["event_time"]
-    row.update(_when(a.first_seen_ms), version=version)
-    return row
+    return _with_event_time(row, version)
 
 
 def alert_from_row(row: dict[str, Any]) -> Alert:
