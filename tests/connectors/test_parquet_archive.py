@@ -50,7 +50,7 @@ def parquet_files(root: Path) -> list[Path]:
     return sorted(root.rglob("*.parquet"))
 
 
-RECORDS = {
+RECORDS: dict[str, list[Any]] = {
     "transactions": [make_tx(i) for i in range(10)] + [make_enriched(i) for i in range(10, 14)],
     "blocks": [make_block(i) for i in range(3)],
     "detections": [make_detection(i) for i in range(3)],
