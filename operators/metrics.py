@@ -86,3 +86,10 @@ def reason_class(reason: str) -> str:
     """The label of a dead-letter reason: the text before the first ':' (bounded cardinality)."""
     head = reason.split(":", 1)[0].strip()
     return head[:64] or "unknown"
+
+
+SINK_BLOCKED_SECONDS = Counter(
+    "scorpius_sink_blocked_seconds",
+    "Time a sink made its worker wait because its buffer was full (back-pressure), by sink",
+    ["sink"],
+)
