@@ -76,6 +76,8 @@ class OutputConfig:
     archive_compression: str = "zstd"
     archive_roll_rows: int = 100_000
     archive_roll_seconds: float = 60.0
+    # Partitions of the archive and ClickHouse sinks: spread writes over up to this many workers.
+    sink_partitions: int = 4
     console: bool = True
 
     @property
