@@ -149,12 +149,13 @@ class _Lane:
             owner._sent(self, d)
             return
         if error.retryable and d.attempts < owner.policy.max_attempts:
+            answered = owner.clock()  # Retry-After counts from the answer, not from our request
             delay = owner.backoff(d.attempts, error.retry_after)
             if error.retry_after is not None:
                 # The server's wait holds for everything to this recipient, not just this alert.
-                self.limits.pause(d.target.recipient, now + error.retry_after)
+                self.limits.pause(d.target.recipient, answered + error.retry_after)
             owner._retrying(d, error, delay)
-            self._at(owner.clock() + delay, d)
+            self._at(answered + delay, d)
             return
         if error.retryable:
             reason = (

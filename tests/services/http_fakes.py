@@ -173,9 +173,7 @@ def _handler(state: FakeApis) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length)
             headers = {k.lower(): v for k, v in self.headers.items()}
             with state.lock:
-                state.requests.append(
-                    Recorded("POST", self.path, headers, body, time.monotonic())
-                )
+                state.requests.append(Recorded("POST", self.path, headers, body, time.monotonic()))
             reply = state._scripted(self.path) or _default_reply(self.path, headers, body)
             if reply.status == -1:
                 state.released.wait(float(reply.body))

@@ -40,7 +40,9 @@ class Mailbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.data_replies:
             return self.data_replies.pop(0)
-        parsed = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        parsed = message_from_bytes(
+            envelope.original_content or envelope.content, policy=policy.default
+        )
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), parsed))  # type: ignore[arg-type]
         return "250 2.0.0 Message accepted for delivery"
 
@@ -53,7 +55,9 @@ class SmtpServer:
     mailbox: Mailbox
 
 
-def _authenticate(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+def _authenticate(
+    server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+) -> AuthResult:
     ok = (
         isinstance(auth_data, LoginPassword)
         and auth_data.login == USER.encode()
@@ -123,7 +127,9 @@ def _server_context(cert: Path, key: Path) -> ssl.SSLContext:
 
 def _start(mailbox: Mailbox, **kwargs: Any) -> tuple[Any, int]:
     if Controller is None:
-        pytest.fail("aiosmtpd is not installed: pip install -e '.[dev]' (tests/services/install_smtp.sh)")
+        pytest.fail(
+            "aiosmtpd is not installed: pip install -e '.[dev]' (tests/services/install_smtp.sh)"
+        )
     port = free_port()
     controller = Controller(mailbox, hostname="127.0.0.1", port=port, **kwargs)
     controller.start()
