@@ -6,10 +6,11 @@ import hashlib
 import hmac
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from connectors.alerts.base import DeliveryError, Redactor
+from connectors.alerts.base import Channel, DeliveryError, Redactor
 from connectors.alerts.sink import build_channels, secrets_of
 from connectors.alerts.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from flows.config import AlertsConfig
@@ -32,7 +33,7 @@ pytestmark = pytest.mark.service
 TX = "0x" + "ab" * 32
 
 
-def channel(cfg: AlertsConfig, name: str):  # type: ignore[no-untyped-def]
+def channel(cfg: AlertsConfig, name: str) -> Channel:
     return build_channels(cfg, Redactor(secrets_of(cfg)))[name]
 
 
@@ -194,7 +195,7 @@ def test_email_over_implicit_tls(smtp_tls: SmtpServer) -> None:
 
 
 def test_email_transient_and_permanent_failures(smtp_starttls: SmtpServer) -> None:
-    base = {
+    base: dict[str, Any] = {
         "smtp_host": smtp_starttls.host,
         "smtp_port": smtp_starttls.port,
         "smtp_user": USER,

@@ -77,8 +77,8 @@ def test_backoff_grows_exponentially_with_jitter_between_attempts(
     h.dispatcher.close(1.0)
     a, b, c = fake_apis.received(SLACK_WEBHOOK_PATH)
     # Step n is base * 2**(n-1); the jittered wait lies in [step / 2, step].
-    assert 0.1 <= b.at - a.at <= 0.2 + 0.15
-    assert 0.2 <= c.at - b.at <= 0.4 + 0.15
+    assert 0.1 <= b.at - a.at <= 0.2 + 0.3  # upper slack: a shared, loaded machine
+    assert 0.2 <= c.at - b.at <= 0.4 + 0.3
     assert ALERTS_RETRIED.labels("slack")._value.get() - retried == 2
 
 
@@ -167,10 +167,12 @@ def test_per_recipient_rate_limit_spaces_one_recipient_without_delaying_another(
     requests = fake_apis.received("/api/chat.postMessage")
     busy = [r.at for r in requests if r.json()["channel"] == "C_BUSY"]
     quiet = [r.at for r in requests if r.json()["channel"] == "C_QUIET"]
-    # 4 per second, burst 1: the n-th send starts n * 0.25 s after the first (arrival times carry
-    # each request's own latency, hence the small slack).
+    # 4 per second, burst 1: send n starts n * 0.25 s after the first. Arrival times carry each
+    # request's latency (the first one's, with a fresh client, is the longest), hence the slack;
+    # without the limit all four arrive within a few milliseconds.
     assert len(busy) == 4
-    assert [round(t - busy[0], 2) >= 0.25 * n - 0.06 for n, t in enumerate(busy)] == [True] * 4
+    assert busy[1] - busy[0] >= 0.15
+    assert busy[2] - busy[1] >= 0.2 and busy[3] - busy[1] >= 0.45
     # The quiet recipient is not queued behind the busy one's wait.
     assert quiet[0] - busy[0] < 0.2
 

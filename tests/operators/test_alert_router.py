@@ -56,7 +56,7 @@ def rule_alert(**overrides: object) -> Alert:
     a = to_alert(match, now_ms=3)
     fields = {f: getattr(a, f) for f in a.__struct_fields__}
     fields.update(overrides)
-    return Alert(**fields)  # type: ignore[arg-type]
+    return Alert(**fields)
 
 
 def router(text: str = ROUTES) -> Router:

@@ -23,8 +23,10 @@ from tests.services.ports import free_port
 try:
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult, LoginPassword
-except ImportError:  # pragma: no cover - CI installs the dev extra
-    Controller = None
+
+    HAVE_AIOSMTPD = True
+except ImportError:  # pragma: no cover - CI installs the dev extra; the fixtures then fail loudly
+    HAVE_AIOSMTPD = False
 
 USER = "scorpius"
 PASSWORD = "s3cret-smtp-Pa55"
@@ -43,7 +45,7 @@ class Mailbox:
         parsed = message_from_bytes(
             envelope.original_content or envelope.content, policy=policy.default
         )
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), parsed))  # type: ignore[arg-type]
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), parsed))
         return "250 2.0.0 Message accepted for delivery"
 
 
@@ -126,7 +128,7 @@ def _server_context(cert: Path, key: Path) -> ssl.SSLContext:
 
 
 def _start(mailbox: Mailbox, **kwargs: Any) -> tuple[Any, int]:
-    if Controller is None:
+    if not HAVE_AIOSMTPD:
         pytest.fail(
             "aiosmtpd is not installed: pip install -e '.[dev]' (tests/services/install_smtp.sh)"
         )
