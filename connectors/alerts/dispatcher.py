@@ -83,12 +83,24 @@ def dedup_key(alert: Alert, target: Target) -> str:
 _STOP = object()
 
 
+class _ChannelMetrics:
+    """The channel's labelled series, looked up once (``labels()`` is costly per call)."""
+
+    def __init__(self, channel: str) -> None:
+        self.sent = ALERTS_SENT.labels(channel)
+        self.failed = ALERTS_FAILED.labels(channel)
+        self.retried = ALERTS_RETRIED.labels(channel)
+        self.deduped = ALERTS_DEDUPED.labels(channel)
+        self.depth = ALERT_QUEUE_DEPTH.labels(channel)
+
+
 class _Lane:
     """One channel's thread, inbox and schedule."""
 
     def __init__(self, owner: Dispatcher, channel: Channel, policy: DeliveryPolicy) -> None:
         self.owner = owner
         self.channel = channel
+        self.metrics = _ChannelMetrics(channel.name)
         self.limits = ChannelLimits(
             policy.channel_rate_per_s,
             policy.channel_burst,
@@ -194,6 +206,11 @@ class Dispatcher:
         self._pending: dict[int, Delivery] = {}
         self._ids = itertools.count()
         self._closed = False
+        self._latency = END_TO_END_SECONDS.labels("alert")
+
+    def _metrics(self, channel: str) -> _ChannelMetrics:
+        lane = self._lanes.get(channel)
+        return lane.metrics if lane is not None else _ChannelMetrics(channel)
 
     # --- the flow's side ---------------------------------------------------------------------
 
@@ -208,7 +225,7 @@ class Dispatcher:
         for target in self._router.targets(alert):
             key = dedup_key(alert, target)
             if key in self._seen:
-                ALERTS_DEDUPED.labels(target.channel).inc()
+                self._metrics(target.channel).deduped.inc()
                 self._record(Delivery(alert, target), "deduped")
                 continue
             if self._enqueue(Delivery(alert, target)):
@@ -237,7 +254,8 @@ class Dispatcher:
             lane.inbox.put(_STOP)
         for lane in self._lanes.values():
             # A lane stuck in a slow request is a daemon thread: it is not waited for.
-            lane.thread.join(timeout=0.5)
+            if lane.thread.ident is not None:
+                lane.thread.join(timeout=0.5)
         with self._lock:
             left = list(self._pending.values())
         for d in left:
@@ -271,7 +289,7 @@ class Dispatcher:
                 d.id = next(self._ids)
                 self._pending[d.id] = d
                 lane.pending += 1
-                ALERT_QUEUE_DEPTH.labels(d.target.channel).set(lane.pending)
+                lane.metrics.depth.set(lane.pending)
         if full:
             self._give_up(
                 None,
@@ -303,7 +321,7 @@ class Dispatcher:
                 return False
             if lane is not None:
                 lane.pending -= 1
-                ALERT_QUEUE_DEPTH.labels(d.target.channel).set(lane.pending)
+                lane.metrics.depth.set(lane.pending)
             if not self._pending:
                 self._lock.notify_all()
         return True
@@ -312,20 +330,20 @@ class Dispatcher:
         if not self._finish(lane, d):
             self._record(d, "sent_after_shutdown")
             return
-        ALERTS_SENT.labels(d.target.channel).inc()
+        lane.metrics.sent.inc()
         latency_s = max(0.0, (self._wall_ms() - d.alert.first_seen_ms) / 1000)
-        END_TO_END_SECONDS.labels("alert").observe(latency_s)
+        self._latency.observe(latency_s)
         self._record(d, "sent", latency_s=round(latency_s, 3))
 
     def _retrying(self, d: Delivery, error: DeliveryError, delay: float) -> None:
-        ALERTS_RETRIED.labels(d.target.channel).inc()
+        self._metrics(d.target.channel).retried.inc()
         self._record(d, "retry", error=self._redact(str(error)), retry_in_s=round(delay, 3))
 
     def _give_up(self, lane: _Lane | None, d: Delivery, reason: str) -> None:
         if not self._finish(lane, d):
             return
         reason = self._redact(reason)
-        ALERTS_FAILED.labels(d.target.channel).inc()
+        self._metrics(d.target.channel).failed.inc()
         DEAD_LETTERS.labels(STAGE, reason_class(reason)).inc()
         self._record(d, "dead_letter", error=reason)
         logger.warning("alert %s to %s dead-lettered: %s", d.alert.key, d.target.channel, reason)
