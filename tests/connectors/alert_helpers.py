@@ -8,10 +8,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from connectors.alerts.base import Redactor
+from connectors.alerts.base import Channel, Redactor
 from connectors.alerts.dispatcher import DeliveryPolicy, Dispatcher
 from connectors.alerts.sink import build_channels, build_router, secrets_of
 from flows.config import AlertsConfig
+from operators.alert_router import Target
 from operators.records import Alert, DeadLetter
 
 SLACK_WEBHOOK_PATH = "/services/T0SCORP/B0ALERT/xoxwebhooksecret0123"
@@ -66,11 +67,29 @@ def config(base_url: str, **overrides: Any) -> AlertsConfig:
     return AlertsConfig(**fields)
 
 
+class TimedChannel:
+    """A real channel that notes when each send starts (the server only sees arrivals, which
+    carry each request's own latency)."""
+
+    def __init__(self, inner: Channel, starts: list[tuple[str, float]]) -> None:
+        self.name = inner.name
+        self._inner = inner
+        self._starts = starts
+
+    def send(self, alert: Alert, target: Target) -> None:
+        self._starts.append((target.recipient, time.monotonic()))
+        self._inner.send(alert, target)
+
+
 @dataclasses.dataclass
 class Harness:
     dispatcher: Dispatcher
     dead: list[DeadLetter]
     log: list[dict[str, Any]]
+    starts: list[tuple[str, float]]
+
+    def started(self, recipient: str) -> list[float]:
+        return [at for who, at in list(self.starts) if who == recipient]
 
     def outcomes(self, outcome: str) -> list[dict[str, Any]]:
         return [r for r in list(self.log) if r["outcome"] == outcome]
@@ -80,7 +99,10 @@ def harness(cfg: AlertsConfig, policy: DeliveryPolicy = FAST, seed: int = 7) -> 
     import random
 
     redact = Redactor(secrets_of(cfg))
-    channels = build_channels(cfg, redact)
+    starts: list[tuple[str, float]] = []
+    channels: dict[str, Channel] = {
+        name: TimedChannel(ch, starts) for name, ch in build_channels(cfg, redact).items()
+    }
     router = build_router(cfg, sorted(channels))
     dead: list[DeadLetter] = []
     log: list[dict[str, Any]] = []
@@ -103,7 +125,7 @@ def harness(cfg: AlertsConfig, policy: DeliveryPolicy = FAST, seed: int = 7) -> 
         redact=redact,
         rng=random.Random(seed),
     )
-    return Harness(dispatcher, dead, log)
+    return Harness(dispatcher, dead, log, starts)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
