@@ -284,12 +284,16 @@ class Dispatcher:
             self._give_up(None, d, _unconfigured(d.target))
             return False
         with self._lock:
-            full = lane.pending >= self.policy.queue_size or self._closed
-            if not full:
+            closed = self._closed
+            full = lane.pending >= self.policy.queue_size
+            if not (closed or full):
                 d.id = next(self._ids)
                 self._pending[d.id] = d
                 lane.pending += 1
                 lane.metrics.depth.set(lane.pending)
+        if closed:
+            self._give_up(None, d, "alert undelivered at shutdown: the dispatcher is closed")
+            return False
         if full:
             self._give_up(
                 None,
