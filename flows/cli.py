@@ -11,6 +11,7 @@ from collections.abc import Sequence
 COMMAND_MODULES = [
     "flows.commands.run",
     "flows.commands.config",
+    "flows.commands.worker",
 ]
 
 

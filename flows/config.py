@@ -84,6 +84,31 @@ class OutputConfig:
 
 
 @dataclass(frozen=True)
+class EnrichConfig:
+    # The user's label files (YAML/JSON keyed by chain id) and JSON ABIs, read after the bundled
+    # ones in operators/enrich/data (theirs win on a repeated address or selector). "" = none.
+    labels_dir: str = ""
+    abi_dir: str = ""
+
+
+@dataclass(frozen=True)
+class K8sConfig:
+    """How a worker pod finds its peers: StatefulSet pods behind a headless service."""
+
+    replicas: int = 1
+    workers_per_process: int = 1
+    service: str = "scorpius-worker"
+    namespace: str = ""
+    port: int = 2101
+    recovery_dir: str = ""
+    snapshot_interval_s: float = 30.0
+    backup_interval_s: float = 600.0
+    health_port: int = 8080
+    # The flow is unhealthy (liveness fails) when no item has moved for this long.
+    stall_after_s: float = 120.0
+
+
+@dataclass(frozen=True)
 class AlertsConfig:
     """Alert delivery: channels (a channel is on when its URL / token / host is set) and routing.
 
@@ -137,6 +162,8 @@ class Config:
     detect: DetectConfig = field(default_factory=DetectConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    enrich: EnrichConfig = field(default_factory=EnrichConfig)
+    k8s: K8sConfig = field(default_factory=K8sConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
 
