@@ -12,6 +12,8 @@ COMMAND_MODULES = [
     "flows.commands.run",
     "flows.commands.config",
     "flows.commands.worker",
+    "flows.commands.clickhouse",
+    "flows.commands.archive",
 ]
 
 

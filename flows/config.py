@@ -109,6 +109,26 @@ class K8sConfig:
 
 
 @dataclass(frozen=True)
+class StorageConfig:
+    # clickhouse-driver URL, clickhouse://user:password@host:9000/database; empty = off.
+    clickhouse_url: str = secret()
+    clickhouse_batch_rows: int = 10_000
+    clickhouse_flush_seconds: float = 2.0
+    # Rows buffered while ClickHouse is slow or down; beyond this the sink holds the worker back.
+    clickhouse_max_buffer_rows: int = 200_000
+    # An S3-compatible endpoint for an s3:// archive (MinIO, ...); empty = AWS's own.
+    archive_s3_endpoint: str = ""
+    # `scorpius archive retention` deletes date partitions older than this many days.
+    archive_retention_days: int = 90
+
+    def archive_storage_options(self) -> dict[str, Any]:
+        """fsspec options for the archive URL (credentials come from the usual AWS chain)."""
+        if not self.archive_s3_endpoint:
+            return {}
+        return {"client_kwargs": {"endpoint_url": self.archive_s3_endpoint}}
+
+
+@dataclass(frozen=True)
 class AlertsConfig:
     """Alert delivery: channels (a channel is on when its URL / token / host is set) and routing.
 
@@ -164,6 +184,7 @@ class Config:
     output: OutputConfig = field(default_factory=OutputConfig)
     enrich: EnrichConfig = field(default_factory=EnrichConfig)
     k8s: K8sConfig = field(default_factory=K8sConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
 

@@ -88,6 +88,11 @@ def reason_class(reason: str) -> str:
     return head[:64] or "unknown"
 
 
+SINK_BLOCKED_SECONDS = Counter(
+    "scorpius_sink_blocked_seconds",
+    "Time a sink made its worker wait because its buffer was full (back-pressure), by sink",
+    ["sink"],
+)
 ALERTS_RETRIED = Counter(
     "scorpius_alerts_retried",
     "Alert delivery attempts that will be retried, by channel",
