@@ -3,4 +3,6 @@
 pytest_plugins: list[str] = [
     "tests.services.clickhouse",
     "tests.services.s3",
+    "tests.services.http_fakes",
+    "tests.services.smtp",
 ]
