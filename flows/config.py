@@ -109,6 +109,39 @@ class K8sConfig:
 
 
 @dataclass(frozen=True)
+class RpcConfig:
+    """Live ingestion from node providers: every URL of every chain is connected at once."""
+
+    # Comma-separated ws(s):// (subscriptions) or http(s):// (polling) URLs per chain.
+    ethereum_urls: tuple[str, ...] = env("ETHEREUM_RPC_URLS", ())
+    arbitrum_urls: tuple[str, ...] = env("ARBITRUM_RPC_URLS", ())
+    optimism_urls: tuple[str, ...] = env("OPTIMISM_RPC_URLS", ())
+    base_urls: tuple[str, ...] = env("BASE_RPC_URLS", ())
+    # Any other chain (devnets, Anvil's 31337): "chain_id=url" pairs, e.g. "31337=ws://127.0.0.1:8545".
+    extra: tuple[str, ...] = ()
+    # Frames larger than this are refused (dead letter) and the connection is re-opened.
+    max_frame_bytes: int = 64 * 1024 * 1024
+    request_timeout_s: float = 15.0
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 30.0
+    # A node answering another eth_chainId is retried this slowly (it is misconfigured).
+    wrong_chain_retry_s: float = 60.0
+    # HTTP URLs and nodes without eth_subscribe are polled this often.
+    poll_interval_s: float = 2.0
+    # Announced pending hashes are fetched in JSON-RPC batches of at most this many.
+    fetch_batch: int = 100
+    # After a reconnect, missed blocks are fetched back, at most this many.
+    max_backfill_blocks: int = 32
+    # Dedup across URLs and reconnects: remembered this long, at most this many per shard.
+    dedup_ttl_s: float = 900.0
+    dedup_max_per_shard: int = 20_000
+    # Inclusion tracking: a pending tx not mined within this bound is reported expired.
+    pending_ttl_s: float = 3600.0
+    max_pending: int = 1_000_000
+    reorg_depth: int = 64
+
+
+@dataclass(frozen=True)
 class Config:
     source: SourceConfig = field(default_factory=SourceConfig)
     detect: DetectConfig = field(default_factory=DetectConfig)
@@ -116,6 +149,7 @@ class Config:
     output: OutputConfig = field(default_factory=OutputConfig)
     enrich: EnrichConfig = field(default_factory=EnrichConfig)
     k8s: K8sConfig = field(default_factory=K8sConfig)
+    rpc: RpcConfig = field(default_factory=RpcConfig)
 
 
 def _parse(value: Any, typ: Any, name: str) -> Any:
