@@ -115,6 +115,20 @@ class WsRpc:
         self._subscriptions: dict[str, str] = {}
 
     async def read_loop(self) -> None:
+        try:
+            await self._read()
+        except Exception as exc:
+            self._fail_waiting(exc)
+            raise
+        self._fail_waiting(ConnectionError("the node closed the connection"))
+
+    def _fail_waiting(self, error: Exception) -> None:
+        """Requests in flight get the reason the connection ended, not a timeout later."""
+        for future, _ in self._waiting.values():
+            if not future.done():
+                future.set_exception(error)
+
+    async def _read(self) -> None:
         async for frame in self._ws:
             received = now_ms()
             try:
