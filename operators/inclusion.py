@@ -81,7 +81,9 @@ def _inclusion(
 class InclusionTracker:
     """Pending txs and recent blocks of one chain."""
 
-    def __init__(self, chain_id: int, pending_ttl_ms: int, max_pending: int, reorg_depth: int) -> None:
+    def __init__(
+        self, chain_id: int, pending_ttl_ms: int, max_pending: int, reorg_depth: int
+    ) -> None:
         self.chain_id = chain_id
         self.pending_ttl_ms = pending_ttl_ms
         self.max_pending = max_pending
@@ -135,7 +137,13 @@ class InclusionTracker:
                 continue
             mined.txs[tx_hash] = first
             record = _inclusion(
-                "included", self.chain_id, tx_hash, first, seen.number, seen.block_hash, seen.seen_ms
+                "included",
+                self.chain_id,
+                tx_hash,
+                first,
+                seen.number,
+                seen.block_hash,
+                seen.seen_ms,
             )
             INCLUSION_SECONDS.labels(chain).observe(max(0, record.latency_ms or 0) / 1000)
             out.append(record)
@@ -154,7 +162,13 @@ class InclusionTracker:
         for tx_hash, first in block.txs.items():
             out.append(
                 _inclusion(
-                    "reorged", self.chain_id, tx_hash, first, number, block.block_hash, block.seen_ms
+                    "reorged",
+                    self.chain_id,
+                    tx_hash,
+                    first,
+                    number,
+                    block.block_hash,
+                    block.seen_ms,
                 )
             )
             self._pending[tx_hash] = first  # may well be mined again in the new branch

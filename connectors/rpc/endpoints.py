@@ -73,6 +73,6 @@ def endpoints_from_config(cfg: RpcConfig) -> list[Endpoint]:
         chain_id = int(chain_text)
         found.append(_checked(chain_id, url.strip(), counts.get(chain_id, 0), "SCORPIUS_RPC_EXTRA"))
         counts[chain_id] = counts.get(chain_id, 0) + 1
-    if len({e.partition for e in found}) != len(found):
+    if len({(e.chain_id, e.url) for e in found}) != len(found):
         raise ConfigError("RPC URLs: the same URL is configured twice for one chain")
     return found

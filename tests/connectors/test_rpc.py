@@ -95,6 +95,18 @@ def connected(endpoint: Endpoint) -> bool:
     return metric("scorpius_rpc_connected", chain=chain, endpoint=endpoint.name) == 1.0
 
 
+def tx_duplicates() -> float:
+    return metric("scorpius_source_duplicates_total", chain=str(CHAIN), kind="tx")
+
+
+def reconnects() -> float:
+    return metric("scorpius_source_reconnects_total", source="rpc", chain=str(CHAIN))
+
+
+def errors(reason: str) -> float:
+    return metric("scorpius_source_errors_total", source="rpc", chain=str(CHAIN), reason=reason)
+
+
 def ws(node: AnvilNode, index: int = 0) -> Endpoint:
     return Endpoint(node.chain_id, node.ws_url, index)
 
@@ -229,20 +241,21 @@ def test_two_urls_of_one_chain_deliver_each_tx_once(
     second = anvil_nodes(CHAIN)
     endpoints = [ws(anvil, 0), ws(second, 1)]
     key = DEV_KEYS[0]
-    duplicates_before = metric("scorpius_source_duplicates_total", chain=str(CHAIN), kind="tx")
+    duplicates_before = tx_duplicates()
     with running(endpoints) as run:
         wait_until(lambda: all(map(connected, endpoints)), what="both URLs to connect")
         nonce = max(nonce_of(anvil, key), nonce_of(second, key))
         sent = []
         for i in range(5):
-            signed = Account.sign_transaction({"chainId": CHAIN, **tx_of_type(2, nonce + i, i)}, key)
+            signed = Account.sign_transaction(
+                {"chainId": CHAIN, **tx_of_type(2, nonce + i, i)}, key
+            )
             raw = "0x" + signed.raw_transaction.hex()
             sent.append(anvil.rpc("eth_sendRawTransaction", raw).lower())
             second.rpc("eth_sendRawTransaction", raw)
-        duplicates = lambda: metric(  # noqa: E731
-            "scorpius_source_duplicates_total", chain=str(CHAIN), kind="tx"
-        ) - duplicates_before
-        wait_until(lambda: duplicates() >= 5, what="both URLs to deliver every tx")
+        wait_until(
+            lambda: tx_duplicates() - duplicates_before >= 5, what="both URLs to deliver every tx"
+        )
 
     assert run.tx_hashes() == Counter({h: 1 for h in sent})
     firsts = {x.source for x in run.items("tx")}
@@ -255,9 +268,6 @@ def test_a_restarted_node_is_reconnected_without_loss_or_duplicates(
     node = anvil_nodes(CHAIN)
     endpoint = ws(node)
     key = DEV_KEYS[0]
-    reconnects = lambda: metric(  # noqa: E731
-        "scorpius_source_reconnects_total", source="rpc", chain=str(CHAIN)
-    )
     with running([endpoint]) as run:
         wait_until(lambda: connected(endpoint), what="the source to connect")
         before_kill = [send(node, tx_of_type(2, i, 100 + i), key) for i in range(3)]
@@ -343,7 +353,9 @@ class BadNode:
             request = json.loads(frame)
             method, rid = request["method"], request["id"]
             if method == "eth_chainId":
-                await conn.send(json.dumps({"jsonrpc": "2.0", "id": rid, "result": hex(self.chain_id)}))
+                await conn.send(
+                    json.dumps({"jsonrpc": "2.0", "id": rid, "result": hex(self.chain_id)})
+                )
             elif method == "eth_subscribe":
                 subscriptions += 1
                 sub = f"0x{subscriptions:032x}"
@@ -380,9 +392,6 @@ def test_garbage_and_oversize_frames_become_dead_letters_and_the_source_goes_on(
     cfg = replace(FAST, max_frame_bytes=64 * 1024)
     with BadNode(CHAIN, oversize=200 * 1024) as bad:
         endpoint = Endpoint(CHAIN, bad.url)
-        errors = lambda reason: metric(  # noqa: E731
-            "scorpius_source_errors_total", source="rpc", chain=str(CHAIN), reason=reason
-        )
         garbage_before, oversize_before = errors("garbage frame"), errors("oversize frame")
         with running([endpoint], cfg) as run:
             # The good tx of the second connection proves the source re-opened after the oversize.

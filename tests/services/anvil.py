@@ -42,9 +42,7 @@ def anvil_binary() -> Path:
         return Path(os.environ["SCORPIUS_ANVIL_BIN"])
     target = _PLATFORMS.get((platform.system(), platform.machine()), "linux-amd64")
     return (
-        Path.home()
-        / ".cache/scorpius/node/node_modules/@foundry-rs"
-        / f"anvil-{target}/bin/anvil"
+        Path.home() / ".cache/scorpius/node/node_modules/@foundry-rs" / f"anvil-{target}/bin/anvil"
     )
 
 
@@ -53,7 +51,7 @@ class AnvilNode:
         self.binary = binary
         self.chain_id = chain_id
         self.port = port or free_port()
-        self._log = tempfile.NamedTemporaryFile(prefix=f"anvil-{self.port}-", suffix=".log")
+        self.log_path = Path(tempfile.gettempdir()) / f"scorpius-anvil-{self.port}.log"
         self._process: subprocess.Popen[bytes] | None = None
         self._ids = 0
 
@@ -66,23 +64,27 @@ class AnvilNode:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self._process = subprocess.Popen(
-            [
-                str(self.binary),
-                "--no-mining",
-                "--host", "127.0.0.1",
-                "--port", str(self.port),
-                "--chain-id", str(self.chain_id),
-            ],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
+        with self.log_path.open("ab") as log:  # the child keeps its own descriptor
+            self._process = subprocess.Popen(
+                [
+                    str(self.binary),
+                    "--no-mining",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--chain-id",
+                    str(self.chain_id),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         try:
             wait_for_port(self.port, timeout=30)
         except TimeoutError:
             self.stop()
-            log = Path(self._log.name).read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"anvil did not start on port {self.port}:\n{log}") from None
+            tail = self.log_path.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"anvil did not start on port {self.port}:\n{tail}") from None
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
@@ -100,7 +102,12 @@ class AnvilNode:
 
     def rpc(self, method: str, *params: Any) -> Any:
         self._ids += 1
-        body = {"jsonrpc": "2.0", "id": self._ids, "method": method, "params": list(params)}
+        body: dict[str, Any] = {
+            "jsonrpc": "2.0",
+            "id": self._ids,
+            "method": method,
+            "params": list(params),
+        }
         reply = requests.post(self.http_url, json=body, timeout=30).json()
         if "error" in reply:
             raise RuntimeError(f"{method}: {reply['error']}")
@@ -108,7 +115,7 @@ class AnvilNode:
 
     def close(self) -> None:
         self.stop()
-        self._log.close()
+        self.log_path.unlink(missing_ok=True)
 
 
 StartAnvil = Callable[..., AnvilNode]
