@@ -128,6 +128,9 @@ class RpcConfig:
     wrong_chain_retry_s: float = 60.0
     # HTTP URLs and nodes without eth_subscribe are polled this often.
     poll_interval_s: float = 2.0
+    # Subscribe to full pending tx objects; false: to hashes, fetched in batches (for nodes that
+    # reject or mishandle the full-object flag). Nodes without the flag fall back by themselves.
+    pending_tx_objects: bool = True
     # Announced pending hashes are fetched in JSON-RPC batches of at most this many.
     fetch_batch: int = 100
     # After a reconnect, missed blocks are fetched back, at most this many.

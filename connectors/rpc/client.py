@@ -38,8 +38,9 @@ class RpcError(Exception):
     def unsupported(self) -> bool:
         """The node does not offer this method (or these parameters) at all."""
         text = self.message.lower()
-        return self.code in (-32601, -32602, -32604) or any(
-            hint in text for hint in ("not supported", "not found", "not available", "unsupported")
+        return self.code in (-32601, -32604) or any(
+            hint in text
+            for hint in ("not supported", "unsupported", "does not exist", "not available")
         )
 
 

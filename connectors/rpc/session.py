@@ -16,6 +16,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 import msgspec
@@ -76,7 +77,14 @@ class _BlockTxs(msgspec.Struct):
 
 _decode_tx_or_hash = msgspec.json.Decoder(_TxRef | str).decode
 _decode_head = msgspec.json.Decoder(_HeadRef).decode
+
+
+class _ReceiptRef(msgspec.Struct, rename="camel"):
+    block_hash: str
+
+
 _decode_block = msgspec.json.Decoder(_BlockTxs).decode
+_decode_receipt_refs = msgspec.json.Decoder(list[_ReceiptRef]).decode
 _decode_hashes = msgspec.json.Decoder(list[str] | None).decode
 
 
@@ -85,6 +93,17 @@ class _Head:
     number: int
     hash: str | None  # None: fetch by number (backfill, polling)
     seen_ms: int
+
+
+def _receipts_match(receipts: bytes, block: _BlockTxs) -> bool:
+    """Whether block receipts fetched by number are those of this block (one per tx)."""
+    try:
+        refs = _decode_receipt_refs(receipts)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return False
+    return len(refs) == len(block.transactions) and all(
+        r.block_hash.lower() == block.hash.lower() for r in refs
+    )
 
 
 async def _supervise(tasks: list[asyncio.Task[None]], essential: asyncio.Task[None] | None) -> None:
@@ -258,7 +277,10 @@ class EndpointSession:
 
     async def _subscribe_pending(self, rpc: WsRpc) -> bool:
         """Full tx objects if the node offers them, else hashes; False if neither."""
-        for params in (["newPendingTransactions", True], ["newPendingTransactions"]):
+        choices: list[list[Any]] = [["newPendingTransactions"]]
+        if self.cfg.pending_tx_objects:
+            choices.insert(0, ["newPendingTransactions", True])
+        for params in choices:
             try:
                 await rpc.subscribe("pending", params)
                 return True
@@ -359,38 +381,52 @@ class EndpointSession:
             self._last_number = head.number if last is None else max(last, head.number)
 
     async def _fetch_block(self, rpc: Transport, head: _Head) -> None:
-        """Body, receipts and traces of one block → a "block" RawItem (or a dead letter)."""
+        """Body, receipts and traces of one block → a "block" RawItem (or a dead letter).
+
+        The three requests go out together (one round trip, not three: it matters for 250 ms
+        Arbitrum blocks). Receipts and traces are asked for by number, which every node accepts;
+        receipts that turn out to belong to another block at that height (a reorg in between)
+        are fetched again per tx.
+        """
         what = head.hash or hex(head.number)
+        number = hex(head.number)
+        if head.hash is not None:
+            body_call: Call = ("eth_getBlockByHash", [head.hash, True])
+        else:
+            body_call = ("eth_getBlockByNumber", [number, True])
         try:
-            if head.hash is not None:
-                body = await rpc.call("eth_getBlockByHash", [head.hash, True])
-            else:
-                body = await rpc.call("eth_getBlockByNumber", [hex(head.number), True])
+            body, receipts, traces = await asyncio.gather(
+                rpc.call(*body_call),
+                self._block_receipts_of(rpc, number),
+                self._block_traces(rpc, number),
+            )
             if bytes(body) == NULL:
                 self._dead(f"block unavailable: {what} is no longer known to the node", what)
                 return
             block = _decode_block(body)
-            receipts = await self._receipts(rpc, block)
-            traces = await self._block_traces(rpc, block.number)
+            if receipts is None or not _receipts_match(receipts, block):
+                receipts = await self._receipts_per_tx(rpc, block)
         except (RpcError, TimeoutError, msgspec.DecodeError, msgspec.ValidationError) as exc:
             self._dead(f"block fetch failed: {what}: {exc!r}", what)
             return
         bundle = b'{"block":%s,"receipts":%s,"traces":%s}' % (bytes(body), receipts, traces)
         self._item("block", head.seen_ms, bundle, block.hash)
 
-    async def _receipts(self, rpc: Transport, block: _BlockTxs) -> bytes:
-        if not block.transactions:
-            return b"[]"
-        if self._block_receipts:
-            try:
-                found = await rpc.call("eth_getBlockReceipts", [block.hash])
-                if bytes(found) != NULL:
-                    return bytes(found)
-            except RpcError as exc:
-                if not exc.unsupported:
-                    raise
-                log.info("%s: no eth_getBlockReceipts, fetching receipts per tx", self._name)
-                self._block_receipts = False
+    async def _block_receipts_of(self, rpc: Transport, number: str) -> bytes | None:
+        """All receipts of a block in one call, or None where the node lacks the method."""
+        if not self._block_receipts:
+            return None
+        try:
+            found = await rpc.call("eth_getBlockReceipts", [number])
+        except RpcError as exc:
+            if not exc.unsupported:
+                raise
+            log.info("%s: no eth_getBlockReceipts, fetching receipts per tx", self._name)
+            self._block_receipts = False
+            return None
+        return None if bytes(found) == NULL else bytes(found)
+
+    async def _receipts_per_tx(self, rpc: Transport, block: _BlockTxs) -> bytes:
         tx_hashes = [tx if isinstance(tx, str) else tx.hash for tx in block.transactions]
         parts: list[bytes] = []
         size = max(1, self.cfg.fetch_batch)
@@ -405,16 +441,21 @@ class EndpointSession:
         return b"[" + b",".join(parts) + b"]"
 
     async def _block_traces(self, rpc: Transport, number: str) -> bytes:
-        """Parity-style traces where the node has trace_block; ``[]`` where it has not."""
+        """Parity-style traces where the node has trace_block; ``[]`` where it has not.
+
+        A node that has the method but fails on one block (pruned state, overload) costs that
+        block its traces, reported as a dead letter, not the block itself.
+        """
         if not self._traces:
             return b"[]"
         try:
             found = await rpc.call("trace_block", [number])
         except RpcError as exc:
-            if not exc.unsupported:
-                raise
-            log.info("%s: no trace_block; blocks carry no traces", self._name)
-            self._traces = False
+            if exc.unsupported:
+                log.info("%s: no trace_block; blocks carry no traces", self._name)
+                self._traces = False
+            else:
+                self._dead(f"traces unavailable: block {int(number, 16)}: {exc}", number)
             return b"[]"
         return b"[]" if bytes(found) == NULL else bytes(found)
 

@@ -292,6 +292,25 @@ def test_a_restarted_node_is_reconnected_without_loss_or_duplicates(
     assert _block_txs(run.items("block")[-1]) == set(after_restart)
 
 
+def test_hash_only_subscriptions_fetch_tx_objects_in_batches(anvil_nodes: StartAnvil) -> None:
+    node = anvil_nodes(CHAIN)
+    endpoint = ws(node)
+    with running([endpoint], replace(FAST, pending_tx_objects=False)) as run:
+        wait_until(lambda: connected(endpoint), what="the source to connect")
+        before = time.time_ns() // 1_000_000
+        sent = [send(node, tx_of_type(2, i, 400 + i)) for i in range(20)]
+        wait_until(lambda: set(run.tx_hashes()) >= set(sent), what="fetched tx objects")
+        after = time.time_ns() // 1_000_000
+
+    assert run.tx_hashes() == Counter({h: 1 for h in sent})
+    for item in run.items("tx"):
+        tx = json.loads(item.payload)
+        assert item.hash == tx["hash"].lower()
+        assert int(tx["value"], 16) == 400 + int(tx["nonce"], 16)
+        # seen_ms is when the hash was announced, not when the object was fetched
+        assert before <= item.seen_ms <= after
+
+
 def test_http_url_is_polled_for_pending_txs_and_blocks(anvil_nodes: StartAnvil) -> None:
     node = anvil_nodes(CHAIN)
     endpoint = Endpoint(CHAIN, node.http_url)
