@@ -231,6 +231,28 @@ def test_mined_block_carries_body_receipts_traces_and_inclusion_latency(
         assert record.latency_ms is not None and record.latency_ms >= 200
 
 
+def test_a_reorg_marks_the_replaced_blocks_txs_as_reorged(anvil_nodes: StartAnvil) -> None:
+    node = anvil_nodes(CHAIN)
+    endpoint = ws(node)
+    with running([endpoint]) as run:
+        wait_until(lambda: connected(endpoint), what="the source to connect")
+        sent = [send(node, tx_of_type(2, i, 500 + i)) for i in range(2)]
+        wait_until(lambda: set(run.tx_hashes()) >= set(sent), what="the pending txs")
+        node.rpc("evm_mine")
+        wait_until(lambda: len(run.inclusions) >= 2, what="the inclusions")
+        node.rpc("anvil_reorg", 1, [])  # replaces the block holding them with an empty one
+        wait_until(lambda: len(run.items("block")) >= 2, what="the replacing block")
+        wait_until(lambda: len(run.inclusions) >= 4, what="the reorg records")
+
+    old, new = run.items("block")
+    assert json.loads(old.payload)["block"]["number"] == json.loads(new.payload)["block"]["number"]
+    assert old.hash != new.hash
+    statuses = sorted((r.status, r.tx_hash, r.block_hash) for r in run.inclusions)
+    assert statuses == sorted(
+        [("included", h, old.hash) for h in sent] + [("reorged", h, old.hash) for h in sent]
+    )
+
+
 def _block_txs(item: RawItem) -> set[str]:
     return {tx["hash"].lower() for tx in json.loads(item.payload)["block"]["transactions"]}
 
