@@ -108,17 +108,22 @@ class K8sConfig:
     stall_after_s: float = 120.0
 
 
+def _secret_urls(name: str) -> Any:
+    return field(default=(), repr=False, metadata={"env": name, "secret": True})
+
+
 @dataclass(frozen=True)
 class RpcConfig:
     """Live ingestion from node providers: every URL of every chain is connected at once."""
 
-    # Comma-separated ws(s):// (subscriptions) or http(s):// (polling) URLs per chain.
-    ethereum_urls: tuple[str, ...] = env("ETHEREUM_RPC_URLS", ())
-    arbitrum_urls: tuple[str, ...] = env("ARBITRUM_RPC_URLS", ())
-    optimism_urls: tuple[str, ...] = env("OPTIMISM_RPC_URLS", ())
-    base_urls: tuple[str, ...] = env("BASE_RPC_URLS", ())
+    # Comma-separated ws(s):// (subscriptions) or http(s):// (polling) URLs per chain. Secret:
+    # provider URLs carry API keys (records and metrics name them without, see connectors/rpc).
+    ethereum_urls: tuple[str, ...] = _secret_urls("ETHEREUM_RPC_URLS")
+    arbitrum_urls: tuple[str, ...] = _secret_urls("ARBITRUM_RPC_URLS")
+    optimism_urls: tuple[str, ...] = _secret_urls("OPTIMISM_RPC_URLS")
+    base_urls: tuple[str, ...] = _secret_urls("BASE_RPC_URLS")
     # Any other chain (devnets, Anvil's 31337): "chain_id=url" pairs, e.g. "31337=ws://127.0.0.1:8545".
-    extra: tuple[str, ...] = ()
+    extra: tuple[str, ...] = _secret_urls("SCORPIUS_RPC_EXTRA")
     # Frames larger than this are refused (dead letter) and the connection is re-opened.
     max_frame_bytes: int = 64 * 1024 * 1024
     request_timeout_s: float = 15.0

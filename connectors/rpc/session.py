@@ -34,7 +34,7 @@ from connectors.rpc.client import (
     WsRpc,
     now_ms,
 )
-from connectors.rpc.endpoints import Endpoint
+from connectors.rpc.endpoints import Endpoint, redact
 from flows.config import RpcConfig
 from operators.metrics import (
     RPC_CONNECTED,
@@ -164,6 +164,10 @@ class EndpointSession:
             DeadLetter(STAGE, reason, payload, self._name, self.endpoint.chain_id, now_ms())
         )
 
+    def _describe(self, exc: BaseException) -> str:
+        """An error for the log, without the URL's credentials (aiohttp errors quote the URL)."""
+        return f"{type(exc).__name__}: {exc}".replace(self.endpoint.url, redact(self.endpoint.url))
+
     # --- the reconnect loop ---------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -189,7 +193,7 @@ class EndpointSession:
                         f"oversize frame: over max_frame_bytes={self.cfg.max_frame_bytes}, "
                         "connection re-opened"
                     )
-                log.info("%s: connection closed: %s", self._name, exc)
+                log.info("%s: connection closed: %s", self._name, self._describe(exc))
             except OversizeReply as exc:
                 self._dead(f"oversize frame: {exc}")
             except (
@@ -199,9 +203,9 @@ class EndpointSession:
                 aiohttp.ClientError,
                 msgspec.DecodeError,
             ) as exc:
-                log.info("%s: connection failed: %r", self._name, exc)
+                log.info("%s: connection failed: %s", self._name, self._describe(exc))
             except websockets.exceptions.WebSocketException as exc:
-                log.info("%s: websocket failed: %r", self._name, exc)
+                log.info("%s: websocket failed: %s", self._name, self._describe(exc))
             finally:
                 self._connected.set(0)
             if stop.is_set():

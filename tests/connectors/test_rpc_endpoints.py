@@ -5,10 +5,12 @@ from __future__ import annotations
 import random
 
 import pytest
+from bytewax.dataflow import Dataflow
 
 from connectors.rpc import Endpoint, endpoints_from_config, redact
 from connectors.rpc.session import backoff_delay
 from flows.config import ConfigError, load_config
+from flows.sources import raw_input
 
 
 def test_urls_of_every_chain_and_extra_chains_become_endpoints() -> None:
@@ -60,3 +62,14 @@ def test_backoff_grows_exponentially_with_jitter_up_to_the_cap() -> None:
         ceiling = min(30.0, 0.5 * 2**attempt)
         assert ceiling / 2 <= delay <= ceiling
     assert len({round(d, 6) for d in delays[-4:]}) == 4  # capped, but not in lockstep
+
+
+def test_live_mode_needs_a_url_and_builds_source_plus_dedup() -> None:
+    with pytest.raises(ConfigError, match="no node URLs"):
+        raw_input("source", Dataflow("f"), load_config({"SCORPIUS_SOURCE_KIND": "rpc"}))
+    flow = Dataflow("live")
+    cfg = load_config(
+        {"SCORPIUS_SOURCE_KIND": "rpc", "SCORPIUS_RPC_EXTRA": "31337=ws://127.0.0.1:1"}
+    )
+    stream = raw_input("source", flow, cfg)
+    assert stream.stream_id.startswith("live.source_dedup.")
