@@ -16,7 +16,7 @@ from typing import Any
 import bytewax.operators as op
 import pytest
 from bytewax.dataflow import Dataflow
-from bytewax.testing import TestingSink, run_main
+from bytewax.testing import TestingSink, cluster_main, run_main
 from eth_account import Account
 from prometheus_client import REGISTRY
 from websockets.asyncio.server import ServerConnection, serve
@@ -59,7 +59,7 @@ class Run:
 
 
 @contextlib.contextmanager
-def running(endpoints: list[Endpoint], cfg: RpcConfig = FAST) -> Iterator[Run]:
+def running(endpoints: list[Endpoint], cfg: RpcConfig = FAST, workers: int = 1) -> Iterator[Run]:
     """The source → dedup → sinks (items, inclusion records) in a thread, until the test is done."""
     stop = threading.Event()
     run = Run()
@@ -67,7 +67,15 @@ def running(endpoints: list[Endpoint], cfg: RpcConfig = FAST) -> Iterator[Run]:
     raw = dedup_items("dedup", op.input("rpc", flow, RpcSource(endpoints, cfg, stop)))
     op.output("out", raw, TestingSink(run.out))
     op.output("inclusions", track_inclusion("inclusion", raw), TestingSink(run.inclusions))
-    thread = threading.Thread(target=run_main, args=(flow,), daemon=True)
+    if workers == 1:
+        thread = threading.Thread(target=run_main, args=(flow,), daemon=True)
+    else:
+        thread = threading.Thread(
+            target=cluster_main,
+            args=(flow, [], 0),
+            kwargs={"worker_count_per_proc": workers},
+            daemon=True,
+        )
     thread.start()
     try:
         yield run
@@ -257,23 +265,19 @@ def _block_txs(item: RawItem) -> set[str]:
     return {tx["hash"].lower() for tx in json.loads(item.payload)["block"]["transactions"]}
 
 
-def test_two_urls_of_one_chain_deliver_each_tx_once(
-    anvil: AnvilNode, anvil_nodes: StartAnvil
-) -> None:
-    second = anvil_nodes(CHAIN)
-    endpoints = [ws(anvil, 0), ws(second, 1)]
+@pytest.mark.parametrize("workers", [1, 2])
+def test_two_urls_of_one_chain_deliver_each_tx_once(anvil_nodes: StartAnvil, workers: int) -> None:
+    first, second = anvil_nodes(CHAIN), anvil_nodes(CHAIN)
+    endpoints = [ws(first, 0), ws(second, 1)]
     key = DEV_KEYS[0]
     duplicates_before = tx_duplicates()
-    with running(endpoints) as run:
+    with running(endpoints, workers=workers) as run:
         wait_until(lambda: all(map(connected, endpoints)), what="both URLs to connect")
-        nonce = max(nonce_of(anvil, key), nonce_of(second, key))
         sent = []
         for i in range(5):
-            signed = Account.sign_transaction(
-                {"chainId": CHAIN, **tx_of_type(2, nonce + i, i)}, key
-            )
+            signed = Account.sign_transaction({"chainId": CHAIN, **tx_of_type(2, i, i)}, key)
             raw = "0x" + signed.raw_transaction.hex()
-            sent.append(anvil.rpc("eth_sendRawTransaction", raw).lower())
+            sent.append(first.rpc("eth_sendRawTransaction", raw).lower())
             second.rpc("eth_sendRawTransaction", raw)
         wait_until(
             lambda: tx_duplicates() - duplicates_before >= 5, what="both URLs to deliver every tx"
