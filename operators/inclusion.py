@@ -13,7 +13,7 @@ rates (tens to hundreds of txs per second) are far below what one worker handles
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -104,8 +104,9 @@ class InclusionTracker:
         else:
             out = self._on_block(sighting)
         out.extend(self._expire())
-        for record in out:
-            INCLUSIONS.labels(str(self.chain_id), record.status).inc()
+        if out:
+            for status, count in Counter(r.status for r in out).items():
+                INCLUSIONS.labels(str(self.chain_id), status).inc(count)
         return out
 
     def _on_pending(self, seen: PendingSeen) -> list[Inclusion]:
@@ -128,12 +129,12 @@ class InclusionTracker:
             for number in sorted(n for n in self._blocks if n >= seen.number):
                 out.extend(self._orphan(number))
         chain = str(self.chain_id)
+        latency = INCLUSION_SECONDS.labels(chain)
         mined = _Mined(seen.block_hash, seen.seen_ms, all_txs=frozenset(seen.tx_hashes))
         for tx_hash in seen.tx_hashes:
             first = self._pending.pop(tx_hash, None)
             self._mined_in[tx_hash] = seen.number
             if first is None:
-                INCLUSION_UNSEEN.labels(chain).inc()
                 continue
             mined.txs[tx_hash] = first
             record = _inclusion(
@@ -145,8 +146,11 @@ class InclusionTracker:
                 seen.block_hash,
                 seen.seen_ms,
             )
-            INCLUSION_SECONDS.labels(chain).observe(max(0, record.latency_ms or 0) / 1000)
+            latency.observe(max(0, seen.seen_ms - first[0]) / 1000)
             out.append(record)
+        unseen = len(seen.tx_hashes) - len(mined.txs)
+        if unseen:
+            INCLUSION_UNSEEN.labels(chain).inc(unseen)
         self._blocks[seen.number] = mined
         newest = max(self._blocks)
         for number in [n for n in self._blocks if n <= newest - self.reorg_depth]:
