@@ -51,6 +51,9 @@ log = logging.getLogger(__name__)
 
 STAGE = "source.rpc"
 MESSAGE_TOO_BIG = 1009  # websocket close code sent when a frame exceeds max_size
+BODY_ATTEMPTS = 3
+# A garbage frame may be as large as max_frame_bytes; its dead letter keeps the first MiB.
+DEAD_LETTER_MAX_CHARS = 1 << 20
 
 Emit = Callable[[RawItem | DeadLetter], None]
 
@@ -158,6 +161,9 @@ class EndpointSession:
         )
 
     def _dead(self, reason: str, payload: str = "") -> None:
+        if len(payload) > DEAD_LETTER_MAX_CHARS:
+            reason = f"{reason} (payload cut to {DEAD_LETTER_MAX_CHARS} of {len(payload)} chars)"
+            payload = payload[:DEAD_LETTER_MAX_CHARS]
         SOURCE_ERRORS.labels("rpc", self._chain, reason_class(reason)).inc()
         log.warning("%s: %s", self._name, reason)
         self._emit_raw(
@@ -399,13 +405,18 @@ class EndpointSession:
         else:
             body_call = ("eth_getBlockByNumber", [number, True])
         try:
-            body, receipts, traces = await asyncio.gather(
-                rpc.call(*body_call),
-                self._block_receipts_of(rpc, number),
-                self._block_traces(rpc, number),
-            )
-            if bytes(body) == NULL:
-                self._dead(f"block unavailable: {what} is no longer known to the node", what)
+            for attempt in range(BODY_ATTEMPTS):
+                body, receipts, traces = await asyncio.gather(
+                    rpc.call(*body_call),
+                    self._block_receipts_of(rpc, number),
+                    self._block_traces(rpc, number),
+                )
+                if bytes(body) != NULL:
+                    break
+                # Providers balance requests over backends; the one asked may lag the head.
+                await asyncio.sleep(0.25 * 2**attempt)
+            else:
+                self._dead(f"block unavailable: {what} is not known to the node", what)
                 return
             block = _decode_block(body)
             if receipts is None or not _receipts_match(receipts, block):

@@ -19,6 +19,7 @@ from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSink, cluster_main, run_main
 from eth_account import Account
 from prometheus_client import REGISTRY
+from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
 from connectors.rpc import Endpoint, RpcSource
@@ -465,3 +466,92 @@ def test_a_node_on_the_wrong_chain_is_refused_and_retried() -> None:
         assert "'0x1'" in letter.reason and f"chain {CHAIN}" in letter.reason
         assert letter.chain_id == CHAIN
     assert wrong.connections >= 2
+
+
+class LimitedNode:
+    """A websocket proxy in front of a real Anvil node that answers "method not found" for
+    ``hidden`` methods (and for full-object pending subscriptions), like a node offering less."""
+
+    def __init__(self, upstream: str, hidden: set[str]) -> None:
+        self.upstream = upstream
+        self.hidden = hidden
+        self.refused: Counter[str] = Counter()
+        self.port = free_port()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=asyncio.run, args=(self._main(),), daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop: asyncio.Future[None] = self._loop.create_future()
+        async with serve(self._handle, "127.0.0.1", self.port, max_size=None):
+            self._ready.set()
+            await self._stop
+
+    def _refuses(self, request: Any) -> bool:
+        if not isinstance(request, dict):
+            return False
+        method, params = request.get("method"), request.get("params") or []
+        full_objects = method == "eth_subscribe" and params[1:] == [True]
+        return method in self.hidden or full_objects
+
+    async def _handle(self, client: ServerConnection) -> None:
+        async with connect(self.upstream, max_size=None) as node:
+
+            async def downstream() -> None:
+                async for frame in node:
+                    await client.send(frame)
+
+            relay = asyncio.create_task(downstream())
+            try:
+                async for frame in client:
+                    request = json.loads(frame)
+                    if self._refuses(request):
+                        self.refused[request["method"]] += 1
+                        error = {"code": -32601, "message": "the method does not exist"}
+                        reply = {"jsonrpc": "2.0", "id": request["id"], "error": error}
+                        await client.send(json.dumps(reply))
+                    else:
+                        await node.send(frame)
+            finally:
+                relay.cancel()
+
+    def __enter__(self) -> LimitedNode:
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._loop.call_soon_threadsafe(self._stop.set_result, None)
+        self._thread.join(timeout=10)
+
+
+def test_a_node_without_block_receipts_traces_or_full_objects_still_yields_everything(
+    anvil_nodes: StartAnvil,
+) -> None:
+    node = anvil_nodes(CHAIN)
+    with LimitedNode(node.ws_url, {"eth_getBlockReceipts", "trace_block"}) as limited:
+        endpoint = Endpoint(CHAIN, limited.url)
+        with running([endpoint]) as run:
+            wait_until(lambda: connected(endpoint), what="the source to connect")
+            sent = [send(node, tx_of_type(2, i, 600 + i)) for i in range(3)]
+            wait_until(lambda: set(run.tx_hashes()) >= set(sent), what="txs fetched by hash")
+            node.rpc("evm_mine")
+            wait_until(lambda: len(run.items("block")) == 1, what="the block")
+            sent.append(send(node, tx_of_type(2, 3, 603)))
+            node.rpc("evm_mine")
+            wait_until(lambda: len(run.items("block")) == 2, what="a second block")
+
+    first_block, second_block = (json.loads(b.payload) for b in run.items("block"))
+    receipts = [r["transactionHash"].lower() for r in first_block["receipts"]]
+    assert receipts == sent[:3], "receipts fetched per tx, in block order"
+    assert first_block["traces"] == [] and second_block["traces"] == []
+    assert [r["transactionHash"].lower() for r in second_block["receipts"]] == sent[3:]
+    # Each missing feature was tried once, then no more.
+    assert limited.refused == Counter(
+        {"eth_subscribe": 1, "eth_getBlockReceipts": 1, "trace_block": 1}
+    )
+    assert not run.letters()
