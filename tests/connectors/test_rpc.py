@@ -26,7 +26,8 @@ from connectors.rpc import Endpoint, RpcSource
 from flows.config import RpcConfig
 from operators.dedup import dedup_items
 from operators.inclusion import track_inclusion
-from operators.records import DeadLetter, Inclusion, RawItem
+from operators.normalize import normalize_item
+from operators.records import Block, DeadLetter, Inclusion, RawItem, Tx
 from tests.services.anvil import DEV_KEYS, AnvilNode, StartAnvil
 from tests.services.ports import free_port
 
@@ -200,6 +201,14 @@ def test_pending_txs_of_every_type_arrive_once_with_their_fields(anvil: AnvilNod
             assert len(tx["blobVersionedHashes"]) == 1
         if tx_type == 4:
             assert tx["authorizationList"][0]["address"].lower() == RECIPIENT
+        # What the source emits is what the flow's normalizer reads.
+        (normalized,) = normalize_item(item)
+        assert isinstance(normalized, Tx), normalized
+        assert (normalized.hash, normalized.tx_type, normalized.first_seen_ms) == (
+            item.hash,
+            tx_type,
+            item.seen_ms,
+        )
     assert not run.letters()
 
 
@@ -227,6 +236,11 @@ def test_mined_block_carries_body_receipts_traces_and_inclusion_latency(
     assert all(r["status"] == "0x1" for r in bundle["receipts"])
     traced = {t["transactionHash"].lower() for t in bundle["traces"]}
     assert traced == set(sent), "Anvil has trace_block: one call frame per tx"
+
+    normalized = normalize_item(block_item)
+    assert len(normalized) == 1 and isinstance(normalized[0], Block), normalized
+    assert [tx.hash for tx in normalized[0].txs] == sent
+    assert len(normalized[0].receipts) == 3 and len(normalized[0].traces) == 3
 
     by_tx = {r.tx_hash: r for r in run.inclusions}
     assert set(by_tx) == set(sent)
