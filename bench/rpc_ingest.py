@@ -71,7 +71,7 @@ def send_batches(node: AnvilNode, raws: list[str], size: int = 100) -> dict[str,
     """Sends in JSON-RPC batches; returns tx hash → time its batch was sent (ms)."""
     sent_at: dict[str, float] = {}
     for start in range(0, len(raws), size):
-        body = [
+        body: list[dict[str, Any]] = [
             {"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [raw]}
             for i, raw in enumerate(raws[start : start + size])
         ]
