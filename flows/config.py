@@ -131,6 +131,9 @@ class RpcConfig:
     backoff_max_s: float = 30.0
     # A node answering another eth_chainId is retried this slowly (it is misconfigured).
     wrong_chain_retry_s: float = 60.0
+    # A subscribed connection with no new head for this long is re-opened (providers sometimes
+    # stop sending notifications on a live socket); 0 turns this off (idle devnets).
+    head_stall_s: float = 60.0
     # HTTP URLs and nodes without eth_subscribe are polled this often.
     poll_interval_s: float = 2.0
     # Subscribe to full pending tx objects; false: to hashes, fetched in batches (for nodes that

@@ -62,6 +62,10 @@ class WrongChain(Exception):
     pass
 
 
+class HeadStall(Exception):
+    """Subscribed, connected, answering pings, and yet no new head: providers do this."""
+
+
 class _TxRef(msgspec.Struct):
     hash: str
 
@@ -142,6 +146,7 @@ class EndpointSession:
         self._traces: bool = True
         # The highest block handed on; survives reconnects so missed blocks are fetched back.
         self._last_number: int | None = None
+        self._last_head = time.monotonic()
         self._messages = SOURCE_MESSAGES.labels("rpc", self._chain)
         self._connected = RPC_CONNECTED.labels(self._chain, self._name)
 
@@ -212,6 +217,11 @@ class EndpointSession:
                 log.info("%s: connection failed: %s", self._name, self._describe(exc))
             except websockets.exceptions.WebSocketException as exc:
                 log.info("%s: websocket failed: %s", self._name, self._describe(exc))
+            except HeadStall as exc:
+                log.warning("%s: %s; reconnecting", self._name, exc)
+            except Exception as exc:  # a reply of a shape nobody expected: report, keep going
+                log.exception("%s: session failed", self._name)
+                self._dead(f"source error: {self._describe(exc)}")
             finally:
                 self._connected.set(0)
             if stop.is_set():
@@ -275,6 +285,8 @@ class EndpointSession:
                     workers.append(asyncio.create_task(self._poll_pending(rpc, hashes)))
                 try:
                     await rpc.subscribe("heads", ["newHeads"])
+                    if self.cfg.head_stall_s > 0:
+                        workers.append(asyncio.create_task(self._watch_heads()))
                 except RpcError:
                     workers.append(asyncio.create_task(self._poll_heads(rpc, heads)))
                 self._connected.set(1)
@@ -314,7 +326,16 @@ class EndpointSession:
         else:
             self._item("tx", received, bytes(result), tx.hash)
 
+    async def _watch_heads(self) -> None:
+        limit = self.cfg.head_stall_s
+        self._last_head = time.monotonic()
+        while True:
+            await asyncio.sleep(limit / 4)
+            if time.monotonic() - self._last_head > limit:
+                raise HeadStall(f"no new head for {limit:g}s")
+
     def _on_head(self, result: msgspec.Raw, received: int, heads: asyncio.Queue[_Head]) -> None:
+        self._last_head = time.monotonic()
         try:
             head = _decode_head(result)
             number, timestamp = int(head.number, 16), int(head.timestamp, 16)

@@ -352,6 +352,18 @@ def test_hash_only_subscriptions_fetch_tx_objects_in_batches(anvil_nodes: StartA
         assert before <= item.seen_ms <= after
 
 
+def test_a_connection_without_new_heads_is_reopened(anvil_nodes: StartAnvil) -> None:
+    node = anvil_nodes(CHAIN)  # not mining: no heads at all
+    endpoint = ws(node)
+    before = reconnects()
+    with running([endpoint], replace(FAST, head_stall_s=1.0)) as run:
+        wait_until(lambda: reconnects() - before >= 2, what="reconnections of a stalled socket")
+        wait_until(lambda: connected(endpoint), what="the source to connect again")
+        sent = send(node, tx_of_type(2, 0, 700))
+        wait_until(lambda: sent in run.tx_hashes(), what="a tx after the reconnections")
+    assert not run.letters()
+
+
 def test_http_url_is_polled_for_pending_txs_and_blocks(anvil_nodes: StartAnvil) -> None:
     node = anvil_nodes(CHAIN)
     endpoint = Endpoint(CHAIN, node.http_url)
