@@ -1,9 +1,10 @@
 """Real Anvil nodes (npm ``@foundry-rs/anvil``, see install_anvil.sh) for the RPC source tests.
 
-``anvil`` is one session-wide node; ``anvil_nodes`` starts more (another chain id, a second URL
-of one chain) and stops them all at the end of the session. Nodes run ``--no-mining`` so sent
-transactions stay pending until a test mines. ``AnvilNode.restart()`` brings a node back on the
-same port (with a fresh chain: Anvil keeps no state across runs).
+``anvil`` is one session-wide node; ``anvil_nodes`` starts more for one test (another chain
+id, a second URL of one chain, a node to kill) and stops them when the test ends. Nodes run
+``--no-mining`` so sent transactions stay pending until a test mines. ``AnvilNode.restart()``
+brings a node back on the same port (with a fresh chain: Anvil keeps no state across runs).
+If the binary is missing the fixtures fail (not skip) and name the installer.
 """
 
 from __future__ import annotations
@@ -122,18 +123,23 @@ StartAnvil = Callable[..., AnvilNode]
 
 
 @pytest.fixture(scope="session")
-def anvil_nodes() -> Iterator[StartAnvil]:
-    """Starts Anvil nodes on demand: ``start(chain_id=31337)``; all stop at the end."""
+def anvil_path() -> Path:
     binary = anvil_binary()
     if not binary.is_file():
         pytest.fail(
             f"Anvil is not installed at {binary}: run tests/services/install_anvil.sh "
             "(npm install @foundry-rs/anvil into ~/.cache/scorpius/node)"
         )
+    return binary
+
+
+@pytest.fixture
+def anvil_nodes(anvil_path: Path) -> Iterator[StartAnvil]:
+    """Starts extra Anvil nodes on demand, ``start(chain_id=31337)``; they stop after the test."""
     started: list[AnvilNode] = []
 
     def start(chain_id: int = 31337) -> AnvilNode:
-        node = AnvilNode(binary, chain_id)
+        node = AnvilNode(anvil_path, chain_id)
         started.append(node)
         node.start()
         return node
@@ -144,6 +150,9 @@ def anvil_nodes() -> Iterator[StartAnvil]:
 
 
 @pytest.fixture(scope="session")
-def anvil(anvil_nodes: StartAnvil) -> AnvilNode:
-    """The default node: chain id 31337, not mining."""
-    return anvil_nodes()
+def anvil(anvil_path: Path) -> Iterator[AnvilNode]:
+    """The session's default node: chain id 31337, not mining."""
+    node = AnvilNode(anvil_path, 31337)
+    node.start()
+    yield node
+    node.close()
