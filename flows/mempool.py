@@ -22,6 +22,7 @@ from flows.config import Config, load_config
 from flows.sources import raw_input
 from flows.storage import archive_sink, clickhouse_sink
 from operators.alerting import console_line, to_alert
+from operators.inclusion import track_inclusion
 
 
 def build_flow(cfg: Config) -> Dataflow:
@@ -34,6 +35,15 @@ def build_flow(cfg: Config) -> Dataflow:
     # normalize: RawItem → Tx (pending or mined) and Block
     norm = stages.normalize_stage("normalize", raw)
     txs = op.merge("all_txs", norm.txs, stages.block_txs("mined", norm.blocks))
+
+    # inclusion: pending tx later seen in a block (latency), reorged out, or expired
+    inclusions = track_inclusion(
+        "inclusion",
+        op.merge("sightings", norm.txs, norm.blocks),
+        cfg.rpc.pending_ttl_s,
+        cfg.rpc.max_pending,
+        cfg.rpc.reorg_depth,
+    )
 
     # enrich: decoded call, swaps, labels, kind
     etxs = stages.enrich_stage("enrich", txs, cfg.enrich)
@@ -89,6 +99,7 @@ def build_flow(cfg: Config) -> Dataflow:
         stages.count("count_decoded", decoded, "decoded"),
         stages.count_detections("count_detected", detections),
         stages.count("count_alerts", alerts, "alerts"),
+        stages.count("count_inclusions", inclusions, "inclusions"),
     )
     op.output(
         "summary",

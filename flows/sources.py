@@ -6,7 +6,9 @@ import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
 
 from connectors.replay import ReplaySource
+from connectors.rpc import RpcSource, endpoints_from_config
 from flows.config import Config, ConfigError
+from operators.dedup import dedup_items
 from operators.records import DeadLetter, RawItem
 
 
@@ -17,4 +19,18 @@ def raw_input(step_id: str, flow: Dataflow, cfg: Config) -> Stream[RawItem | Dea
             cfg.source.replay_path, cfg.source.replay_speed, cfg.source.replay_partitions
         )
         return op.input(step_id, flow, source)
+    if kind == "rpc":
+        return live_input(step_id, flow, cfg)
     raise ConfigError(f"SCORPIUS_SOURCE_KIND: unknown source {kind!r} (replay, rpc, kafka)")
+
+
+def live_input(step_id: str, flow: Dataflow, cfg: Config) -> Stream[RawItem | DeadLetter]:
+    """Every configured (chain, URL) at once, deduped across URLs and reconnects."""
+    endpoints = endpoints_from_config(cfg.rpc)
+    if not endpoints:
+        raise ConfigError(
+            "SCORPIUS_SOURCE_KIND=rpc: no node URLs; set ETHEREUM_RPC_URLS, ARBITRUM_RPC_URLS, "
+            "OPTIMISM_RPC_URLS, BASE_RPC_URLS or SCORPIUS_RPC_EXTRA"
+        )
+    raw = op.input(step_id, flow, RpcSource(endpoints, cfg.rpc))
+    return dedup_items(f"{step_id}_dedup", raw, cfg.rpc.dedup_ttl_s, cfg.rpc.dedup_max_per_shard)

@@ -5,4 +5,5 @@ pytest_plugins: list[str] = [
     "tests.services.s3",
     "tests.services.http_fakes",
     "tests.services.smtp",
+    "tests.services.anvil",
 ]
