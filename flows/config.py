@@ -35,6 +35,14 @@ def env(name: str, default: Any = dataclasses.MISSING, **kwargs: Any) -> Any:
     return field(default=default, metadata={"env": name}, **kwargs)
 
 
+def secret(default: str = "", name: str | None = None) -> Any:
+    """A field that holds a credential: never printed, listed or put in an error message."""
+    metadata: dict[str, Any] = {"secret": True}
+    if name:
+        metadata["env"] = name
+    return field(default=default, repr=False, metadata=metadata)
+
+
 @dataclass(frozen=True)
 class SourceConfig:
     kind: str = "replay"  # replay | rpc | kafka
@@ -93,8 +101,11 @@ def _parse(value: Any, typ: Any, name: str) -> Any:
     if origin in (tuple, list):
         (item_type, *_) = typing.get_args(typ) or (str,)
         items = value.split(",") if isinstance(value, str) else list(value)
-        return tuple(_parse(i.strip() if isinstance(i, str) else i, item_type, name) for i in items
-                     if not (isinstance(i, str) and not i.strip()))
+        return tuple(
+            _parse(i.strip() if isinstance(i, str) else i, item_type, name)
+            for i in items
+            if not (isinstance(i, str) and not i.strip())
+        )
     try:
         if typ is bool:
             if isinstance(value, bool):
@@ -107,8 +118,9 @@ def _parse(value: Any, typ: Any, name: str) -> Any:
             raise ValueError(value)
         if typ in (int, float, str):
             return typ(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name}: cannot read {value!r} as {typ.__name__}") from exc
+    except (TypeError, ValueError):
+        shown = "the value" if "secret" in name else repr(value)
+        raise ConfigError(f"{name}: cannot read {shown} as {typ.__name__}") from None
     return value
 
 
@@ -124,10 +136,11 @@ def _build(cls: type, prefix: str, environ: Mapping[str, str], doc: Mapping[str,
             values[f.name] = _build(typ, f"{prefix}{f.name.upper()}_", environ, sub)  # type: ignore[arg-type]
             continue
         name = f.metadata.get("env", f"{prefix}{f.name.upper()}")
+        where = name if not f.metadata.get("secret") else f"{name} (secret, value not shown)"
         if name in environ:
-            values[f.name] = _parse(environ[name], typ, name)
+            values[f.name] = _parse(environ[name], typ, where)
         elif f.name in doc:
-            values[f.name] = _parse(doc[f.name], typ, f"{prefix}{f.name.upper()}")
+            values[f.name] = _parse(doc[f.name], typ, where)
     return cls(**values)
 
 
@@ -148,9 +161,9 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
     return config
 
 
-def settings_table(cls: type = Config, prefix: str = "SCORPIUS_") -> list[tuple[str, str]]:
-    """(environment name, default) of every setting: what README's configuration table lists."""
-    rows: list[tuple[str, str]] = []
+def settings_table(cls: type = Config, prefix: str = "SCORPIUS_") -> list[tuple[str, str, bool]]:
+    """(environment name, default, is secret) of every setting: README's configuration table."""
+    rows: list[tuple[str, str, bool]] = []
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         typ = hints[f.name]
@@ -164,5 +177,5 @@ def settings_table(cls: type = Config, prefix: str = "SCORPIUS_") -> list[tuple[
             default = f.default_factory()
         else:
             default = ""
-        rows.append((name, repr(default)))
+        rows.append((name, repr(default), bool(f.metadata.get("secret"))))
     return rows
