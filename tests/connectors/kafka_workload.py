@@ -192,10 +192,9 @@ def _tx_json(
     )
 
 
-def _malformed(i: int, chain_id: int, seen_ms: int) -> Outgoing:
+def _malformed(i: int, variant: int, chain_id: int, seen_ms: int) -> Outgoing:
     """One of five ways a tx_raw message can be wrong; each names the output that must hold it."""
     good = [(HEADER_CHAIN_ID, str(chain_id).encode()), (HEADER_SEEN_MS, str(seen_ms).encode())]
-    variant = i % 5
     if variant == 0:
         text = f'{{"hash": "0xbroken{i}", "from": '.encode()
         return Outgoing(None, text, good, "parse", text.decode())
@@ -228,7 +227,7 @@ def make_workload(count: int, seed: int = 7, bad_every: int = 50) -> Workload:
         seen_ms = start_ms + i * 3
         chain_id = CHAINS[i % len(CHAINS)]
         if i % bad_every == bad_every - 1:
-            messages.append(_malformed(i, chain_id, seen_ms))
+            messages.append(_malformed(i, (i // bad_every) % 5, chain_id, seen_ms))
             continue
         if sent and rng.random() < 0.03:
             chain_id, sender, nonce, fee = rng.choice(sent)
