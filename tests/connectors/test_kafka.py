@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import gzip
+import time
 from pathlib import Path
 
 import bytewax.operators as op
@@ -258,6 +259,28 @@ def test_sinks_write_keyed_exact_json(kafka_bootstrap: str) -> None:
     assert msgspec.json.decode(dead.value(), type=DeadLetter) == letter
 
 
+def _partitions_soon(admin: AdminClient, topic: str, expected: int) -> int:
+    """The topic's partition count once metadata shows ``expected`` (it lags the controller)."""
+    deadline = time.monotonic() + 15
+    while True:
+        count = len(admin.list_topics(topic, timeout=10).topics[topic].partitions)
+        if count == expected or time.monotonic() > deadline:
+            return count
+        time.sleep(0.2)
+
+
+def _configs_soon(admin: AdminClient, topic: str, key: str, expected: str) -> dict[str, str]:
+    """The topic's configs once ``key`` shows ``expected`` (brokers apply changes a bit later)."""
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    deadline = time.monotonic() + 15
+    while True:
+        entries = admin.describe_configs([resource])[resource].result(timeout=30)
+        configs = {name: entry.value for name, entry in entries.items()}
+        if configs[key] == expected or time.monotonic() > deadline:
+            return configs
+        time.sleep(0.2)
+
+
 @pytest.mark.service
 def test_create_topics_command_is_idempotent_and_grows_partitions(
     kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch
@@ -289,15 +312,13 @@ def test_create_topics_command_is_idempotent_and_grows_partitions(
     assert ours == {name: 3 for name in env.values() if name.startswith(prefix)}
 
     run("--partitions", "5", "--retention-hours", "1.5")
-    topics = admin.list_topics(timeout=10).topics
-    assert len(topics[f"{prefix}.tx_raw"].partitions) == 5
-    resource = ConfigResource(ConfigResource.Type.TOPIC, f"{prefix}.tx_raw")
-    configs = admin.describe_configs([resource])[resource].result(timeout=30)
-    assert configs["retention.ms"].value == str(int(1.5 * 3_600_000))
-    assert configs["max.message.bytes"].value == str(16 * 1024 * 1024)
+    assert _partitions_soon(admin, f"{prefix}.tx_raw", 5) == 5
+    configs = _configs_soon(admin, f"{prefix}.tx_raw", "retention.ms", str(int(1.5 * 3_600_000)))
+    assert configs["retention.ms"] == str(int(1.5 * 3_600_000))
+    assert configs["max.message.bytes"] == str(16 * 1024 * 1024)
 
     # Fewer partitions than exist: reported, nothing removed.
     cfg = dataclasses.replace(load_config().kafka, partitions=2)
     report = ensure_topics(cfg)
     assert any("tx_raw: has 5 partitions, more than 2; kept" in line for line in report)
-    assert len(admin.list_topics(timeout=10).topics[f"{prefix}.tx_raw"].partitions) == 5
+    assert _partitions_soon(admin, f"{prefix}.tx_raw", 5) == 5
