@@ -31,6 +31,7 @@ from connectors.replay import ReplaySource
 from flows.commands import kafka as kafka_command
 from flows.config import Config, KafkaConfig, load_config
 from flows.ingest import build_ingest_flow
+from flows.sources import raw_input
 from operators.records import (
     Alert,
     DeadLetter,
@@ -322,3 +323,27 @@ def test_create_topics_command_is_idempotent_and_grows_partitions(
     report = ensure_topics(cfg)
     assert any("tx_raw: has 5 partitions, more than 2; kept" in line for line in report)
     assert _partitions_soon(admin, f"{prefix}.tx_raw", 5) == 5
+
+
+@pytest.mark.service
+def test_processing_flow_reads_tx_raw_when_configured(kafka_bootstrap: str) -> None:
+    topic = create_topic(kafka_bootstrap, unique_topic("tx_raw"), partitions=2)
+    items = [_item(n) for n in range(10)]
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    for item in items:
+        msg = raw_message(item)
+        producer.produce(topic, value=msg.value, key=msg.key, headers=msg.headers)
+    producer.produce(topic, value=b"{}", headers=[("seen_ms", b"1")])
+    producer.flush()
+    cfg = Config(
+        source=dataclasses.replace(Config().source, kind="kafka"),
+        kafka=_config(kafka_bootstrap, topic_raw=topic),
+    )
+
+    flow = Dataflow("processing_source")
+    got: list[RawItem | DeadLetter] = []
+    op.output("out", raw_input("source", flow, cfg), TestingSink(got))
+    run_main(flow)
+
+    assert sorted((r for r in got if isinstance(r, RawItem)), key=lambda r: r.seen_ms) == items
+    assert [d.reason.split(":")[0] for d in got if isinstance(d, DeadLetter)] == ["missing header"]
