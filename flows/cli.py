@@ -12,6 +12,7 @@ COMMAND_MODULES = [
     "flows.commands.run",
     "flows.commands.kafka",
     "flows.commands.config",
+    "flows.commands.worker",
 ]
 
 

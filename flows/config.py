@@ -120,7 +120,7 @@ class KafkaConfig:
     ssl_certificate_location: str = ""
     ssl_key_location: str = ""
     ssl_key_password: str = secret()
-    # Any other librdkafka property as key=value, comma separated ("client.rack=a,socket.nagle.disable=true").
+    # Any other librdkafka property as key=value, comma separated: "client.rack=a,linger.ms=20".
     extra: tuple[str, ...] = ()
 
     def client_settings(self) -> dict[str, Any]:
@@ -146,12 +146,39 @@ class KafkaConfig:
 
 
 @dataclass(frozen=True)
+class EnrichConfig:
+    # The user's label files (YAML/JSON keyed by chain id) and JSON ABIs, read after the bundled
+    # ones in operators/enrich/data (theirs win on a repeated address or selector). "" = none.
+    labels_dir: str = ""
+    abi_dir: str = ""
+
+
+@dataclass(frozen=True)
+class K8sConfig:
+    """How a worker pod finds its peers: StatefulSet pods behind a headless service."""
+
+    replicas: int = 1
+    workers_per_process: int = 1
+    service: str = "scorpius-worker"
+    namespace: str = ""
+    port: int = 2101
+    recovery_dir: str = ""
+    snapshot_interval_s: float = 30.0
+    backup_interval_s: float = 600.0
+    health_port: int = 8080
+    # The flow is unhealthy (liveness fails) when no item has moved for this long.
+    stall_after_s: float = 120.0
+
+
+@dataclass(frozen=True)
 class Config:
     source: SourceConfig = field(default_factory=SourceConfig)
     detect: DetectConfig = field(default_factory=DetectConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     kafka: KafkaConfig = field(default_factory=KafkaConfig)
+    enrich: EnrichConfig = field(default_factory=EnrichConfig)
+    k8s: K8sConfig = field(default_factory=K8sConfig)
 
 
 def _parse(value: Any, typ: Any, name: str) -> Any:

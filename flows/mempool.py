@@ -31,7 +31,7 @@ def build_flow(cfg: Config) -> Dataflow:
     txs = op.merge("all_txs", norm.txs, stages.block_txs("mined", norm.blocks))
 
     # enrich: decoded call, swaps, labels, kind
-    etxs = stages.enrich_stage("enrich", txs)
+    etxs = stages.enrich_stage("enrich", txs, cfg.enrich)
 
     # detect: mempool windows keyed by chain+sender (replacement / gas war)
     replacements = stages.replacement_stage("replacement", etxs, cfg.detect)

@@ -15,11 +15,11 @@ from typing import Any, Generic, TypeVar
 import bytewax.operators as op
 from bytewax.dataflow import Stream, operator
 from bytewax.operators import windowing as win
-from operators.enrich import enrich
-from operators.normalize import normalize_item
 
-from flows.config import DetectConfig
+from flows.config import DetectConfig, EnrichConfig
+from operators.enrich import DEFAULT_ENRICHER, Enricher
 from operators.metrics import DEAD_LETTERS, DETECTIONS, STAGE_ITEMS, reason_class
+from operators.normalize import normalize_item
 from operators.records import (
     Block,
     DeadLetter,
@@ -85,9 +85,14 @@ def normalize_stage(step_id: str, raw: Stream[RawItem | DeadLetter]) -> Normaliz
 
 
 @operator
-def enrich_stage(step_id: str, txs: Stream[Tx]) -> Stream[EnrichedTx]:
+def enrich_stage(step_id: str, txs: Stream[Tx], cfg: EnrichConfig) -> Stream[EnrichedTx]:
     """Decoding never fails a tx: unknown calldata is the normal case, so there is no errs stream."""
-    return op.map("enrich", txs, enrich)
+    enricher = (
+        Enricher.load(cfg.labels_dir or None, cfg.abi_dir or None)
+        if cfg.labels_dir or cfg.abi_dir
+        else DEFAULT_ENRICHER
+    )
+    return op.map("enrich", txs, enricher.enrich)
 
 
 @operator
