@@ -1,15 +1,16 @@
-"""A generated ``tx_raw`` workload and a small processing flow over it, with known right answers.
+"""A generated ``tx_raw`` workload and a processing flow over it, with known right answers.
 
 Used by the multi-process Kafka tests and by ``bench/bench_kafka.py``. The flow is the processing
-flow's shape with a stand-in for normalize (the real one is not on main yet): tx_raw → decode
-(connectors.kafka) → parse the RPC JSON into a ``Tx`` → key by chain:sender → keyed state that
-spots replacements (same sender and nonce, another hash) → ``tx_enriched`` + ``mev_bundles`` +
-dead letters. ``python -m bytewax.run tests.connectors.kafka_workload:flow`` reads its Kafka
+flow's front half with the real stages: tx_raw → decode (connectors.kafka) → normalize → enrich
+→ key by chain:sender → keyed state that spots replacements (same sender and nonce, another hash)
+→ ``tx_enriched`` + ``mev_bundles`` + dead letters. The replacement step here is not the flow's
+windowed detector: its finding keys do not depend on arrival order (which differs between runs
+with several workers), so the right answer is known in advance. ``python -m bytewax.run tests.connectors.kafka_workload:flow`` reads its Kafka
 settings from ``SCORPIUS_KAFKA_*``.
 
 Every generated message has an identity that its output carries back: a good tx its hash (the
 ``tx_enriched`` key), a message the source rejects its ``topic/partition@offset`` (the dead
-letter's ``source``), a message the parser rejects its payload text (unique by construction).
+letter's ``source``), a message the normalizer rejects its payload text (unique by construction).
 """
 
 from __future__ import annotations
@@ -32,70 +33,11 @@ from connectors.kafka import (
     kafka_raw_input,
     raw_message,
 )
-from flows.config import KafkaConfig, load_config
-from operators.records import DeadLetter, Detection, EnrichedTx, RawItem, Tx
+from flows import stages
+from flows.config import EnrichConfig, KafkaConfig, load_config
+from operators.records import Detection, EnrichedTx, RawItem
 
 CHAINS = (1, 42161, 10, 8453)
-PARSE_STAGE = "parse"
-
-# --- the stand-in normalize step ---------------------------------------------------------------
-
-
-class _RpcTx(msgspec.Struct):
-    hash: str
-    sender: str = msgspec.field(name="from")
-    nonce: str
-    value: str
-    gas: str
-    input: str
-    to: str | None = None
-    type: str = "0x0"
-    max_fee_per_gas: str | None = msgspec.field(name="maxFeePerGas", default=None)
-
-
-_decode_tx = msgspec.json.Decoder(_RpcTx).decode
-
-
-def _hex(name: str, text: str) -> int:
-    try:
-        return int(text, 16)
-    except ValueError:
-        raise ValueError(f"bad hex in field {name!r}: {text!r}") from None
-
-
-def parse_tx(item: RawItem) -> Tx | DeadLetter:
-    try:
-        rpc = _decode_tx(item.payload)
-        nonce = _hex("nonce", rpc.nonce)
-        value = _hex("value", rpc.value)
-        gas = _hex("gas", rpc.gas)
-        tx_type = _hex("type", rpc.type)
-        fee = _hex("maxFeePerGas", rpc.max_fee_per_gas) if rpc.max_fee_per_gas else None
-    except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
-        return DeadLetter(
-            stage=PARSE_STAGE,
-            reason=str(exc),
-            payload=item.payload.decode("utf-8", "backslashreplace"),
-            source=item.source,
-            chain_id=item.chain_id,
-            at_ms=int(time.time() * 1000),
-        )
-    return Tx(
-        chain_id=item.chain_id,
-        hash=rpc.hash,
-        sender=rpc.sender,
-        to=rpc.to,
-        nonce=nonce,
-        value=value,
-        gas=gas,
-        tx_type=tx_type,
-        input=rpc.input,
-        selector=rpc.input[:10] if len(rpc.input) >= 10 else None,
-        first_seen_ms=item.seen_ms,
-        source=item.source,
-        max_fee_per_gas=fee,
-    )
-
 
 # --- keyed state: replacements per (chain, sender) ---------------------------------------------
 
@@ -107,12 +49,14 @@ def replacement_key(chain_id: int, sender: str, nonce: int, nth: int) -> str:
 
 
 def track(
-    seen: dict[int, set[str]] | None, tx: Tx
+    seen: dict[int, set[str]] | None, etx: EnrichedTx
 ) -> tuple[dict[int, set[str]], list[EnrichedTx | Detection]]:
     seen = {} if seen is None else seen
-    assert tx.nonce is not None  # parse_tx always sets it
+    tx = etx.tx
+    if tx.nonce is None:  # a call recovered from a trace: no nonce to be replaced
+        return seen, [etx]
     hashes = seen.setdefault(tx.nonce, set())
-    out: list[EnrichedTx | Detection] = [EnrichedTx(tx=tx, kind="other")]
+    out: list[EnrichedTx | Detection] = [etx]
     if tx.hash not in hashes:
         hashes.add(tx.hash)
         if len(hashes) > 1:
@@ -132,12 +76,12 @@ def track(
 def build_flow(cfg: KafkaConfig) -> Dataflow:
     flow = Dataflow("kafka_workload")
     raws, source_letters = kafka_raw_input("tx_raw", flow, cfg)
-    parsed = op.map("parse", raws, parse_tx)
-    split = op.branch("is_tx", parsed, lambda item: isinstance(item, Tx))
-    keyed = op.key_on("by_sender", split.trues, lambda tx: f"{tx.chain_id}:{tx.sender}")
+    norm = stages.normalize_stage("normalize", raws)
+    etxs = stages.enrich_stage("enrich", norm.txs, EnrichConfig())
+    keyed = op.key_on("by_sender", etxs, lambda etx: f"{etx.tx.chain_id}:{etx.tx.sender}")
     tracked = op.flat_map("unkey", op.stateful_map("track", keyed, track), lambda kv: kv[1])
     kinds = op.branch("is_enriched", tracked, lambda item: isinstance(item, EnrichedTx))
-    dead = op.merge("dead", source_letters, split.falses)
+    dead = op.merge("dead", source_letters, norm.errs)
     kafka_output("tx_enriched", kinds.trues, cfg, cfg.topic_enriched)
     kafka_output("mev_bundles", kinds.falses, cfg, cfg.topic_bundles)
     kafka_output("dead_letters", dead, cfg, cfg.topic_dead_letters)
@@ -160,7 +104,7 @@ class Outgoing:
     key: bytes | None
     value: bytes | None
     headers: Headers
-    # What the flow must produce for it: "tx" (tx_enriched), "source" or "parse" (dead letters).
+    # What the flow must produce for it: "tx" (tx_enriched), "source" or "normalize" (dead letters).
     expect: str
     identity: str
 
@@ -197,13 +141,13 @@ def _malformed(i: int, variant: int, chain_id: int, seen_ms: int) -> Outgoing:
     good = [(HEADER_CHAIN_ID, str(chain_id).encode()), (HEADER_SEEN_MS, str(seen_ms).encode())]
     if variant == 0:
         text = f'{{"hash": "0xbroken{i}", "from": '.encode()
-        return Outgoing(None, text, good, "parse", text.decode())
+        return Outgoing(None, text, good, "normalize", text.decode())
     if variant == 1:
         text = (
             f'{{"hash":"0x{i:064x}","from":"0x{i:040x}","nonce":"0xzz","value":"0x0",'
             f'"gas":"0x5208","input":"0x"}}'
         ).encode()
-        return Outgoing(f"0x{i:064x}".encode(), text, good, "parse", text.decode())
+        return Outgoing(f"0x{i:064x}".encode(), text, good, "normalize", text.decode())
     if variant == 2:
         value = f'{{"no_chain_header": {i}}}'.encode()
         return Outgoing(None, value, [(HEADER_SEEN_MS, b"1")], "source", "")

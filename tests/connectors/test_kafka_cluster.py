@@ -26,9 +26,9 @@ import pytest
 from bytewax.recovery import init_db_dir
 from confluent_kafka import Consumer, TopicPartition
 
+from operators.normalize import STAGE as NORMALIZE
 from operators.records import DeadLetter
 from tests.connectors.kafka_workload import (
-    PARSE_STAGE,
     Outgoing,
     expected_identities,
     make_workload,
@@ -143,7 +143,7 @@ def _outputs(bootstrap: str, topics: Topics) -> Outputs:
         identities[msg.key().decode()] += 1
     for msg in read_topic(bootstrap, topics.dead, timeout=120):
         letter = msgspec.json.decode(msg.value(), type=DeadLetter)
-        identities[letter.payload if letter.stage == PARSE_STAGE else letter.source] += 1
+        identities[letter.payload if letter.stage == NORMALIZE else letter.source] += 1
     detections = Counter(msg.key().decode() for msg in read_topic(bootstrap, topics.bundles))
     return Outputs(identities, detections)
 
@@ -164,7 +164,7 @@ def test_two_processes_account_for_every_message_exactly_once(
     topics = _topics(kafka_bootstrap)
     workload = make_workload(MESSAGES)
     produce(kafka_bootstrap, topics.raw, workload.messages)
-    assert {m.expect for m in workload.messages} == {"tx", "source", "parse"}
+    assert {m.expect for m in workload.messages} == {"tx", "source", "normalize"}
     assert len(workload.detection_keys) > 100
 
     Cluster(topics.env(kafka_bootstrap, tail=False), tmp_path, recovery=None).wait(timeout=300)
