@@ -93,6 +93,8 @@ class KafkaConfig:
     """
 
     brokers: tuple[str, ...] = ("127.0.0.1:9092",)
+    # The processing flow also publishes tx_enriched, mev_bundles, alerts and dead letters.
+    publish: bool = False
     topic_raw: str = "tx_raw"
     topic_enriched: str = "tx_enriched"
     topic_bundles: str = "mev_bundles"

@@ -11,14 +11,16 @@ from pathlib import Path
 import bytewax.operators as op
 import msgspec
 import pytest
-from bytewax.connectors.kafka import KafkaSourceMessage
+from bytewax.connectors.kafka import KafkaError, KafkaSourceMessage
 from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSink, TestingSource, run_main
+from confluent_kafka import KafkaError as ConfluentError
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, ConfigResource
 
 from connectors.kafka import (
     STAGE,
+    consume_error_letter,
     decode_raw,
     kafka_output,
     kafka_raw_input,
@@ -123,6 +125,15 @@ def test_missing_provenance_falls_back_to_message_time_and_defaults() -> None:
         _as_source_message(None, b"{}", [("chain_id", b"10")], (1, 1_700_000_000_123))
     )
     assert item == RawItem("tx", 10, "kafka", 1_700_000_000_123, b"{}")
+
+
+def test_consumer_errors_are_dead_letters() -> None:
+    msg = _as_source_message(None, None, [])
+    error = KafkaError(ConfluentError(ConfluentError._TRANSPORT, "broker down"), msg)
+    letter = consume_error_letter(error)
+    assert letter.stage == STAGE
+    assert letter.reason.startswith("consume error: broker down")
+    assert letter.source == "kafka:tx_raw/2@41"
 
 
 def test_keys_follow_the_documented_scheme() -> None:
