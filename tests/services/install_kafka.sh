@@ -56,8 +56,13 @@ cat >"$work/pom.xml" <<POM
 POM
 
 echo "kafka $KAFKA_VERSION: fetching org.apache.kafka:kafka_2.13 and dependencies from Maven Central"
-mvn --batch-mode --quiet -Dstyle.color=never -f "$work/pom.xml" \
-  dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$work/libs"
+# Maven's own output only matters when it fails.
+if ! mvn --batch-mode -f "$work/pom.xml" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$work/libs" >"$work/mvn.log" 2>&1; then
+  cat "$work/mvn.log" >&2
+  echo "install_kafka.sh: mvn could not fetch the Kafka jars (see above)" >&2
+  exit 1
+fi
 
 mkdir -p "$dest"
 rm -rf "$dest/libs"
