@@ -5,9 +5,12 @@ Topics, message keys and why (Kafka keeps order per key, within a partition):
 - ``tx_raw``: value = the raw JSON-RPC object as the node sent it; key = its ``hash`` (tx hash,
   or block hash for ``kind=block``); headers ``chain_id``, ``seen_ms`` (first-seen unix ms),
   ``source`` and ``kind``. Keying by hash puts every sighting of one tx (several nodes, several
-  ingest replicas) on one partition, in the order they were produced.
-- ``tx_enriched``: ``EnrichedTx`` keyed by tx hash: the pending and then the mined state of a tx
-  arrive in order, and a consumer that upserts by key keeps the latest.
+  ingest replicas) on one partition, in the order the broker took them, so one worker sees them
+  all and in that order.
+- ``tx_enriched``: ``EnrichedTx`` keyed by tx hash: every version of a tx (pending, mined) on one
+  partition. The pending one comes from ``tx_raw``'s tx and the mined one from its block, possibly
+  through another worker, so their order is not guaranteed: a consumer upserts by key and lets a
+  mined record (``tx.block_number`` set) win over a pending one.
 - ``mev_bundles``: ``Detection`` keyed by ``Detection.key``, the detector's natural key: the same
   finding re-emitted after a restart has the same key, so consumers de-duplicate by key.
 - ``alerts``: ``Alert`` / ``RuleMatch`` keyed by their ``key`` (natural too), same reasoning.
