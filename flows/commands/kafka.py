@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import sys
 from datetime import timedelta
 
 from flows.config import load_config
@@ -49,6 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def create_topics(args: argparse.Namespace) -> int:
+    from confluent_kafka import KafkaException
+
     from connectors.kafka_topics import ensure_topics
 
     cfg = load_config(os.environ).kafka
@@ -58,7 +61,13 @@ def create_topics(args: argparse.Namespace) -> int:
         "retention_hours": args.retention_hours,
     }
     cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
-    for line in ensure_topics(cfg):
+    try:
+        report = ensure_topics(cfg)
+    except KafkaException as exc:
+        brokers = ",".join(cfg.brokers)
+        print(f"scorpius kafka create-topics: {brokers}: {exc.args[0].str()}", file=sys.stderr)
+        return 1
+    for line in report:
         print(line)
     return 0
 
