@@ -31,7 +31,7 @@ from connectors.kafka import (
 from connectors.kafka_topics import ensure_topics
 from connectors.replay import ReplaySource
 from flows.commands import kafka as kafka_command
-from flows.config import Config, KafkaConfig, load_config
+from flows.config import Config, ConfigError, KafkaConfig, load_config
 from flows.ingest import build_ingest_flow
 from flows.sources import raw_input
 from operators.records import (
@@ -358,3 +358,46 @@ def test_processing_flow_reads_tx_raw_when_configured(kafka_bootstrap: str) -> N
 
     assert sorted((r for r in got if isinstance(r, RawItem)), key=lambda r: r.seen_ms) == items
     assert [d.reason.split(":")[0] for d in got if isinstance(d, DeadLetter)] == ["missing header"]
+
+
+@pytest.mark.service
+def test_ingest_command_sends_the_configured_replay_to_tx_raw(
+    kafka_bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    topic = create_topic(kafka_bootstrap, unique_topic("tx_raw"), partitions=2)
+    items = [_item(n, chain_id=10) for n in range(25)]
+    recording = tmp_path / "recorded.jsonl"
+    recording.write_bytes(
+        b"".join(
+            msgspec.json.encode(
+                {
+                    "kind": i.kind,
+                    "chain_id": i.chain_id,
+                    "source": i.source,
+                    "seen_ms": i.seen_ms,
+                    "payload": msgspec.Raw(i.payload),
+                }
+            )
+            + b"\n"
+            for i in items
+        )
+    )
+    monkeypatch.setenv("SCORPIUS_SOURCE_KIND", "replay")
+    monkeypatch.setenv("SCORPIUS_SOURCE_REPLAY_PATH", str(recording))
+    monkeypatch.setenv("SCORPIUS_KAFKA_BROKERS", kafka_bootstrap)
+    monkeypatch.setenv("SCORPIUS_KAFKA_TOPIC_RAW", topic)
+    parser = argparse.ArgumentParser()
+    kafka_command.register(parser.add_subparsers())
+    args = parser.parse_args(["kafka", "ingest"])
+
+    assert args.func(args) == 0
+
+    raws, dead = _consume_all(_config(kafka_bootstrap, topic_raw=topic))
+    assert sorted(raws, key=lambda r: r.seen_ms) == items
+    assert dead == []
+
+
+def test_ingest_refuses_to_read_its_own_output() -> None:
+    cfg = Config(source=dataclasses.replace(Config().source, kind="kafka"))
+    with pytest.raises(ConfigError, match="SCORPIUS_SOURCE_KIND"):
+        build_ingest_flow(cfg)
