@@ -30,9 +30,11 @@ SUMMARY_ORDER = (
 
 
 def jsonl_sink(path: str | Path) -> FileSink:
-    """A sink of ``(key, record)`` ... expects items already encoded as ``("", line)``."""
+    """A JSON-lines file; items are ``as_line(record)`` pairs."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # Bytewax opens a partition on its first item; an output with nothing in it still exists.
+    path.touch(exist_ok=True)
     return FileSink(path)
 
 

@@ -13,6 +13,8 @@ COMMAND_MODULES = [
     "flows.commands.kafka",
     "flows.commands.config",
     "flows.commands.worker",
+    "flows.commands.clickhouse",
+    "flows.commands.archive",
 ]
 
 

@@ -12,10 +12,15 @@ import bytewax.operators as op
 from bytewax.connectors.stdio import StdOutSink
 from bytewax.dataflow import Dataflow
 
+from connectors.alerts.log import JsonlLog
+from connectors.alerts.sink import build_alert_sink, for_alert_sink
+from connectors.clickhouse.sink import write_clickhouse
 from connectors.local import SummarySink, as_line, for_summary, jsonl_sink
+from connectors.parquet_archive import archive
 from flows import stages
 from flows.config import Config, load_config
 from flows.sources import raw_input
+from flows.storage import archive_sink, clickhouse_sink
 from operators.alerting import console_line, to_alert
 
 
@@ -43,7 +48,17 @@ def build_flow(cfg: Config) -> Dataflow:
     # dead letters of every stage
     dead = op.merge("dead_letters", norm.errs, replacements.errs)
 
-    # sinks
+    # sinks: Parquet archive, ClickHouse (when configured), local JSON lines and console
+    parts = cfg.output.sink_partitions
+    archive("archive_txs", etxs, archive_sink(cfg, "transactions", parts))
+    archive("archive_blocks", norm.blocks, archive_sink(cfg, "blocks", parts))
+    archive("archive_detections", detections, archive_sink(cfg, "detections", parts))
+    archive("archive_alerts", alerts, archive_sink(cfg, "alerts", parts))
+    archive("archive_dead", dead, archive_sink(cfg, "dead_letters", parts))
+    clickhouse = clickhouse_sink(cfg, parts)
+    if clickhouse is not None:
+        analytics = op.merge("analytics", etxs, norm.blocks, detections, alerts, dead)
+        write_clickhouse("clickhouse", analytics, clickhouse)
     op.output(
         "detections_out",
         op.map("det_line", detections, as_line),
@@ -53,6 +68,13 @@ def build_flow(cfg: Config) -> Dataflow:
     op.output(
         "dead_out", op.map("dead_line", dead, as_line), jsonl_sink(out / "dead_letters.jsonl")
     )
+    # Delivery runs on the sink's own threads; its dead letters go to their own file because the
+    # delivery threads write after the flow's FileSink may have truncated on resume.
+    deliver = build_alert_sink(
+        cfg.alerts, out, dead_letter=JsonlLog(out / "alert_dead_letters.jsonl").write
+    )
+    if deliver is not None:
+        op.output("alerts_deliver", op.map("for_alert_sink", alerts, for_alert_sink), deliver)
     if cfg.output.console:
         op.output("console", op.map("console_line", alerts, console_line), StdOutSink())
 
@@ -71,7 +93,7 @@ def build_flow(cfg: Config) -> Dataflow:
     op.output(
         "summary",
         op.map("for_summary", counts, for_summary),
-        SummarySink(out / "summary.json", echo=cfg.output.console),
+        SummarySink(out / "summary.json"),
     )
     return flow
 

@@ -86,3 +86,25 @@ def reason_class(reason: str) -> str:
     """The label of a dead-letter reason: the text before the first ':' (bounded cardinality)."""
     head = reason.split(":", 1)[0].strip()
     return head[:64] or "unknown"
+
+
+SINK_BLOCKED_SECONDS = Counter(
+    "scorpius_sink_blocked_seconds",
+    "Time a sink made its worker wait because its buffer was full (back-pressure), by sink",
+    ["sink"],
+)
+ALERTS_RETRIED = Counter(
+    "scorpius_alerts_retried",
+    "Alert delivery attempts that will be retried, by channel",
+    ["channel"],
+)
+ALERTS_DEDUPED = Counter(
+    "scorpius_alerts_deduped",
+    "Alert deliveries dropped as repeats of one inside the dedup window, by channel",
+    ["channel"],
+)
+ALERT_QUEUE_DEPTH = Gauge(
+    "scorpius_alert_queue_depth",
+    "Alert deliveries accepted but not yet finished (queued, waiting to retry, in flight), by channel",
+    ["channel"],
+)

@@ -2,4 +2,8 @@
 
 pytest_plugins: list[str] = [
     "tests.services.kafka",
+    "tests.services.clickhouse",
+    "tests.services.s3",
+    "tests.services.http_fakes",
+    "tests.services.smtp",
 ]
