@@ -90,6 +90,70 @@ class OutputConfig:
 
 
 @dataclass(frozen=True)
+class KafkaConfig:
+    """Kafka: the ``tx_raw`` source of the processing flow and the topics Scorpius writes.
+
+    Consumed offsets live in bytewax recovery snapshots (``-r``), not in a consumer group, so a
+    restart resumes exactly where the last completed epoch ended. ``partitions`` bounds how many
+    workers can share ``tx_raw``: run at most that many workers in total.
+    """
+
+    brokers: tuple[str, ...] = ("127.0.0.1:9092",)
+    # The processing flow also publishes tx_enriched, mev_bundles, alerts and dead letters.
+    publish: bool = False
+    topic_raw: str = "tx_raw"
+    topic_enriched: str = "tx_enriched"
+    topic_bundles: str = "mev_bundles"
+    topic_alerts: str = "alerts"
+    topic_dead_letters: str = "dead_letters"
+    # Names the client to the brokers (quotas, ACLs, logs); offsets are not committed to it.
+    group_id: str = "scorpius"
+    # Used by `scorpius kafka create-topics`.
+    partitions: int = 8
+    replication: int = 1
+    retention_hours: float = 168.0
+    # Topic max.message.bytes and the producers' limit: a block with traces can pass 1 MB.
+    max_message_bytes: int = 16 * 1024 * 1024
+    # True: wait at the end of tx_raw for more (a service); false: stop there (a batch run).
+    tail: bool = True
+    # Where to begin when recovery holds no offset yet: earliest | latest.
+    start_at: str = "earliest"
+    batch_size: int = 1000
+    # librdkafka security settings, passed through as they are; empty means not set.
+    security_protocol: str = "PLAINTEXT"  # PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
+    sasl_mechanism: str = ""  # PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512 | OAUTHBEARER
+    sasl_username: str = ""
+    sasl_password: str = secret()
+    ssl_ca_location: str = ""
+    ssl_certificate_location: str = ""
+    ssl_key_location: str = ""
+    ssl_key_password: str = secret()
+    # Any other librdkafka property as key=value, comma separated: "client.rack=a,linger.ms=20".
+    extra: tuple[str, ...] = ()
+
+    def client_settings(self) -> dict[str, Any]:
+        """librdkafka settings shared by producers, consumers and admin clients."""
+        settings = {
+            "bootstrap.servers": ",".join(self.brokers),
+            "security.protocol": self.security_protocol,
+            "sasl.mechanism": self.sasl_mechanism,
+            "sasl.username": self.sasl_username,
+            "sasl.password": self.sasl_password,
+            "ssl.ca.location": self.ssl_ca_location,
+            "ssl.certificate.location": self.ssl_certificate_location,
+            "ssl.key.location": self.ssl_key_location,
+            "ssl.key.password": self.ssl_key_password,
+        }
+        settings = {key: value for key, value in settings.items() if value}
+        for pair in self.extra:
+            key, sep, value = pair.partition("=")
+            if not sep or not key.strip():
+                raise ConfigError(f"SCORPIUS_KAFKA_EXTRA: {pair!r} is not key=value")
+            settings[key.strip()] = value.strip()
+        return settings
+
+
+@dataclass(frozen=True)
 class EnrichConfig:
     # The user's label files (YAML/JSON keyed by chain id) and JSON ABIs, read after the bundled
     # ones in operators/enrich/data (theirs win on a repeated address or selector). "" = none.
@@ -232,6 +296,7 @@ class Config:
     detect: DetectConfig = field(default_factory=DetectConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    kafka: KafkaConfig = field(default_factory=KafkaConfig)
     enrich: EnrichConfig = field(default_factory=EnrichConfig)
     k8s: K8sConfig = field(default_factory=K8sConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
 
+from connectors.kafka import kafka_raw_input
 from connectors.replay import ReplaySource
 from connectors.rpc import RpcSource, endpoints_from_config
 from flows.config import Config, ConfigError
@@ -21,6 +22,9 @@ def raw_input(step_id: str, flow: Dataflow, cfg: Config) -> Stream[RawItem | Dea
         return op.input(step_id, flow, source)
     if kind == "rpc":
         return live_input(step_id, flow, cfg)
+    if kind == "kafka":
+        raws, dead = kafka_raw_input(step_id, flow, cfg.kafka)
+        return op.merge(f"{step_id}_all", raws, dead)
     raise ConfigError(f"SCORPIUS_SOURCE_KIND: unknown source {kind!r} (replay, rpc, kafka)")
 
 

@@ -1,6 +1,7 @@
 """Shared fixtures. Real servers are started by the plugins in tests/services (one module each)."""
 
 pytest_plugins: list[str] = [
+    "tests.services.kafka",
     "tests.services.clickhouse",
     "tests.services.s3",
     "tests.services.http_fakes",
