@@ -148,10 +148,12 @@ def swap_detection(build: _Builder, swap: SwapEvent) -> Detection:
 
 
 def detections_of(
-    block: Block, analysis: BlockAnalysis, now_ms: int | None = None
+    block: Block, analysis: BlockAnalysis, now_ms: int | None = None, with_swaps: bool = False
 ) -> list[Detection]:
+    """Detections of an analysed block; ``with_swaps`` adds one record per swap first."""
     build = _Builder(block, now_ms)
     return [
+        *(swap_detection(build, s) for s in (analysis.swaps if with_swaps else ())),
         *(sandwich_detection(build, s) for s in analysis.sandwiches),
         *(arbitrage_detection(build, a) for a in analysis.arbitrages),
         *(liquidation_detection(build, liq) for liq in analysis.liquidations),
