@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 FEE_DENOMINATOR = 1000
 FEE_NUMERATOR = 997  # 0.3% fee of Uniswap V2 and most forks
+MAX_FRONTRUN_RESERVES = 1024
 
 
 def amount_out(amount_in: int, reserve_in: int, reserve_out: int) -> int:
@@ -57,7 +58,11 @@ def max_frontrun(victim_in: int, victim_min_out: int, reserve_in: int, reserve_o
     if amount_out(victim_in, reserve_in, reserve_out) < victim_min_out:
         return 0
     low, high = 0, max(reserve_in, 1)
+    # A victim with no minimum (amount_out_min 0) tolerates any frontrun: cap the search where
+    # the frontrun dwarfs the pool, far past any profitable size.
     while sandwich(high, victim_in, reserve_in, reserve_out)[0] >= victim_min_out:
+        if high >= MAX_FRONTRUN_RESERVES * reserve_in:
+            return high
         high *= 2
     while high - low > 1:
         middle = (low + high) // 2

@@ -179,3 +179,11 @@ def test_v3_hops_use_the_fee_tier() -> None:
     [hop] = hops(1, swap)
     assert hop.pool == "0x88e6a0c2ddd26feeb64f039a2c41296fcb3f5640"  # the real USDC/WETH 0.05%
     assert hop.family == "v3"
+
+
+def test_victim_without_minimum_output_has_a_bounded_frontrun() -> None:
+    # amount_out_min 0 tolerates any frontrun; the search must still end.
+    limit = amm.max_frontrun(10**18, 0, 100 * 10**18, 200_000 * 10**6)
+    assert limit >= amm.MAX_FRONTRUN_RESERVES * 100 * 10**18
+    amount, profit = amm.best_frontrun(10**18, 0, 100 * 10**18, 200_000 * 10**6)
+    assert 0 < amount < limit and profit > 0
