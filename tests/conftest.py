@@ -1,3 +1,8 @@
 """Shared fixtures. Real servers are started by the plugins in tests/services (one module each)."""
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = [
+    "tests.services.clickhouse",
+    "tests.services.s3",
+    "tests.services.http_fakes",
+    "tests.services.smtp",
+]
