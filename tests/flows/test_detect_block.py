@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
 
-from flows.commands import detect_block
+from flows.cli import main
 from operators.mev import detect_block as detect
 from tests.operators.mev.conftest import DATA, block, expected
 
 
 def _run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
-    detect_block.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["detect-block", *argv])
-    code: int = args.func(args)
-    return code
+    return main(["detect-block", *argv])
 
 
 def test_prints_the_sandwich_of_12775690(capsys: pytest.CaptureFixture[str]) -> None:

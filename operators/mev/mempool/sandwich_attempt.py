@@ -2,10 +2,11 @@
 same pool.
 
 The victim is a decoded swap intent (its pools follow from its path, see ``pools``). A
-searcher's txs "touch" that pool when they are decoded swaps on it, or when their calldata
-carries the pool's address (bots call their own contracts with packed calldata naming the
-pair). The attempt is two such txs from one sender, other than the victim's, one expected to
-land before the victim and one after (``order.block_order``: higher tip first, ties by arrival).
+searcher's tx "touches" that pool when it is a decoded swap on it, or when it is a call the
+enricher could not decode whose calldata carries the pool's address or both of its tokens (bots
+call their own contracts with packed calldata naming the pair or its tokens). The attempt is
+two such txs from one sender to one contract, other than the victim's, one expected to land
+before the victim and one after (``order.block_order``: higher tip first, ties by arrival).
 The classic public-mempool shape - frontrun tip just above the victim's, backrun just below -
 is flagged ``fee_bracketed`` with severity high. When the searcher's txs are decoded, the
 frontrun must trade the victim's way and the backrun the reverse way.
@@ -32,6 +33,7 @@ def window_key(etx: EnrichedTx) -> str:
 class _Pending:
     etx: EnrichedTx
     hops: tuple[Hop, ...]
+    data: str  # calldata in lowercase hex, searched for pool and token addresses
 
     @property
     def pools(self) -> set[str]:
@@ -43,8 +45,15 @@ class _Pending:
                 return hop.token_in, hop.token_out
         return None
 
-    def touches(self, pool: str) -> bool:
-        return pool in self.pools or pool[2:] in self.etx.tx.input
+    def touches(self, hop: Hop) -> bool:
+        if hop.pool in self.pools:
+            return True
+        if self.etx.call is not None:
+            # A call the enricher understood (a router swap elsewhere, a liquidity removal, ...)
+            # says what it does; naming the tokens does not make it a trade on this pool.
+            return False
+        data = self.data
+        return hop.pool[2:] in data or (hop.token_in[2:] in data and hop.token_out[2:] in data)
 
 
 @dataclass
@@ -52,55 +61,62 @@ class SandwichAttemptDetector:
     """State of one chain's window: pending txs by sender, victims by pool."""
 
     by_sender: dict[str, list[_Pending]] = field(default_factory=dict)
-    victims: dict[str, list[_Pending]] = field(default_factory=dict)
+    victims: dict[Hop, list[_Pending]] = field(default_factory=dict)
     reported: set[str] = field(default_factory=set)
 
     def on_tx(self, etx: EnrichedTx, now_ms: int | None = None) -> list[Detection]:
         tx = etx.tx
         if tx.block_number is not None or tx.hash in self._seen_hashes(tx.sender):
             return []
-        pending = _Pending(etx, tuple(h for s in etx.swaps for h in hops(tx.chain_id, s)))
+        path = tuple(h for s in etx.swaps for h in hops(tx.chain_id, s))
+        pending = _Pending(etx, path, tx.input.lower())
         self.by_sender.setdefault(tx.sender, []).append(pending)
-        for pool in pending.pools:
-            self.victims.setdefault(pool, []).append(pending)
+        for hop in pending.hops:
+            self.victims.setdefault(hop, []).append(pending)
         found: list[Detection] = []
         # The new tx as a victim, searchers' txs already pending around it ...
-        for pool in pending.pools:
-            found += self._check(pending, pool, now_ms)
+        for hop in pending.hops:
+            found += self._check(pending, hop, now_ms)
         # ... or as the missing half of a bracket around a pending victim.
-        for pool, victims in self.victims.items():
-            if pending.touches(pool):
+        for hop, victims in self.victims.items():
+            if pending.touches(hop):
                 for victim in victims:
                     if victim.etx.tx.sender != tx.sender:
-                        found += self._check(victim, pool, now_ms)
+                        found += self._check(victim, hop, now_ms)
         return found
 
     def _seen_hashes(self, sender: str) -> set[str]:
         return {p.etx.tx.hash for p in self.by_sender.get(sender, ())}
 
-    def _check(self, victim: _Pending, pool: str, now_ms: int | None) -> list[Detection]:
+    def _check(self, victim: _Pending, hop: Hop, now_ms: int | None) -> list[Detection]:
         found = []
+        pool = hop.pool
         victim_tx = victim.etx.tx
         victim_at = block_order(victim_tx)
-        way = victim.direction(pool)
+        way = (hop.token_in, hop.token_out)
         for sender, txs in self.by_sender.items():
             if sender == victim_tx.sender:
                 continue
-            touching = [p for p in txs if p.touches(pool)]
+            touching = [p for p in txs if p.touches(hop)]
             if len(touching) < 2:
                 continue
             fronts = [p for p in touching if block_order(p.etx.tx) < victim_at]
             backs = [p for p in touching if block_order(p.etx.tx) > victim_at]
-            if way is not None:
-                reverse = (way[1], way[0])
-                fronts = [p for p in fronts if p.direction(pool) in (None, way)]
-                backs = [p for p in backs if p.direction(pool) in (None, reverse)]
-            if not fronts or not backs:
+            reverse = (way[1], way[0])
+            fronts = [p for p in fronts if p.direction(pool) in (None, way)]
+            backs = [p for p in backs if p.direction(pool) in (None, reverse)]
+            # The closest pair around the victim, through one contract (a searcher's bot or the
+            # same router), is the one a builder would bundle.
+            pairs = [
+                (f, b)
+                for f in sorted(fronts, key=lambda p: block_order(p.etx.tx), reverse=True)
+                for b in sorted(backs, key=lambda p: block_order(p.etx.tx))
+                if f.etx.tx.to == b.etx.tx.to
+            ]
+            if not pairs:
                 continue
-            # The closest pair around the victim is the one a builder would bundle.
-            front = max(fronts, key=lambda p: block_order(p.etx.tx))
-            back = min(backs, key=lambda p: block_order(p.etx.tx))
-            detection = self._detection(victim, front, back, pool, now_ms)
+            front, back = pairs[0]
+            detection = self._detection(victim, front, back, hop, now_ms)
             if detection.key not in self.reported:
                 self.reported.add(detection.key)
                 found.append(detection)
@@ -111,13 +127,11 @@ class SandwichAttemptDetector:
         victim: _Pending,
         front: _Pending,
         back: _Pending,
-        pool: str,
+        hop: Hop,
         now_ms: int | None,
     ) -> Detection:
         v, f, b = victim.etx.tx, front.etx.tx, back.etx.tx
         fee_bracketed = f.tip_cap > v.tip_cap > b.tip_cap
-        way = victim.direction(pool)
-        hop = next(h for h in victim.hops if h.pool == pool)
         latest = max(v.first_seen_ms, f.first_seen_ms, b.first_seen_ms)
         return Detection(
             key=f"{v.chain_id}:sandwich_attempt:{v.hash}:{f.hash}:{b.hash}",
@@ -128,10 +142,10 @@ class SandwichAttemptDetector:
             detected_ms=now_ms if now_ms is not None else latest,
             severity="high" if fee_bracketed else "medium",
             data={
-                "pool": pool,
+                "pool": hop.pool,
                 "pool_family": hop.family,
                 "protocol": victim.etx.swaps[0].protocol if victim.etx.swaps else None,
-                "tokens": list(way) if way else [],
+                "tokens": [hop.token_in, hop.token_out],
                 "victim": v.hash,
                 "victim_sender": v.sender,
                 "frontrun": f.hash,

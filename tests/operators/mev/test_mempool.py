@@ -11,7 +11,7 @@ from operators.mev.mempool import (
 )
 from operators.mev.mempool.pools import hops, v2_pair
 from operators.records import EnrichedTx, Swap
-from tests.operators.mev.conftest import block
+from tests.operators.mev.conftest import DATA, analysis, block
 from tests.operators.mev.pending import enriched, pending, replayed
 from tests.operators.mev.traces import calldata
 
@@ -187,3 +187,26 @@ def test_victim_without_minimum_output_has_a_bounded_frontrun() -> None:
     assert limit >= amm.MAX_FRONTRUN_RESERVES * 100 * 10**18
     amount, profit = amm.best_frontrun(10**18, 0, 100 * 10**18, 200_000 * 10**6)
     assert 0 < amount < limit and profit > 0
+
+
+def test_replayed_reference_blocks_raise_only_attempts_their_blocks_confirm() -> None:
+    """Every bundled block replayed as a pending stream: each attempt is a sandwich the block
+    detector finds (same frontrun, victim, backrun) - no false alarms on ~3,900 real txs."""
+    confirmed = raised = 0
+    for path in sorted((DATA / "blocks").glob("*.json.gz")):
+        mined = block(int(path.name.split(".")[0]))
+        sandwiches = {
+            (s.frontrun.tx_hash, v.tx_hash, s.backrun.tx_hash)
+            for s in analysis(mined.number).sandwiches
+            for v in s.victims
+        }
+        detector = SandwichAttemptDetector()
+        top = [t for t in mined.traces if t.trace_address == () and t.tx_hash]
+        for etx in replayed(top, start_ms=0):
+            for attempt in detector.on_tx(etx):
+                raised += 1
+                assert attempt.tx_hashes in sandwiches, (path.name, attempt.tx_hashes)
+        confirmed += len(sandwiches)
+    # Victims behind aggregators the enricher does not decode are missed (3 of 11 today).
+    assert raised >= 8
+    assert confirmed >= raised
