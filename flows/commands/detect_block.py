@@ -15,6 +15,7 @@ import orjson
 
 from operators.mev.block import analyze_block, detections_of
 from operators.mev.fixtures import load_block
+from operators.normalize import Malformed
 from operators.records import encode_json
 
 
@@ -35,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         block = load_block(args.file)
-    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+    except (OSError, orjson.JSONDecodeError, Malformed, KeyError, TypeError, ValueError) as exc:
         print(f"scorpius detect-block: cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
     now_ms = int(time.time() * 1000)

@@ -2,7 +2,8 @@
 
 The format is Parity ``trace_block`` output with snake_case envelope keys (``trace_address``,
 ``transaction_hash``, ...) around the usual camelCase ``action`` / ``result`` objects, plus
-receipt summaries; see tests/data/mev/README.md. Blocks without a timestamp get 0.
+receipt summaries (schema: the mev-fixtures README, origin: tests/data/mev/README.md). Blocks
+without a timestamp get 0.
 """
 
 from __future__ import annotations
@@ -12,78 +13,30 @@ from typing import Any
 
 import orjson
 
+from operators.normalize import parse_trace
 from operators.records import Block, Receipt, Trace
 
 CHAIN_ID = 1  # the fixtures are Ethereum mainnet blocks
-
-
-def _int(value: Any) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, int):
-        return value
-    return int(value, 16) if value.startswith(("0x", "0X")) else int(value)
 
 
 def _lower(value: Any) -> str | None:
     return value.lower() if isinstance(value, str) else None
 
 
-def trace_from_parts(
-    kind: str,
-    action: dict[str, Any],
-    result: dict[str, Any] | None,
-    *,
-    tx_hash: str | None,
-    tx_position: int | None,
-    trace_address: list[int],
-    error: str | None,
-    subtraces: int,
-) -> Trace:
-    """A ``Trace`` from the parts of a Parity trace (their shape is the same in every dialect)."""
-    result = result or {}
-    if kind == "create":
-        sender, to = action.get("from"), result.get("address")
-        call_input, output = action.get("init", "0x"), result.get("code")
-    elif kind == "suicide":
-        sender, to = action.get("address"), action.get("refundAddress")
-        call_input, output = "0x", None
-    elif kind == "reward":
-        sender, to = None, action.get("author")
-        call_input, output = "0x", None
-    else:
-        sender, to = action.get("from"), action.get("to")
-        call_input, output = action.get("input", "0x"), result.get("output")
-    value = action.get("balance") if kind == "suicide" else action.get("value")
-    gas_used = result.get("gasUsed")
-    return Trace(
-        tx_hash=_lower(tx_hash),
-        tx_position=tx_position,
-        trace_address=tuple(trace_address),
-        type=kind,
-        call_type=action.get("callType"),
-        sender=_lower(sender),
-        to=_lower(to),
-        value=_int(value),
-        gas=_int(action.get("gas")),
-        input=(call_input or "0x").lower(),
-        output=output,
-        gas_used=_int(gas_used) if gas_used is not None else None,
-        error=error,
-        subtraces=subtraces,
-    )
-
-
 def fixture_trace(obj: dict[str, Any]) -> Trace:
-    return trace_from_parts(
-        obj["type"],
-        obj["action"],
-        obj.get("result"),
-        tx_hash=obj.get("transaction_hash"),
-        tx_position=obj.get("transaction_position"),
-        trace_address=obj.get("trace_address") or [],
-        error=obj.get("error"),
-        subtraces=obj.get("subtraces", 0),
+    """One fixture trace: the RPC trace with its envelope keys in snake_case, so it is renamed
+    and read by the normalizer's own ``parse_trace`` (raises ``Malformed``)."""
+    return parse_trace(
+        {
+            "action": obj.get("action"),
+            "result": obj.get("result"),
+            "error": obj.get("error"),
+            "subtraces": obj.get("subtraces", 0),
+            "traceAddress": obj.get("trace_address"),
+            "transactionHash": obj.get("transaction_hash"),
+            "transactionPosition": obj.get("transaction_position"),
+            "type": obj.get("type"),
+        }
     )
 
 

@@ -37,8 +37,17 @@ def test_swaps_flag_adds_every_swap(capsys: pytest.CaptureFixture[str]) -> None:
     assert kinds.count("arbitrage") == 2
 
 
-def test_unreadable_file_is_an_error(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("{not json", "cannot read"),
+        ('{"block_number": 1, "traces": [{"type": "call", "action": {}}]}', "missing field"),
+    ],
+)
+def test_unreadable_file_is_an_error(
+    tmp_path, capsys: pytest.CaptureFixture[str], content: str, reason: str
+) -> None:
     bad = tmp_path / "block.json"
-    bad.write_text("{not json")
+    bad.write_text(content)
     assert _run([str(bad)]) == 2
-    assert "cannot read" in capsys.readouterr().err
+    assert reason in capsys.readouterr().err
