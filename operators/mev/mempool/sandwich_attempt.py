@@ -34,10 +34,7 @@ class _Pending:
     etx: EnrichedTx
     hops: tuple[Hop, ...]
     data: str  # calldata in lowercase hex, searched for pool and token addresses
-
-    @property
-    def pools(self) -> set[str]:
-        return {hop.pool for hop in self.hops}
+    pools: frozenset[str]
 
     def direction(self, pool: str) -> tuple[str, str] | None:
         for hop in self.hops:
@@ -69,7 +66,7 @@ class SandwichAttemptDetector:
         if tx.block_number is not None or tx.hash in self._seen_hashes(tx.sender):
             return []
         path = tuple(h for s in etx.swaps for h in hops(tx.chain_id, s))
-        pending = _Pending(etx, path, tx.input.lower())
+        pending = _Pending(etx, path, tx.input.lower(), frozenset(h.pool for h in path))
         self.by_sender.setdefault(tx.sender, []).append(pending)
         for hop in pending.hops:
             self.victims.setdefault(hop, []).append(pending)
@@ -95,7 +92,7 @@ class SandwichAttemptDetector:
         victim_at = block_order(victim_tx)
         way = (hop.token_in, hop.token_out)
         for sender, txs in self.by_sender.items():
-            if sender == victim_tx.sender:
+            if len(txs) < 2 or sender == victim_tx.sender:
                 continue
             touching = [p for p in txs if p.touches(hop)]
             if len(touching) < 2:
