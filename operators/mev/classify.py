@@ -51,16 +51,19 @@ def frames_by_tx(traces: Iterable[Trace]) -> dict[str, list[Frame]]:
     for tx_hash, tx_traces in grouped.items():
         tx_traces.sort(key=lambda t: t.trace_address)
         errors: dict[tuple[int, ...], str | None] = {}
+        reverts: dict[tuple[int, ...], tuple[tuple[int, ...], ...]] = {}
         frames: list[Frame] = []
         for trace in tx_traces:
             address = trace.trace_address
-            error = trace.error or (errors.get(address[:-1]) if address else None)
+            parent = address[:-1]
+            error = trace.error or (errors.get(parent) if address else None)
             errors[address] = error
-            matched = match(trace)
-            if matched is None:
-                frames.append(Frame(trace, error))
-            else:
-                frames.append(Frame(trace, error, matched[0], matched[1]))
+            path_reverts = reverts.get(parent, ()) if address else ()
+            if trace.error is not None:
+                path_reverts = (*path_reverts, address)
+            reverts[address] = path_reverts
+            spec, args = match(trace) or (None, {})
+            frames.append(Frame(trace, error, spec, args, path_reverts))
         result[tx_hash] = frames
     return result
 

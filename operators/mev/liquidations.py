@@ -22,7 +22,7 @@ def tx_liquidations(frames: Sequence[Frame]) -> list[Liquidation]:
         if frame.error is not None:
             continue
         parents.append(address)
-        children = descendants(frames, index)
+        children = [f for f in descendants(frames, index) if f.happened_within(frame)]
         liquidation = frame.spec.parse(frame, children, transfers_in(children))
         if liquidation is not None:
             found.append(liquidation)

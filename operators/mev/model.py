@@ -31,6 +31,8 @@ class Frame(msgspec.Struct, frozen=True):
     error: str | None
     spec: CallSpec | None = None
     args: dict[str, Any] = {}
+    # Trace addresses of the frames on this frame's path (itself included) that reverted.
+    reverts: tuple[tuple[int, ...], ...] = ()
 
     @property
     def tx_hash(self) -> str:
@@ -39,6 +41,13 @@ class Frame(msgspec.Struct, frozen=True):
     @property
     def address(self) -> tuple[int, ...]:
         return self.trace.trace_address
+
+    def happened_within(self, context: Frame) -> bool:
+        """Whether this frame's effects stand as far as ``context`` is concerned: nothing on its
+        path reverted except what ``context`` itself sits in (a reverted swap is still read
+        from its own transfers, and marked reverted; a transfer whose sub-call reverted is not
+        part of any swap)."""
+        return all(r in context.reverts for r in self.reverts)
 
     @property
     def role(self) -> str | None:

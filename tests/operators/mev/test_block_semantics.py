@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 from eth_abi import encode
 
 from operators.mev import analyze_block
@@ -105,3 +106,12 @@ def test_balancer_v2_vault_swap_reports_the_pool_of_its_pool_id() -> None:
         WETH,
         499,
     )
+
+
+def test_a_transfer_that_reverted_inside_a_swap_is_not_its_output() -> None:
+    traces = v2_swap_tx("0x1", 1, BOT, PAIR, WETH, 10**18, TOKEN, 900)
+    assert len(analyze_block(_block(traces)).swaps) == 1
+    # The pair's payout call failed (caught by the caller): no tokens came out, no swap.
+    payout = traces[-1]
+    failed = [*traces[:-1], msgspec.structs.replace(payout, error="Reverted")]
+    assert analyze_block(_block(failed)).swaps == []
