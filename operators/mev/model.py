@@ -43,11 +43,13 @@ class Frame(msgspec.Struct, frozen=True):
         return self.trace.trace_address
 
     def happened_within(self, context: Frame) -> bool:
-        """Whether this frame's effects stand as far as ``context`` is concerned: nothing on its
-        path reverted except what ``context`` itself sits in (a reverted swap is still read
-        from its own transfers, and marked reverted; a transfer whose sub-call reverted is not
-        part of any swap)."""
-        return all(r in context.reverts for r in self.reverts)
+        """Whether this frame's effects count for ``context`` (a swap or liquidation call).
+
+        For a call that went through, only what really happened: nothing on this frame's path
+        reverted. A reverted call is an attempt, read from everything it tried (that is how a
+        reverted arbitrage is still reported, with its error).
+        """
+        return context.error is not None or not self.reverts
 
     @property
     def role(self) -> str | None:

@@ -15,18 +15,19 @@ def tx_swaps(frames: Sequence[Frame]) -> list[SwapEvent]:
     pair, then call ``swap``), so each swap sees the token transfers made earlier in the tx.
     """
     swaps: list[SwapEvent] = []
-    prior: list[Transfer] = []
+    prior: list[tuple[Frame, Transfer]] = []
     for index, frame in enumerate(frames):
         if frame.spec is None:
             continue
         if frame.spec.role == "transfer":
             transfer = transfer_of(frame)
             if transfer is not None:
-                prior.append(transfer)
+                prior.append((frame, transfer))
         elif frame.spec.role == "swap" and frame.spec.parse is not None:
-            children = transfers_in(descendants(frames, index))
+            paid = [t for f, t in prior if f.happened_within(frame)]
+            inside = [f for f in descendants(frames, index) if f.happened_within(frame)]
             swap = frame.spec.parse(
-                frame, outermost_transfers(prior), outermost_transfers(children)
+                frame, outermost_transfers(paid), outermost_transfers(transfers_in(inside))
             )
             if swap is not None:
                 swaps.append(swap)
