@@ -11,10 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from operators.mev.arbitrages import Arbitrage, find_arbitrages
 from operators.mev.classify import frames_by_tx
 from operators.mev.liquidations import block_liquidations
 from operators.mev.model import Liquidation, SwapEvent
+from operators.mev.pools import exchange_of
 from operators.mev.sandwiches import Sandwich, find_sandwiches
 from operators.mev.swaps import block_swaps
 from operators.records import Block, Detection
@@ -30,9 +33,14 @@ class BlockAnalysis:
     arbitrages: list[Arbitrage]
 
 
+def _with_exchange(chain_id: int, swap: SwapEvent) -> SwapEvent:
+    exchange = exchange_of(chain_id, swap.protocol, swap.pool, swap.token_in, swap.token_out)
+    return msgspec.structs.replace(swap, exchange=exchange) if exchange else swap
+
+
 def analyze_block(block: Block) -> BlockAnalysis:
     frames = frames_by_tx(block.traces)
-    swaps = block_swaps(frames)
+    swaps = [_with_exchange(block.chain_id, s) for s in block_swaps(frames)]
     return BlockAnalysis(
         swaps=swaps,
         liquidations=block_liquidations(frames),
@@ -84,6 +92,7 @@ def sandwich_detection(build: _Builder, sandwich: Sandwich) -> Detection:
         _unique([front.tx_hash, *(v.tx_hash for v in sandwich.victims), back.tx_hash]),
         {
             "protocol": front.protocol,
+            "exchange": front.exchange,
             "pool": front.pool,
             "tokens": [front.token_in, front.token_out],
             "sandwicher": sandwich.sandwicher,

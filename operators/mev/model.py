@@ -84,6 +84,9 @@ class SwapEvent(msgspec.Struct, frozen=True):
     token_out: str
     amount_out: int
     error: str | None = None
+    # Who deployed the pool when its address says so (``sushiswap`` for a SushiSwap pair whose
+    # interface, ``protocol``, is ``uniswap_v2``); None when unknown.
+    exchange: str | None = None
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -91,6 +94,7 @@ class SwapEvent(msgspec.Struct, frozen=True):
             "tx_position": self.tx_position,
             "trace_address": list(self.trace_address),
             "protocol": self.protocol,
+            "exchange": self.exchange,
             "pool": self.pool,
             "sender": self.sender,
             "recipient": self.recipient,

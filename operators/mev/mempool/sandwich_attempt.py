@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from operators.mev.mempool.order import block_order
-from operators.mev.mempool.pools import Hop, hops
+from operators.mev.pools import Hop, hops
 from operators.records import Detection, EnrichedTx
 
 

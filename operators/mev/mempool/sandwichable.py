@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from operators.mev.mempool import amm
-from operators.mev.mempool.pools import Hop, hops
+from operators.mev.pools import Hop, hops
 from operators.records import Detection, EnrichedTx, Swap
 
 ReservesLookup = Callable[[int, str], "tuple[int, int] | None"]

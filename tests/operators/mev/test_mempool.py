@@ -9,7 +9,7 @@ from operators.mev.mempool import (
     SandwichAttemptDetector,
     amm,
 )
-from operators.mev.mempool.pools import hops, v2_pair
+from operators.mev.pools import hops, v2_pair
 from operators.records import EnrichedTx, Swap
 from tests.operators.mev.conftest import DATA, analysis, block
 from tests.operators.mev.pending import enriched, pending, replayed

@@ -116,3 +116,13 @@ def test_zero_ex_fill(want: dict) -> None:
         _swap_as_reference(s, want["block_number"]) for s in analysis(want["block_number"]).swaps
     ]
     assert swaps.count(_without_abi(want)) == 1
+
+
+def test_pools_are_attributed_to_the_exchange_that_deployed_them() -> None:
+    # Beyond the reference (which calls every V2-interface pair uniswap_v2): the CREATE2 address
+    # of a pair tells its factory.
+    [sandwich] = analysis(12775690).sandwiches
+    assert (sandwich.frontrun.protocol, sandwich.frontrun.exchange) == ("uniswap_v2", "shibaswap")
+    by_pool = {s.pool: s.exchange for s in analysis(12914944).swaps}
+    assert by_pool["0x397ff1542f962076d0bfe58ea045ffa2d347aca0"] == "sushiswap"  # USDC/WETH
+    assert by_pool["0x88e6a0c2ddd26feeb64f039a2c41296fcb3f5640"] == "uniswap_v3"  # USDC/WETH 0.05%

@@ -85,3 +85,20 @@ def hops(chain_id: int, swap: Swap) -> list[Hop]:
             return []
         found.append(hop)
     return found
+
+
+_V3_FEE_TIERS = (100, 500, 3000, 10000)
+
+
+def exchange_of(chain_id: int, protocol: str, pool: str, token_a: str, token_b: str) -> str | None:
+    """The exchange that deployed ``pool`` (``sushiswap``, ``uniswap_v2``, ...), recognised by
+    its CREATE2 address; None when no known factory made it."""
+    if protocol == "uniswap_v2":
+        for family in _FACTORIES.get(str(chain_id), {}).get("v2", {}):
+            if v2_pair(chain_id, family, token_a, token_b) == pool:
+                return str(family)
+    elif protocol == "uniswap_v3":
+        for fee in _V3_FEE_TIERS:
+            if v3_pool(chain_id, token_a, token_b, fee) == pool:
+                return "uniswap_v3"
+    return None
