@@ -24,8 +24,10 @@ def _v1_swap(
 def _v2_swap(
     frame: Frame, prior: Sequence[Transfer], children: Sequence[Transfer]
 ) -> SwapEvent | None:
-    pool_id: bytes = frame.args["singleSwap"][0]
-    funds = frame.args["funds"]
+    single, funds = frame.args["singleSwap"], frame.args["funds"]
+    if single is None:  # undecodable userData: the call is not a swap we can read
+        return None
+    pool_id: bytes = single[0]
     recipient = funds[2].lower()
     pool = "0x" + pool_id[:20].hex()
     return swap_from_pool_transfers(
