@@ -98,3 +98,11 @@ class FrontrunCopyDetector:
                 },
             )
         ]
+
+    def merge(self, other: FrontrunCopyDetector) -> None:
+        """Take in another window's state: the earliest tx per calldata shape wins."""
+        for shape, tx in other.originals.items():
+            mine = self.originals.get(shape)
+            if mine is None or tx.first_seen_ms < mine.first_seen_ms:
+                self.originals[shape] = tx
+        self.reported |= other.reported

@@ -159,3 +159,15 @@ class SandwichAttemptDetector:
                 ),
             },
         )
+
+    def merge(self, other: SandwichAttemptDetector) -> None:
+        """Take in another window's state (session windows that grow together)."""
+        for sender, txs in other.by_sender.items():
+            mine = self.by_sender.setdefault(sender, [])
+            known = {p.etx.tx.hash for p in mine}
+            mine.extend(p for p in txs if p.etx.tx.hash not in known)
+        for hop, victims in other.victims.items():
+            mine = self.victims.setdefault(hop, [])
+            known = {p.etx.tx.hash for p in mine}
+            mine.extend(p for p in victims if p.etx.tx.hash not in known)
+        self.reported |= other.reported

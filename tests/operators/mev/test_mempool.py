@@ -210,3 +210,16 @@ def test_replayed_reference_blocks_raise_only_attempts_their_blocks_confirm() ->
     # Victims behind aggregators the enricher does not decode are missed (3 of 11 today).
     assert raised >= 8
     assert confirmed >= raised
+
+
+def test_merged_windows_complete_a_bracket_split_across_them() -> None:
+    pool = v2_pair(1, "uniswap_v2", WETH, USDC)
+    first, second = SandwichAttemptDetector(), SandwichAttemptDetector()
+    first.on_tx(_victim_swap(seen_ms=1_000, tip=2 * GWEI))
+    first.on_tx(_bot_tx("0xf1", pool, tip=3 * GWEI, seen_ms=1_050))
+    second.merge(first)
+    [attempt] = second.on_tx(_bot_tx("0xb1", pool, tip=GWEI, seen_ms=1_060))
+    assert attempt.tx_hashes == ("0xf1", "0xv1", "0xb1")
+    # Merging the reported keys back keeps the alert single.
+    first.merge(second)
+    assert first.on_tx(_bot_tx("0xb1", pool, tip=GWEI, seen_ms=1_060)) == []
