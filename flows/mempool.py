@@ -12,6 +12,8 @@ import bytewax.operators as op
 from bytewax.connectors.stdio import StdOutSink
 from bytewax.dataflow import Dataflow
 
+from connectors.alerts.log import JsonlLog
+from connectors.alerts.sink import build_alert_sink, for_alert_sink
 from connectors.clickhouse.sink import write_clickhouse
 from connectors.local import SummarySink, as_line, for_summary, jsonl_sink
 from connectors.parquet_archive import archive
@@ -66,6 +68,13 @@ def build_flow(cfg: Config) -> Dataflow:
     op.output(
         "dead_out", op.map("dead_line", dead, as_line), jsonl_sink(out / "dead_letters.jsonl")
     )
+    # Delivery runs on the sink's own threads; its dead letters go to their own file because the
+    # delivery threads write after the flow's FileSink may have truncated on resume.
+    deliver = build_alert_sink(
+        cfg.alerts, out, dead_letter=JsonlLog(out / "alert_dead_letters.jsonl").write
+    )
+    if deliver is not None:
+        op.output("alerts_deliver", op.map("for_alert_sink", alerts, for_alert_sink), deliver)
     if cfg.output.console:
         op.output("console", op.map("console_line", alerts, console_line), StdOutSink())
 
