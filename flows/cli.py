@@ -15,6 +15,7 @@ COMMAND_MODULES = [
     "flows.commands.worker",
     "flows.commands.clickhouse",
     "flows.commands.archive",
+    "flows.commands.detect_block",
 ]
 
 
