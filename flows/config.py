@@ -54,6 +54,12 @@ class SourceConfig:
     # within a partition, and event-time windows absorb disorder up to the watermark wait (later
     # items are dead-lettered as "late").
     replay_partitions: int = 1
+    # kind=archive replays this Parquet archive (default: the output archive) between these ISO
+    # times (UTC; empty = open); kind=dumpster replays mempool-dumpster files (comma-separated).
+    archive_url: str = ""
+    archive_start: str = ""
+    archive_end: str = ""
+    dumpster_paths: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,9 @@ class DetectConfig:
     watermark_wait_s: float = 10.0
     # A bump below this fraction of the old fee cap is not a replacement any node accepts (10%).
     min_fee_bump: float = 0.10
+    # Sandwich-attempt and frontrun-copy windows: a session per key closes after this much
+    # event time without a pending tx (two mainnet block times).
+    mempool_window_s: float = 24.0
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,10 @@ what a source could not read goes to the dead-letter topic.
 
 from __future__ import annotations
 
+from typing import Any
+
 import bytewax.operators as op
-from bytewax.dataflow import Dataflow
+from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import Source
 
 from connectors.kafka import kafka_output
@@ -21,13 +23,15 @@ from operators.records import DeadLetter, RawItem
 
 def build_ingest_flow(cfg: Config, source: Source[RawItem | DeadLetter] | None = None) -> Dataflow:
     """The ingest dataflow; ``source`` replaces the configured one (tests, backfills)."""
-    if source is None and cfg.source.kind == "kafka":
+    if source is None and cfg.source.kind in ("kafka", "archive"):
         raise ConfigError(
-            "SCORPIUS_SOURCE_KIND: the ingest job writes tx_raw, so it cannot also read it; "
-            "use rpc or replay"
+            f"SCORPIUS_SOURCE_KIND={cfg.source.kind}: the ingest job writes raw items to tx_raw; "
+            "use rpc, replay or dumpster"
         )
     flow = Dataflow("scorpius_ingest")
-    items = op.input("source", flow, source) if source else raw_input("source", flow, cfg)
+    items: Stream[Any] = (
+        op.input("source", flow, source) if source else raw_input("source", flow, cfg)
+    )
     split = op.branch("is_raw", items, lambda item: isinstance(item, RawItem))
     kafka_output("tx_raw", split.trues, cfg.kafka, cfg.kafka.topic_raw)
     kafka_output("dead_letters", split.falses, cfg.kafka, cfg.kafka.topic_dead_letters)

@@ -15,6 +15,7 @@ from bytewax.dataflow import Dataflow
 from connectors.alerts.log import JsonlLog
 from connectors.alerts.sink import build_alert_sink, for_alert_sink
 from connectors.clickhouse.sink import write_clickhouse
+from connectors.kafka import kafka_output
 from connectors.local import SummarySink, as_line, for_summary, jsonl_sink
 from connectors.parquet_archive import archive
 from flows import stages
@@ -48,17 +49,24 @@ def build_flow(cfg: Config) -> Dataflow:
     # enrich: decoded call, swaps, labels, kind
     etxs = stages.enrich_stage("enrich", txs, cfg.enrich)
 
-    # detect: mempool windows keyed by chain+sender (replacement / gas war)
-    replacements = stages.replacement_stage("replacement", etxs, cfg.detect)
-    detections = replacements.oks
+    # detect: mempool windows (replacement per sender, sandwich attempts, frontrun copies)
+    # and MEV in mined blocks from their call traces
+    mempool = stages.mempool_detect("mempool_mev", etxs, cfg.detect)
+    mined = stages.block_detect("block_mev", norm.blocks)
+    detections = op.merge("detections", mempool.oks, mined.oks)
 
     # alerts: every detection and rule match becomes an alert
     alerts = op.map("to_alert", detections, to_alert)
 
     # dead letters of every stage
-    dead = op.merge("dead_letters", norm.errs, replacements.errs)
+    dead = op.merge("dead_letters", norm.errs, mempool.errs, mined.errs)
 
-    # sinks: Parquet archive, ClickHouse (when configured), local JSON lines and console
+    # sinks: Kafka topics (when publishing), Parquet archive, ClickHouse (when configured), local JSON lines and console
+    if cfg.kafka.publish:
+        kafka_output("kafka_enriched", etxs, cfg.kafka, cfg.kafka.topic_enriched)
+        kafka_output("kafka_bundles", detections, cfg.kafka, cfg.kafka.topic_bundles)
+        kafka_output("kafka_alerts", alerts, cfg.kafka, cfg.kafka.topic_alerts)
+        kafka_output("kafka_dead", dead, cfg.kafka, cfg.kafka.topic_dead_letters)
     parts = cfg.output.sink_partitions
     archive("archive_txs", etxs, archive_sink(cfg, "transactions", parts))
     archive("archive_blocks", norm.blocks, archive_sink(cfg, "blocks", parts))

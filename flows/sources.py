@@ -1,19 +1,48 @@
-"""The flow's source, chosen by configuration: replay (default), rpc, or kafka."""
+"""The flow's source, chosen by configuration: replay (default), rpc, kafka, archive, dumpster."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
 
+from connectors.archive_query import Filters
+from connectors.archive_replay import ArchiveReplaySource
 from connectors.kafka import kafka_raw_input
+from connectors.mempool_dumpster import MempoolDumpsterSource
 from connectors.replay import ReplaySource
 from connectors.rpc import RpcSource, endpoints_from_config
 from flows.config import Config, ConfigError
 from operators.dedup import dedup_items
-from operators.records import DeadLetter, RawItem
+from operators.records import DeadLetter, RawItem, Tx
 
 
-def raw_input(step_id: str, flow: Dataflow, cfg: Config) -> Stream[RawItem | DeadLetter]:
+def _when(text: str, name: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{name}: {text!r} is not an ISO date or time") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def archive_source(cfg: Config) -> ArchiveReplaySource:
+    """The Time Machine: archived transactions (already normalized ``Tx``) in time order."""
+    filters = Filters(
+        start=_when(cfg.source.archive_start, "SCORPIUS_SOURCE_ARCHIVE_START"),
+        end=_when(cfg.source.archive_end, "SCORPIUS_SOURCE_ARCHIVE_END"),
+    )
+    return ArchiveReplaySource(
+        cfg.source.archive_url or cfg.output.archive,
+        filters,
+        storage_options=cfg.storage.archive_storage_options(),
+    )
+
+
+def raw_input(step_id: str, flow: Dataflow, cfg: Config) -> Stream[RawItem | Tx | DeadLetter]:
+    """What the source delivers: raw JSON-RPC items, or ``Tx`` already normalized (archive)."""
     kind = cfg.source.kind
     if kind == "replay":
         source = ReplaySource(
@@ -22,10 +51,18 @@ def raw_input(step_id: str, flow: Dataflow, cfg: Config) -> Stream[RawItem | Dea
         return op.input(step_id, flow, source)
     if kind == "rpc":
         return live_input(step_id, flow, cfg)
+    if kind == "archive":
+        return op.input(step_id, flow, archive_source(cfg))
+    if kind == "dumpster":
+        if not cfg.source.dumpster_paths:
+            raise ConfigError("SCORPIUS_SOURCE_KIND=dumpster: set SCORPIUS_SOURCE_DUMPSTER_PATHS")
+        return op.input(step_id, flow, MempoolDumpsterSource(cfg.source.dumpster_paths))
     if kind == "kafka":
         raws, dead = kafka_raw_input(step_id, flow, cfg.kafka)
         return op.merge(f"{step_id}_all", raws, dead)
-    raise ConfigError(f"SCORPIUS_SOURCE_KIND: unknown source {kind!r} (replay, rpc, kafka)")
+    raise ConfigError(
+        f"SCORPIUS_SOURCE_KIND: unknown source {kind!r} (replay, rpc, kafka, archive, dumpster)"
+    )
 
 
 def live_input(step_id: str, flow: Dataflow, cfg: Config) -> Stream[RawItem | DeadLetter]:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import bytewax.operators as op
 from bytewax.dataflow import Stream, operator
@@ -19,6 +19,10 @@ from bytewax.operators import windowing as win
 from flows.config import DetectConfig, EnrichConfig
 from operators.enrich import DEFAULT_ENRICHER, Enricher
 from operators.metrics import DEAD_LETTERS, DETECTIONS, STAGE_ITEMS, reason_class
+from operators.mev import detect_block
+from operators.mev.mempool import FrontrunCopyDetector, SandwichAttemptDetector
+from operators.mev.mempool.frontrun import window_key as frontrun_key
+from operators.mev.mempool.sandwich_attempt import window_key as sandwich_key
 from operators.normalize import normalize_item
 from operators.records import (
     Block,
@@ -71,13 +75,14 @@ def split_errors(step_id: str, up: Stream[X | DeadLetter]) -> Checked[X]:
 
 
 @operator
-def normalize_stage(step_id: str, raw: Stream[RawItem | DeadLetter]) -> Normalized:
-    """RawItem → Tx and Block; anything malformed (or already a dead letter) → errs."""
+def normalize_stage(step_id: str, raw: Stream[RawItem | Tx | DeadLetter]) -> Normalized:
+    """RawItem → Tx and Block; anything malformed (or already a dead letter) → errs. Archived
+    transactions arrive as ``Tx`` and pass through unchanged."""
 
-    def run(item: RawItem | DeadLetter) -> Iterable[Tx | Block | DeadLetter]:
-        if isinstance(item, DeadLetter):
-            return (item,)
-        return normalize_item(item)
+    def run(item: RawItem | Tx | DeadLetter) -> Iterable[Tx | Block | DeadLetter]:
+        if isinstance(item, RawItem):
+            return normalize_item(item)
+        return (item,)
 
     checked = split_errors("split", op.flat_map("normalize", raw, run))
     kinds = op.branch("is_tx", checked.oks, lambda item: isinstance(item, Tx))
@@ -110,47 +115,58 @@ def _event_time(first_seen_ms: Callable[[Any], int]) -> Callable[[Any], datetime
     return get
 
 
-class _ReplacementWindow(win.WindowLogic[EnrichedTx, Detection, ReplacementTracker]):
-    def __init__(self, tracker: ReplacementTracker) -> None:
-        self.tracker = tracker
+class MempoolDetector(Protocol):
+    """A per-window state machine over pending txs (operators/replacement, operators/mev/mempool)."""
+
+    def on_tx(self, etx: EnrichedTx, now_ms: int) -> list[Detection]: ...
+
+    def merge(self, other: Any) -> None: ...
+
+
+class _DetectorWindow(win.WindowLogic[EnrichedTx, Detection, MempoolDetector]):
+    def __init__(self, detector: MempoolDetector) -> None:
+        self.detector = detector
 
     def on_value(self, value: EnrichedTx) -> Iterable[Detection]:
-        return self.tracker.on_tx(value, _now_ms())
+        return self.detector.on_tx(value, _now_ms())
 
-    def on_merge(self, original: _ReplacementWindow) -> Iterable[Detection]:
-        self.tracker.merge(original.tracker)
+    def on_merge(self, original: _DetectorWindow) -> Iterable[Detection]:
+        self.detector.merge(original.detector)
         return ()
 
     def on_close(self) -> Iterable[Detection]:
         return ()
 
-    def snapshot(self) -> ReplacementTracker:
-        return self.tracker
+    def snapshot(self) -> MempoolDetector:
+        return self.detector
 
 
 @operator
-def replacement_stage(
-    step_id: str, etxs: Stream[EnrichedTx], cfg: DetectConfig
+def mempool_window(
+    step_id: str,
+    etxs: Stream[EnrichedTx],
+    key: Callable[[EnrichedTx], str],
+    new_detector: Callable[[], MempoolDetector],
+    gap_s: float,
+    watermark_wait_s: float,
 ) -> Checked[Detection]:
-    """Same (chain, sender, nonce) again with a higher fee, inside an event-time session window.
+    """Runs a mempool detector in an event-time session window per ``key``.
 
-    A session per (chain, sender) stays open while the sender keeps sending within
-    ``replacement_window_s``; the tracker emits the moment a replacement arrives (unordered mode),
-    so the window only bounds state. Items later than the watermark become dead letters with the
-    reason ``late``: the tx itself still reaches every other output.
+    A session stays open while its key keeps receiving pending txs within ``gap_s``, so the
+    window bounds the detector's state; detectors emit the moment a finding completes
+    (unordered mode), not when the window closes. Items behind the watermark become dead
+    letters with the reason ``late``: the tx itself still reaches every other output.
     """
-    pending = op.filter(
-        "pending", etxs, lambda e: e.tx.nonce is not None and e.tx.block_number is None
-    )
-    keyed = op.key_on("by_sender", pending, sender_key)
+    pending = op.filter("pending", etxs, lambda e: e.tx.block_number is None)
+    keyed = op.key_on("key", pending, key)
     clock = win.EventClock(
         _event_time(lambda e: e.tx.first_seen_ms),
-        wait_for_system_duration=timedelta(seconds=cfg.watermark_wait_s),
+        wait_for_system_duration=timedelta(seconds=watermark_wait_s),
     )
-    windower = win.SessionWindower(gap=timedelta(seconds=cfg.replacement_window_s))
+    windower = win.SessionWindower(gap=timedelta(seconds=gap_s))
 
-    def build(resume: ReplacementTracker | None) -> _ReplacementWindow:
-        return _ReplacementWindow(resume or ReplacementTracker(min_fee_bump=cfg.min_fee_bump))
+    def build(resume: MempoolDetector | None) -> _DetectorWindow:
+        return _DetectorWindow(resume if resume is not None else new_detector())
 
     out = win.window("window", keyed, clock, windower, build, ordered=False)
     detections = op.map("unkey", out.down, lambda kv: kv[1][1])
@@ -158,7 +174,7 @@ def replacement_stage(
     def late_letter(kv: tuple[str, tuple[int, EnrichedTx]]) -> DeadLetter:
         etx = kv[1][1]
         return DeadLetter(
-            stage="replacement",
+            stage=step_id.rsplit(".", 1)[-1],
             reason=f"late: first seen {etx.tx.first_seen_ms} is behind the window's watermark",
             payload=etx.tx.hash,
             source=etx.tx.source,
@@ -166,8 +182,60 @@ def replacement_stage(
             at_ms=_now_ms(),
         )
 
-    late = op.map("late", out.late, late_letter)
-    return Checked(detections, late)
+    return Checked(detections, op.map("late", out.late, late_letter))
+
+
+@operator
+def mempool_detect(step_id: str, etxs: Stream[EnrichedTx], cfg: DetectConfig) -> Checked[Detection]:
+    """Replacement / gas war (per sender), sandwich attempts (per chain), frontrun copies (per
+    target), each in its own event-time window."""
+    wait = cfg.watermark_wait_s
+    replacement = mempool_window(
+        "replacement",
+        op.filter("has_nonce", etxs, lambda e: e.tx.nonce is not None),
+        sender_key,
+        lambda: ReplacementTracker(min_fee_bump=cfg.min_fee_bump),
+        cfg.replacement_window_s,
+        wait,
+    )
+    sandwich = mempool_window(
+        "sandwich_attempt", etxs, sandwich_key, SandwichAttemptDetector, cfg.mempool_window_s, wait
+    )
+    frontrun = mempool_window(
+        "frontrun_copy", etxs, frontrun_key, FrontrunCopyDetector, cfg.mempool_window_s, wait
+    )
+    return Checked(
+        op.merge("detections", replacement.oks, sandwich.oks, frontrun.oks),
+        op.merge("errs", replacement.errs, sandwich.errs, frontrun.errs),
+    )
+
+
+@operator
+def block_detect(step_id: str, blocks: Stream[Block]) -> Checked[Detection]:
+    """Sandwiches, arbitrages and liquidations from each block's call traces.
+
+    A block arrives whole (body, receipts and traces in one bundle from the source), so no
+    window is needed to collect it; a block the classifiers cannot read becomes a dead letter.
+    """
+
+    def detect(block: Block) -> list[Detection | DeadLetter]:
+        if not block.traces:
+            return []
+        try:
+            return list(detect_block(block))
+        except Exception as exc:  # a classifier bug must not stop the flow: keep the block
+            return [
+                DeadLetter(
+                    stage="block_mev",
+                    reason=f"detector error: {type(exc).__name__}: {exc}",
+                    payload=f"{block.chain_id}:{block.number}:{block.hash}",
+                    source=block.source,
+                    chain_id=block.chain_id,
+                    at_ms=_now_ms(),
+                )
+            ]
+
+    return split_errors("split", op.flat_map("detect", blocks, detect))
 
 
 @operator

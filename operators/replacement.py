@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 
 from operators.records import Detection, EnrichedTx
 
+# Only txs a user signs can be replaced in a mempool; system txs (OP deposits 0x7e, Arbitrum's
+# 0x64-0x6a) share senders and nonces by design and never wait in a mempool.
+SIGNED_TYPES = frozenset({0, 1, 2, 3, 4})
+
 
 def sender_key(etx: EnrichedTx) -> str:
     return f"{etx.tx.chain_id}:{etx.tx.sender}"
@@ -37,7 +41,7 @@ class ReplacementTracker:
 
     def on_tx(self, etx: EnrichedTx, now_ms: int) -> list[Detection]:
         tx = etx.tx
-        if tx.nonce is None or tx.block_number is not None:
+        if tx.nonce is None or tx.block_number is not None or tx.tx_type not in SIGNED_TYPES:
             return []
         incoming = _Seen(tx.hash, tx.fee_cap, tx.tip_cap, tx.first_seen_ms, tx.to, tx.input)
         seen = self.by_nonce.get(tx.nonce)

@@ -55,7 +55,7 @@ LIVE_TXS = [
 
 def detect(flow: Dataflow, txs: Stream[Tx], out: list[Detection]) -> None:
     etxs = stages.enrich_stage("enrich", txs, EnrichConfig())
-    found = stages.replacement_stage("replacement", etxs, DetectConfig())
+    found = stages.mempool_detect("mempool", etxs, DetectConfig())
     op.output("detections", found.oks, TestingSink(out))
 
 

@@ -16,6 +16,7 @@ def etx(
     input_: str = "0xa9059cbb",
     block: int | None = None,
     tip: int | None = None,
+    tx_type: int = 2,
 ) -> EnrichedTx:
     tx = Tx(
         chain_id=1,
@@ -25,7 +26,7 @@ def etx(
         nonce=nonce,
         value=0,
         gas=60_000,
-        tx_type=2,
+        tx_type=tx_type,
         input=input_,
         selector=input_[:10] if len(input_) >= 10 else None,
         first_seen_ms=seen_ms,
@@ -97,3 +98,10 @@ def test_merge_keeps_the_latest_tx_per_nonce() -> None:
     b.on_tx(etx("02", 3, 200, 2_000), now_ms=1)
     a.merge(b)
     assert a.by_nonce[3].hash == "0x" + "02" * 32
+
+
+def test_system_txs_are_never_replacements() -> None:
+    tracker = ReplacementTracker()
+    for tx_type in (0x6A, 0x7E, 0x64):
+        tracker.on_tx(etx("01", 0, 100, 1_000, tx_type=tx_type), now_ms=1)
+        assert tracker.on_tx(etx("02", 0, 500, 2_000, tx_type=tx_type), now_ms=2) == []
