@@ -1,0 +1,253 @@
+"""The rule engine of one worker: every module of a rules directory, evaluated batch by batch.
+
+YAML files are parsed one by one and compiled together into ONE indexed module; each ``.wat`` /
+``.wasm`` file is its own module. Between batches the engine polls the directory's mtimes (a
+``stat`` per file, at most once per ``reload_interval_s``) and reloads what changed, so editing a
+rule takes effect without restarting the flow. A file that fails to load is reported as a dead
+letter and its previous version (if any) keeps running.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+from operators.metrics import RULE_EVALUATIONS, RULE_FAULTS, RULE_MATCHES, RULE_SECONDS
+from operators.records import SEVERITIES, DeadLetter, EnrichedTx, RuleMatch
+from operators.rules import abi
+from operators.rules.errors import RuleLoadError
+from operators.rules.fields import format_message
+from operators.rules.host import Limits, RuleFault, RuleModule, compile_module, new_engine
+from rules.compiler import Rule, compile_rules, parse_rules
+
+log = logging.getLogger(__name__)
+
+DECLARATIVE = "declarative"
+_YAML = (".yaml", ".yml")
+_MODULES = (".wat", ".wasm")
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
+class _Files:
+    """What the engine last loaded from the directory, by path."""
+
+    stamps: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    yaml_rules: dict[Path, list[Rule]] = field(default_factory=dict)
+
+
+class RuleEngine:
+    """Evaluates batches of enriched txs against every loaded rule module."""
+
+    def __init__(
+        self,
+        directory: Path,
+        limits: Limits | None = None,
+        max_strikes: int = 3,
+        reload_interval_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.directory = directory
+        self.limits = limits or Limits()
+        self.max_strikes = max_strikes
+        self.reload_interval_s = reload_interval_s
+        self._clock = clock
+        self._wasm = new_engine()
+        self._files = _Files()
+        self.modules: dict[str, RuleModule] = {}
+        self.disabled: set[str] = set()
+        self._pending: list[DeadLetter] = []
+        self._next_poll = 0.0
+        self.reload()
+
+    @classmethod
+    def from_dir(cls, path: str | Path, **kwargs: object) -> RuleEngine:
+        return cls(Path(path), **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def rule_count(self) -> int:
+        return sum(len(m.rules) for name, m in self.modules.items() if name not in self.disabled)
+
+    # --- loading ---------------------------------------------------------------------------
+
+    def _scan(self) -> dict[Path, tuple[int, int]]:
+        stamps: dict[Path, tuple[int, int]] = {}
+        if not self.directory.is_dir():
+            return stamps
+        for path in self.directory.rglob("*"):
+            if path.suffix in _YAML + _MODULES and path.is_file():
+                st = path.stat()
+                stamps[path] = (st.st_mtime_ns, st.st_size)
+        return stamps
+
+    def reload(self) -> bool:
+        """Loads what changed since the last look; True when anything did."""
+        stamps = self._scan()
+        old = self._files.stamps
+        changed = {p for p in stamps if old.get(p) != stamps[p]}
+        removed = set(old) - set(stamps)
+        if not changed and not removed:
+            return False
+        self._files.stamps = stamps
+        yaml_changed = False
+        for path in sorted(changed | removed):
+            if path.suffix in _YAML:
+                yaml_changed = True
+                if path in removed:
+                    self._files.yaml_rules.pop(path, None)
+                else:
+                    self._parse_yaml(path)
+            elif path in removed:
+                self._drop(self._module_name(path))
+            else:
+                self._load_module(path)
+        if yaml_changed:
+            self._build_declarative()
+        log.info("rules loaded from %s: %d modules, %d rules", self.directory, len(self.modules), self.rule_count)
+        return True
+
+    def _module_name(self, path: Path) -> str:
+        return str(path.relative_to(self.directory))
+
+    def _drop(self, name: str) -> None:
+        self.modules.pop(name, None)
+        self.disabled.discard(name)
+
+    def _report_load_error(self, error: RuleLoadError) -> None:
+        log.warning("rule load error: %s", error)
+        RULE_FAULTS.labels(rule=error.path, fault="load").inc()
+        self._pending.append(
+            DeadLetter(
+                stage="rules",
+                reason=f"rule load error: {error}",
+                payload=error.path,
+                at_ms=_now_ms(),
+            )
+        )
+
+    def _parse_yaml(self, path: Path) -> None:
+        try:
+            self._files.yaml_rules[path] = parse_rules([path])
+        except RuleLoadError as exc:
+            self._report_load_error(exc)  # the file's previous rules (if any) stay
+
+    def _build_declarative(self) -> None:
+        rules: list[Rule] = []
+        seen: dict[str, str] = {}
+        for path in sorted(self._files.yaml_rules):
+            for rule in self._files.yaml_rules[path]:
+                if rule.id in seen:
+                    self._report_load_error(
+                        RuleLoadError(str(path), f"rule {rule.id!r}: duplicate id (also in {seen[rule.id]})")
+                    )
+                    continue
+                seen[rule.id] = str(path)
+                rules.append(rule)
+        if not rules:
+            self._drop(DECLARATIVE)
+            return
+        compiled = compile_rules(rules)
+        try:
+            module = compile_module(self._wasm, DECLARATIVE, compiled.wat)
+            self._install(RuleModule(DECLARATIVE, self._wasm, module, self.limits, compiled.rules))
+        except RuleLoadError as exc:
+            self._report_load_error(exc)
+
+    def _load_module(self, path: Path) -> None:
+        name = self._module_name(path)
+        try:
+            source: bytes | str = path.read_text() if path.suffix == ".wat" else path.read_bytes()
+            module = compile_module(self._wasm, str(path), source)
+            self._install(RuleModule(name, self._wasm, module, self.limits))
+        except RuleLoadError as exc:
+            self._report_load_error(exc)
+        except (OSError, UnicodeDecodeError) as exc:
+            self._report_load_error(RuleLoadError(str(path), f"cannot read: {exc}"))
+
+    def _install(self, module: RuleModule) -> None:
+        self.modules[module.name] = module
+        self.disabled.discard(module.name)
+
+    def _poll(self) -> None:
+        now = self._clock()
+        if now >= self._next_poll:
+            self._next_poll = now + self.reload_interval_s
+            self.reload()
+
+    # --- evaluation ------------------------------------------------------------------------
+
+    def evaluate(self, batch: list[EnrichedTx]) -> tuple[list[RuleMatch], list[DeadLetter]]:
+        """Matches of every enabled module on ``batch``, and the dead letters of faults."""
+        self._poll()
+        errors, self._pending = self._pending, []
+        if not batch:
+            return [], errors
+        started = time.perf_counter()
+        active = [m for name, m in self.modules.items() if name not in self.disabled]
+        encoded = abi.encode_batch(batch, with_calldata=any(m.needs_calldata for m in active))
+        matches: list[RuleMatch] = []
+        matched_ms = _now_ms()
+        for module in active:
+            try:
+                found = module.evaluate(encoded)
+            except RuleFault as fault:
+                errors.extend(self._strike(module, fault, batch))
+                continue
+            for tx_index, number, severity in found:
+                matches.append(self._match(module, batch[tx_index], number, severity, matched_ms))
+        RULE_EVALUATIONS.inc(len(batch))
+        RULE_SECONDS.observe(time.perf_counter() - started)
+        return matches, errors
+
+    def _match(
+        self, module: RuleModule, etx: EnrichedTx, number: int, severity: int, matched_ms: int
+    ) -> RuleMatch:
+        info = module.rule(number)
+        RULE_MATCHES.labels(rule=info.id).inc()
+        tx = etx.tx
+        return RuleMatch(
+            key=f"{info.id}:{tx.chain_id}:{tx.hash}",
+            rule_id=info.id,
+            severity=SEVERITIES[severity] if severity < len(SEVERITIES) else info.severity,
+            message=format_message(info.message, etx) if info.message else info.id,
+            chain_id=tx.chain_id,
+            tx_hash=tx.hash,
+            first_seen_ms=tx.first_seen_ms,
+            matched_ms=matched_ms,
+            tags=info.tags,
+        )
+
+    def _strike(self, module: RuleModule, fault: RuleFault, batch: list[EnrichedTx]) -> list[DeadLetter]:
+        module.strikes += 1
+        RULE_FAULTS.labels(rule=module.name, fault=fault.fault).inc()
+        payload = json.dumps({"module": module.name, "tx_hashes": [e.tx.hash for e in batch]})
+        letters = [
+            DeadLetter(
+                stage="rules",
+                reason=f"rule {fault.fault}: module {module.name} (strike {module.strikes}): {fault.detail}",
+                payload=payload,
+                at_ms=_now_ms(),
+            )
+        ]
+        if module.strikes >= self.max_strikes:
+            self.disabled.add(module.name)
+            log.warning("rule module %s disabled after %d faults", module.name, module.strikes)
+            letters.append(
+                DeadLetter(
+                    stage="rules",
+                    reason=f"rule disabled: module {module.name} after {module.strikes} faults",
+                    payload=module.name,
+                    at_ms=_now_ms(),
+                )
+            )
+        return letters
+
+
