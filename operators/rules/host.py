@@ -47,6 +47,16 @@ class RuleFault(Exception):
         self.detail = detail
 
 
+def _trap_text(exc: Exception) -> str:
+    """The cause of a trap without its backtrace: "wasm trap: out of bounds memory access"."""
+    text = str(exc)
+    if "Caused by:" in text:
+        text = text.split("Caused by:", 1)[1]
+    causes = [line.strip().split(": ", 1)[-1] if line.strip()[:1].isdigit() else line.strip()
+              for line in text.splitlines() if line.strip()]
+    return "; ".join(causes) or type(exc).__name__
+
+
 def new_engine() -> wasmtime.Engine:
     config = wasmtime.Config()
     config.consume_fuel = True
@@ -169,11 +179,10 @@ class RuleModule:
         return RuleInfo(id=f"{Path(self.name).stem}#{number}", severity="medium", message="")
 
     def _fault(self, exc: Exception) -> RuleFault:
-        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        text = _trap_text(exc)
         if isinstance(exc, wasmtime.Trap) and exc.trap_code == wasmtime.TrapCode.OUT_OF_FUEL:
-            return RuleFault("fuel", text)
-        if "fuel" in text:
-            return RuleFault("fuel", text)
+            limit = self.limits
+            return RuleFault("fuel", f"{text} (budget {limit.fuel_per_call} + {limit.fuel_per_tx}/tx)")
         return RuleFault("trap", text)
 
     def _allocate(self, size: int) -> int:

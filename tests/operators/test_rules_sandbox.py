@@ -1,0 +1,156 @@
+"""The rule host's sandbox: fuel, memory, imports, strikes, and hot reload of a rules directory."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from operators.rules import Limits, RuleEngine, RuleLoadError
+from operators.rules.host import compile_module, new_engine
+from tests.operators import rules_wat
+from tests.operators.rules_txs import sample_enriched
+
+TXS = sample_enriched()[:64]
+LIMITS = Limits(memory_bytes=4 << 20, fuel_per_call=1_000_000, fuel_per_tx=10_000)
+
+
+def engine(directory: Path, **kwargs: object) -> RuleEngine:
+    kwargs.setdefault("limits", LIMITS)
+    kwargs.setdefault("reload_interval_s", 0.0)
+    return RuleEngine.from_dir(directory, **kwargs)
+
+
+def test_infinite_loop_is_stopped_by_fuel_within_a_bound(tmp_path: Path) -> None:
+    rules_wat.write(tmp_path, "loop.wat", rules_wat.INFINITE_LOOP)
+    rules_wat.write(tmp_path, "all.wat", rules_wat.MATCH_ALL)
+    eng = engine(tmp_path)
+    started = time.monotonic()
+    matches, errs = eng.evaluate(TXS)
+    elapsed = time.monotonic() - started
+    # Fuel for 64 txs is 1.64M instructions: milliseconds, not the test timeout.
+    assert elapsed < 5.0
+    assert [e.reason.split(":")[0] for e in errs] == ["rule fuel"]
+    assert "loop.wat" in errs[0].reason and TXS[0].tx.hash in errs[0].payload
+    # The other module kept matching.
+    assert len(matches) == len(TXS)
+
+
+def test_memory_bomb_is_stopped_by_the_memory_limit(tmp_path: Path) -> None:
+    rules_wat.write(tmp_path, "bomb.wat", rules_wat.MEMORY_BOMB)
+    eng = engine(tmp_path)
+    _, errs = eng.evaluate(TXS)
+    assert [e.reason.split(":")[0] for e in errs] == ["rule trap"]
+    assert "out of bounds" in errs[0].reason
+    bomb = eng.modules["bomb.wat"]
+    assert bomb._memory.data_len(bomb._store) <= LIMITS.memory_bytes
+
+
+def test_module_asking_for_more_memory_than_the_limit_is_refused(tmp_path: Path) -> None:
+    rules_wat.write(tmp_path, "huge.wat", rules_wat.MATCH_ALL, pages=1000)  # 62.5 MiB > 4 MiB
+    eng = engine(tmp_path)
+    assert "huge.wat" not in eng.modules
+    _, errs = eng.evaluate(TXS)
+    assert len(errs) == 1 and errs[0].reason.startswith("rule load error:")
+    assert "cannot instantiate" in errs[0].reason
+
+
+def test_wasi_import_is_refused_at_load(tmp_path: Path) -> None:
+    wasi = '(import "wasi_snapshot_preview1" "path_open" (func (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))'
+    source = rules_wat.module(rules_wat.MATCH_ALL, imports=wasi)
+    with pytest.raises(RuleLoadError, match=r"imports wasi_snapshot_preview1.path_open: WASI"):
+        compile_module(new_engine(), "fs.wat", source)
+    (tmp_path / "fs.wat").write_text(source)
+    rules_wat.write(tmp_path, "all.wat", rules_wat.MATCH_ALL)
+    eng = engine(tmp_path)
+    assert set(eng.modules) == {"all.wat"}
+    matches, errs = eng.evaluate(TXS)
+    assert len(matches) == len(TXS)
+    assert len(errs) == 1 and "fs.wat" in errs[0].reason and "WASI" in errs[0].reason
+
+
+def test_other_imports_are_refused_and_log_is_allowed(tmp_path: Path) -> None:
+    env = '(import "env" "abort" (func (param i32)))'
+    with pytest.raises(RuleLoadError, match=r"imports env.abort: not allowed"):
+        compile_module(new_engine(), "env.wat", rules_wat.module(rules_wat.MATCH_ALL, imports=env))
+    log = '(import "scorpius" "log" (func (param i32 i32)))'
+    compile_module(new_engine(), "log.wat", rules_wat.module(rules_wat.MATCH_ALL, imports=log))
+
+
+def test_trapping_module_is_disabled_after_n_strikes_while_others_keep_matching(tmp_path: Path) -> None:
+    rules_wat.write(tmp_path, "trap.wat", rules_wat.TRAP)
+    rules_wat.write(tmp_path, "all.wat", rules_wat.MATCH_ALL)
+    eng = engine(tmp_path, max_strikes=3)
+    reasons = []
+    for _ in range(5):
+        matches, errs = eng.evaluate(TXS)
+        assert len(matches) == len(TXS)
+        reasons.append([e.reason.split(":")[0] for e in errs])
+    assert reasons == [
+        ["rule trap"],
+        ["rule trap"],
+        ["rule trap", "rule disabled"],
+        [],
+        [],
+    ]
+    assert eng.disabled == {"trap.wat"}
+
+
+def _bump_mtime(path: Path) -> None:
+    # Coarse-mtime filesystems: make sure the change is visible to the poll.
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+
+
+def test_hot_reload_adds_changes_and_removes_rules(tmp_path: Path) -> None:
+    eng = engine(tmp_path)
+    big = [e for e in TXS if e.tx.value > 0]
+    assert eng.evaluate(big) == ([], [])
+
+    rule = tmp_path / "value.yaml"
+    rule.write_text("rules:\n  - id: any-value\n    when: [value_eth > 0]\n")
+    matches, _ = eng.evaluate(big)
+    assert {m.tx_hash for m in matches} == {e.tx.hash for e in big}
+
+    threshold = sorted(e.tx.value for e in big)[len(big) // 2] / 10**18
+    rule.write_text(f"rules:\n  - id: any-value\n    when: [value_eth > {threshold!r}]\n")
+    _bump_mtime(rule)
+    matches, _ = eng.evaluate(big)
+    expected = {e.tx.hash for e in big if e.tx.value / 10**18 > threshold}
+    assert 0 < len(expected) < len(big)
+    assert {m.tx_hash for m in matches} == expected
+
+    wat = rules_wat.write(tmp_path, "all.wat", rules_wat.MATCH_ALL)
+    matches, _ = eng.evaluate(big)
+    assert len(matches) == len(expected) + len(big)
+
+    rule.unlink()
+    wat.unlink()
+    assert eng.evaluate(big) == ([], [])
+    assert eng.modules == {}
+
+
+def test_broken_edit_keeps_the_previous_version_running(tmp_path: Path) -> None:
+    rule = tmp_path / "value.yaml"
+    rule.write_text("rules:\n  - id: any-value\n    when: [value_eth > 0]\n")
+    eng = engine(tmp_path)
+    before, _ = eng.evaluate(TXS)
+    rule.write_text("rules:\n  - id: any-value\n    when: [value_ehh > 0]\n")
+    _bump_mtime(rule)
+    after, errs = eng.evaluate(TXS)
+    assert [m.key for m in after] == [m.key for m in before] and before
+    assert len(errs) == 1 and "unknown field 'value_ehh'" in errs[0].reason
+
+
+def test_reload_is_polled_at_most_once_per_interval(tmp_path: Path) -> None:
+    now = [100.0]
+    eng = engine(tmp_path, reload_interval_s=5.0, clock=lambda: now[0])
+    eng.evaluate(TXS)
+    rules_wat.write(tmp_path, "all.wat", rules_wat.MATCH_ALL)
+    now[0] += 1.0
+    assert eng.evaluate(TXS) == ([], [])
+    now[0] += 5.0
+    matches, _ = eng.evaluate(TXS)
+    assert len(matches) == len(TXS)
