@@ -117,7 +117,12 @@ def to_enriched(obj: dict[str, Any], chain_id: int = 1, first_seen_ms: int = 0) 
         counterparty, amount = decode(["address", "uint256"], args[:64])
         kind = "approval" if tx.selector == "0x095ea7b3" else "token_transfer"
         return EnrichedTx(
-            tx=tx, kind=kind, token=tx.to, token_amount=amount, counterparty=counterparty.lower(), **labels
+            tx=tx,
+            kind=kind,
+            token=tx.to,
+            token_amount=amount,
+            counterparty=counterparty.lower(),
+            **labels,
         )
     if tx.to == _V2_ROUTER and tx.selector in _V2_SWAPS:
         swap = _v2_swap(tx, args)
@@ -132,7 +137,10 @@ def load_rpc_txs(path: Path = SAMPLE) -> list[dict[str, Any]]:
 
 
 def sample_enriched(path: Path = SAMPLE) -> list[EnrichedTx]:
-    return [to_enriched(obj, first_seen_ms=1_700_000_000_000 + i) for i, obj in enumerate(load_rpc_txs(path))]
+    return [
+        to_enriched(obj, first_seen_ms=1_700_000_000_000 + i)
+        for i, obj in enumerate(load_rpc_txs(path))
+    ]
 
 
 def by_hash(txs: list[EnrichedTx], tx_hash: str) -> EnrichedTx:

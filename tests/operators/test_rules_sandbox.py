@@ -79,7 +79,9 @@ def test_other_imports_are_refused_and_log_is_allowed(tmp_path: Path) -> None:
     compile_module(new_engine(), "log.wat", rules_wat.module(rules_wat.MATCH_ALL, imports=log))
 
 
-def test_trapping_module_is_disabled_after_n_strikes_while_others_keep_matching(tmp_path: Path) -> None:
+def test_trapping_module_is_disabled_after_n_strikes_while_others_keep_matching(
+    tmp_path: Path,
+) -> None:
     rules_wat.write(tmp_path, "trap.wat", rules_wat.TRAP)
     rules_wat.write(tmp_path, "all.wat", rules_wat.MATCH_ALL)
     eng = engine(tmp_path, max_strikes=3)
