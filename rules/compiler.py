@@ -513,7 +513,8 @@ def compile_rules(rules: list[Rule]) -> CompiledRules:
     funcs: list[str] = []
     for number, rule in enumerate(rules):
         index_name, index_pred = _index_key(rule)
-        keys = index_pred.values if index_pred is not None else (None,)
+        # dict.fromkeys: "to in [a, a]" must not list the rule twice under a.
+        keys = dict.fromkeys(index_pred.values if index_pred is not None else (None,))
         for key in keys:
             buckets.setdefault(index_name, {}).setdefault(key, []).append(number)
         checks = [_predicate(p, data) for p in rule.predicates if p is not index_pred]
