@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 import string
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -145,9 +146,7 @@ def _value(f: Field, raw: Any, where: str) -> Any:
     return number * 10**18 if f.type == "eth" else number
 
 
-def _parse_predicate(
-    text: Any, lists: dict[str, list[Any]], where: str
-) -> Predicate:
+def _parse_predicate(text: Any, lists: dict[str, list[Any]], where: str) -> Predicate:
     if isinstance(text, dict):
         if set(text) - {"field", "op", "value"}:
             raise RuleLoadError(where, f"a predicate mapping has field, op, value: {text!r}")
@@ -277,6 +276,12 @@ class _Data:
     def ids(self, rule_ids: list[int]) -> tuple[int, int]:
         return self.add(b"".join(i.to_bytes(4, "little") for i in rule_ids)), len(rule_ids)
 
+    def sorted_ids(self, rule_ids: list[int], floors: list[float]) -> tuple[int, int]:
+        """(rule id u32, pad, value floor f64) entries by rising floor, for ``$run_sorted``."""
+        ordered = sorted(rule_ids, key=lambda i: floors[i])
+        entries = b"".join(struct.pack("<Ixxxxd", i, floors[i]) for i in ordered)
+        return self.add(entries), len(ordered)
+
 
 @dataclass(frozen=True)
 class _Table:
@@ -324,7 +329,8 @@ def _selector_table(data: _Data, lists: dict[int, tuple[int, int]]) -> _Table:
 
 
 def _present(bit: int) -> str:
-    return f"(i32.ne (i32.and (i32.load offset={abi.OFF_FLAGS} (local.get $r)) (i32.const {bit})) (i32.const 0))"
+    flags = f"(i32.load offset={abi.OFF_FLAGS} (local.get $r))"
+    return f"(i32.ne (i32.and {flags} (i32.const {bit})) (i32.const 0))"
 
 
 def _any(exprs: list[str]) -> str:
@@ -348,7 +354,12 @@ def _compare_int(p: Predicate, op: str, value: Decimal) -> str:
         if op == "!=":
             return "(i32.const 1)"
         floor = int(value.to_integral_value(rounding="ROUND_FLOOR"))
-        op, bound = {">": (">", floor), ">=": (">", floor), "<": ("<=", floor), "<=": ("<=", floor)}[op]
+        op, bound = {
+            ">": (">", floor),
+            ">=": (">", floor),
+            "<": ("<=", floor),
+            "<=": ("<=", floor),
+        }[op]
     else:
         bound = int(value)
     if bound < 0:
@@ -364,7 +375,8 @@ def _compare_int(p: Predicate, op: str, value: Decimal) -> str:
     if f.type == "u64":
         if bound > _MASK64:
             return "(i32.const 1)" if op in ("<", "<=", "!=") else "(i32.const 0)"
-        return f"(i64.{unsigned} (i64.load offset={f.offset} (local.get $r)) (i64.const {_i64(bound)}))"
+        load64 = f"(i64.load offset={f.offset} (local.get $r))"
+        return f"(i64.{unsigned} {load64} (i64.const {_i64(bound)}))"
     load = "i32.load8_u" if f.type in ("u8", "kind") else "i32.load"
     limit = 0xFF if f.type in ("u8", "kind") else _MASK32
     if bound > limit:
@@ -375,12 +387,13 @@ def _compare_int(p: Predicate, op: str, value: Decimal) -> str:
 def _equals(p: Predicate, value: Any, data: _Data) -> str:
     f = p.field
     if f.type == "address":
-        lo, mid, hi = value[0:8], value[8:16], value[16:20]
+        lo, mid, hi = (int.from_bytes(value[a:b], "little") for a, b in ((0, 8), (8, 16), (16, 20)))
+        at = f.offset
         return (
             f"(i32.and (i32.and "
-            f"(i64.eq (i64.load offset={f.offset} (local.get $r)) (i64.const {_i64(int.from_bytes(lo, 'little'))})) "
-            f"(i64.eq (i64.load offset={f.offset + 8} (local.get $r)) (i64.const {_i64(int.from_bytes(mid, 'little'))}))) "
-            f"(i32.eq (i32.load offset={f.offset + 16} (local.get $r)) (i32.const {_i32(int.from_bytes(hi, 'little'))})))"
+            f"(i64.eq (i64.load offset={at} (local.get $r)) (i64.const {_i64(lo)})) "
+            f"(i64.eq (i64.load offset={at + 8} (local.get $r)) (i64.const {_i64(mid)}))) "
+            f"(i32.eq (i32.load offset={at + 16} (local.get $r)) (i32.const {_i32(hi)})))"
         )
     if f.type in ("selector", "label"):
         return f"(i32.eq (i32.load offset={f.offset} (local.get $r)) (i32.const {_i32(value)}))"
@@ -408,7 +421,8 @@ def _predicate(p: Predicate, data: _Data) -> str:
             expr = f"(i32.eqz {expr})"
     elif f.type == "f64":
         op = {">": "gt", ">=": "ge", "<": "lt", "<=": "le"}[p.op]
-        expr = f"(f64.{op} (f64.load offset={f.offset} (local.get $r)) (f64.const {float(p.values[0])!r}))"
+        load = f"(f64.load offset={f.offset} (local.get $r))"
+        expr = f"(f64.{op} {load} (f64.const {float(p.values[0])!r}))"
     else:
         expr = _compare_int(p, p.op, p.values[0])
     if f.presence:
@@ -420,6 +434,20 @@ def _field_ptr(f: Field) -> str:
     return f"(i32.add (local.get $r) (i32.const {f.offset}))"
 
 
+def _value_floor(rule: Rule) -> float:
+    """A value_eth below which the rule cannot match (0.0 when it has no lower bound on value).
+
+    Python's int / int division is correctly rounded and rounding is monotonic, so a tx whose
+    value is at least ``floor(bound)`` wei has a record ``value_eth`` of at least this float:
+    skipping rules whose floor is above the record's ``value_eth`` never skips a match.
+    """
+    best = 0
+    for p in rule.predicates:
+        if p.field.name in ("value", "value_eth") and p.op in (">", ">=", "=="):
+            best = max(best, int(p.values[0].to_integral_value(rounding="ROUND_FLOOR")))
+    return best / 10**18
+
+
 def _index_key(rule: Rule) -> tuple[str, Predicate | None]:
     """The bucket a rule lives in: its most selective ``==`` / ``in`` predicate."""
     for name in (*_ADDRESS_INDEXES, "selector", "kind"):
@@ -429,77 +457,18 @@ def _index_key(rule: Rule) -> tuple[str, Predicate | None]:
     return "always", None
 
 
-_PRELUDE = """
-  (type $pred (func (param i32) (result i32)))
-  (global $heap (mut i32) (i32.const {heap}))
-  (func (export "scorpius_abi_version") (result i32) (i32.const {abi}))
-  (func (export "alloc") (param $size i32) (result i32)
-    (local $p i32) (local $end i32) (local $pages i32)
-    (local.set $p (global.get $heap))
-    (local.set $end (i32.add (local.get $p) (i32.and (i32.add (local.get $size) (i32.const 7)) (i32.const -8))))
-    (if (i32.lt_u (local.get $end) (local.get $p)) (then (return (i32.const 0))))
-    (local.set $pages (i32.shr_u (i32.add (local.get $end) (i32.const 65535)) (i32.const 16)))
-    (if (i32.gt_u (local.get $pages) (memory.size))
-      (then (if (i32.eq (memory.grow (i32.sub (local.get $pages) (memory.size))) (i32.const -1))
-        (then (return (i32.const 0))))))
-    (global.set $heap (local.get $end))
-    (local.get $p))
-  ;; Sign of (u256 at $p) - (c3:c2:c1:c0): -1, 0 or 1.
-  (func $u256_cmp (param $p i32) (param $c0 i64) (param $c1 i64) (param $c2 i64) (param $c3 i64) (result i32)
-    (local $a i64)
-    (local.set $a (i64.load offset=24 (local.get $p)))
-    (if (i64.ne (local.get $a) (local.get $c3)) (then (return (select (i32.const 1) (i32.const -1) (i64.gt_u (local.get $a) (local.get $c3))))))
-    (local.set $a (i64.load offset=16 (local.get $p)))
-    (if (i64.ne (local.get $a) (local.get $c2)) (then (return (select (i32.const 1) (i32.const -1) (i64.gt_u (local.get $a) (local.get $c2))))))
-    (local.set $a (i64.load offset=8 (local.get $p)))
-    (if (i64.ne (local.get $a) (local.get $c1)) (then (return (select (i32.const 1) (i32.const -1) (i64.gt_u (local.get $a) (local.get $c1))))))
-    (local.set $a (i64.load (local.get $p)))
-    (if (i64.ne (local.get $a) (local.get $c0)) (then (return (select (i32.const 1) (i32.const -1) (i64.gt_u (local.get $a) (local.get $c0))))))
-    (i32.const 0))
-  ;; Entry of the 20-byte key at $key in an open-addressing table, or 0.
-  (func $lookup20 (param $table i32) (param $shift i64) (param $mask i32) (param $key i32) (result i32)
-    (local $k0 i64) (local $k1 i64) (local $k2 i32) (local $slot i32) (local $e i32)
-    (local.set $k0 (i64.load (local.get $key)))
-    (local.set $k1 (i64.load offset=8 (local.get $key)))
-    (local.set $k2 (i32.load offset=16 (local.get $key)))
-    (local.set $slot (i32.wrap_i64 (i64.shr_u (i64.mul (i64.load offset=12 (local.get $key)) (i64.const {mul64})) (local.get $shift))))
-    (loop $probe
-      (local.set $e (i32.add (local.get $table) (i32.shl (local.get $slot) (i32.const 5))))
-      (if (i32.eqz (i32.load offset=24 (local.get $e))) (then (return (i32.const 0))))
-      (if (i32.and (i32.and (i64.eq (i64.load (local.get $e)) (local.get $k0)) (i64.eq (i64.load offset=8 (local.get $e)) (local.get $k1))) (i32.eq (i32.load offset=16 (local.get $e)) (local.get $k2)))
-        (then (return (local.get $e))))
-      (local.set $slot (i32.and (i32.add (local.get $slot) (i32.const 1)) (local.get $mask)))
-      (br $probe))
-    (i32.const 0))
-  ;; Entry of the 4-byte key in a selector table (entries: key, list offset, list length), or 0.
-  (func $lookup4 (param $table i32) (param $shift i32) (param $mask i32) (param $key i32) (result i32)
-    (local $slot i32) (local $e i32)
-    (local.set $slot (i32.shr_u (i32.mul (local.get $key) (i32.const {mul32})) (local.get $shift)))
-    (loop $probe
-      (local.set $e (i32.add (local.get $table) (i32.shl (local.get $slot) (i32.const 4))))
-      (if (i32.eqz (i32.load offset=8 (local.get $e))) (then (return (i32.const 0))))
-      (if (i32.eq (i32.load (local.get $e)) (local.get $key)) (then (return (local.get $e))))
-      (local.set $slot (i32.and (i32.add (local.get $slot) (i32.const 1)) (local.get $mask)))
-      (br $probe))
-    (i32.const 0))
-  ;; Runs the candidate rules listed at $list against record $r; returns the new match count.
-  (func $run (param $r i32) (param $list i32) (param $len i32) (param $tx i32) (param $out i32) (param $cap i32) (param $n i32) (result i32)
-    (local $end i32) (local $id i32) (local $m i32)
-    (local.set $end (i32.add (local.get $list) (i32.shl (local.get $len) (i32.const 2))))
+_PRELUDE = (Path(__file__).parent / "compiler_prelude.wat").read_text()
+# The batch loop: for each record, the index lookups (``body``) run the candidate rules.
+_EVAL_BATCH = """
+  (func (export "eval_batch")
+    (param $ptr i32) (param $count i32) (param $out i32) (param $cap i32) (result i32)
+    (local $i i32) (local $r i32) (local $n i32) (local $e i32) (local $k i32)
     (block $done
       (loop $next
-        (br_if $done (i32.ge_u (local.get $list) (local.get $end)))
-        (local.set $id (i32.load (local.get $list)))
-        (if (call_indirect (type $pred) (local.get $r) (local.get $id))
-          (then
-            (if (i32.lt_u (local.get $n) (local.get $cap))
-              (then
-                (local.set $m (i32.add (local.get $out) (i32.mul (local.get $n) (i32.const 12))))
-                (i32.store (local.get $m) (local.get $tx))
-                (i32.store offset=4 (local.get $m) (local.get $id))
-                (i32.store offset=8 (local.get $m) (i32.load8_u offset={severities} (local.get $id)))))
-            (local.set $n (i32.add (local.get $n) (i32.const 1)))))
-        (local.set $list (i32.add (local.get $list) (i32.const 4)))
+        (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
+        (local.set $r (i32.add (local.get $ptr) (i32.mul (local.get $i) (i32.const {record_size}))))
+{body}
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $next)))
     (local.get $n))
 """
@@ -511,6 +480,7 @@ def compile_rules(rules: list[Rule]) -> CompiledRules:
     severities = data.add(bytes(SEVERITIES.index(r.severity) for r in rules) or b"\0")
     buckets: dict[str, dict[Any, list[int]]] = {}
     funcs: list[str] = []
+    floors = [_value_floor(rule) for rule in rules]
     for number, rule in enumerate(rules):
         index_name, index_pred = _index_key(rule)
         # dict.fromkeys: "to in [a, a]" must not list the rule twice under a.
@@ -536,52 +506,47 @@ def compile_rules(rules: list[Rule]) -> CompiledRules:
         lookup = table.lookup4(f"(i32.load offset={abi.OFF_SELECTOR} (local.get $r))")
         lookups.append(_bucket_call(_present(abi.FLAG_HAS_SELECTOR), lookup, 4))
     if "kind" in buckets:
-        spans = [data.ids(buckets["kind"].get(k, [])) for k in range(len(KINDS))]
-        kinds = data.add(b"".join(o.to_bytes(4, "little") + n.to_bytes(4, "little") for o, n in spans))
+        spans = [data.sorted_ids(buckets["kind"].get(k, []), floors) for k in range(len(KINDS))]
+        kinds = data.add(
+            b"".join(o.to_bytes(4, "little") + n.to_bytes(4, "little") for o, n in spans)
+        )
         lookups.append(
             f"    (local.set $k (i32.load8_u offset={abi.OFF_KIND} (local.get $r)))\n"
             f"    (if (i32.lt_u (local.get $k) (i32.const {len(KINDS)}))\n"
-            f"      (then (local.set $e (i32.add (i32.const {kinds}) (i32.shl (local.get $k) (i32.const 3))))\n"
-            f"        (local.set $n (call $run (local.get $r) (i32.load (local.get $e)) "
-            f"(i32.load offset=4 (local.get $e)) (local.get $i) (local.get $out) (local.get $cap) (local.get $n)))))"
+            f"      (then (local.set $e (i32.add (i32.const {kinds}) "
+            f"(i32.shl (local.get $k) (i32.const 3))))\n"
+            f"        (local.set $n (call $run_sorted (local.get $r) (i32.load (local.get $e)) "
+            f"(i32.load offset=4 (local.get $e)) {_RUN_TAIL})))"
         )
     if "always" in buckets:
-        off, length = data.ids(buckets["always"][None])
+        off, length = data.sorted_ids(buckets["always"][None], floors)
         lookups.append(
-            f"    (local.set $n (call $run (local.get $r) (i32.const {off}) (i32.const {length}) "
-            f"(local.get $i) (local.get $out) (local.get $cap) (local.get $n)))"
+            f"    (local.set $n (call $run_sorted (local.get $r) "
+            f"(i32.const {off}) (i32.const {length}) {_RUN_TAIL})"
         )
     heap = (data.at() + 65535) & ~65535
     pages = heap // 65536 + 1
     prelude = _PRELUDE.format(
         heap=heap, abi=abi.ABI_VERSION, mul64=_i64(_HASH_MUL64), mul32=_i32(_HASH_MUL32),
-        severities=severities,
+        severities=severities, value_eth=abi.OFF_VALUE_ETH,
     )  # fmt: skip
-    body = "\n".join(lookups)
-    eval_batch = f"""
-  (func (export "eval_batch") (param $ptr i32) (param $count i32) (param $out i32) (param $cap i32) (result i32)
-    (local $i i32) (local $r i32) (local $n i32) (local $e i32) (local $k i32)
-    (block $done
-      (loop $next
-        (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
-        (local.set $r (i32.add (local.get $ptr) (i32.mul (local.get $i) (i32.const {abi.RECORD_SIZE}))))
-{body}
-        (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $next)))
-    (local.get $n))
-"""
+    eval_batch = _EVAL_BATCH.format(record_size=abi.RECORD_SIZE, body="\n".join(lookups))
     table = ""
     if rules:
         names = " ".join(f"$r{i}" for i in range(len(rules)))
         table = f"  (table {len(rules)} funcref)\n  (elem (i32.const 0) func {names})\n"
     wat = (
-        f"(module\n  (memory (export \"memory\") {pages})\n{prelude}{table}"
+        f'(module\n  (memory (export "memory") {pages})\n{prelude}{table}'
         + "\n".join(funcs)
         + eval_batch
-        + f"  (data (i32.const {_DATA_BASE}) \"{_wat_bytes(bytes(data.blob))}\")\n)\n"
+        + f'  (data (i32.const {_DATA_BASE}) "{_wat_bytes(bytes(data.blob))}")\n)\n'
     )
     infos = [RuleInfo(r.id, r.severity, r.message, r.tags) for r in rules]
     return CompiledRules(wat=wat, rules=infos)
+
+
+# The arguments every $run / $run_sorted call ends with, and the closing of its local.set.
+_RUN_TAIL = "(local.get $i) (local.get $out) (local.get $cap) (local.get $n))"
 
 
 def _bucket_call(guard: str, lookup: str, span_at: int) -> str:
@@ -589,8 +554,8 @@ def _bucket_call(guard: str, lookup: str, span_at: int) -> str:
     return (
         f"    (if {guard}\n      (then (local.set $e {lookup})\n"
         f"        (if (local.get $e) (then (local.set $n (call $run (local.get $r) "
-        f"(i32.load offset={span_at} (local.get $e)) (i32.load offset={span_at + 4} (local.get $e)) "
-        f"(local.get $i) (local.get $out) (local.get $cap) (local.get $n)))))))"
+        f"(i32.load offset={span_at} (local.get $e)) "
+        f"(i32.load offset={span_at + 4} (local.get $e)) {_RUN_TAIL})))))"
     )
 
 

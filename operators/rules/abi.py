@@ -76,7 +76,9 @@ FLAG_HAS_NONCE = 1 << 17
 # One match the module writes to the output area: tx index in the batch, rule id, severity index.
 MATCH = struct.Struct("<III")
 
-_HEAD = struct.Struct("<IBBxx4sIIIIIIIQQQQQQdd")
+# The whole record in one pack: head, then u256 value and token amount, six addresses, four
+# u256 swap amounts.
+_RECORD = struct.Struct("<IBBxx4sIIIIIIIQQQQQQdd32s32s20s20s20s20s20s20s32s32s32s32s")
 _U64_MAX = (1 << 64) - 1
 _KIND_INDEX = {kind: i for i, kind in enumerate(KINDS)}
 _NO_ADDRESS = bytes(20)
@@ -84,7 +86,10 @@ _ZERO_U256 = bytes(32)
 _WEI_PER_ETH = 10**18
 _UNBOUNDED = 1 << 255  # an amount bound this large is no bound (type(uint256).max and kin)
 
-assert _HEAD.size == OFF_VALUE
+_NO_SELECTOR = bytes(4)
+_NO_SWAP_AMOUNTS = [_ZERO_U256] * 4
+
+assert _RECORD.size == RECORD_SIZE
 
 
 def label_hash(text: str) -> int:
@@ -138,14 +143,16 @@ def encode_batch(batch: list[EnrichedTx], with_calldata: bool = False) -> Encode
     data = bytearray(records_size)
     calldata: list[bytes] = []
     calldata_at = records_size
-    pack_head = _HEAD.pack_into
+    pack = _RECORD.pack_into
+    kind_index = _KIND_INDEX
     for i, etx in enumerate(batch):
         tx = etx.tx
-        base = i * RECORD_SIZE
         flags = 0
+        to = _NO_ADDRESS
         if tx.to is not None:
             flags |= FLAG_HAS_TO
-        selector = b"\x00\x00\x00\x00"
+            to = bytes.fromhex(tx.to[2:])
+        selector = _NO_SELECTOR
         if tx.selector:
             flags |= FLAG_HAS_SELECTOR
             selector = bytes.fromhex(tx.selector[2:10])
@@ -157,11 +164,10 @@ def encode_batch(batch: list[EnrichedTx], with_calldata: bool = False) -> Encode
             flags |= FLAG_HAS_AUTHORIZATIONS
         if tx.blob_versioned_hashes:
             flags |= FLAG_HAS_BLOBS
-        to_label = 0
+        to_label = sender_label = 0
         if etx.to_label is not None:
             flags |= FLAG_HAS_TO_LABEL
             to_label = label_hash(etx.to_label)
-        sender_label = 0
         if etx.sender_label is not None:
             flags |= FLAG_HAS_SENDER_LABEL
             sender_label = label_hash(etx.sender_label)
@@ -171,8 +177,17 @@ def encode_batch(batch: list[EnrichedTx], with_calldata: bool = False) -> Encode
             input_off = calldata_at
             calldata.append(bytes.fromhex(tx.input[2:]))
             calldata_at += input_len
-        protocol = 0
-        slippage = 0.0
+        token = counterparty = _NO_ADDRESS
+        token_amount = _ZERO_U256
+        if etx.token is not None:
+            flags |= FLAG_HAS_TOKEN
+            token = bytes.fromhex(etx.token[2:])
+        if etx.token_amount is not None:
+            flags |= FLAG_HAS_TOKEN_AMOUNT
+            token_amount = u256_bytes(etx.token_amount)
+        if etx.counterparty is not None:
+            flags |= FLAG_HAS_COUNTERPARTY
+            counterparty = bytes.fromhex(etx.counterparty[2:])
         if etx.swaps:
             swap = etx.swaps[0]
             flags |= FLAG_HAS_SWAP
@@ -181,49 +196,35 @@ def encode_batch(batch: list[EnrichedTx], with_calldata: bool = False) -> Encode
                 flags |= FLAG_SWAP_EXACT_INPUT
             bound = swap.amount_out_min if swap.exact_input else swap.amount_in_max
             known = swap_slippage(swap.exact_input, bound, swap.quote)
+            slippage = 0.0
             if known is not None:
                 flags |= FLAG_HAS_SWAP_SLIPPAGE
                 slippage = known
-            amounts = (swap.amount_in, swap.amount_out, swap.amount_out_min, swap.amount_in_max)
-            for bit, off, amount in zip(
-                (
-                    FLAG_HAS_SWAP_AMOUNT_IN,
-                    FLAG_HAS_SWAP_AMOUNT_OUT,
-                    FLAG_HAS_SWAP_AMOUNT_OUT_MIN,
-                    FLAG_HAS_SWAP_AMOUNT_IN_MAX,
-                ),
-                (OFF_SWAP_AMOUNT_IN, OFF_SWAP_AMOUNT_OUT, OFF_SWAP_AMOUNT_OUT_MIN, OFF_SWAP_AMOUNT_IN_MAX),
-                amounts,
-                strict=True,
+            amounts = []
+            for bit, amount in (
+                (FLAG_HAS_SWAP_AMOUNT_IN, swap.amount_in),
+                (FLAG_HAS_SWAP_AMOUNT_OUT, swap.amount_out),
+                (FLAG_HAS_SWAP_AMOUNT_OUT_MIN, swap.amount_out_min),
+                (FLAG_HAS_SWAP_AMOUNT_IN_MAX, swap.amount_in_max),
             ):
                 if amount is not None:
                     flags |= bit
-                    data[base + off : base + off + 32] = u256_bytes(amount)
-            data[base + OFF_SWAP_TOKEN_IN : base + OFF_SWAP_TOKEN_IN + 20] = address_bytes(
-                swap.path[0] if swap.path else None
-            )
-            data[base + OFF_SWAP_TOKEN_OUT : base + OFF_SWAP_TOKEN_OUT + 20] = address_bytes(
-                swap.path[-1] if swap.path else None
-            )
-        if etx.token is not None:
-            flags |= FLAG_HAS_TOKEN
-            data[base + OFF_TOKEN : base + OFF_TOKEN + 20] = address_bytes(etx.token)
-        if etx.token_amount is not None:
-            flags |= FLAG_HAS_TOKEN_AMOUNT
-            data[base + OFF_TOKEN_AMOUNT : base + OFF_TOKEN_AMOUNT + 32] = u256_bytes(
-                etx.token_amount
-            )
-        if etx.counterparty is not None:
-            flags |= FLAG_HAS_COUNTERPARTY
-            data[base + OFF_COUNTERPARTY : base + OFF_COUNTERPARTY + 20] = address_bytes(
-                etx.counterparty
-            )
+                    amounts.append(u256_bytes(amount))
+                else:
+                    amounts.append(_ZERO_U256)
+            token_in = address_bytes(swap.path[0]) if swap.path else _NO_ADDRESS
+            token_out = address_bytes(swap.path[-1]) if swap.path else _NO_ADDRESS
+        else:
+            protocol = 0
+            slippage = 0.0
+            token_in = token_out = _NO_ADDRESS
+            amounts = _NO_SWAP_AMOUNTS
         value = tx.value
-        pack_head(
+        pack(
             data,
-            base,
+            i * RECORD_SIZE,
             tx.chain_id,
-            _KIND_INDEX.get(etx.kind, KIND_UNKNOWN),
+            kind_index.get(etx.kind, KIND_UNKNOWN),
             tx.tx_type & 0xFF,
             selector,
             input_len,
@@ -241,12 +242,16 @@ def encode_batch(batch: list[EnrichedTx], with_calldata: bool = False) -> Encode
             tx.block_number or 0,
             value / _WEI_PER_ETH,
             slippage,
+            u256_bytes(value),
+            token_amount,
+            to,
+            bytes.fromhex(tx.sender[2:]),
+            token,
+            counterparty,
+            token_in,
+            token_out,
+            *amounts,
         )
-        if value:
-            data[base + OFF_VALUE : base + OFF_VALUE + 32] = u256_bytes(value)
-        if tx.to is not None:
-            data[base + OFF_TO : base + OFF_TO + 20] = address_bytes(tx.to)
-        data[base + OFF_SENDER : base + OFF_SENDER + 20] = address_bytes(tx.sender)
     if calldata:
         data += b"".join(calldata)
     return EncodedBatch(data=data, count=count)

@@ -12,16 +12,17 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
+from typing import Any
 
 from operators.metrics import RULE_EVALUATIONS, RULE_FAULTS, RULE_MATCHES, RULE_SECONDS
 from operators.records import SEVERITIES, DeadLetter, EnrichedTx, RuleMatch
 from operators.rules import abi
 from operators.rules.errors import RuleLoadError
-from operators.rules.fields import format_message
+from operators.rules.fields import format_message, message_values
 from operators.rules.host import Limits, RuleFault, RuleModule, compile_module, new_engine
 from rules.compiler import Rule, compile_rules, parse_rules
 
@@ -65,6 +66,8 @@ class RuleEngine:
         self.modules: dict[str, RuleModule] = {}
         self.disabled: set[str] = set()
         self._pending: list[DeadLetter] = []
+        # labels() costs a lock and a tuple per call: keep each rule's child counter.
+        self._match_counters: dict[str, Any] = {}
         self._next_poll = 0.0
         self.reload()
 
@@ -111,7 +114,12 @@ class RuleEngine:
                 self._load_module(path)
         if yaml_changed:
             self._build_declarative()
-        log.info("rules loaded from %s: %d modules, %d rules", self.directory, len(self.modules), self.rule_count)
+        log.info(
+            "rules loaded from %s: %d modules, %d rules",
+            self.directory,
+            len(self.modules),
+            self.rule_count,
+        )
         return True
 
     def _module_name(self, path: Path) -> str:
@@ -146,7 +154,9 @@ class RuleEngine:
             for rule in self._files.yaml_rules[path]:
                 if rule.id in seen:
                     self._report_load_error(
-                        RuleLoadError(str(path), f"rule {rule.id!r}: duplicate id (also in {seen[rule.id]})")
+                        RuleLoadError(
+                            str(path), f"rule {rule.id!r}: duplicate id (also in {seen[rule.id]})"
+                        )
                     )
                     continue
                 seen[rule.id] = str(path)
@@ -195,6 +205,7 @@ class RuleEngine:
         encoded = abi.encode_batch(batch, with_calldata=any(m.needs_calldata for m in active))
         matches: list[RuleMatch] = []
         matched_ms = _now_ms()
+        fields: dict[int, dict[str, Any]] = {}  # message fields of a matched tx, built once
         for module in active:
             try:
                 found = module.evaluate(encoded)
@@ -202,37 +213,54 @@ class RuleEngine:
                 errors.extend(self._strike(module, fault, batch))
                 continue
             for tx_index, number, severity in found:
-                matches.append(self._match(module, batch[tx_index], number, severity, matched_ms))
+                info = module.rule(number)
+                etx = batch[tx_index]
+                message = info.message or info.id
+                if "{" in message:
+                    values = fields.get(tx_index)
+                    if values is None:
+                        values = fields[tx_index] = message_values(etx)
+                    message = format_message(message, values)
+                tx = etx.tx
+                matches.append(
+                    RuleMatch(
+                        key=f"{info.id}:{tx.chain_id}:{tx.hash}",
+                        rule_id=info.id,
+                        severity=SEVERITIES[severity]
+                        if severity < len(SEVERITIES)
+                        else info.severity,
+                        message=message,
+                        chain_id=tx.chain_id,
+                        tx_hash=tx.hash,
+                        first_seen_ms=tx.first_seen_ms,
+                        matched_ms=matched_ms,
+                        tags=info.tags,
+                    )
+                )
+        # One metric update per rule and batch, not per match.
+        counters = self._match_counters
+        for rule_id, n in Counter(m.rule_id for m in matches).items():
+            counter = counters.get(rule_id)
+            if counter is None:
+                counter = counters[rule_id] = RULE_MATCHES.labels(rule=rule_id)
+            counter.inc(n)
         RULE_EVALUATIONS.inc(len(batch))
         RULE_SECONDS.observe(time.perf_counter() - started)
         return matches, errors
 
-    def _match(
-        self, module: RuleModule, etx: EnrichedTx, number: int, severity: int, matched_ms: int
-    ) -> RuleMatch:
-        info = module.rule(number)
-        RULE_MATCHES.labels(rule=info.id).inc()
-        tx = etx.tx
-        return RuleMatch(
-            key=f"{info.id}:{tx.chain_id}:{tx.hash}",
-            rule_id=info.id,
-            severity=SEVERITIES[severity] if severity < len(SEVERITIES) else info.severity,
-            message=format_message(info.message, etx) if info.message else info.id,
-            chain_id=tx.chain_id,
-            tx_hash=tx.hash,
-            first_seen_ms=tx.first_seen_ms,
-            matched_ms=matched_ms,
-            tags=info.tags,
-        )
-
-    def _strike(self, module: RuleModule, fault: RuleFault, batch: list[EnrichedTx]) -> list[DeadLetter]:
+    def _strike(
+        self, module: RuleModule, fault: RuleFault, batch: list[EnrichedTx]
+    ) -> list[DeadLetter]:
         module.strikes += 1
         RULE_FAULTS.labels(rule=module.name, fault=fault.fault).inc()
         payload = json.dumps({"module": module.name, "tx_hashes": [e.tx.hash for e in batch]})
         letters = [
             DeadLetter(
                 stage="rules",
-                reason=f"rule {fault.fault}: module {module.name} (strike {module.strikes}): {fault.detail}",
+                reason=(
+                    f"rule {fault.fault}: module {module.name} "
+                    f"(strike {module.strikes}): {fault.detail}"
+                ),
                 payload=payload,
                 at_ms=_now_ms(),
             )
@@ -249,5 +277,3 @@ class RuleEngine:
                 )
             )
         return letters
-
-

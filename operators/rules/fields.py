@@ -58,7 +58,9 @@ _FIELDS = [
     Field(
         "swap.amount_out_min", "u256", abi.OFF_SWAP_AMOUNT_OUT_MIN, abi.FLAG_HAS_SWAP_AMOUNT_OUT_MIN
     ),
-    Field("swap.amount_in_max", "u256", abi.OFF_SWAP_AMOUNT_IN_MAX, abi.FLAG_HAS_SWAP_AMOUNT_IN_MAX),
+    Field(
+        "swap.amount_in_max", "u256", abi.OFF_SWAP_AMOUNT_IN_MAX, abi.FLAG_HAS_SWAP_AMOUNT_IN_MAX
+    ),
     Field("swap.slippage", "f64", abi.OFF_SWAP_SLIPPAGE, abi.FLAG_HAS_SWAP_SLIPPAGE),
 ]
 FIELDS: dict[str, Field] = {f.name: f for f in _FIELDS}
@@ -119,9 +121,13 @@ class _Lenient(dict):  # type: ignore[type-arg]
         return "{" + key + "}"
 
 
-def format_message(template: str, etx: EnrichedTx) -> str:
-    """The template with the tx's fields; a field that is None prints as "-"."""
-    values = _Lenient({k: ("-" if v is None else v) for k, v in message_fields(etx).items()})
+def message_values(etx: EnrichedTx) -> dict[str, Any]:
+    """``message_fields`` ready for ``format_message`` (built once per matched tx)."""
+    return _Lenient({k: ("-" if v is None else v) for k, v in message_fields(etx).items()})
+
+
+def format_message(template: str, values: dict[str, Any]) -> str:
+    """The template filled from ``message_values``; a field that is None prints as "-"."""
     try:
         return template.format_map(values)
     except (ValueError, TypeError):

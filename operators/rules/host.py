@@ -52,8 +52,11 @@ def _trap_text(exc: Exception) -> str:
     text = str(exc)
     if "Caused by:" in text:
         text = text.split("Caused by:", 1)[1]
-    causes = [line.strip().split(": ", 1)[-1] if line.strip()[:1].isdigit() else line.strip()
-              for line in text.splitlines() if line.strip()]
+    causes = [
+        line.strip().split(": ", 1)[-1] if line.strip()[:1].isdigit() else line.strip()
+        for line in text.splitlines()
+        if line.strip()
+    ]
     return "; ".join(causes) or type(exc).__name__
 
 
@@ -74,14 +77,18 @@ def _check_imports(path: str, module: wasmtime.Module) -> None:
                 f"imports {what}: WASI (files, clock, network, environment) is not available to"
                 " rules; the only allowed import is scorpius.log",
             )
-        raise RuleLoadError(path, f"imports {what}: not allowed (the only allowed import is scorpius.log)")
+        raise RuleLoadError(
+            path, f"imports {what}: not allowed (the only allowed import is scorpius.log)"
+        )
 
 
 def _check_exports(path: str, module: wasmtime.Module) -> None:
     names = {e.name for e in module.exports}
     missing = {"memory", "scorpius_abi_version", "alloc", "eval_batch"} - names
     if missing:
-        raise RuleLoadError(path, f"missing exports {', '.join(sorted(missing))} (ABI v{abi.ABI_VERSION})")
+        raise RuleLoadError(
+            path, f"missing exports {', '.join(sorted(missing))} (ABI v{abi.ABI_VERSION})"
+        )
 
 
 def compile_module(engine: wasmtime.Engine, path: str, source: bytes | str) -> wasmtime.Module:
@@ -150,7 +157,9 @@ class RuleModule:
         if "scorpius_meta" not in exports:
             return []
         ptr = self._call(exports["scorpius_meta"])
-        raw = self._memory.read(self._store, ptr, min(ptr + _META_MAX_BYTES, self._memory.data_len(self._store)))
+        raw = self._memory.read(
+            self._store, ptr, min(ptr + _META_MAX_BYTES, self._memory.data_len(self._store))
+        )
         text = bytes(raw).split(b"\0", 1)[0]
         try:
             doc = json.loads(text)
@@ -182,7 +191,9 @@ class RuleModule:
         text = _trap_text(exc)
         if isinstance(exc, wasmtime.Trap) and exc.trap_code == wasmtime.TrapCode.OUT_OF_FUEL:
             limit = self.limits
-            return RuleFault("fuel", f"{text} (budget {limit.fuel_per_call} + {limit.fuel_per_tx}/tx)")
+            return RuleFault(
+                "fuel", f"{text} (budget {limit.fuel_per_call} + {limit.fuel_per_tx}/tx)"
+            )
         return RuleFault("trap", text)
 
     def _allocate(self, size: int) -> int:
@@ -191,7 +202,9 @@ class RuleModule:
         except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
             raise self._fault(exc) from None
         if ptr <= 0 or ptr + size > self._memory.data_len(self._store):
-            raise RuleFault("memory", f"alloc({size}) failed (limit {self.limits.memory_bytes} bytes)")
+            raise RuleFault(
+                "memory", f"alloc({size}) failed (limit {self.limits.memory_bytes} bytes)"
+            )
         return ptr
 
     def evaluate(self, batch: abi.EncodedBatch) -> list[tuple[int, int, int]]:

@@ -141,7 +141,7 @@ def test_fractional_and_huge_bounds_are_exact(tmp_path: Path) -> None:
     (tmp_path / "r.yaml").write_text(
         "rules:\n"
         "  - {id: third, when: ['value_eth > 0.0000000000000000015']}\n"  # 1.5 wei: > 1 wei
-        "  - {id: max, when: ['token_amount >= 115792089237316195423570985008687907853269984665640564039457584007913129639935']}\n"
+        f"  - {{id: max, when: ['token_amount >= {2**256 - 1}']}}\n"
         "  - {id: over, when: ['gas > 18446744073709551616']}\n"
     )
     one_wei = next(e for e in TXS if e.tx.value == 0)

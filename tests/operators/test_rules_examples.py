@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-from flows.config import EXAMPLE_RULES
 from msgspec.structs import replace
 
+from flows.config import EXAMPLE_RULES
 from operators.records import EnrichedTx
 from operators.rules import RuleEngine
 from tests.operators.rules_txs import by_hash, sample_enriched

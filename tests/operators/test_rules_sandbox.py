@@ -58,7 +58,8 @@ def test_module_asking_for_more_memory_than_the_limit_is_refused(tmp_path: Path)
 
 
 def test_wasi_import_is_refused_at_load(tmp_path: Path) -> None:
-    wasi = '(import "wasi_snapshot_preview1" "path_open" (func (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))'
+    signature = "(param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)"
+    wasi = f'(import "wasi_snapshot_preview1" "path_open" (func {signature}))'
     source = rules_wat.module(rules_wat.MATCH_ALL, imports=wasi)
     with pytest.raises(RuleLoadError, match=r"imports wasi_snapshot_preview1.path_open: WASI"):
         compile_module(new_engine(), "fs.wat", source)

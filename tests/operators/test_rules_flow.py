@@ -1,0 +1,50 @@
+"""rules_op in a real bytewax dataflow: TestingSource -> rules_op -> TestingSink, run_main."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import bytewax.operators as op
+from bytewax.dataflow import Dataflow
+from bytewax.testing import TestingSink, TestingSource, run_main
+
+from flows.config import EXAMPLE_RULES
+from operators.records import DeadLetter, RuleMatch
+from operators.rules import Limits, RuleEngine
+from operators.rules.flow import rules_op
+from tests.operators import rules_wat
+from tests.operators.rules_txs import sample_enriched
+
+TXS = sample_enriched()
+
+
+def _run(rules_dir: Path, batch_size: int) -> tuple[list[RuleMatch], list[DeadLetter]]:
+    flow = Dataflow("rules_test")
+    txs = op.input("txs", flow, TestingSource(TXS, batch_size=batch_size))
+    factory = functools.partial(RuleEngine.from_dir, rules_dir, limits=Limits(fuel_per_tx=10_000))
+    out = rules_op("rules", txs, factory, batch_size=256)
+    matches: list[RuleMatch] = []
+    errs: list[DeadLetter] = []
+    op.output("matches", out.matches, TestingSink(matches))
+    op.output("errs", out.errs, TestingSink(errs))
+    run_main(flow)
+    return matches, errs
+
+
+def test_flow_matches_what_the_engine_matches() -> None:
+    matches, errs = _run(EXAMPLE_RULES, batch_size=100)
+    expected, _ = RuleEngine.from_dir(EXAMPLE_RULES).evaluate(TXS)
+    assert errs == []
+    assert sorted(m.key for m in matches) == sorted(m.key for m in expected)
+    assert len(matches) > 20
+
+
+def test_faulting_module_becomes_dead_letters_in_the_flow(tmp_path: Path) -> None:
+    for example in EXAMPLE_RULES.iterdir():
+        (tmp_path / example.name).write_bytes(example.read_bytes())
+    rules_wat.write(tmp_path, "loop.wat", rules_wat.INFINITE_LOOP)
+    matches, errs = _run(tmp_path, batch_size=200)
+    # 1118 txs in batches of 200 -> 6 batches; the loop faults 3 times and is then disabled.
+    assert [e.reason.split(":")[0] for e in errs] == ["rule fuel"] * 3 + ["rule disabled"]
+    assert {m.rule_id for m in matches} >= {"large-native-transfer", "watchlist-interaction"}
