@@ -172,8 +172,9 @@ def naive_per_call(rules_file: Path, txs: list[EnrichedTx], calls: int) -> float
     exports = instance.exports(store)
     table, memory, alloc = exports["rules"], exports["memory"], exports["alloc"]
     assert isinstance(table, wasmtime.Table) and isinstance(memory, wasmtime.Memory)
+    assert isinstance(alloc, wasmtime.Func)
     store.set_fuel(10**12)
-    ptr = alloc(store, RECORD_SIZE)  # type: ignore[operator]
+    ptr = alloc(store, RECORD_SIZE)
     funcs = [table.get(store, i) for i in range(table.size(store))]
     made = 0
     started = time.perf_counter()
@@ -181,7 +182,7 @@ def naive_per_call(rules_file: Path, txs: list[EnrichedTx], calls: int) -> float
         for etx in txs:
             memory.write(store, encode_batch([etx]).data, ptr)
             for func in funcs:
-                func(store, ptr)  # type: ignore[misc,operator]
+                func(store, ptr)  # type: ignore[misc]
                 made += 1
                 if made >= calls:
                     return (time.perf_counter() - started) / made

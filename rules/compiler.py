@@ -531,12 +531,12 @@ def compile_rules(rules: list[Rule]) -> CompiledRules:
         severities=severities, value_eth=abi.OFF_VALUE_ETH,
     )  # fmt: skip
     eval_batch = _EVAL_BATCH.format(record_size=abi.RECORD_SIZE, body="\n".join(lookups))
-    table = ""
+    dispatch = ""
     if rules:
         names = " ".join(f"$r{i}" for i in range(len(rules)))
-        table = f"  (table {len(rules)} funcref)\n  (elem (i32.const 0) func {names})\n"
+        dispatch = f"  (table {len(rules)} funcref)\n  (elem (i32.const 0) func {names})\n"
     wat = (
-        f'(module\n  (memory (export "memory") {pages})\n{prelude}{table}'
+        f'(module\n  (memory (export "memory") {pages})\n{prelude}{dispatch}'
         + "\n".join(funcs)
         + eval_batch
         + f'  (data (i32.const {_DATA_BASE}) "{_wat_bytes(bytes(data.blob))}")\n)\n'

@@ -116,7 +116,7 @@ MESSAGE_FIELDS = frozenset(
 _PLACEHOLDER = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 
 
-class _Lenient(dict):  # type: ignore[type-arg]
+class _Lenient(dict[str, Any]):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
 

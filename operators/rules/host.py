@@ -10,6 +10,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import wasmtime
 
@@ -145,14 +146,14 @@ class RuleModule:
         self._in_ptr = self._in_cap = 0
         self._out_ptr = self._out_cap = 0
 
-    def _call(self, func: wasmtime.AsExtern, *args: int) -> int:
+    def _call(self, func: Any, *args: int) -> int:
         try:
-            result = func(self._store, *args)  # type: ignore[operator]
+            result = func(self._store, *args)
         except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
             raise RuleLoadError(self.name, f"trapped at load: {str(exc).splitlines()[0]}") from None
         return int(result)
 
-    def _read_meta(self, exports: wasmtime.InstanceExports) -> list[RuleInfo]:
+    def _read_meta(self, exports: Any) -> list[RuleInfo]:
         """Rule names from the optional ``scorpius_meta`` export (NUL-terminated JSON)."""
         if "scorpius_meta" not in exports:
             return []

@@ -107,7 +107,10 @@ def _v2_swap(tx: Tx, args: bytes) -> Swap | None:
 
 def to_enriched(obj: dict[str, Any], chain_id: int = 1, first_seen_ms: int = 0) -> EnrichedTx:
     tx = to_tx(obj, chain_id, first_seen_ms)
-    labels = {"to_label": LABELS.get(tx.to or ""), "sender_label": LABELS.get(tx.sender)}
+    labels: dict[str, Any] = {
+        "to_label": LABELS.get(tx.to or ""),
+        "sender_label": LABELS.get(tx.sender),
+    }
     args = bytes.fromhex(tx.input[10:]) if len(tx.input) > 10 else b""
     if tx.to is None:
         return EnrichedTx(tx=tx, kind="contract_creation", **labels)
