@@ -10,6 +10,7 @@ from collections.abc import Sequence
 # Each module has ``register(subparsers)``, which adds its subcommand and sets ``func`` on it.
 COMMAND_MODULES = [
     "flows.commands.run",
+    "flows.commands.rules",
 ]
 
 

@@ -58,6 +58,14 @@ class DetectConfig:
 class RulesConfig:
     dir: str = str(EXAMPLE_RULES)
     batch_size: int = 512
+    # Sandbox of each rule module (rules/README.md, "Limits").
+    memory_mb: int = 64
+    fuel_per_call: int = 2_000_000
+    fuel_per_tx: int = 200_000
+    # Faults (trap, fuel exhausted) before a module is disabled until its file changes.
+    max_strikes: int = 3
+    # How often the rules directory is checked for changes (between batches).
+    reload_interval_s: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -93,8 +101,11 @@ def _parse(value: Any, typ: Any, name: str) -> Any:
     if origin in (tuple, list):
         (item_type, *_) = typing.get_args(typ) or (str,)
         items = value.split(",") if isinstance(value, str) else list(value)
-        return tuple(_parse(i.strip() if isinstance(i, str) else i, item_type, name) for i in items
-                     if not (isinstance(i, str) and not i.strip()))
+        return tuple(
+            _parse(i.strip() if isinstance(i, str) else i, item_type, name)
+            for i in items
+            if not (isinstance(i, str) and not i.strip())
+        )
     try:
         if typ is bool:
             if isinstance(value, bool):

@@ -1,0 +1,181 @@
+"""``scorpius rules``: try a rule set on recorded transactions before it goes live.
+
+    scorpius rules test [DIR] --txs enriched.jsonl[.gz]     matches, one per line, and timing
+    scorpius rules backtest [DIR] --txs a.jsonl b.jsonl.gz   per-rule counts over many files
+    scorpius rules compile [DIR] -o rules.wat                the WAT the YAML rules compile to
+
+Transactions are EnrichedTx records as JSON lines: what the ``tx_enriched`` output carries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import msgspec
+
+from flows.config import RulesConfig, load_config
+from operators.records import DeadLetter, EnrichedTx, RuleMatch, encode_json
+from operators.rules import Limits, RuleEngine
+from rules.compiler import compile_rules, parse_rules
+
+_decoder = msgspec.json.Decoder(EnrichedTx)
+
+
+def engine_for(config: RulesConfig, directory: str | None = None) -> RuleEngine:
+    """The engine the flow runs, from the ``rules`` config section (``directory`` overrides)."""
+    return RuleEngine.from_dir(
+        directory or config.dir,
+        limits=Limits(
+            memory_bytes=config.memory_mb << 20,
+            fuel_per_call=config.fuel_per_call,
+            fuel_per_tx=config.fuel_per_tx,
+        ),
+        max_strikes=config.max_strikes,
+        reload_interval_s=config.reload_interval_s,
+    )
+
+
+def _open(path: Path) -> IO[bytes]:
+    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
+
+
+def read_enriched(paths: list[Path]) -> Iterator[EnrichedTx | DeadLetter]:
+    """EnrichedTx records of JSON-lines files; an unreadable line is a dead letter, not a stop."""
+    for path in paths:
+        with _open(path) as f:
+            for number, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    yield _decoder.decode(line)
+                except msgspec.DecodeError as exc:
+                    yield DeadLetter(
+                        stage="rules-cli",
+                        reason=f"not an EnrichedTx: {path}:{number}: {exc}",
+                        payload=line.decode("utf-8", "replace")[:2000],
+                    )
+
+
+def _run(
+    engine: RuleEngine, paths: list[Path], batch_size: int
+) -> Iterator[tuple[list[RuleMatch], list[DeadLetter], int, float]]:
+    """(matches, dead letters, txs, seconds in the engine) per batch."""
+    batch: list[EnrichedTx] = []
+    bad: list[DeadLetter] = []
+
+    def flush() -> tuple[list[RuleMatch], list[DeadLetter], int, float]:
+        started = time.perf_counter()
+        matches, errs = engine.evaluate(batch)
+        result = (matches, bad + errs, len(batch), time.perf_counter() - started)
+        batch.clear()
+        bad.clear()
+        return result
+
+    for item in read_enriched(paths):
+        if isinstance(item, DeadLetter):
+            bad.append(item)
+            continue
+        batch.append(item)
+        if len(batch) >= batch_size:
+            yield flush()
+    yield flush()
+
+
+def _rules_dir(args: argparse.Namespace) -> str:
+    return str(args.dir or load_config().rules.dir)
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    config = load_config().rules
+    engine = engine_for(config, args.dir)
+    print(f"{engine.rule_count} rules in {len(engine.modules)} modules from {engine.directory}")
+    shown = txs = 0
+    seconds = 0.0
+    per_rule: Counter[str] = Counter()
+    errors = 0
+    for matches, errs, n, spent in _run(engine, args.txs, config.batch_size):
+        txs += n
+        seconds += spent
+        for err in errs:
+            errors += 1
+            print(f"DEAD LETTER {err.reason}", file=sys.stderr)
+        for m in matches:
+            per_rule[m.rule_id] += 1
+            if shown < args.show:
+                shown += 1
+                print(f"{m.severity:8} {m.rule_id:40} chain {m.chain_id} {m.tx_hash}  {m.message}")
+    _summary(per_rule, txs, seconds)
+    return 1 if errors and args.strict else 0
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    config = load_config().rules
+    engine = engine_for(config, args.dir)
+    print(f"{engine.rule_count} rules in {len(engine.modules)} modules from {engine.directory}")
+    per_rule: Counter[str] = Counter()
+    txs = errors = 0
+    seconds = 0.0
+    out = args.out.open("wb") if args.out else None
+    try:
+        for matches, errs, n, spent in _run(engine, args.txs, config.batch_size):
+            txs += n
+            seconds += spent
+            errors += len(errs)
+            for err in errs:
+                print(f"DEAD LETTER {err.reason}", file=sys.stderr)
+            per_rule.update(m.rule_id for m in matches)
+            if out is not None:
+                out.writelines(encode_json(m) + b"\n" for m in matches)
+    finally:
+        if out is not None:
+            out.close()
+    _summary(per_rule, txs, seconds)
+    print(f"dead letters: {errors}")
+    return 0
+
+
+def _summary(per_rule: Counter[str], txs: int, seconds: float) -> None:
+    total = sum(per_rule.values())
+    for rule_id, count in per_rule.most_common():
+        print(f"{count:8} {rule_id}")
+    rate = txs / seconds if seconds else 0.0
+    print(f"{txs} txs, {total} matches, {seconds:.3f} s in the engine ({rate:,.0f} tx/s)")
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    directory = Path(_rules_dir(args))
+    files = sorted(p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml"))
+    compiled = compile_rules(parse_rules(files))
+    args.out.write_text(compiled.wat)
+    print(f"{len(compiled.rules)} rules from {len(files)} files -> {args.out}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser("rules", help="test, backtest and compile rule sets")
+    commands = parser.add_subparsers(dest="rules_command", required=True)
+
+    test = commands.add_parser("test", help="run a rule set over transactions, print matches")
+    test.add_argument("dir", nargs="?", help="rules directory (default: SCORPIUS_RULES_DIR)")
+    test.add_argument("--txs", type=Path, nargs="+", required=True, help="EnrichedTx JSON lines")
+    test.add_argument("--show", type=int, default=50, help="print at most this many matches")
+    test.add_argument("--strict", action="store_true", help="exit 1 on any dead letter")
+    test.set_defaults(func=cmd_test)
+
+    backtest = commands.add_parser("backtest", help="per-rule match counts over recorded txs")
+    backtest.add_argument("dir", nargs="?", help="rules directory (default: SCORPIUS_RULES_DIR)")
+    backtest.add_argument("--txs", type=Path, nargs="+", required=True)
+    backtest.add_argument("--out", type=Path, help="write every RuleMatch here as JSON lines")
+    backtest.set_defaults(func=cmd_backtest)
+
+    build = commands.add_parser("compile", help="write the WAT module the YAML rules compile to")
+    build.add_argument("dir", nargs="?", help="rules directory (default: SCORPIUS_RULES_DIR)")
+    build.add_argument("-o", "--out", type=Path, required=True)
+    build.set_defaults(func=cmd_compile)
