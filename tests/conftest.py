@@ -1,3 +1,3 @@
 """Shared fixtures. Real servers are started by the plugins in tests/services (one module each)."""
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = ["tests.services.assemblyscript"]

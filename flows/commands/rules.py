@@ -3,6 +3,7 @@
     scorpius rules test [DIR] --txs enriched.jsonl[.gz]     matches, one per line, and timing
     scorpius rules backtest [DIR] --txs a.jsonl b.jsonl.gz   per-rule counts over many files
     scorpius rules compile [DIR] -o rules.wat                the WAT the YAML rules compile to
+    scorpius rules build my_rule.ts -o my_rule.wasm          an AssemblyScript rule (rules/sdk)
 
 Transactions are EnrichedTx records as JSON lines: what the ``tx_enriched`` output carries.
 """
@@ -11,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import shutil
+import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 import msgspec
 
@@ -43,7 +46,7 @@ def engine_for(config: RulesConfig, directory: str | None = None) -> RuleEngine:
 
 
 def _open(path: Path) -> IO[bytes]:
-    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
+    return cast(IO[bytes], gzip.open(path, "rb")) if path.suffix == ".gz" else path.open("rb")
 
 
 def read_enriched(paths: list[Path]) -> Iterator[EnrichedTx | DeadLetter]:
@@ -158,7 +161,40 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+ASC_CACHE = Path.home() / ".cache" / "scorpius" / "assemblyscript" / "node_modules" / ".bin" / "asc"
+# The stub runtime (a bump allocator, no GC) and no abort import: nothing for the host to refuse.
+ASC_FLAGS = ["-O3", "--runtime", "stub", "--use", "abort=", "--noAssert"]
+
+
+def find_asc(explicit: str | None = None) -> str:
+    """The asc compiler: --asc, then PATH, then where install_assemblyscript.sh puts it."""
+    for candidate in (explicit, shutil.which("asc"), str(ASC_CACHE)):
+        if candidate and Path(candidate).exists():
+            return candidate
+    raise FileNotFoundError(
+        "asc (AssemblyScript) not found: run tests/services/install_assemblyscript.sh or pass --asc"
+    )
+
+
+def build_assemblyscript(source: Path, out: Path, asc: str | None = None) -> None:
+    """Compiles an AssemblyScript rule to a .wasm the host loads (raises on a compile error)."""
+    cmd = [find_asc(asc), str(source), "--outFile", str(out), *ASC_FLAGS]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"asc failed on {source}:\n{result.stdout}{result.stderr}")
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    try:
+        build_assemblyscript(args.source, args.out, args.asc)
+    except (FileNotFoundError, RuntimeError) as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"{args.source} -> {args.out}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("rules", help="test, backtest and compile rule sets")
     commands = parser.add_subparsers(dest="rules_command", required=True)
 
@@ -175,7 +211,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     backtest.add_argument("--out", type=Path, help="write every RuleMatch here as JSON lines")
     backtest.set_defaults(func=cmd_backtest)
 
-    build = commands.add_parser("compile", help="write the WAT module the YAML rules compile to")
-    build.add_argument("dir", nargs="?", help="rules directory (default: SCORPIUS_RULES_DIR)")
+    compile_ = commands.add_parser("compile", help="write the WAT module YAML rules compile to")
+    compile_.add_argument("dir", nargs="?", help="rules directory (default: SCORPIUS_RULES_DIR)")
+    compile_.add_argument("-o", "--out", type=Path, required=True)
+    compile_.set_defaults(func=cmd_compile)
+
+    build = commands.add_parser("build", help="compile an AssemblyScript rule to .wasm")
+    build.add_argument("source", type=Path)
     build.add_argument("-o", "--out", type=Path, required=True)
-    build.set_defaults(func=cmd_compile)
+    build.add_argument("--asc", help="path of the asc compiler")
+    build.set_defaults(func=cmd_build)
