@@ -29,7 +29,9 @@ RULE_EVALUATIONS = Counter(
 )
 RULE_MATCHES = Counter("scorpius_rule_matches", "Rule matches, by rule", ["rule"])
 RULE_FAULTS = Counter(
-    "scorpius_rule_faults", "Rule traps / fuel exhaustion / memory faults, by rule", ["rule", "fault"]
+    "scorpius_rule_faults",
+    "Rule traps / fuel exhaustion / memory faults, by rule",
+    ["rule", "fault"],
 )
 RULE_SECONDS = Histogram(
     "scorpius_rule_batch_seconds",
@@ -43,14 +45,35 @@ SOURCE_MESSAGES = Counter(
     "scorpius_source_messages", "Messages read, by source kind and chain", ["source", "chain"]
 )
 SOURCE_RECONNECTS = Counter(
-    "scorpius_source_reconnects", "Reconnections of a source, by source and chain", ["source", "chain"]
+    "scorpius_source_reconnects",
+    "Reconnections of a source, by source and chain",
+    ["source", "chain"],
 )
 SOURCE_LAG = Gauge(
-    "scorpius_source_lag", "Consumer lag (messages behind), by source and partition", ["source", "partition"]
+    "scorpius_source_lag",
+    "Consumer lag (messages behind), by source and partition",
+    ["source", "partition"],
 )
 ALERTS_SENT = Counter("scorpius_alerts_sent", "Alerts delivered, by channel", ["channel"])
-ALERTS_FAILED = Counter("scorpius_alerts_failed", "Alert deliveries given up, by channel", ["channel"])
-LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+ALERTS_FAILED = Counter(
+    "scorpius_alerts_failed", "Alert deliveries given up, by channel", ["channel"]
+)
+LATENCY_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+)
 END_TO_END_SECONDS = Histogram(
     "scorpius_end_to_end_seconds",
     "Wall time from first-seen to reaching an output, by output (sink, alert)",
@@ -63,3 +86,25 @@ def reason_class(reason: str) -> str:
     """The label of a dead-letter reason: the text before the first ':' (bounded cardinality)."""
     head = reason.split(":", 1)[0].strip()
     return head[:64] or "unknown"
+
+
+SINK_BLOCKED_SECONDS = Counter(
+    "scorpius_sink_blocked_seconds",
+    "Time a sink made its worker wait because its buffer was full (back-pressure), by sink",
+    ["sink"],
+)
+ALERTS_RETRIED = Counter(
+    "scorpius_alerts_retried",
+    "Alert delivery attempts that will be retried, by channel",
+    ["channel"],
+)
+ALERTS_DEDUPED = Counter(
+    "scorpius_alerts_deduped",
+    "Alert deliveries dropped as repeats of one inside the dedup window, by channel",
+    ["channel"],
+)
+ALERT_QUEUE_DEPTH = Gauge(
+    "scorpius_alert_queue_depth",
+    "Alert deliveries accepted but not yet finished (queued, waiting to retry, in flight), by channel",
+    ["channel"],
+)

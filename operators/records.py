@@ -141,6 +141,8 @@ class Block(msgspec.Struct, frozen=True, gc=False):
     receipts: tuple[Receipt, ...] = ()
     traces: tuple[Trace, ...] = ()
     parent_hash: str | None = None
+    # Every tx hash of the block in order, also when the body came with hashes only.
+    tx_hashes: tuple[str, ...] = ()
 
 
 # --- enrichment --------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Alert delivery off the flow's hot path: Slack, Discord, email and signed webhooks."""

@@ -1,0 +1,1 @@
+"""ClickHouse: the analytics store (schema in ``schema.sql``, sink in ``sink``)."""

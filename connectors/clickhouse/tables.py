@@ -1,0 +1,218 @@
+"""Records ↔ ClickHouse rows for the tables of ``schema.sql`` (pure functions, no I/O).
+
+Rows reuse the archive's flattening (``connectors.archive_tables``) so both stores agree on every
+field; the differences are ClickHouse's: ``to`` is ``to_address``, key columns are ``''`` rather
+than NULL, nested values are JSON strings, and every table has a DateTime and a Date of the event
+time for partitioning and human queries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from connectors import archive_tables as at
+from operators.records import (
+    Alert,
+    Block,
+    DeadLetter,
+    DecodedCall,
+    Detection,
+    EnrichedTx,
+    RuleMatch,
+    Swap,
+    Tx,
+    encode_json,
+)
+
+
+def _with_event_time(row: dict[str, Any], version: int) -> dict[str, Any]:
+    """The archive row's ``event_time`` as ClickHouse's ``first_seen`` DateTime and its Date."""
+    at_dt = row.pop("event_time")
+    row["first_seen"] = at_dt
+    row["event_date"] = at_dt.date()
+    row["version"] = version
+    return row
+
+
+def tx_row(record: Tx | EnrichedTx, version: int) -> dict[str, Any]:
+    row = at.tx_row(record)
+    row["to_address"] = row.pop("to")
+    row["block_hash"] = row["block_hash"] or ""
+    row["authorizations"] = encode_json(row["authorizations"]).decode()
+    return _with_event_time(row, version)
+
+
+def tx_from_row(row: dict[str, Any]) -> Tx | EnrichedTx:
+    flat = dict(row)
+    flat["to"] = flat.pop("to_address")
+    flat["block_hash"] = flat["block_hash"] or None
+    flat["authorizations"] = msgspec.json.decode(flat["authorizations"])
+    tx = at.tx_from_row(flat)
+    if flat["kind"] is None:
+        return tx
+    return EnrichedTx(
+        tx=tx,
+        kind=flat["kind"],
+        call=msgspec.json.decode(flat["call"], type=DecodedCall) if flat["call"] else None,
+        swaps=msgspec.json.decode(flat["swaps"], type=tuple[Swap, ...]) if flat["swaps"] else (),
+        to_label=flat["to_label"],
+        sender_label=flat["sender_label"],
+        token=flat["token"],
+        token_amount=None if flat["token_amount"] is None else int(flat["token_amount"]),
+        counterparty=flat["counterparty"],
+    )
+
+
+def block_row(block: Block, version: int) -> dict[str, Any]:
+    row = at.block_row(block)
+    row["hash"] = row["hash"] or ""
+    row["block_time"] = row.pop("event_time")
+    row["event_date"] = row["block_time"].date()
+    row["version"] = version
+    return row
+
+
+def block_from_row(row: dict[str, Any]) -> Block:
+    """The block's header (its txs, receipts and traces live in their own tables or nowhere)."""
+    return Block(
+        chain_id=row["chain_id"],
+        number=row["number"],
+        hash=row["hash"] or None,
+        timestamp=row["timestamp"],
+        miner=row["miner"],
+        base_fee_per_gas=None if row["base_fee_per_gas"] is None else int(row["base_fee_per_gas"]),
+        first_seen_ms=row["first_seen_ms"],
+        source=row["source"],
+        parent_hash=row["parent_hash"],
+    )
+
+
+def detection_row(d: Detection, version: int) -> dict[str, Any]:
+    row = at.detection_row(d)
+    return _with_event_time(row, version)
+
+
+def detection_from_row(row: dict[str, Any]) -> Detection:
+    return Detection(
+        key=row["key"],
+        kind=row["kind"],
+        chain_id=row["chain_id"],
+        tx_hashes=tuple(row["tx_hashes"]),
+        first_seen_ms=row["first_seen_ms"],
+        detected_ms=row["detected_ms"],
+        severity=row["severity"],
+        block_number=row["block_number"],
+        data=msgspec.json.decode(row["data"]),
+    )
+
+
+def rule_match_row(m: RuleMatch, version: int) -> dict[str, Any]:
+    row = at.rule_match_row(m)
+    return _with_event_time(row, version)
+
+
+def rule_match_from_row(row: dict[str, Any]) -> RuleMatch:
+    return RuleMatch(
+        key=row["key"],
+        rule_id=row["rule_id"],
+        severity=row["severity"],
+        message=row["message"],
+        chain_id=row["chain_id"],
+        tx_hash=row["tx_hash"],
+        first_seen_ms=row["first_seen_ms"],
+        matched_ms=row["matched_ms"],
+        tags=tuple(row["tags"]),
+    )
+
+
+def alert_row(a: Alert, version: int) -> dict[str, Any]:
+    row = at.alert_row(a)
+    return _with_event_time(row, version)
+
+
+def alert_from_row(row: dict[str, Any]) -> Alert:
+    return Alert(
+        key=row["key"],
+        origin=row["origin"],
+        severity=row["severity"],
+        title=row["title"],
+        chain_id=row["chain_id"],
+        tx_hashes=tuple(row["tx_hashes"]),
+        first_seen_ms=row["first_seen_ms"],
+        created_ms=row["created_ms"],
+        tags=tuple(row["tags"]),
+        data=msgspec.json.decode(row["data"]),
+    )
+
+
+def letter_id(d: DeadLetter) -> str:
+    key = encode_json([d.stage, d.reason, d.payload, d.source, d.at_ms])
+    return hashlib.sha256(key).hexdigest()
+
+
+def dead_letter_row(d: DeadLetter, version: int) -> dict[str, Any]:
+    row = at.dead_letter_row(d)
+    row["at"] = row.pop("event_time")
+    row["event_date"] = row["at"].date()
+    row["letter_id"] = letter_id(d)
+    row["version"] = version
+    return row
+
+
+def dead_letter_from_row(row: dict[str, Any]) -> DeadLetter:
+    return DeadLetter(
+        stage=row["stage"],
+        reason=row["reason"],
+        payload=row["payload"],
+        source=row["source"],
+        chain_id=row["chain_id"],
+        at_ms=row["at_ms"],
+    )
+
+
+@dataclass(frozen=True)
+class ClickHouseTable:
+    name: str
+    record_types: tuple[type, ...]
+    to_row: Callable[[Any, int], dict[str, Any]]
+    from_row: Callable[[dict[str, Any]], Any]
+    # The natural key (the table's ORDER BY).
+    key_columns: tuple[str, ...]
+
+
+TABLES: tuple[ClickHouseTable, ...] = (
+    ClickHouseTable(
+        "transactions", (Tx, EnrichedTx), tx_row, tx_from_row, ("chain_id", "hash", "block_hash")
+    ),
+    ClickHouseTable("blocks", (Block,), block_row, block_from_row, ("chain_id", "number", "hash")),
+    ClickHouseTable(
+        "mev_events", (Detection,), detection_row, detection_from_row, ("chain_id", "kind", "key")
+    ),
+    ClickHouseTable(
+        "rule_matches",
+        (RuleMatch,),
+        rule_match_row,
+        rule_match_from_row,
+        ("chain_id", "rule_id", "key"),
+    ),
+    ClickHouseTable("alerts", (Alert,), alert_row, alert_from_row, ("chain_id", "key")),
+    ClickHouseTable(
+        "dead_letters",
+        (DeadLetter,),
+        dead_letter_row,
+        dead_letter_from_row,
+        ("stage", "at_ms", "letter_id"),
+    ),
+)
+
+
+def table_for(record: Any) -> ClickHouseTable:
+    for table in TABLES:
+        if isinstance(record, table.record_types):
+            return table
+    raise TypeError(f"no ClickHouse table holds {type(record).__name__}")

@@ -1,0 +1,70 @@
+"""``scorpius worker``: one Bytewax process of a StatefulSet, peers derived from the pod ordinal.
+
+``scorpius worker --plan`` prints the process id and peer addresses it would use, which is what the
+manifests test and the rescaling procedure check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from datetime import timedelta
+
+from bytewax.recovery import RecoveryConfig
+from bytewax.run import cli_main
+
+from connectors.health import HealthServer
+from flows.config import K8sConfig, load_config
+from flows.mempool import build_flow
+
+
+def pod_ordinal(pod_name: str) -> int:
+    match = re.search(r"-(\d+)$", pod_name)
+    if not match:
+        raise ValueError(f"POD_NAME {pod_name!r} does not end in a StatefulSet ordinal")
+    return int(match.group(1))
+
+
+def peer_addresses(k8s: K8sConfig) -> list[str]:
+    domain = f"{k8s.service}.{k8s.namespace}.svc" if k8s.namespace else k8s.service
+    return [f"{k8s.service}-{i}.{domain}:{k8s.port}" for i in range(k8s.replicas)]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "worker", help="run one worker process of the Kubernetes StatefulSet (see k8s/)"
+    )
+    parser.add_argument("--plan", action="store_true", help="print process id and peers, then exit")
+    parser.set_defaults(func=worker)
+
+
+def worker(args: argparse.Namespace) -> int:
+    cfg = load_config(os.environ)
+    k8s = cfg.k8s
+    process_id = pod_ordinal(os.environ.get("POD_NAME", os.environ.get("HOSTNAME", "")))
+    if process_id >= k8s.replicas:
+        raise SystemExit(f"pod ordinal {process_id} >= SCORPIUS_K8S_REPLICAS={k8s.replicas}")
+    addresses = peer_addresses(k8s)
+    if args.plan:
+        print(f"process_id={process_id}")
+        print(f"workers_per_process={k8s.workers_per_process}")
+        print("addresses=" + ";".join(addresses))
+        return 0
+    recovery = None
+    if k8s.recovery_dir:
+        recovery = RecoveryConfig(k8s.recovery_dir, timedelta(seconds=k8s.backup_interval_s))
+    flow = build_flow(cfg)
+    health = HealthServer(k8s.health_port, k8s.stall_after_s).start()
+    try:
+        cli_main(
+            flow,
+            workers_per_process=k8s.workers_per_process,
+            process_id=process_id if k8s.replicas > 1 else None,
+            addresses=addresses if k8s.replicas > 1 else None,
+            epoch_interval=timedelta(seconds=k8s.snapshot_interval_s),
+            recovery_config=recovery,
+        )
+    finally:
+        health.stop()
+    return 0

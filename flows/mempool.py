@@ -1,0 +1,96 @@
+"""The Scorpius dataflow: ``python -m bytewax.run flows.mempool:flow`` (config from the environment).
+
+source ─► normalize ─► enrich ─► detect (windows) ─► rules ─► sinks
+              └──────── errs of every stage ──────────────► dead letters
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bytewax.operators as op
+from bytewax.connectors.stdio import StdOutSink
+from bytewax.dataflow import Dataflow
+
+from connectors.clickhouse.sink import write_clickhouse
+from connectors.local import SummarySink, as_line, for_summary, jsonl_sink
+from connectors.parquet_archive import archive
+from flows import stages
+from flows.config import Config, load_config
+from flows.sources import raw_input
+from flows.storage import archive_sink, clickhouse_sink
+from operators.alerting import console_line, to_alert
+
+
+def build_flow(cfg: Config) -> Dataflow:
+    out = Path(cfg.output.dir)
+    flow = Dataflow("scorpius")
+
+    # source: recorded sample, live RPC nodes or Kafka tx_raw, as RawItem
+    raw = raw_input("source", flow, cfg)
+
+    # normalize: RawItem → Tx (pending or mined) and Block
+    norm = stages.normalize_stage("normalize", raw)
+    txs = op.merge("all_txs", norm.txs, stages.block_txs("mined", norm.blocks))
+
+    # enrich: decoded call, swaps, labels, kind
+    etxs = stages.enrich_stage("enrich", txs, cfg.enrich)
+
+    # detect: mempool windows keyed by chain+sender (replacement / gas war)
+    replacements = stages.replacement_stage("replacement", etxs, cfg.detect)
+    detections = replacements.oks
+
+    # alerts: every detection and rule match becomes an alert
+    alerts = op.map("to_alert", detections, to_alert)
+
+    # dead letters of every stage
+    dead = op.merge("dead_letters", norm.errs, replacements.errs)
+
+    # sinks: Parquet archive, ClickHouse (when configured), local JSON lines and console
+    parts = cfg.output.sink_partitions
+    archive("archive_txs", etxs, archive_sink(cfg, "transactions", parts))
+    archive("archive_blocks", norm.blocks, archive_sink(cfg, "blocks", parts))
+    archive("archive_detections", detections, archive_sink(cfg, "detections", parts))
+    archive("archive_alerts", alerts, archive_sink(cfg, "alerts", parts))
+    archive("archive_dead", dead, archive_sink(cfg, "dead_letters", parts))
+    clickhouse = clickhouse_sink(cfg, parts)
+    if clickhouse is not None:
+        analytics = op.merge("analytics", etxs, norm.blocks, detections, alerts, dead)
+        write_clickhouse("clickhouse", analytics, clickhouse)
+    op.output(
+        "detections_out",
+        op.map("det_line", detections, as_line),
+        jsonl_sink(out / "detections.jsonl"),
+    )
+    op.output("alerts_out", op.map("alert_line", alerts, as_line), jsonl_sink(out / "alerts.jsonl"))
+    op.output(
+        "dead_out", op.map("dead_line", dead, as_line), jsonl_sink(out / "dead_letters.jsonl")
+    )
+    if cfg.output.console:
+        op.output("console", op.map("console_line", alerts, console_line), StdOutSink())
+
+    # run summary: counts per stage, added up once per batch
+    decoded = op.filter("decoded", etxs, lambda etx: etx.call is not None)
+    counts = op.merge(
+        "counts",
+        stages.count("count_read", raw, "read"),
+        stages.count("count_norm", txs, "normalized"),
+        stages.count("count_blocks", norm.blocks, "blocks"),
+        stages.count_dead_letters("count_dead", dead),
+        stages.count("count_decoded", decoded, "decoded"),
+        stages.count_detections("count_detected", detections),
+        stages.count("count_alerts", alerts, "alerts"),
+    )
+    op.output(
+        "summary",
+        op.map("for_summary", counts, for_summary),
+        SummarySink(out / "summary.json"),
+    )
+    return flow
+
+
+def __getattr__(name: str) -> Dataflow:
+    # `flow` is built on first access so importing this module never reads the environment.
+    if name == "flow":
+        return build_flow(load_config())
+    raise AttributeError(name)

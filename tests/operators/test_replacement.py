@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from operators.records import EnrichedTx, Tx
+from operators.replacement import ReplacementTracker
+
+SENDER = "0x" + "ab" * 20
+
+
+def etx(
+    hash_byte: str,
+    nonce: int | None,
+    fee: int,
+    seen_ms: int,
+    *,
+    to: str = "0x" + "cd" * 20,
+    input_: str = "0xa9059cbb",
+    block: int | None = None,
+    tip: int | None = None,
+) -> EnrichedTx:
+    tx = Tx(
+        chain_id=1,
+        hash="0x" + hash_byte * 32,
+        sender=SENDER,
+        to=to,
+        nonce=nonce,
+        value=0,
+        gas=60_000,
+        tx_type=2,
+        input=input_,
+        selector=input_[:10] if len(input_) >= 10 else None,
+        first_seen_ms=seen_ms,
+        source="test",
+        max_fee_per_gas=fee,
+        max_priority_fee_per_gas=tip if tip is not None else fee // 10,
+        block_number=block,
+    )
+    return EnrichedTx(tx=tx, kind="other")
+
+
+def test_speed_up_reports_both_hashes_bump_and_delay() -> None:
+    tracker = ReplacementTracker(min_fee_bump=0.10)
+    assert tracker.on_tx(etx("01", 7, 100, 1_000), now_ms=1) == []
+    (det,) = tracker.on_tx(etx("02", 7, 125, 4_500), now_ms=2)
+    assert det.kind == "replacement"
+    assert det.tx_hashes == ("0x" + "01" * 32, "0x" + "02" * 32)
+    assert det.data["old_fee_cap"] == 100 and det.data["new_fee_cap"] == 125
+    assert det.data["fee_bump"] == 0.25
+    assert det.data["ms_between"] == 3_500
+    assert det.data["subtype"] == "replacement"
+    assert det.first_seen_ms == 1_000
+
+
+def test_underpriced_bump_is_not_a_replacement() -> None:
+    tracker = ReplacementTracker(min_fee_bump=0.10)
+    tracker.on_tx(etx("01", 7, 100, 1_000), now_ms=1)
+    assert tracker.on_tx(etx("02", 7, 109, 2_000), now_ms=2) == []
+
+
+def test_other_nonce_same_hash_and_mined_txs_are_ignored() -> None:
+    tracker = ReplacementTracker()
+    tracker.on_tx(etx("01", 7, 100, 1_000), now_ms=1)
+    assert tracker.on_tx(etx("02", 8, 500, 2_000), now_ms=2) == []
+    assert tracker.on_tx(etx("01", 7, 100, 3_000), now_ms=3) == []
+    assert tracker.on_tx(etx("03", 7, 900, 3_000, block=5), now_ms=4) == []
+    assert tracker.on_tx(etx("04", None, 900, 3_000), now_ms=5) == []
+
+
+def test_repeated_bumps_become_a_gas_war() -> None:
+    tracker = ReplacementTracker()
+    tracker.on_tx(etx("01", 3, 100, 1_000), now_ms=1)
+    (first,) = tracker.on_tx(etx("02", 3, 120, 2_000), now_ms=2)
+    (second,) = tracker.on_tx(etx("03", 3, 150, 3_000), now_ms=3)
+    assert first.data["subtype"] == "replacement" and first.data["rounds"] == 1
+    assert second.data["subtype"] == "gas_war" and second.data["rounds"] == 2
+    assert second.tx_hashes == ("0x" + "02" * 32, "0x" + "03" * 32)
+
+
+def test_cancellation_is_a_self_transfer_without_data() -> None:
+    tracker = ReplacementTracker()
+    tracker.on_tx(etx("01", 3, 100, 1_000), now_ms=1)
+    (det,) = tracker.on_tx(etx("02", 3, 200, 2_000, to=SENDER, input_="0x"), now_ms=2)
+    assert det.data["subtype"] == "cancellation"
+    assert det.severity == "medium"
+
+
+def test_out_of_order_arrival_keeps_roles_by_first_seen_time() -> None:
+    tracker = ReplacementTracker()
+    tracker.on_tx(etx("02", 3, 150, 5_000), now_ms=1)
+    (det,) = tracker.on_tx(etx("01", 3, 100, 1_000), now_ms=2)
+    assert det.tx_hashes == ("0x" + "01" * 32, "0x" + "02" * 32)
+    assert det.data["ms_between"] == 4_000
+
+
+def test_merge_keeps_the_latest_tx_per_nonce() -> None:
+    a, b = ReplacementTracker(), ReplacementTracker()
+    a.on_tx(etx("01", 3, 100, 1_000), now_ms=1)
+    b.on_tx(etx("02", 3, 200, 2_000), now_ms=1)
+    a.merge(b)
+    assert a.by_nonce[3].hash == "0x" + "02" * 32
