@@ -5,7 +5,9 @@
     scorpius rules compile [DIR] -o rules.wat                the WAT the YAML rules compile to
     scorpius rules build my_rule.ts -o my_rule.wasm          an AssemblyScript rule (rules/sdk)
 
-Transactions are EnrichedTx records as JSON lines: what the ``tx_enriched`` output carries.
+Transactions are EnrichedTx records as JSON lines (``--txs``: what the ``tx_enriched`` output
+carries) or recordings in the replay format (``--recorded``: raw RPC items, normalized and
+enriched here as the flow does). With neither, the bundled sample is used.
 """
 
 from __future__ import annotations
@@ -23,8 +25,11 @@ from typing import IO, cast
 
 import msgspec
 
+from connectors.replay import read_items
 from flows.config import RulesConfig, load_config
-from operators.records import DeadLetter, EnrichedTx, RuleMatch, encode_json
+from operators.enrich import enrich
+from operators.normalize import normalize_item
+from operators.records import Block, DeadLetter, EnrichedTx, RuleMatch, encode_json
 from operators.rules import Limits, RuleEngine
 from rules.compiler import compile_rules, parse_rules
 
@@ -66,8 +71,31 @@ def read_enriched(paths: list[Path]) -> Iterator[EnrichedTx | DeadLetter]:
                     )
 
 
+def recorded_enriched(paths: list[Path]) -> Iterator[EnrichedTx | DeadLetter]:
+    """Recorded raw items (the replay format), normalized and enriched the way the flow does."""
+    for path in paths:
+        for item in read_items(path):
+            if isinstance(item, DeadLetter):
+                yield item
+                continue
+            for record in normalize_item(item):
+                if isinstance(record, DeadLetter):
+                    yield record
+                elif isinstance(record, Block):
+                    yield from (enrich(tx) for tx in record.txs)
+                else:
+                    yield enrich(record)
+
+
+def _inputs(args: argparse.Namespace) -> Iterator[EnrichedTx | DeadLetter]:
+    if args.txs:
+        yield from read_enriched(args.txs)
+    if args.recorded or not args.txs:
+        yield from recorded_enriched(args.recorded or [Path(load_config().source.replay_path)])
+
+
 def _run(
-    engine: RuleEngine, paths: list[Path], batch_size: int
+    engine: RuleEngine, items: Iterator[EnrichedTx | DeadLetter], batch_size: int
 ) -> Iterator[tuple[list[RuleMatch], list[DeadLetter], int, float]]:
     """(matches, dead letters, txs, seconds in the engine) per batch."""
     batch: list[EnrichedTx] = []
@@ -81,7 +109,7 @@ def _run(
         bad.clear()
         return result
 
-    for item in read_enriched(paths):
+    for item in items:
         if isinstance(item, DeadLetter):
             bad.append(item)
             continue
@@ -103,7 +131,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     seconds = 0.0
     per_rule: Counter[str] = Counter()
     errors = 0
-    for matches, errs, n, spent in _run(engine, args.txs, config.batch_size):
+    for matches, errs, n, spent in _run(engine, _inputs(args), config.batch_size):
         txs += n
         seconds += spent
         for err in errs:
@@ -127,7 +155,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     seconds = 0.0
     out = args.out.open("wb") if args.out else None
     try:
-        for matches, errs, n, spent in _run(engine, args.txs, config.batch_size):
+        for matches, errs, n, spent in _run(engine, _inputs(args), config.batch_size):
             txs += n
             seconds += spent
             errors += len(errs)
@@ -200,14 +228,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     test = commands.add_parser("test", help="run a rule set over transactions, print matches")
     test.add_argument("dir", nargs="?", help="rules directory (default: SCORPIUS_RULES_DIR)")
-    test.add_argument("--txs", type=Path, nargs="+", required=True, help="EnrichedTx JSON lines")
+    test.add_argument("--txs", type=Path, nargs="+", help="EnrichedTx JSON lines (.gz too)")
+    test.add_argument("--recorded", type=Path, nargs="+", help="replay-format recordings")
     test.add_argument("--show", type=int, default=50, help="print at most this many matches")
     test.add_argument("--strict", action="store_true", help="exit 1 on any dead letter")
     test.set_defaults(func=cmd_test)
 
     backtest = commands.add_parser("backtest", help="per-rule match counts over recorded txs")
     backtest.add_argument("dir", nargs="?", help="rules directory (default: SCORPIUS_RULES_DIR)")
-    backtest.add_argument("--txs", type=Path, nargs="+", required=True)
+    backtest.add_argument("--txs", type=Path, nargs="+", help="EnrichedTx JSON lines (.gz too)")
+    backtest.add_argument("--recorded", type=Path, nargs="+", help="replay-format recordings")
     backtest.add_argument("--out", type=Path, help="write every RuleMatch here as JSON lines")
     backtest.set_defaults(func=cmd_backtest)
 

@@ -80,3 +80,17 @@ def test_rules_compile_writes_the_wat(tmp_path: Path) -> None:
     assert _main(["rules", "compile", str(EXAMPLE_RULES), "-o", str(out)]) == 0
     text = out.read_text()
     assert text.startswith("(module") and '(export "eval_batch")' in text
+
+
+def test_rules_test_defaults_to_the_bundled_sample(capsys: pytest.CaptureFixture[str]) -> None:
+    """Normalized and enriched by the flow's own operators, the sample meets the example rules."""
+    assert _main(["rules", "test", str(EXAMPLE_RULES), "--show", "0"]) == 0
+    out, _ = capsys.readouterr()
+    counts = {
+        line.split()[1]: int(line.split()[0])
+        for line in out.splitlines()
+        if line.strip() and line.split()[0].isdigit() and len(line.split()) == 2
+    }
+    assert counts.get("watchlist-interaction", 0) > 0
+    assert counts.get("large-native-transfer", 0) > 0
+    assert "txs," in out
