@@ -1,7 +1,7 @@
-# ruff: noqa: E501  (the WAT template's lines follow the wasm nesting)
 """Rule engine throughput per worker (one thread) over the bundled real mainnet txs.
 
-Prints tx/s for (a) 50 hand-written WAT modules of one rule each, (b) 10,000 generated declarative
+Over connectors/sample/mainnet.jsonl.gz (normalized and enriched as the flow does). Prints tx/s
+for (a) 50 hand-written WAT modules of one rule each, (b) 10,000 generated declarative
 rules compiled into one indexed module, and (c) the naive way, one wasm call per rule per tx
 (measured on a slice of calls and extrapolated: at 10,000 rules it would take minutes).
 
@@ -23,12 +23,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import wasmtime
 import yaml
 
+from flows.commands.rules import recorded_enriched
+from flows.config import BUNDLED_SAMPLE
 from operators.records import EnrichedTx
 from operators.rules import RuleEngine
 from operators.rules.abi import RECORD_SIZE, encode_batch
 from operators.rules.host import new_engine
 from rules.compiler import compile_rules, parse_rules
-from tests.operators.rules_txs import sample_enriched
 
 HAND_WRITTEN = """(module
   (memory (export "memory") 1)
@@ -197,10 +198,11 @@ def main() -> None:
     parser.add_argument("--naive-calls", type=int, default=20_000)
     args = parser.parse_args()
     rnd = random.Random(7)
-    sample = sample_enriched()
+    sample = [e for e in recorded_enriched([BUNDLED_SAMPLE]) if isinstance(e, EnrichedTx)]
     txs = (sample * (args.txs // len(sample) + 1))[: args.txs]
     print(
-        f"{len(txs)} txs (the {len(sample)} bundled mainnet txs, repeated), batches of {args.batch}"
+        f"{len(txs)} txs (the bundled sample's {len(sample)} txs, normalized and enriched by the "
+        f"flow's operators), batches of {args.batch}"
     )
 
     started = time.perf_counter()

@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (WAT text: its lines follow the wasm nesting, not Python's limit)
 """Hand-written ABI v1 test modules: a valid shell around an ``eval_batch`` body of choice."""
 
 from __future__ import annotations
