@@ -10,7 +10,7 @@ from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSink, TestingSource, run_main
 
 from flows.config import EXAMPLE_RULES
-from operators.records import DeadLetter, RuleMatch
+from operators.records import DeadLetter, EnrichedTx, RuleMatch
 from operators.rules import Limits, RuleEngine
 from operators.rules.flow import rules_op
 from tests.operators import rules_wat
@@ -48,3 +48,41 @@ def test_faulting_module_becomes_dead_letters_in_the_flow(tmp_path: Path) -> Non
     # 1118 txs in batches of 200 -> 6 batches; the loop faults 3 times and is then disabled.
     assert [e.reason.split(":")[0] for e in errs] == ["rule fuel"] * 3 + ["rule disabled"]
     assert {m.rule_id for m in matches} >= {"large-native-transfer", "watchlist-interaction"}
+
+
+def test_hot_reload_while_the_flow_runs(tmp_path: Path) -> None:
+    """A step upstream edits the rules directory as txs pass; rules_op follows without restart.
+
+    The edit for tx k happens before rules_op sees tx k, so tx 10 meets v1, tx 20 v2, tx 30 none.
+    """
+    rule = tmp_path / "live.yaml"
+    txs = TXS[:40]
+    hashes = [e.tx.hash for e in txs]
+
+    def edit(etx: EnrichedTx) -> EnrichedTx:
+        index = hashes.index(etx.tx.hash)
+        if index == 10:
+            rule.write_text("rules:\n  - {id: live, message: v1, when: ['value_eth >= 0']}\n")
+        elif index == 20:
+            # A different size too, so the change shows even within one mtime tick.
+            rule.write_text(
+                "rules:\n  - {id: live, message: v2-changed, when: ['value_eth >= 0']}\n"
+            )
+        elif index == 30:
+            rule.unlink()
+        return etx
+
+    flow = Dataflow("hot_reload")
+    stream = op.map("edit", op.input("txs", flow, TestingSource(txs, batch_size=1)), edit)
+    factory = functools.partial(RuleEngine.from_dir, tmp_path, reload_interval_s=0.0)
+    out = rules_op("rules", stream, factory)
+    matches: list[RuleMatch] = []
+    op.output("matches", out.matches, TestingSink(matches))
+    op.output("errs", out.errs, TestingSink([]))
+    run_main(flow)
+    by_tx = {m.tx_hash: m.message for m in matches}
+    assert by_tx[hashes[10]] == "v1"
+    assert by_tx[hashes[20]] == "v2-changed"
+    assert hashes[30] not in by_tx
+    assert not any(h in by_tx for h in hashes[:5] + hashes[35:])
+    assert {by_tx[h] for h in hashes[11:20] if h in by_tx} <= {"v1", "v2-changed"}
