@@ -74,6 +74,8 @@ class RulesConfig:
     max_strikes: int = 3
     # How often the rules directory is checked for changes (between batches).
     reload_interval_s: float = 1.0
+    # Compiled declarative modules by content hash ("" = no cache): workers and restarts reuse them.
+    cache_dir: str = str(Path.home() / ".cache" / "scorpius" / "rules")
 
 
 @dataclass(frozen=True)

@@ -26,28 +26,15 @@ from typing import IO, cast
 import msgspec
 
 from connectors.replay import read_items
-from flows.config import RulesConfig, load_config
+from flows.config import load_config
+from flows.rules import engine_for
 from operators.enrich import enrich
 from operators.normalize import normalize_item
 from operators.records import Block, DeadLetter, EnrichedTx, RuleMatch, encode_json
-from operators.rules import Limits, RuleEngine
+from operators.rules import RuleEngine
 from rules.compiler import compile_rules, parse_rules
 
 _decoder = msgspec.json.Decoder(EnrichedTx)
-
-
-def engine_for(config: RulesConfig, directory: str | None = None) -> RuleEngine:
-    """The engine the flow runs, from the ``rules`` config section (``directory`` overrides)."""
-    return RuleEngine.from_dir(
-        directory or config.dir,
-        limits=Limits(
-            memory_bytes=config.memory_mb << 20,
-            fuel_per_call=config.fuel_per_call,
-            fuel_per_tx=config.fuel_per_tx,
-        ),
-        max_strikes=config.max_strikes,
-        reload_interval_s=config.reload_interval_s,
-    )
 
 
 def _open(path: Path) -> IO[bytes]:

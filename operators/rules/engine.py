@@ -9,8 +9,11 @@ letter and its previous version (if any) keeps running.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import json
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -18,12 +21,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import wasmtime
+
 from operators.metrics import RULE_EVALUATIONS, RULE_FAULTS, RULE_MATCHES, RULE_SECONDS
 from operators.records import SEVERITIES, DeadLetter, EnrichedTx, RuleMatch
 from operators.rules import abi
 from operators.rules.errors import RuleLoadError
 from operators.rules.fields import format_message, message_values
-from operators.rules.host import Limits, RuleFault, RuleModule, compile_module, new_engine
+from operators.rules.host import (
+    Limits,
+    RuleFault,
+    RuleModule,
+    check_module,
+    compile_module,
+    new_engine,
+)
 from rules.compiler import Rule, compile_rules, parse_rules
 
 log = logging.getLogger(__name__)
@@ -55,8 +67,11 @@ class RuleEngine:
         max_strikes: int = 3,
         reload_interval_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        cache_dir: str | Path | None = None,
     ) -> None:
         self.directory = directory
+        # Compiled declarative modules by content hash: workers and restarts skip recompiling.
+        self.cache_dir = Path(cache_dir) if cache_dir else None
         self.limits = limits or Limits()
         self.max_strikes = max_strikes
         self.reload_interval_s = reload_interval_s
@@ -166,10 +181,35 @@ class RuleEngine:
             return
         compiled = compile_rules(rules)
         try:
-            module = compile_module(self._wasm, DECLARATIVE, compiled.wat)
+            module = self._compile_cached(compiled.wat)
             self._install(RuleModule(DECLARATIVE, self._wasm, module, self.limits, compiled.rules))
         except RuleLoadError as exc:
             self._report_load_error(exc)
+
+    def _compile_cached(self, wat: str) -> wasmtime.Module:
+        if self.cache_dir is None:
+            return compile_module(self._wasm, DECLARATIVE, wat)
+        version = importlib.metadata.version("wasmtime")
+        key = hashlib.sha256(f"{version}:{abi.ABI_VERSION}:{wat}".encode()).hexdigest()
+        path = self.cache_dir / f"{key}.cwasm"
+        if path.is_file():
+            try:
+                # Read, not deserialize_file: that maps the file, and a file changed under a
+                # mapping kills the process with SIGBUS.
+                module = wasmtime.Module.deserialize(self._wasm, path.read_bytes())
+                check_module(DECLARATIVE, module)
+                return module
+            except (wasmtime.WasmtimeError, RuleLoadError, OSError) as exc:
+                log.warning("ignoring rule cache entry %s: %s", path, exc)
+        module = compile_module(self._wasm, DECLARATIVE, wat)
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_bytes(module.serialize())
+            partial.replace(path)  # atomic: another worker never reads half a file
+        except OSError as exc:
+            log.warning("cannot write rule cache %s: %s", path, exc)
+        return module
 
     def _load_module(self, path: Path) -> None:
         name = self._module_name(path)

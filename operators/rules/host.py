@@ -98,9 +98,14 @@ def compile_module(engine: wasmtime.Engine, path: str, source: bytes | str) -> w
         module = wasmtime.Module(engine, source)
     except wasmtime.WasmtimeError as exc:
         raise RuleLoadError(path, f"not a valid module: {str(exc).splitlines()[0]}") from None
+    check_module(path, module)
+    return module
+
+
+def check_module(path: str, module: wasmtime.Module) -> None:
+    """Refuses a module with a forbidden import or without the ABI's exports."""
     _check_imports(path, module)
     _check_exports(path, module)
-    return module
 
 
 class RuleModule:

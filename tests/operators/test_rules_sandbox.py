@@ -157,3 +157,23 @@ def test_reload_is_polled_at_most_once_per_interval(tmp_path: Path) -> None:
     now[0] += 5.0
     matches, _ = eng.evaluate(TXS)
     assert len(matches) == len(TXS)
+
+
+def test_compiled_declarative_module_is_cached_by_content(tmp_path: Path) -> None:
+    rules_dir, cache = tmp_path / "rules", tmp_path / "cache"
+    rules_dir.mkdir()
+    (rules_dir / "value.yaml").write_text("rules:\n  - id: any-value\n    when: [value_eth > 0]\n")
+    first = engine(rules_dir, cache_dir=cache)
+    entries = list(cache.glob("*.cwasm"))
+    assert len(entries) == 1
+    expected, _ = first.evaluate(TXS)
+    # A second engine (another worker, a restart) loads the cached artifact and matches the same.
+    second = engine(rules_dir, cache_dir=cache)
+    assert list(cache.glob("*.cwasm")) == entries
+    got, _ = second.evaluate(TXS)
+    assert [m.key for m in got] == [m.key for m in expected] and got
+    # A corrupt entry is ignored and rewritten, not trusted.
+    entries[0].write_bytes(b"not a module")
+    third = engine(rules_dir, cache_dir=cache)
+    assert [m.key for m in third.evaluate(TXS)[0]] == [m.key for m in expected]
+    assert entries[0].read_bytes() != b"not a module"
