@@ -177,3 +177,23 @@ def test_compiled_declarative_module_is_cached_by_content(tmp_path: Path) -> Non
     third = engine(rules_dir, cache_dir=cache)
     assert [m.key for m in third.evaluate(TXS)[0]] == [m.key for m in expected]
     assert entries[0].read_bytes() != b"not a module"
+
+
+def test_more_matches_than_the_output_area_are_all_delivered(tmp_path: Path) -> None:
+    """With no room reserved, the host grows the output area to the count and runs again."""
+    rules_wat.write(tmp_path, "all.wat", rules_wat.MATCH_ALL)
+    eng = engine(tmp_path, limits=Limits(matches_per_tx=0))
+    matches, errs = eng.evaluate(TXS)
+    assert errs == []
+    assert [m.tx_hash for m in matches] == [e.tx.hash for e in TXS]
+
+
+def test_log_import_writes_to_the_worker_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    log_import = '(import "scorpius" "log" (func $log (param i32 i32)))'
+    body = "(i32.store8 (i32.const 0) (i32.const 104)) (i32.store8 (i32.const 1) (i32.const 105)) (call $log (i32.const 0) (i32.const 2)) (i32.const 0)"
+    rules_wat.write(tmp_path, "talk.wat", body, imports=log_import)
+    with caplog.at_level("INFO", logger="operators.rules.host"):
+        assert engine(tmp_path).evaluate(TXS) == ([], [])
+    assert "rule talk.wat: hi" in caplog.text
