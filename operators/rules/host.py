@@ -236,7 +236,11 @@ class RuleModule:
         if n < 0 or n > self._out_cap:
             raise RuleFault("output", f"eval_batch returned {n} matches for {self._out_cap} slots")
         raw = self._memory.read(store, self._out_ptr, self._out_ptr + n * abi.MATCH.size)
-        return list(abi.MATCH.iter_unpack(raw))
+        found = list(abi.MATCH.iter_unpack(raw))
+        bad = next((m for m in found if m[0] >= batch.count), None)
+        if bad is not None:
+            raise RuleFault("output", f"match for tx {bad[0]} in a batch of {batch.count}")
+        return found
 
     def _run(self, count: int) -> int:
         self._store.set_fuel(self.limits.fuel_per_call + self.limits.fuel_per_tx * count)

@@ -197,3 +197,16 @@ def test_log_import_writes_to_the_worker_log(
     with caplog.at_level("INFO", logger="operators.rules.host"):
         assert engine(tmp_path).evaluate(TXS) == ([], [])
     assert "rule talk.wat: hi" in caplog.text
+
+
+def test_match_outside_the_batch_is_a_fault_not_a_crash(tmp_path: Path) -> None:
+    bogus = """
+    (i32.store (local.get $out) (i32.const 99999))
+    (i32.store offset=4 (local.get $out) (i32.const 0))
+    (i32.store offset=8 (local.get $out) (i32.const 2))
+    (i32.const 1)"""
+    rules_wat.write(tmp_path, "bogus.wat", bogus)
+    matches, errs = engine(tmp_path).evaluate(TXS)
+    assert matches == []
+    assert [e.reason.split(":")[0] for e in errs] == ["rule output"]
+    assert "match for tx 99999 in a batch of 64" in errs[0].reason
