@@ -242,7 +242,8 @@ class RuleEngine:
             return [], errors
         started = time.perf_counter()
         active = [m for name, m in self.modules.items() if name not in self.disabled]
-        encoded = abi.encode_batch(batch, with_calldata=any(m.needs_calldata for m in active))
+        with_calldata = any(m.needs_calldata for m in active)
+        encoded = abi.encode_batch(batch, with_calldata=with_calldata)
         matches: list[RuleMatch] = []
         matched_ms = _now_ms()
         fields: dict[int, dict[str, Any]] = {}  # message fields of a matched tx, built once
@@ -250,8 +251,14 @@ class RuleEngine:
             try:
                 found = module.evaluate(encoded)
             except RuleFault as fault:
-                errors.extend(self._strike(module, fault, batch))
-                continue
+                if fault.fault != "trap" or len(batch) == 1:
+                    errors.extend(self._strike(module, fault, batch))
+                    continue
+                # A trap is usually one input the rule did not expect: find it by halving the
+                # batch, so the module still evaluates the rest (fuel exhaustion is not retried:
+                # a loop would burn the budget again at every level).
+                found, poison = _isolate(module, batch, 0, with_calldata)
+                errors.extend(self._strike(module, fault, [batch[i] for i in poison]))
             for tx_index, number, severity in found:
                 info = module.rule(number)
                 etx = batch[tx_index]
@@ -317,3 +324,29 @@ class RuleEngine:
                 )
             )
         return letters
+
+
+def _isolate(
+    module: RuleModule, batch: list[EnrichedTx], start: int, with_calldata: bool
+) -> tuple[list[tuple[int, int, int]], list[int]]:
+    """Matches of the txs of ``batch`` the module does not trap on, and the indices it traps on.
+
+    ``start`` is ``batch``'s offset in the whole batch: match indices are made absolute.
+    """
+    if len(batch) == 1:
+        return [], [start]
+    middle = len(batch) // 2
+    found: list[tuple[int, int, int]] = []
+    poison: list[int] = []
+    for offset, half in ((0, batch[:middle]), (middle, batch[middle:])):
+        try:
+            part = module.evaluate(abi.encode_batch(half, with_calldata))
+        except RuleFault as fault:
+            if fault.fault != "trap":
+                return found, poison + list(range(start + offset, start + len(batch)))
+            sub_found, sub_poison = _isolate(module, half, start + offset, with_calldata)
+            found.extend(sub_found)
+            poison.extend(sub_poison)
+            continue
+        found.extend((start + offset + i, rule, severity) for i, rule, severity in part)
+    return found, poison

@@ -58,3 +58,18 @@ def write(directory: Path, name: str, body: str, **kwargs: object) -> Path:
     path = directory / name
     path.write_text(module(body, **kwargs))  # type: ignore[arg-type]
     return path
+
+
+# Matches every tx but traps on a contract creation (kind 4): a rule that did not expect an input.
+TRAP_ON_CREATION = """
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
+        (if (i32.eq (i32.load8_u offset=4 (i32.add (local.get $ptr) (i32.mul (local.get $i) (i32.const 416)))) (i32.const 4))
+          (then (unreachable)))
+        (i32.store (i32.add (local.get $out) (i32.mul (local.get $i) (i32.const 12))) (local.get $i))
+        (i32.store offset=4 (i32.add (local.get $out) (i32.mul (local.get $i) (i32.const 12))) (i32.const 0))
+        (i32.store offset=8 (i32.add (local.get $out) (i32.mul (local.get $i) (i32.const 12))) (i32.const 2))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next)))
+    (local.get $count)"""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -210,3 +211,16 @@ def test_match_outside_the_batch_is_a_fault_not_a_crash(tmp_path: Path) -> None:
     assert matches == []
     assert [e.reason.split(":")[0] for e in errs] == ["rule output"]
     assert "match for tx 99999 in a batch of 64" in errs[0].reason
+
+
+def test_a_trap_on_one_tx_costs_only_that_tx(tmp_path: Path) -> None:
+    creations = [e for e in sample_enriched() if e.kind == "contract_creation"]
+    others = [e for e in TXS if e.kind != "contract_creation"][:40]
+    batch = others[:20] + creations[:2] + others[20:]
+    rules_wat.write(tmp_path, "picky.wat", rules_wat.TRAP_ON_CREATION)
+    eng = engine(tmp_path)
+    matches, errs = eng.evaluate(batch)
+    assert [m.tx_hash for m in matches] == [e.tx.hash for e in others]
+    assert len(errs) == 1 and errs[0].reason.startswith("rule trap: module picky.wat (strike 1)")
+    assert json.loads(errs[0].payload)["tx_hashes"] == [e.tx.hash for e in creations[:2]]
+    assert eng.modules["picky.wat"].strikes == 1
