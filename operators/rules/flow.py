@@ -3,7 +3,7 @@
 ``flat_map_batch`` hands the mapper whatever batch the upstream activation produced, on the worker
 that holds it (no exchange), so each worker evaluates its own batches. Workers of one process are
 threads and a wasmtime store must not be used by two threads at once, so each worker thread gets
-its own engine from ``engine_factory`` (built on first use, kept in a thread-local).
+its own engine from ``engine_factory`` (built on first use, kept by thread id).
 """
 
 from __future__ import annotations
@@ -32,13 +32,15 @@ class _PerWorker:
     def __init__(self, engine_factory: Callable[[], RuleEngine], batch_size: int) -> None:
         self._factory = engine_factory
         self._batch_size = batch_size
-        self._local = threading.local()
+        # By OS thread id, not threading.local: bytewax workers are Rust threads that enter
+        # Python with a fresh thread state for each call, which would drop thread-local data.
+        self._engines: dict[int, RuleEngine] = {}
 
     def _engine(self) -> RuleEngine:
-        engine: RuleEngine | None = getattr(self._local, "engine", None)
+        thread = threading.get_ident()
+        engine = self._engines.get(thread)
         if engine is None:
-            engine = self._factory()
-            self._local.engine = engine
+            engine = self._engines[thread] = self._factory()
         return engine
 
     def __call__(self, items: list[EnrichedTx]) -> list[RuleMatch | DeadLetter]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
+import threading
 from pathlib import Path
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
-from bytewax.testing import TestingSink, TestingSource, run_main
+from bytewax.testing import TestingSink, TestingSource, cluster_main, run_main
 
 from flows.config import EXAMPLE_RULES
 from operators.records import DeadLetter, EnrichedTx, RuleMatch
@@ -86,3 +87,23 @@ def test_hot_reload_while_the_flow_runs(tmp_path: Path) -> None:
     assert hashes[30] not in by_tx
     assert not any(h in by_tx for h in hashes[:5] + hashes[35:])
     assert {by_tx[h] for h in hashes[11:20] if h in by_tx} <= {"v1", "v2-changed"}
+
+
+def test_two_workers_each_get_their_own_engine() -> None:
+    """Workers of one process are threads; a wasmtime store must stay on one of them."""
+    threads: list[int] = []
+
+    def factory() -> RuleEngine:
+        threads.append(threading.get_ident())
+        return RuleEngine.from_dir(EXAMPLE_RULES)
+
+    flow = Dataflow("rules_two_workers")
+    txs = op.redistribute("spread", op.input("txs", flow, TestingSource(TXS, batch_size=50)))
+    out = rules_op("rules", txs, factory, batch_size=256)
+    matches: list[RuleMatch] = []
+    op.output("matches", out.matches, TestingSink(matches))
+    op.output("errs", out.errs, TestingSink([]))
+    cluster_main(flow, [], 0, worker_count_per_proc=2)
+    expected, _ = RuleEngine.from_dir(EXAMPLE_RULES).evaluate(TXS)
+    assert sorted(m.key for m in matches) == sorted(m.key for m in expected)
+    assert len(threads) == len(set(threads)) == 2
