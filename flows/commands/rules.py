@@ -6,8 +6,9 @@
     scorpius rules build my_rule.ts -o my_rule.wasm          an AssemblyScript rule (rules/sdk)
 
 Transactions are EnrichedTx records as JSON lines (``--txs``: what the ``tx_enriched`` output
-carries) or recordings in the replay format (``--recorded``: raw RPC items, normalized and
-enriched here as the flow does). With neither, the bundled sample is used.
+carries), recordings in the replay format (``--recorded``: raw RPC items, normalized and
+enriched here as the flow does) or the Parquet archive (``--archive URL``: the exact archived
+``Tx`` records, enriched again, in event-time order). With none, the bundled sample is used.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from typing import IO, cast
 
 import msgspec
 
+from connectors.archive_query import Filters, iter_rows
+from connectors.archive_tables import tx_from_row
 from connectors.replay import read_items
 from flows.config import load_config
 from flows.rules import engine_for
@@ -74,10 +77,19 @@ def recorded_enriched(paths: list[Path]) -> Iterator[EnrichedTx | DeadLetter]:
                     yield enrich(record)
 
 
+def archived_enriched(url: str, chains: tuple[int, ...] = ()) -> Iterator[EnrichedTx]:
+    """The archive's transactions (a folder, file:// or s3:// URL), oldest first, enriched."""
+    for _, rows in iter_rows(url, "transactions", Filters(chains=chains)):
+        for row in rows:
+            yield enrich(tx_from_row(row))
+
+
 def _inputs(args: argparse.Namespace) -> Iterator[EnrichedTx | DeadLetter]:
     if args.txs:
         yield from read_enriched(args.txs)
-    if args.recorded or not args.txs:
+    if args.archive:
+        yield from archived_enriched(args.archive, tuple(args.chain or ()))
+    if args.recorded or not (args.txs or args.archive):
         yield from recorded_enriched(args.recorded or [Path(load_config().source.replay_path)])
 
 
@@ -217,6 +229,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     test.add_argument("dir", nargs="?", help="rules directory (default: SCORPIUS_RULES_DIR)")
     test.add_argument("--txs", type=Path, nargs="+", help="EnrichedTx JSON lines (.gz too)")
     test.add_argument("--recorded", type=Path, nargs="+", help="replay-format recordings")
+    test.add_argument("--archive", help="Parquet archive URL (folder, file://, s3://)")
+    test.add_argument("--chain", type=int, action="append", help="archive: only this chain")
     test.add_argument("--show", type=int, default=50, help="print at most this many matches")
     test.add_argument("--strict", action="store_true", help="exit 1 on any dead letter")
     test.set_defaults(func=cmd_test)
@@ -225,6 +239,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     backtest.add_argument("dir", nargs="?", help="rules directory (default: SCORPIUS_RULES_DIR)")
     backtest.add_argument("--txs", type=Path, nargs="+", help="EnrichedTx JSON lines (.gz too)")
     backtest.add_argument("--recorded", type=Path, nargs="+", help="replay-format recordings")
+    backtest.add_argument("--archive", help="Parquet archive URL (folder, file://, s3://)")
+    backtest.add_argument("--chain", type=int, action="append", help="archive: only this chain")
     backtest.add_argument("--out", type=Path, help="write every RuleMatch here as JSON lines")
     backtest.set_defaults(func=cmd_backtest)
 

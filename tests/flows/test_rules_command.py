@@ -6,12 +6,17 @@ import argparse
 import gzip
 from pathlib import Path
 
+import bytewax.operators as op
 import msgspec
 import pytest
+from bytewax.dataflow import Dataflow
+from bytewax.testing import TestingSource, run_main
 
+from connectors.parquet_archive import ParquetArchiveSink, archive
 from flows.commands import rules as rules_command
 from flows.config import EXAMPLE_RULES
 from operators.records import RuleMatch, encode_json
+from operators.rules import RuleEngine
 from tests.operators.rules_txs import sample_enriched
 
 
@@ -94,3 +99,20 @@ def test_rules_test_defaults_to_the_bundled_sample(capsys: pytest.CaptureFixture
     assert counts.get("watchlist-interaction", 0) > 0
     assert counts.get("large-native-transfer", 0) > 0
     assert "txs," in out
+
+
+def test_rules_backtest_over_the_parquet_archive(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    txs = sample_enriched()
+    flow = Dataflow("write_archive")
+    archive(
+        "archive",
+        op.input("in", flow, TestingSource(txs)),
+        ParquetArchiveSink(str(tmp_path), "transactions"),
+    )
+    run_main(flow)
+    assert _main(["rules", "backtest", str(EXAMPLE_RULES), "--archive", str(tmp_path)]) == 0
+    out, _ = capsys.readouterr()
+    expected, _ = RuleEngine.from_dir(EXAMPLE_RULES).evaluate(txs)
+    assert f"{len(txs)} txs, {len(expected)} matches" in out
