@@ -21,7 +21,7 @@ run: setup
 services:
 	bash tests/services/install.sh
 
-test: setup services
+test: setup services lint
 	$(BIN)/python -m pytest
 
 lint: setup

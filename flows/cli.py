@@ -10,10 +10,12 @@ from collections.abc import Sequence
 # Each module has ``register(subparsers)``, which adds its subcommand and sets ``func`` on it.
 COMMAND_MODULES = [
     "flows.commands.run",
+    "flows.commands.kafka",
     "flows.commands.config",
     "flows.commands.worker",
     "flows.commands.clickhouse",
     "flows.commands.archive",
+    "flows.commands.detect_block",
     "flows.commands.rules",
 ]
 

@@ -49,7 +49,11 @@ class SourceConfig:
     replay_path: str = str(BUNDLED_SAMPLE)
     # 0 replays as fast as possible; 1.0 keeps recorded spacing; 10 is ten times faster.
     replay_speed: float = 0.0
-    replay_partitions: int = 4
+    # 1 keeps the recorded order for every key, so results do not depend on the number of
+    # workers. More partitions spread reading and normalizing over workers; order then holds only
+    # within a partition, and event-time windows absorb disorder up to the watermark wait (later
+    # items are dead-lettered as "late").
+    replay_partitions: int = 1
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,70 @@ class OutputConfig:
 
 
 @dataclass(frozen=True)
+class KafkaConfig:
+    """Kafka: the ``tx_raw`` source of the processing flow and the topics Scorpius writes.
+
+    Consumed offsets live in bytewax recovery snapshots (``-r``), not in a consumer group, so a
+    restart resumes exactly where the last completed epoch ended. ``partitions`` bounds how many
+    workers can share ``tx_raw``: run at most that many workers in total.
+    """
+
+    brokers: tuple[str, ...] = ("127.0.0.1:9092",)
+    # The processing flow also publishes tx_enriched, mev_bundles, alerts and dead letters.
+    publish: bool = False
+    topic_raw: str = "tx_raw"
+    topic_enriched: str = "tx_enriched"
+    topic_bundles: str = "mev_bundles"
+    topic_alerts: str = "alerts"
+    topic_dead_letters: str = "dead_letters"
+    # Names the client to the brokers (quotas, ACLs, logs); offsets are not committed to it.
+    group_id: str = "scorpius"
+    # Used by `scorpius kafka create-topics`.
+    partitions: int = 8
+    replication: int = 1
+    retention_hours: float = 168.0
+    # Topic max.message.bytes and the producers' limit: a block with traces can pass 1 MB.
+    max_message_bytes: int = 16 * 1024 * 1024
+    # True: wait at the end of tx_raw for more (a service); false: stop there (a batch run).
+    tail: bool = True
+    # Where to begin when recovery holds no offset yet: earliest | latest.
+    start_at: str = "earliest"
+    batch_size: int = 1000
+    # librdkafka security settings, passed through as they are; empty means not set.
+    security_protocol: str = "PLAINTEXT"  # PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
+    sasl_mechanism: str = ""  # PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512 | OAUTHBEARER
+    sasl_username: str = ""
+    sasl_password: str = secret()
+    ssl_ca_location: str = ""
+    ssl_certificate_location: str = ""
+    ssl_key_location: str = ""
+    ssl_key_password: str = secret()
+    # Any other librdkafka property as key=value, comma separated: "client.rack=a,linger.ms=20".
+    extra: tuple[str, ...] = ()
+
+    def client_settings(self) -> dict[str, Any]:
+        """librdkafka settings shared by producers, consumers and admin clients."""
+        settings = {
+            "bootstrap.servers": ",".join(self.brokers),
+            "security.protocol": self.security_protocol,
+            "sasl.mechanism": self.sasl_mechanism,
+            "sasl.username": self.sasl_username,
+            "sasl.password": self.sasl_password,
+            "ssl.ca.location": self.ssl_ca_location,
+            "ssl.certificate.location": self.ssl_certificate_location,
+            "ssl.key.location": self.ssl_key_location,
+            "ssl.key.password": self.ssl_key_password,
+        }
+        settings = {key: value for key, value in settings.items() if value}
+        for pair in self.extra:
+            key, sep, value = pair.partition("=")
+            if not sep or not key.strip():
+                raise ConfigError(f"SCORPIUS_KAFKA_EXTRA: {pair!r} is not key=value")
+            settings[key.strip()] = value.strip()
+        return settings
+
+
+@dataclass(frozen=True)
 class EnrichConfig:
     # The user's label files (YAML/JSON keyed by chain id) and JSON ABIs, read after the bundled
     # ones in operators/enrich/data (theirs win on a repeated address or selector). "" = none.
@@ -118,6 +186,50 @@ class K8sConfig:
     health_port: int = 8080
     # The flow is unhealthy (liveness fails) when no item has moved for this long.
     stall_after_s: float = 120.0
+
+
+def _secret_urls(name: str) -> Any:
+    return field(default=(), repr=False, metadata={"env": name, "secret": True})
+
+
+@dataclass(frozen=True)
+class RpcConfig:
+    """Live ingestion from node providers: every URL of every chain is connected at once."""
+
+    # Comma-separated ws(s):// (subscriptions) or http(s):// (polling) URLs per chain. Secret:
+    # provider URLs carry API keys (records and metrics name them without, see connectors/rpc).
+    ethereum_urls: tuple[str, ...] = _secret_urls("ETHEREUM_RPC_URLS")
+    arbitrum_urls: tuple[str, ...] = _secret_urls("ARBITRUM_RPC_URLS")
+    optimism_urls: tuple[str, ...] = _secret_urls("OPTIMISM_RPC_URLS")
+    base_urls: tuple[str, ...] = _secret_urls("BASE_RPC_URLS")
+    # Any other chain (devnets, Anvil's 31337): "chain_id=url" pairs, e.g. "31337=ws://127.0.0.1:8545".
+    extra: tuple[str, ...] = _secret_urls("SCORPIUS_RPC_EXTRA")
+    # Frames larger than this are refused (dead letter) and the connection is re-opened.
+    max_frame_bytes: int = 64 * 1024 * 1024
+    request_timeout_s: float = 15.0
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 30.0
+    # A node answering another eth_chainId is retried this slowly (it is misconfigured).
+    wrong_chain_retry_s: float = 60.0
+    # A subscribed connection with no new head for this long is re-opened (providers sometimes
+    # stop sending notifications on a live socket); 0 turns this off (idle devnets).
+    head_stall_s: float = 60.0
+    # HTTP URLs and nodes without eth_subscribe are polled this often.
+    poll_interval_s: float = 2.0
+    # Subscribe to full pending tx objects; false: to hashes, fetched in batches (for nodes that
+    # reject or mishandle the full-object flag). Nodes without the flag fall back by themselves.
+    pending_tx_objects: bool = True
+    # Announced pending hashes are fetched in JSON-RPC batches of at most this many.
+    fetch_batch: int = 100
+    # After a reconnect, missed blocks are fetched back, at most this many.
+    max_backfill_blocks: int = 32
+    # Dedup across URLs and reconnects: remembered this long, at most this many per shard.
+    dedup_ttl_s: float = 900.0
+    dedup_max_per_shard: int = 20_000
+    # Inclusion tracking: a pending tx not mined within this bound is reported expired.
+    pending_ttl_s: float = 3600.0
+    max_pending: int = 1_000_000
+    reorg_depth: int = 64
 
 
 @dataclass(frozen=True)
@@ -194,10 +306,12 @@ class Config:
     detect: DetectConfig = field(default_factory=DetectConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    kafka: KafkaConfig = field(default_factory=KafkaConfig)
     enrich: EnrichConfig = field(default_factory=EnrichConfig)
     k8s: K8sConfig = field(default_factory=K8sConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    rpc: RpcConfig = field(default_factory=RpcConfig)
 
 
 def _parse(value: Any, typ: Any, name: str) -> Any:

@@ -12,6 +12,8 @@ import bytewax.operators as op
 from bytewax.connectors.stdio import StdOutSink
 from bytewax.dataflow import Dataflow
 
+from connectors.alerts.log import JsonlLog
+from connectors.alerts.sink import build_alert_sink, for_alert_sink
 from connectors.clickhouse.sink import write_clickhouse
 from connectors.local import SummarySink, as_line, for_summary, jsonl_sink
 from connectors.parquet_archive import archive
@@ -20,6 +22,7 @@ from flows.config import Config, load_config
 from flows.sources import raw_input
 from flows.storage import archive_sink, clickhouse_sink
 from operators.alerting import console_line, to_alert
+from operators.inclusion import track_inclusion
 
 
 def build_flow(cfg: Config) -> Dataflow:
@@ -32,6 +35,15 @@ def build_flow(cfg: Config) -> Dataflow:
     # normalize: RawItem → Tx (pending or mined) and Block
     norm = stages.normalize_stage("normalize", raw)
     txs = op.merge("all_txs", norm.txs, stages.block_txs("mined", norm.blocks))
+
+    # inclusion: pending tx later seen in a block (latency), reorged out, or expired
+    inclusions = track_inclusion(
+        "inclusion",
+        op.merge("sightings", norm.txs, norm.blocks),
+        cfg.rpc.pending_ttl_s,
+        cfg.rpc.max_pending,
+        cfg.rpc.reorg_depth,
+    )
 
     # enrich: decoded call, swaps, labels, kind
     etxs = stages.enrich_stage("enrich", txs, cfg.enrich)
@@ -66,6 +78,13 @@ def build_flow(cfg: Config) -> Dataflow:
     op.output(
         "dead_out", op.map("dead_line", dead, as_line), jsonl_sink(out / "dead_letters.jsonl")
     )
+    # Delivery runs on the sink's own threads; its dead letters go to their own file because the
+    # delivery threads write after the flow's FileSink may have truncated on resume.
+    deliver = build_alert_sink(
+        cfg.alerts, out, dead_letter=JsonlLog(out / "alert_dead_letters.jsonl").write
+    )
+    if deliver is not None:
+        op.output("alerts_deliver", op.map("for_alert_sink", alerts, for_alert_sink), deliver)
     if cfg.output.console:
         op.output("console", op.map("console_line", alerts, console_line), StdOutSink())
 
@@ -80,6 +99,7 @@ def build_flow(cfg: Config) -> Dataflow:
         stages.count("count_decoded", decoded, "decoded"),
         stages.count_detections("count_detected", detections),
         stages.count("count_alerts", alerts, "alerts"),
+        stages.count("count_inclusions", inclusions, "inclusions"),
     )
     op.output(
         "summary",

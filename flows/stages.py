@@ -117,7 +117,7 @@ class _ReplacementWindow(win.WindowLogic[EnrichedTx, Detection, ReplacementTrack
     def on_value(self, value: EnrichedTx) -> Iterable[Detection]:
         return self.tracker.on_tx(value, _now_ms())
 
-    def on_merge(self, original: _ReplacementWindow) -> Iterable[Detection]:  # type: ignore[override]
+    def on_merge(self, original: _ReplacementWindow) -> Iterable[Detection]:
         self.tracker.merge(original.tracker)
         return ()
 

@@ -108,3 +108,52 @@ ALERT_QUEUE_DEPTH = Gauge(
     "Alert deliveries accepted but not yet finished (queued, waiting to retry, in flight), by channel",
     ["channel"],
 )
+# --- live RPC ingestion (connectors/rpc, operators/dedup, operators/inclusion) ------------------
+RPC_CONNECTED = Gauge(
+    "scorpius_rpc_connected",
+    "1 while an RPC endpoint is connected and verified, by chain and endpoint",
+    ["chain", "endpoint"],
+)
+RPC_HEAD_DELAY_SECONDS = Histogram(
+    "scorpius_rpc_head_delay_seconds",
+    "Local receive time of a new head minus its block timestamp, by chain",
+    ["chain"],
+    buckets=(0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0),
+)
+RPC_TX_UNAVAILABLE = Counter(
+    "scorpius_rpc_tx_unavailable",
+    "Announced pending tx hashes the node no longer returned when fetched, by chain",
+    ["chain"],
+)
+SOURCE_DUPLICATES = Counter(
+    "scorpius_source_duplicates",
+    "Items dropped by dedup because another URL or a reconnect delivered them first, by chain",
+    ["chain", "kind"],
+)
+SIGHTING_DELAY_SECONDS = Histogram(
+    "scorpius_sighting_delay_seconds",
+    "How long after the first sighting another endpoint delivered the same item, by chain",
+    ["chain"],
+    buckets=LATENCY_BUCKETS,
+)
+INCLUSIONS = Counter(
+    "scorpius_inclusions",
+    "Pending txs resolved by the inclusion tracker, by chain and status (included, reorged, expired)",
+    ["chain", "status"],
+)
+INCLUSION_SECONDS = Histogram(
+    "scorpius_inclusion_seconds",
+    "Time from first sighting of a pending tx to first sighting of the block that includes it",
+    ["chain"],
+    buckets=(0.5, 1.0, 2.0, 4.0, 8.0, 12.0, 24.0, 60.0, 120.0, 300.0, 900.0),
+)
+INCLUSION_UNSEEN = Counter(
+    "scorpius_inclusion_unseen",
+    "Mined txs never seen pending (private order flow, L2 sequencers, or missed), by chain",
+    ["chain"],
+)
+SOURCE_ERRORS = Counter(
+    "scorpius_source_errors",
+    "Frames, replies or nodes a source refused (each also a dead letter), by source, chain, reason",
+    ["source", "chain", "reason"],
+)

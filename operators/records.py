@@ -27,6 +27,9 @@ class RawItem(msgspec.Struct, frozen=True, gc=False):
     source: str
     seen_ms: int
     payload: bytes
+    # The tx hash or block hash when the source already knows it (lowercase 0x-hex), so dedup
+    # and inclusion tracking need not parse the payload again; None means "parse it".
+    hash: str | None = None
 
 
 # --- normalized records ------------------------------------------------------------------------
@@ -292,3 +295,27 @@ def encode_json(record: Any) -> bytes:
 
 def to_builtins(record: Any) -> Any:
     return msgspec.to_builtins(record)
+
+
+# --- live ingestion ----------------------------------------------------------------------------
+
+
+class Inclusion(msgspec.Struct, frozen=True, gc=False):
+    """What became of a pending transaction: mined, reorged out of a block, or never mined.
+
+    ``status`` is "included" (seen in block ``block_hash``; ``latency_ms`` = block seen time minus
+    first seen), "reorged" (the block holding it was replaced by another at the same height) or
+    "expired" (not mined within the tracking bound: dropped or replaced). ``source`` is the
+    source that saw the pending tx first. ``key`` is the natural key for idempotent sinks.
+    """
+
+    key: str
+    status: str
+    chain_id: int
+    tx_hash: str
+    first_seen_ms: int
+    source: str
+    block_number: int | None = None
+    block_hash: str | None = None
+    included_ms: int | None = None
+    latency_ms: int | None = None

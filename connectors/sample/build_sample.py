@@ -18,7 +18,9 @@ One JSON object per line, sorted by ``seen_ms``::
   shape, receipt summaries as receipt-shaped objects, the body as the tx hashes in order).
 
 Times: a block arrives at its timestamp; its txs arrive "pending" one block interval earlier, one
-ms apart in block order. A block whose timestamp is not in the data gets one interpolated linearly
+ms apart in block order. Being pending, a tx or call item carries what a node returns for a pending
+tx: ``blockHash``, ``blockNumber`` and ``transactionIndex`` are null (the block bundle that follows
+holds them); everything else is the node's object unchanged. A block whose timestamp is not in the data gets one interpolated linearly
 in block number between the nearest known blocks of its chain (extrapolated past the ends); such
 bundles carry ``"timestampEstimated": true``.
 """
@@ -211,6 +213,14 @@ def _pending_ms(chain: int, block_timestamp: int, tx_index: int) -> int:
     return block_timestamp * 1000 - BLOCK_INTERVAL_MS[chain] + tx_index
 
 
+PENDING_NULLS = ("blockHash", "blockNumber", "transactionIndex")
+
+
+def as_pending(tx: dict[str, Any]) -> dict[str, Any]:
+    """The tx as a node shows it while pending: no block position yet."""
+    return {**tx, **dict.fromkeys(PENDING_NULLS)}
+
+
 def chain_sample_items(data: Collected) -> list[dict[str, Any]]:
     items = []
     for (chain, _), (path, tx) in data.txs.items():
@@ -218,7 +228,7 @@ def chain_sample_items(data: Collected) -> list[dict[str, Any]]:
         number = _int(tx["blockNumber"])
         timestamp = anchors.get(number) or estimate_timestamp(anchors, number)
         seen = _pending_ms(chain, timestamp, _int(tx["transactionIndex"]))
-        items.append(_item("tx", chain, path, seen, tx))
+        items.append(_item("tx", chain, path, seen, as_pending(tx)))
     for (chain, _), (path, block) in data.blocks.items():
         hashes = [tx["hash"] for tx in block["transactions"]]
         receipts = [data.receipts.get((chain, h)) for h in hashes]
@@ -289,7 +299,7 @@ def fixture_items(fixtures: list[dict[str, Any]], anchors: dict[int, int]) -> li
             if london:
                 call["gasPrice"] = hex(summary["effective_gas_price"])
             seen = _pending_ms(1, timestamp, summary["transaction_index"])
-            items.append(_item("call", 1, path, seen, call))
+            items.append(_item("call", 1, path, seen, as_pending(call)))
         block: dict[str, Any] = {
             "number": hex(number),
             "hash": fixture["traces"][0]["block_hash"],

@@ -321,8 +321,11 @@ def test_call_item_from_a_trace() -> None:
     assert (tx.hash, tx.sender, tx.to) == (call["hash"], call["from"].lower(), call["to"])
     assert (tx.value, tx.gas) == (int(call["value"], 16), int(call["gas"], 16))
     assert tx.input == call["input"] and tx.gas_price == hexint(call.get("gasPrice"))
-    assert tx.block_number == int(call["blockNumber"], 16)
-    assert tx.tx_index == int(call["transactionIndex"], 16)
+    assert call["blockNumber"] is None  # replayed as pending
+    assert tx.block_number is None and tx.tx_index is None
+    mined = dict(call, blockNumber="0x10", transactionIndex="0x3")
+    tx = only(normalize_item(raw({**record, "payload": mined})), Tx)
+    assert (tx.block_number, tx.tx_index) == (16, 3)
 
 
 # --- blocks ------------------------------------------------------------------------------------

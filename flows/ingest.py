@@ -1,0 +1,41 @@
+"""The ingest job: the configured source (live RPC nodes, or a replay) to Kafka ``tx_raw``.
+
+``python -m bytewax.run flows.ingest:flow`` (or ``scorpius kafka ingest``). In production
+ingestion and processing scale separately: this job fills ``tx_raw``; processing workers read it
+with ``SCORPIUS_SOURCE_KIND=kafka``, one or more Kafka partitions each. The source is the
+processing flow's own (``flows.sources.raw_input``), so both read RPC or replay the same way;
+what a source could not read goes to the dead-letter topic.
+"""
+
+from __future__ import annotations
+
+import bytewax.operators as op
+from bytewax.dataflow import Dataflow
+from bytewax.inputs import Source
+
+from connectors.kafka import kafka_output
+from flows.config import Config, ConfigError, load_config
+from flows.sources import raw_input
+from operators.records import DeadLetter, RawItem
+
+
+def build_ingest_flow(cfg: Config, source: Source[RawItem | DeadLetter] | None = None) -> Dataflow:
+    """The ingest dataflow; ``source`` replaces the configured one (tests, backfills)."""
+    if source is None and cfg.source.kind == "kafka":
+        raise ConfigError(
+            "SCORPIUS_SOURCE_KIND: the ingest job writes tx_raw, so it cannot also read it; "
+            "use rpc or replay"
+        )
+    flow = Dataflow("scorpius_ingest")
+    items = op.input("source", flow, source) if source else raw_input("source", flow, cfg)
+    split = op.branch("is_raw", items, lambda item: isinstance(item, RawItem))
+    kafka_output("tx_raw", split.trues, cfg.kafka, cfg.kafka.topic_raw)
+    kafka_output("dead_letters", split.falses, cfg.kafka, cfg.kafka.topic_dead_letters)
+    return flow
+
+
+def __getattr__(name: str) -> Dataflow:
+    # `flow` is built on first access so importing this module never reads the environment.
+    if name == "flow":
+        return build_ingest_flow(load_config())
+    raise AttributeError(name)

@@ -1,0 +1,133 @@
+"""Dedup of source items across URLs and reconnects: the first sighting wins and is remembered.
+
+Several URLs of one chain deliver the same pending txs and blocks, and a reconnect may deliver a
+block again. The source cannot dedup across its partitions (they run on different workers), so
+this is a keyed step after it: items are keyed by a shard of (chain, hash), each shard holds a
+bounded, time-expiring ``SeenSet``. The item that passes is the first to reach the step, with its
+own ``seen_ms`` and ``source``; later copies only feed the sighting-delay histogram (how far
+behind the first URL another one was), which is how users compare their node providers.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import bytewax.operators as op
+import msgspec
+from bytewax.dataflow import Stream, operator
+
+from operators.metrics import SIGHTING_DELAY_SECONDS, SOURCE_DUPLICATES
+from operators.records import DeadLetter, RawItem
+
+Key = tuple[int, str]
+Sighting = tuple[int, str]  # (first seen ms, source that saw it first)
+
+
+class SeenSet:
+    """(chain, hash) → first sighting, kept ``ttl_ms`` of item time and at most ``max_entries``.
+
+    Time is the items' own ``seen_ms`` (the newest seen so far), so expiry is deterministic and
+    replays behave like live runs. Entries leave oldest-first when either bound is reached.
+    """
+
+    def __init__(self, ttl_ms: int, max_entries: int) -> None:
+        self.ttl_ms = ttl_ms
+        self.max_entries = max_entries
+        self._first: OrderedDict[Key, Sighting] = OrderedDict()
+        self._clock = 0
+
+    def __len__(self) -> int:
+        return len(self._first)
+
+    def first_sighting(self, key: Key, seen_ms: int, source: str) -> Sighting | None:
+        """None when ``key`` is new (it is remembered now), else its first sighting."""
+        self._clock = max(self._clock, seen_ms)
+        horizon = self._clock - self.ttl_ms
+        while self._first:
+            oldest = next(iter(self._first.values()))
+            if oldest[0] >= horizon:
+                break
+            self._first.popitem(last=False)
+        first = self._first.get(key)
+        if first is not None:
+            return first
+        self._first[key] = (seen_ms, source)
+        while len(self._first) > self.max_entries:
+            self._first.popitem(last=False)
+        return None
+
+
+class _Ref(msgspec.Struct):
+    hash: str
+
+
+class _Bundle(msgspec.Struct):
+    block: _Ref
+
+
+_decode_tx_ref = msgspec.json.Decoder(_Ref).decode
+_decode_bundle_ref = msgspec.json.Decoder(_Bundle).decode
+
+
+def item_hash(item: RawItem) -> str | None:
+    """The tx or block hash of an item: the source's ``hash`` or, failing that, from the payload.
+
+    None for a payload without one; such an item passes dedup and the normalizer reports it.
+    """
+    if item.hash:
+        return item.hash
+    try:
+        if item.kind == "block":
+            return _decode_bundle_ref(item.payload).block.hash.lower()
+        return _decode_tx_ref(item.payload).hash.lower()
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
+def keep_first(seen: SeenSet, item: RawItem, ref: str) -> bool:
+    """Whether ``item`` is the first sighting of ``ref`` on its chain (duplicates are counted)."""
+    first = seen.first_sighting((item.chain_id, ref), item.seen_ms, item.source)
+    if first is None:
+        return True
+    chain = str(item.chain_id)
+    SOURCE_DUPLICATES.labels(chain, item.kind).inc()
+    if item.source != first[1]:
+        SIGHTING_DELAY_SECONDS.labels(chain).observe(max(0, item.seen_ms - first[0]) / 1000)
+    return False
+
+
+def shard_key(chain_id: int, ref: str, shards: int) -> str:
+    """Spread one chain over ``shards`` keys (and so workers) by the hash's last bytes."""
+    try:
+        shard = int(ref[-4:], 16) % shards
+    except ValueError:
+        shard = 0
+    return f"{chain_id}:{shard}"
+
+
+@operator
+def dedup_items(
+    step_id: str,
+    up: Stream[RawItem | DeadLetter],
+    ttl_s: float = 900.0,
+    max_per_shard: int = 20_000,
+    shards: int = 64,
+) -> Stream[RawItem | DeadLetter]:
+    """Drop items already delivered by another URL or before a reconnect; dead letters pass."""
+    split = op.branch("is_item", up, lambda x: isinstance(x, RawItem))
+    items: Stream[RawItem] = split.trues  # type: ignore[assignment]
+
+    def keyed(item: RawItem) -> tuple[str, tuple[str | None, RawItem]]:
+        ref = item_hash(item)
+        key = shard_key(item.chain_id, ref, shards) if ref else f"{item.chain_id}:unkeyed"
+        return key, (ref, item)
+
+    def step(
+        seen: SeenSet | None, value: tuple[str | None, RawItem]
+    ) -> tuple[SeenSet, list[RawItem]]:
+        seen = seen or SeenSet(int(ttl_s * 1000), max_per_shard)
+        ref, item = value
+        return seen, [item] if ref is None or keep_first(seen, item, ref) else []
+
+    firsts = op.stateful_flat_map("first", op.map("shard", items, keyed), step)
+    return op.merge("with_letters", op.key_rm("unkey", firsts), split.falses)

@@ -1,0 +1,269 @@
+"""Inclusion tracking: when (and whether) a pending tx made it into a block, and reorgs.
+
+A pending sighting starts tracking a tx; the first block holding it resolves it as "included"
+with latency = block seen time - tx first seen. A block that replaces a tracked block at the same
+height (a reorg) reports the replaced block's tracked txs as "reorged" and tracks them as pending
+again (with their original first-seen time), as does any tracked block above it. A tx not mined
+within ``pending_ttl_ms`` of item time is reported "expired" (dropped or replaced) and forgotten.
+Memory is bounded by ``max_pending`` txs and ``reorg_depth`` blocks per chain.
+
+State is per chain (one key per chain): a block and its txs must meet in one place, and mempool
+rates (tens to hundreds of txs per second) are far below what one worker handles.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import bytewax.operators as op
+import msgspec
+from bytewax.dataflow import Stream, operator
+
+from operators.metrics import INCLUSION_SECONDS, INCLUSION_UNSEEN, INCLUSIONS
+from operators.records import Block, DeadLetter, Inclusion, RawItem, Tx
+
+
+class PendingSeen(NamedTuple):
+    chain_id: int
+    tx_hash: str
+    seen_ms: int
+    source: str
+
+
+class BlockSeen(NamedTuple):
+    chain_id: int
+    number: int
+    block_hash: str
+    seen_ms: int
+    tx_hashes: tuple[str, ...]
+
+
+Sighting = PendingSeen | BlockSeen
+FirstSeen = tuple[int, str]  # (first seen ms, source)
+
+
+@dataclass
+class _Mined:
+    block_hash: str
+    seen_ms: int
+    # Tracked txs of the block with their pending sighting (untracked ones are not kept).
+    txs: dict[str, FirstSeen] = field(default_factory=dict)
+    all_txs: frozenset[str] = frozenset()
+
+
+def _inclusion(
+    status: str,
+    chain_id: int,
+    tx_hash: str,
+    first: FirstSeen,
+    block_number: int | None = None,
+    block_hash: str | None = None,
+    included_ms: int | None = None,
+) -> Inclusion:
+    latency = None if included_ms is None else included_ms - first[0]
+    return Inclusion(
+        key=f"{chain_id}:{tx_hash}:{status}:{block_hash or ''}",
+        status=status,
+        chain_id=chain_id,
+        tx_hash=tx_hash,
+        first_seen_ms=first[0],
+        source=first[1],
+        block_number=block_number,
+        block_hash=block_hash,
+        included_ms=included_ms,
+        latency_ms=latency,
+    )
+
+
+class InclusionTracker:
+    """Pending txs and recent blocks of one chain."""
+
+    def __init__(
+        self, chain_id: int, pending_ttl_ms: int, max_pending: int, reorg_depth: int
+    ) -> None:
+        self.chain_id = chain_id
+        self.pending_ttl_ms = pending_ttl_ms
+        self.max_pending = max_pending
+        self.reorg_depth = reorg_depth
+        self._pending: OrderedDict[str, FirstSeen] = OrderedDict()
+        self._blocks: dict[int, _Mined] = {}
+        self._mined_in: dict[str, int] = {}  # tx hash → number of the tracked block holding it
+        self._clock = 0
+
+    @property
+    def pending_count(self) -> int:
+        return len(self._pending)
+
+    def on_sighting(self, sighting: Sighting) -> list[Inclusion]:
+        self._clock = max(self._clock, sighting.seen_ms)
+        if isinstance(sighting, PendingSeen):
+            out = self._on_pending(sighting)
+        else:
+            out = self._on_block(sighting)
+        out.extend(self._expire())
+        if out:
+            for status, count in Counter(r.status for r in out).items():
+                INCLUSIONS.labels(str(self.chain_id), status).inc(count)
+        return out
+
+    def _on_pending(self, seen: PendingSeen) -> list[Inclusion]:
+        if seen.tx_hash in self._pending or seen.tx_hash in self._mined_in:
+            return []  # seen before, or announced only after its block
+        self._pending[seen.tx_hash] = (seen.seen_ms, seen.source)
+        out: list[Inclusion] = []
+        while len(self._pending) > self.max_pending:
+            tx_hash, first = self._pending.popitem(last=False)
+            out.append(_inclusion("expired", self.chain_id, tx_hash, first))
+        return out
+
+    def _on_block(self, seen: BlockSeen) -> list[Inclusion]:
+        out: list[Inclusion] = []
+        known = self._blocks.get(seen.number)
+        if known is not None:
+            if known.block_hash == seen.block_hash:
+                return out  # the same block again (another URL, a refetch)
+            # Reorg: this height and everything tracked above it was replaced.
+            for number in sorted(n for n in self._blocks if n >= seen.number):
+                out.extend(self._orphan(number))
+        chain = str(self.chain_id)
+        latency = INCLUSION_SECONDS.labels(chain)
+        mined = _Mined(seen.block_hash, seen.seen_ms, all_txs=frozenset(seen.tx_hashes))
+        for tx_hash in seen.tx_hashes:
+            first = self._pending.pop(tx_hash, None)
+            self._mined_in[tx_hash] = seen.number
+            if first is None:
+                continue
+            mined.txs[tx_hash] = first
+            record = _inclusion(
+                "included",
+                self.chain_id,
+                tx_hash,
+                first,
+                seen.number,
+                seen.block_hash,
+                seen.seen_ms,
+            )
+            latency.observe(max(0, seen.seen_ms - first[0]) / 1000)
+            out.append(record)
+        unseen = len(seen.tx_hashes) - len(mined.txs)
+        if unseen:
+            INCLUSION_UNSEEN.labels(chain).inc(unseen)
+        self._blocks[seen.number] = mined
+        newest = max(self._blocks)
+        for number in [n for n in self._blocks if n <= newest - self.reorg_depth]:
+            for tx_hash in self._blocks.pop(number).all_txs:
+                self._mined_in.pop(tx_hash, None)
+        return out
+
+    def _orphan(self, number: int) -> list[Inclusion]:
+        block = self._blocks.pop(number)
+        out: list[Inclusion] = []
+        for tx_hash in block.all_txs:
+            self._mined_in.pop(tx_hash, None)
+        for tx_hash, first in block.txs.items():
+            out.append(
+                _inclusion(
+                    "reorged",
+                    self.chain_id,
+                    tx_hash,
+                    first,
+                    number,
+                    block.block_hash,
+                    block.seen_ms,
+                )
+            )
+            self._pending[tx_hash] = first  # may well be mined again in the new branch
+        return out
+
+    def _expire(self) -> list[Inclusion]:
+        horizon = self._clock - self.pending_ttl_ms
+        out: list[Inclusion] = []
+        while self._pending:
+            tx_hash, first = next(iter(self._pending.items()))
+            if first[0] >= horizon:
+                break
+            del self._pending[tx_hash]
+            out.append(_inclusion("expired", self.chain_id, tx_hash, first))
+        return out
+
+
+# --- sightings from what the flow carries -----------------------------------------------------
+
+
+class _TxRef(msgspec.Struct):
+    hash: str
+
+
+class _BlockRef(msgspec.Struct):
+    number: str
+    hash: str
+    transactions: list[_TxRef | str] = []
+
+
+class _Bundle(msgspec.Struct):
+    block: _BlockRef
+
+
+_decode_tx = msgspec.json.Decoder(_TxRef).decode
+_decode_bundle = msgspec.json.Decoder(_Bundle).decode
+
+
+def sighting(item: RawItem | Tx | Block | DeadLetter) -> Sighting | None:
+    """A pending or block sighting from a source item or a normalized record; None otherwise
+    (dead letters, mined Tx records, payloads the normalizer will reject anyway)."""
+    if isinstance(item, Tx):
+        if item.block_number is not None:
+            return None
+        return PendingSeen(item.chain_id, item.hash, item.first_seen_ms, item.source)
+    if isinstance(item, Block):
+        if item.hash is None:
+            return None
+        hashes = tuple(tx.hash for tx in item.txs)
+        return BlockSeen(item.chain_id, item.number, item.hash, item.first_seen_ms, hashes)
+    if not isinstance(item, RawItem):
+        return None
+    try:
+        if item.kind == "tx":
+            tx_hash = item.hash or _decode_tx(item.payload).hash
+            return PendingSeen(item.chain_id, tx_hash.lower(), item.seen_ms, item.source)
+        if item.kind == "block":
+            block = _decode_bundle(item.payload).block
+            hashes = tuple(
+                (tx if isinstance(tx, str) else tx.hash).lower() for tx in block.transactions
+            )
+            return BlockSeen(
+                item.chain_id, int(block.number, 16), block.hash.lower(), item.seen_ms, hashes
+            )
+    except (msgspec.DecodeError, msgspec.ValidationError, ValueError):
+        return None
+    return None
+
+
+@operator
+def track_inclusion(
+    step_id: str,
+    up: Stream[RawItem | Tx | Block | DeadLetter],
+    pending_ttl_s: float = 3600.0,
+    max_pending: int = 1_000_000,
+    reorg_depth: int = 64,
+) -> Stream[Inclusion]:
+    """Inclusion records from deduped source items (or normalized Tx / Block records)."""
+
+    def keyed(item: RawItem | Tx | Block | DeadLetter) -> Iterable[tuple[str, Sighting]]:
+        found = sighting(item)
+        return () if found is None else ((str(found.chain_id), found),)
+
+    def step(
+        tracker: InclusionTracker | None, seen: Sighting
+    ) -> tuple[InclusionTracker, list[Inclusion]]:
+        if tracker is None:
+            tracker = InclusionTracker(
+                seen.chain_id, int(pending_ttl_s * 1000), max_pending, reorg_depth
+            )
+        return tracker, tracker.on_sighting(seen)
+
+    resolved = op.stateful_flat_map("track", op.flat_map("sighting", up, keyed), step)
+    return op.key_rm("unkey", resolved)

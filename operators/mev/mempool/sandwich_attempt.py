@@ -1,0 +1,173 @@
+"""Sandwich attempts in the mempool: one sender's pair of txs bracketing a victim's swap on the
+same pool.
+
+The victim is a decoded swap intent (its pools follow from its path, see ``pools``). A
+searcher's tx "touches" that pool when it is a decoded swap on it, or when it is a call the
+enricher could not decode whose calldata carries the pool's address or both of its tokens (bots
+call their own contracts with packed calldata naming the pair or its tokens). The attempt is
+two such txs from one sender to one contract, other than the victim's, one expected to land
+before the victim and one after (``order.block_order``: higher tip first, ties by arrival).
+The classic public-mempool shape - frontrun tip just above the victim's, backrun just below -
+is flagged ``fee_bracketed`` with severity high. When the searcher's txs are decoded, the
+frontrun must trade the victim's way and the backrun the reverse way.
+
+Windowing: one state per chain (``window_key``), event time = ``first_seen_ms``; a window of a
+block time or two keeps the state small. The state is a plain object (``on_tx`` returns the
+detections as they complete), so the lead can hold it in ``bytewax.operators.windowing``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from operators.mev.mempool.order import block_order
+from operators.mev.pools import Hop, hops
+from operators.records import Detection, EnrichedTx
+
+
+def window_key(etx: EnrichedTx) -> str:
+    return str(etx.tx.chain_id)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    etx: EnrichedTx
+    hops: tuple[Hop, ...]
+    data: str  # calldata in lowercase hex, searched for pool and token addresses
+    pools: frozenset[str]
+
+    def direction(self, pool: str) -> tuple[str, str] | None:
+        for hop in self.hops:
+            if hop.pool == pool:
+                return hop.token_in, hop.token_out
+        return None
+
+    def touches(self, hop: Hop) -> bool:
+        if hop.pool in self.pools:
+            return True
+        if self.etx.call is not None:
+            # A call the enricher understood (a router swap elsewhere, a liquidity removal, ...)
+            # says what it does; naming the tokens does not make it a trade on this pool.
+            return False
+        data = self.data
+        return hop.pool[2:] in data or (hop.token_in[2:] in data and hop.token_out[2:] in data)
+
+
+@dataclass
+class SandwichAttemptDetector:
+    """State of one chain's window: pending txs by sender, victims by pool."""
+
+    by_sender: dict[str, list[_Pending]] = field(default_factory=dict)
+    victims: dict[Hop, list[_Pending]] = field(default_factory=dict)
+    reported: set[str] = field(default_factory=set)
+
+    def on_tx(self, etx: EnrichedTx, now_ms: int | None = None) -> list[Detection]:
+        tx = etx.tx
+        if tx.block_number is not None or tx.hash in self._seen_hashes(tx.sender):
+            return []
+        path = tuple(h for s in etx.swaps for h in hops(tx.chain_id, s))
+        pending = _Pending(etx, path, tx.input.lower(), frozenset(h.pool for h in path))
+        self.by_sender.setdefault(tx.sender, []).append(pending)
+        for hop in pending.hops:
+            self.victims.setdefault(hop, []).append(pending)
+        found: list[Detection] = []
+        # The new tx as a victim, searchers' txs already pending around it ...
+        for hop in pending.hops:
+            found += self._check(pending, hop, now_ms)
+        # ... or as the missing half of a bracket around a pending victim.
+        for hop, victims in self.victims.items():
+            if pending.touches(hop):
+                for victim in victims:
+                    if victim.etx.tx.sender != tx.sender:
+                        found += self._check(victim, hop, now_ms)
+        return found
+
+    def _seen_hashes(self, sender: str) -> set[str]:
+        return {p.etx.tx.hash for p in self.by_sender.get(sender, ())}
+
+    def _check(self, victim: _Pending, hop: Hop, now_ms: int | None) -> list[Detection]:
+        found = []
+        pool = hop.pool
+        victim_tx = victim.etx.tx
+        victim_at = block_order(victim_tx)
+        way = (hop.token_in, hop.token_out)
+        for sender, txs in self.by_sender.items():
+            if len(txs) < 2 or sender == victim_tx.sender:
+                continue
+            touching = [p for p in txs if p.touches(hop)]
+            if len(touching) < 2:
+                continue
+            fronts = [p for p in touching if block_order(p.etx.tx) < victim_at]
+            backs = [p for p in touching if block_order(p.etx.tx) > victim_at]
+            reverse = (way[1], way[0])
+            fronts = [p for p in fronts if p.direction(pool) in (None, way)]
+            backs = [p for p in backs if p.direction(pool) in (None, reverse)]
+            # The closest pair around the victim, through one contract (a searcher's bot or the
+            # same router), is the one a builder would bundle.
+            pairs = [
+                (f, b)
+                for f in sorted(fronts, key=lambda p: block_order(p.etx.tx), reverse=True)
+                for b in sorted(backs, key=lambda p: block_order(p.etx.tx))
+                if f.etx.tx.to == b.etx.tx.to
+            ]
+            if not pairs:
+                continue
+            front, back = pairs[0]
+            detection = self._detection(victim, front, back, hop, now_ms)
+            if detection.key not in self.reported:
+                self.reported.add(detection.key)
+                found.append(detection)
+        return found
+
+    def _detection(
+        self,
+        victim: _Pending,
+        front: _Pending,
+        back: _Pending,
+        hop: Hop,
+        now_ms: int | None,
+    ) -> Detection:
+        v, f, b = victim.etx.tx, front.etx.tx, back.etx.tx
+        fee_bracketed = f.tip_cap > v.tip_cap > b.tip_cap
+        latest = max(v.first_seen_ms, f.first_seen_ms, b.first_seen_ms)
+        return Detection(
+            key=f"{v.chain_id}:sandwich_attempt:{v.hash}:{f.hash}:{b.hash}",
+            kind="sandwich_attempt",
+            chain_id=v.chain_id,
+            tx_hashes=(f.hash, v.hash, b.hash),
+            first_seen_ms=v.first_seen_ms,
+            detected_ms=now_ms if now_ms is not None else latest,
+            severity="high" if fee_bracketed else "medium",
+            data={
+                "pool": hop.pool,
+                "pool_family": hop.family,
+                "protocol": victim.etx.swaps[0].protocol if victim.etx.swaps else None,
+                "tokens": [hop.token_in, hop.token_out],
+                "victim": v.hash,
+                "victim_sender": v.sender,
+                "frontrun": f.hash,
+                "backrun": b.hash,
+                "searcher": f.sender,
+                "searcher_contract": f.to,
+                "tips": {"frontrun": f.tip_cap, "victim": v.tip_cap, "backrun": b.tip_cap},
+                "fee_caps": {"frontrun": f.fee_cap, "victim": v.fee_cap, "backrun": b.fee_cap},
+                "fee_bracketed": fee_bracketed,
+                "why": (
+                    "frontrun tip above the victim's, backrun tip below it"
+                    if fee_bracketed
+                    else "frontrun and backrun bracket the victim in arrival order at equal tips"
+                ),
+            },
+        )
+
+    def merge(self, other: SandwichAttemptDetector) -> None:
+        """Take in another window's state (session windows that grow together)."""
+        for sender, txs in other.by_sender.items():
+            mine = self.by_sender.setdefault(sender, [])
+            known = {p.etx.tx.hash for p in mine}
+            mine.extend(p for p in txs if p.etx.tx.hash not in known)
+        for hop, victims in other.victims.items():
+            mine = self.victims.setdefault(hop, [])
+            known = {p.etx.tx.hash for p in mine}
+            mine.extend(p for p in victims if p.etx.tx.hash not in known)
+        self.reported |= other.reported

@@ -1,0 +1,121 @@
+"""What the block classifiers produce: calls, transfers, swaps and liquidations of one block.
+
+These are internal to ``operators.mev`` (the flow only sees ``Detection`` records); they carry the
+tx position and trace address of the call they came from, so findings point at exact frames.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from operators.records import Trace
+
+if TYPE_CHECKING:
+    from operators.mev.protocols.spec import CallSpec
+
+# Native ETH in token fields (the convention of mev-inspect-py and most MEV datasets).
+ETH = "0xeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
+
+
+class Frame(msgspec.Struct, frozen=True):
+    """One call frame of a transaction with what the classifier made of it.
+
+    ``error`` is the frame's effective error: its own, or else the nearest reverted ancestor's
+    (a frame inside a reverted call did not happen either). ``spec`` and ``args`` are set when the
+    call matched a known protocol function.
+    """
+
+    trace: Trace
+    error: str | None
+    spec: CallSpec | None = None
+    args: dict[str, Any] = {}
+    # Trace addresses of the frames on this frame's path (itself included) that reverted.
+    reverts: tuple[tuple[int, ...], ...] = ()
+
+    @property
+    def tx_hash(self) -> str:
+        return self.trace.tx_hash or ""
+
+    @property
+    def address(self) -> tuple[int, ...]:
+        return self.trace.trace_address
+
+    def happened_within(self, context: Frame) -> bool:
+        """Whether this frame's effects count for ``context`` (a swap or liquidation call).
+
+        For a call that went through, only what really happened: nothing on this frame's path
+        reverted. A reverted call is an attempt, read from everything it tried (that is how a
+        reverted arbitrage is still reported, with its error).
+        """
+        return context.error is not None or not self.reverts
+
+    @property
+    def role(self) -> str | None:
+        return self.spec.role if self.spec is not None else None
+
+    @property
+    def protocol(self) -> str | None:
+        return self.spec.protocol if self.spec is not None else None
+
+
+class Transfer(msgspec.Struct, frozen=True):
+    tx_hash: str
+    trace_address: tuple[int, ...]
+    sender: str
+    recipient: str
+    token: str
+    amount: int
+
+
+class SwapEvent(msgspec.Struct, frozen=True):
+    """A swap that executed (or reverted, see ``error``) in a block, from one pool call."""
+
+    tx_hash: str
+    tx_position: int
+    trace_address: tuple[int, ...]
+    protocol: str
+    pool: str
+    sender: str
+    recipient: str
+    token_in: str
+    amount_in: int
+    token_out: str
+    amount_out: int
+    error: str | None = None
+    # Who deployed the pool when its address says so (``sushiswap`` for a SushiSwap pair whose
+    # interface, ``protocol``, is ``uniswap_v2``); None when unknown.
+    exchange: str | None = None
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "tx_hash": self.tx_hash,
+            "tx_position": self.tx_position,
+            "trace_address": list(self.trace_address),
+            "protocol": self.protocol,
+            "exchange": self.exchange,
+            "pool": self.pool,
+            "sender": self.sender,
+            "recipient": self.recipient,
+            "token_in": self.token_in,
+            "amount_in": self.amount_in,
+            "token_out": self.token_out,
+            "amount_out": self.amount_out,
+            "error": self.error,
+        }
+
+
+class Liquidation(msgspec.Struct, frozen=True):
+    tx_hash: str
+    tx_position: int
+    trace_address: tuple[int, ...]
+    protocol: str
+    liquidated_user: str
+    liquidator: str
+    debt_token: str
+    debt_amount: int
+    collateral_token: str
+    received_token: str
+    received_amount: int
+    error: str | None = None

@@ -1,0 +1,18 @@
+"""Protocol knowledge, one module per protocol; ``REGISTRY`` is the order specs are tried in."""
+
+from __future__ import annotations
+
+from operators.mev.protocols import aave, balancer, compound, cream, curve, erc20, uniswap, zeroex
+from operators.mev.protocols.spec import CallSpec
+
+# Token transfers first: a ``transfer`` on any contract is a transfer, whatever else it is.
+REGISTRY: tuple[CallSpec, ...] = (
+    *erc20.SPECS,
+    *uniswap.SPECS,
+    *aave.SPECS,
+    *zeroex.SPECS,
+    *balancer.SPECS,
+    *compound.SPECS,
+    *cream.SPECS,
+    *curve.SPECS,
+)

@@ -1,0 +1,53 @@
+"""``scorpius detect-block``: one JSON line per finding, exact integers, same code as the flow."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from flows.cli import main
+from operators.mev import detect_block as detect
+from tests.operators.mev.conftest import DATA, block, expected
+
+
+def _run(argv: list[str]) -> int:
+    return main(["detect-block", *argv])
+
+
+def test_prints_the_sandwich_of_12775690(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run([str(DATA / "blocks" / "12775690.json.gz")]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    [want] = expected("sandwiches/12775690.json")
+    [sandwich] = [line for line in lines if line["kind"] == "sandwich"]
+    data = sandwich["data"]
+    assert data["profit_amount"] == want["profit_amount"]  # parsed from JSON: exact int
+    assert data["frontrun"]["tx_position"] == want["frontrun_swap"]["transaction_position"]
+    assert data["backrun"]["trace_address"] == want["backrun_swap"]["trace_address"]
+    assert sandwich["tx_hashes"][0] == want["frontrun_swap"]["transaction_hash"]
+    assert sandwich["tx_hashes"][-1] == want["backrun_swap"]["transaction_hash"]
+    # Same findings, same keys as the library entry point the flow uses.
+    assert [line["key"] for line in lines] == [d.key for d in detect(block(12775690))]
+
+
+def test_swaps_flag_adds_every_swap(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(["--swaps", str(DATA / "blocks" / "12914944.json.gz")]) == 0
+    kinds = [json.loads(line)["kind"] for line in capsys.readouterr().out.splitlines()]
+    assert kinds.count("swap") == expected("arbitrages.json")["12914944"]["swap_count"]
+    assert kinds.count("arbitrage") == 2
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("{not json", "cannot read"),
+        ('{"block_number": 1, "traces": [{"type": "call", "action": {}}]}', "missing field"),
+    ],
+)
+def test_unreadable_file_is_an_error(
+    tmp_path, capsys: pytest.CaptureFixture[str], content: str, reason: str
+) -> None:
+    bad = tmp_path / "block.json"
+    bad.write_text(content)
+    assert _run([str(bad)]) == 2
+    assert reason in capsys.readouterr().err
