@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "flows.commands.clickhouse",
     "flows.commands.archive",
     "flows.commands.detect_block",
+    "flows.commands.rules",
 ]
 
 

@@ -79,6 +79,16 @@ class DetectConfig:
 class RulesConfig:
     dir: str = str(EXAMPLE_RULES)
     batch_size: int = 512
+    # Sandbox of each rule module (rules/README.md, "Limits").
+    memory_mb: int = 64
+    fuel_per_call: int = 2_000_000
+    fuel_per_tx: int = 200_000
+    # Faults (trap, fuel exhausted) before a module is disabled until its file changes.
+    max_strikes: int = 3
+    # How often the rules directory is checked for changes (between batches).
+    reload_interval_s: float = 1.0
+    # Compiled declarative modules by content hash ("" = no cache): workers and restarts reuse them.
+    cache_dir: str = str(Path.home() / ".cache" / "scorpius" / "rules")
 
 
 @dataclass(frozen=True)

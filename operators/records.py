@@ -170,6 +170,9 @@ class Swap(msgspec.Struct, frozen=True, gc=False):
     recipient: str | None
     deadline: int | None
     fees: tuple[int, ...] = ()
+    # The other side at the last known pool state (expected out for exact input, expected in for
+    # exact output), set by a step that quotes the swap; the rule ABI derives slippage from it.
+    quote: int | None = None
 
     @property
     def token_in(self) -> str:

@@ -7,4 +7,5 @@ pytest_plugins: list[str] = [
     "tests.services.http_fakes",
     "tests.services.smtp",
     "tests.services.anvil",
+    "tests.services.assemblyscript",
 ]
