@@ -20,10 +20,12 @@ from connectors.local import SummarySink, as_line, for_summary, jsonl_sink
 from connectors.parquet_archive import archive
 from flows import stages
 from flows.config import Config, load_config
+from flows.rules import rules_engine_factory
 from flows.sources import raw_input
 from flows.storage import archive_sink, clickhouse_sink
 from operators.alerting import console_line, to_alert
 from operators.inclusion import track_inclusion
+from operators.rules.flow import rules_op
 
 
 def build_flow(cfg: Config) -> Dataflow:
@@ -55,11 +57,14 @@ def build_flow(cfg: Config) -> Dataflow:
     mined = stages.block_detect("block_mev", norm.blocks)
     detections = op.merge("detections", mempool.oks, mined.oks)
 
+    # rules: user WASM rules over every tx, batched and indexed
+    rules = rules_op("rules", etxs, rules_engine_factory(cfg.rules), cfg.rules.batch_size)
+
     # alerts: every detection and rule match becomes an alert
-    alerts = op.map("to_alert", detections, to_alert)
+    alerts = op.map("to_alert", op.merge("alertable", detections, rules.matches), to_alert)
 
     # dead letters of every stage
-    dead = op.merge("dead_letters", norm.errs, mempool.errs, mined.errs)
+    dead = op.merge("dead_letters", norm.errs, mempool.errs, mined.errs, rules.errs)
 
     # sinks: Kafka topics (when publishing), Parquet archive, ClickHouse (when configured), local JSON lines and console
     if cfg.kafka.publish:
@@ -71,11 +76,14 @@ def build_flow(cfg: Config) -> Dataflow:
     archive("archive_txs", etxs, archive_sink(cfg, "transactions", parts))
     archive("archive_blocks", norm.blocks, archive_sink(cfg, "blocks", parts))
     archive("archive_detections", detections, archive_sink(cfg, "detections", parts))
+    archive("archive_rule_matches", rules.matches, archive_sink(cfg, "rule_matches", parts))
     archive("archive_alerts", alerts, archive_sink(cfg, "alerts", parts))
     archive("archive_dead", dead, archive_sink(cfg, "dead_letters", parts))
     clickhouse = clickhouse_sink(cfg, parts)
     if clickhouse is not None:
-        analytics = op.merge("analytics", etxs, norm.blocks, detections, alerts, dead)
+        analytics = op.merge(
+            "analytics", etxs, norm.blocks, detections, rules.matches, alerts, dead
+        )
         write_clickhouse("clickhouse", analytics, clickhouse)
     op.output(
         "detections_out",
@@ -106,6 +114,7 @@ def build_flow(cfg: Config) -> Dataflow:
         stages.count_dead_letters("count_dead", dead),
         stages.count("count_decoded", decoded, "decoded"),
         stages.count_detections("count_detected", detections),
+        stages.count("count_rules", rules.matches, "rule_matches"),
         stages.count("count_alerts", alerts, "alerts"),
         stages.count("count_inclusions", inclusions, "inclusions"),
     )
