@@ -73,6 +73,16 @@ class DetectConfig:
     # Sandwich-attempt and frontrun-copy windows: a session per key closes after this much
     # event time without a pending tx (two mainnet block times).
     mempool_window_s: float = 24.0
+    # Sandwichable victims (live RPC source only: quotes need a node): a pending swap whose
+    # slippage tolerance is at least this many basis points is reported.
+    min_slippage_bps: int = 50
+    # getReserves eth_calls block the step: a slow node costs no more than this per pool and block.
+    reserves_timeout_s: float = 2.0
+    # A JSON file of extra pool factories (the shape of operators/mev/data/amm_factories.json):
+    # devnets, forks, other DEXes; "" = the bundled ones only.
+    amm_factories: str = ""
+    # Mempool alerts are matched to the sandwiches of blocks landing within this much time.
+    prediction_horizon_s: float = 600.0
 
 
 @dataclass(frozen=True)

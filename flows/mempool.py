@@ -6,6 +6,7 @@ source ─► normalize ─► enrich ─► detect (windows) ─► rules ─�
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import bytewax.operators as op
@@ -18,6 +19,8 @@ from connectors.clickhouse.sink import write_clickhouse
 from connectors.kafka import kafka_output
 from connectors.local import SummarySink, as_line, for_summary, jsonl_sink
 from connectors.parquet_archive import archive
+from connectors.rpc import endpoints_from_config
+from connectors.rpc.reserves import RpcReserves, urls_by_chain
 from flows import stages
 from flows.config import Config, load_config
 from flows.rules import rules_engine_factory
@@ -28,12 +31,13 @@ from operators.inclusion import track_inclusion
 from operators.rules.flow import rules_op
 
 
-def build_flow(cfg: Config) -> Dataflow:
+def build_flow(cfg: Config, stop: threading.Event | None = None) -> Dataflow:
+    """The graph for ``cfg``; ``stop`` ends a live (rpc) source when set (embedding, tests)."""
     out = Path(cfg.output.dir)
     flow = Dataflow("scorpius")
 
     # source: recorded sample, live RPC nodes or Kafka tx_raw, as RawItem
-    raw = raw_input("source", flow, cfg)
+    raw = raw_input("source", flow, cfg, stop)
 
     # normalize: RawItem → Tx (pending or mined) and Block
     norm = stages.normalize_stage("normalize", raw)
@@ -51,11 +55,20 @@ def build_flow(cfg: Config) -> Dataflow:
     # enrich: decoded call, swaps, labels, kind
     etxs = stages.enrich_stage("enrich", txs, cfg.enrich)
 
-    # detect: mempool windows (replacement per sender, sandwich attempts, frontrun copies)
-    # and MEV in mined blocks from their call traces
-    mempool = stages.mempool_detect("mempool_mev", etxs, cfg.detect)
-    mined = stages.block_detect("block_mev", norm.blocks)
-    detections = op.merge("detections", mempool.oks, mined.oks)
+    # detect: mempool windows (replacement per sender, sandwich attempts, frontrun copies),
+    # sandwichable victims quoted from pool reserves (live nodes only: a quote needs a node),
+    # MEV in mined blocks from their call traces, and blocks' sandwiches linked to the mempool
+    # alerts that predicted them
+    reserves = (
+        RpcReserves(urls_by_chain(endpoints_from_config(cfg.rpc)), cfg.detect.reserves_timeout_s)
+        if cfg.source.kind == "rpc"
+        else None
+    )
+    mempool = stages.mempool_detect("mempool_mev", etxs, cfg.detect, norm.blocks, reserves)
+    mined = stages.block_detect("block_mev", norm.blocks, stages.amm_factories(cfg.detect))
+    found = op.merge("found", mempool.oks, mined.oks)
+    predicted = stages.link_predictions("predicted", found, cfg.detect.prediction_horizon_s)
+    detections = op.merge("detections", found, predicted)
 
     # rules: user WASM rules over every tx, batched and indexed
     rules = rules_op("rules", etxs, rules_engine_factory(cfg.rules), cfg.rules.batch_size)

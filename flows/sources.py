@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 
 import bytewax.operators as op
@@ -41,8 +42,11 @@ def archive_source(cfg: Config) -> ArchiveReplaySource:
     )
 
 
-def raw_input(step_id: str, flow: Dataflow, cfg: Config) -> Stream[RawItem | Tx | DeadLetter]:
-    """What the source delivers: raw JSON-RPC items, or ``Tx`` already normalized (archive)."""
+def raw_input(
+    step_id: str, flow: Dataflow, cfg: Config, stop: threading.Event | None = None
+) -> Stream[RawItem | Tx | DeadLetter]:
+    """What the source delivers: raw JSON-RPC items, or ``Tx`` already normalized (archive).
+    ``stop`` ends a live (rpc) source when set."""
     kind = cfg.source.kind
     if kind == "replay":
         source = ReplaySource(
@@ -50,7 +54,7 @@ def raw_input(step_id: str, flow: Dataflow, cfg: Config) -> Stream[RawItem | Tx 
         )
         return op.input(step_id, flow, source)
     if kind == "rpc":
-        return live_input(step_id, flow, cfg)
+        return live_input(step_id, flow, cfg, stop)
     if kind == "archive":
         return op.input(step_id, flow, archive_source(cfg))
     if kind == "dumpster":
@@ -65,7 +69,9 @@ def raw_input(step_id: str, flow: Dataflow, cfg: Config) -> Stream[RawItem | Tx 
     )
 
 
-def live_input(step_id: str, flow: Dataflow, cfg: Config) -> Stream[RawItem | DeadLetter]:
+def live_input(
+    step_id: str, flow: Dataflow, cfg: Config, stop: threading.Event | None = None
+) -> Stream[RawItem | DeadLetter]:
     """Every configured (chain, URL) at once, deduped across URLs and reconnects."""
     endpoints = endpoints_from_config(cfg.rpc)
     if not endpoints:
@@ -73,5 +79,5 @@ def live_input(step_id: str, flow: Dataflow, cfg: Config) -> Stream[RawItem | De
             "SCORPIUS_SOURCE_KIND=rpc: no node URLs; set ETHEREUM_RPC_URLS, ARBITRUM_RPC_URLS, "
             "OPTIMISM_RPC_URLS, BASE_RPC_URLS or SCORPIUS_RPC_EXTRA"
         )
-    raw = op.input(step_id, flow, RpcSource(endpoints, cfg.rpc))
+    raw = op.input(step_id, flow, RpcSource(endpoints, cfg.rpc, stop))
     return dedup_items(f"{step_id}_dedup", raw, cfg.rpc.dedup_ttl_s, cfg.rpc.dedup_max_per_shard)

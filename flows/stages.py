@@ -20,9 +20,18 @@ from flows.config import DetectConfig, EnrichConfig
 from operators.enrich import DEFAULT_ENRICHER, Enricher
 from operators.metrics import DEAD_LETTERS, DETECTIONS, STAGE_ITEMS, reason_class
 from operators.mev import detect_block
-from operators.mev.mempool import FrontrunCopyDetector, SandwichAttemptDetector
+from operators.mev.mempool import (
+    FrontrunCopyDetector,
+    SandwichableVictimDetector,
+    SandwichAttemptDetector,
+)
 from operators.mev.mempool.frontrun import window_key as frontrun_key
+from operators.mev.mempool.predictions import KINDS as PREDICTION_KINDS
+from operators.mev.mempool.predictions import SandwichPredictions
+from operators.mev.mempool.predictions import window_key as prediction_key
+from operators.mev.mempool.reserves import FetchReserves, ReservesAtHead, ReservesUnavailable
 from operators.mev.mempool.sandwich_attempt import window_key as sandwich_key
+from operators.mev.pools import BUNDLED, AmmFactories
 from operators.normalize import normalize_item
 from operators.records import (
     Block,
@@ -185,11 +194,23 @@ def mempool_window(
     return Checked(detections, op.map("late", out.late, late_letter))
 
 
+def amm_factories(cfg: DetectConfig) -> AmmFactories:
+    return AmmFactories.load(cfg.amm_factories) if cfg.amm_factories else BUNDLED
+
+
 @operator
-def mempool_detect(step_id: str, etxs: Stream[EnrichedTx], cfg: DetectConfig) -> Checked[Detection]:
+def mempool_detect(
+    step_id: str,
+    etxs: Stream[EnrichedTx],
+    cfg: DetectConfig,
+    blocks: Stream[Block] | None = None,
+    fetch_reserves: FetchReserves | None = None,
+) -> Checked[Detection]:
     """Replacement / gas war (per sender), sandwich attempts (per chain), frontrun copies (per
-    target), each in its own event-time window."""
+    target), each in its own event-time window; with ``fetch_reserves`` (a live node to quote
+    from) and the ``blocks`` that move its cache on, sandwichable victims too."""
     wait = cfg.watermark_wait_s
+    factories = amm_factories(cfg)
     replacement = mempool_window(
         "replacement",
         op.filter("has_nonce", etxs, lambda e: e.tx.nonce is not None),
@@ -199,19 +220,97 @@ def mempool_detect(step_id: str, etxs: Stream[EnrichedTx], cfg: DetectConfig) ->
         wait,
     )
     sandwich = mempool_window(
-        "sandwich_attempt", etxs, sandwich_key, SandwichAttemptDetector, cfg.mempool_window_s, wait
+        "sandwich_attempt",
+        etxs,
+        sandwich_key,
+        lambda: SandwichAttemptDetector(factories=factories),
+        cfg.mempool_window_s,
+        wait,
     )
     frontrun = mempool_window(
         "frontrun_copy", etxs, frontrun_key, FrontrunCopyDetector, cfg.mempool_window_s, wait
     )
-    return Checked(
-        op.merge("detections", replacement.oks, sandwich.oks, frontrun.oks),
-        op.merge("errs", replacement.errs, sandwich.errs, frontrun.errs),
-    )
+    oks = [replacement.oks, sandwich.oks, frontrun.oks]
+    errs = [replacement.errs, sandwich.errs, frontrun.errs]
+    if fetch_reserves is not None and blocks is not None:
+        victims = sandwichable_detect("sandwichable", etxs, blocks, cfg, fetch_reserves, factories)
+        oks.append(victims.oks)
+        errs.append(victims.errs)
+    return Checked(op.merge("detections", *oks), op.merge("errs", *errs))
 
 
 @operator
-def block_detect(step_id: str, blocks: Stream[Block]) -> Checked[Detection]:
+def sandwichable_detect(
+    step_id: str,
+    etxs: Stream[EnrichedTx],
+    blocks: Stream[Block],
+    cfg: DetectConfig,
+    fetch_reserves: FetchReserves,
+    factories: AmmFactories = BUNDLED,
+) -> Checked[Detection]:
+    """Pending swaps quoted against pool reserves at the chain's newest block.
+
+    One state per chain: the head block and the reserves fetched at it (a block empties the
+    cache, so a pool costs one eth_call per block). Needs no window: a swap is judged alone. A
+    node that cannot answer turns the tx's check into a dead letter (``reserves unavailable``).
+    """
+    swaps = op.filter("pending_swaps", etxs, lambda e: e.tx.block_number is None and bool(e.swaps))
+    heads = op.map("heads", blocks, lambda b: (b.chain_id, b.number))
+    keyed = op.key_on(
+        "by_chain",
+        op.merge("swaps_and_heads", swaps, heads),
+        lambda item: str(item.tx.chain_id if isinstance(item, EnrichedTx) else item[0]),
+    )
+
+    def step(
+        state: ReservesAtHead | None, item: EnrichedTx | tuple[int, int]
+    ) -> tuple[ReservesAtHead, list[Detection | DeadLetter]]:
+        state = state if state is not None else ReservesAtHead()
+        if not isinstance(item, EnrichedTx):
+            state.on_block(item[1])
+            return state, []
+        detector = SandwichableVictimDetector(
+            state.lookup(fetch_reserves), cfg.min_slippage_bps, factories
+        )
+        try:
+            return state, list(detector.on_tx(item, _now_ms()))
+        except ReservesUnavailable as exc:
+            letter = DeadLetter(
+                stage="sandwichable",
+                reason=f"reserves unavailable: {exc}",
+                payload=item.tx.hash,
+                source=item.tx.source,
+                chain_id=item.tx.chain_id,
+                at_ms=_now_ms(),
+            )
+            return state, [letter]
+
+    judged = op.stateful_flat_map("judge", keyed, step)
+    return split_errors("split", op.key_rm("unkey", judged))
+
+
+@operator
+def link_predictions(
+    step_id: str, detections: Stream[Detection], horizon_s: float
+) -> Stream[Detection]:
+    """``sandwich_predicted``: a block's sandwich matched to the mempool alerts that foresaw it
+    (operators/mev/mempool/predictions.py), with how early the alert came."""
+    relevant = op.filter("relevant", detections, lambda d: d.kind in PREDICTION_KINDS)
+
+    def step(
+        state: SandwichPredictions | None, detection: Detection
+    ) -> tuple[SandwichPredictions, list[Detection]]:
+        state = state if state is not None else SandwichPredictions(int(horizon_s * 1000))
+        return state, state.on_detection(detection)
+
+    keyed = op.key_on("by_chain", relevant, prediction_key)
+    return op.key_rm("unkey", op.stateful_flat_map("link", keyed, step))
+
+
+@operator
+def block_detect(
+    step_id: str, blocks: Stream[Block], factories: AmmFactories = BUNDLED
+) -> Checked[Detection]:
     """Sandwiches, arbitrages and liquidations from each block's call traces.
 
     A block arrives whole (body, receipts and traces in one bundle from the source), so no
@@ -222,7 +321,7 @@ def block_detect(step_id: str, blocks: Stream[Block]) -> Checked[Detection]:
         if not block.traces:
             return []
         try:
-            return list(detect_block(block))
+            return list(detect_block(block, factories=factories))
         except Exception as exc:  # a classifier bug must not stop the flow: keep the block
             return [
                 DeadLetter(

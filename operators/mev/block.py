@@ -17,7 +17,7 @@ from operators.mev.arbitrages import Arbitrage, find_arbitrages
 from operators.mev.classify import frames_by_tx
 from operators.mev.liquidations import block_liquidations
 from operators.mev.model import Liquidation, SwapEvent
-from operators.mev.pools import exchange_of
+from operators.mev.pools import BUNDLED, AmmFactories
 from operators.mev.sandwiches import Sandwich, find_sandwiches
 from operators.mev.swaps import block_swaps
 from operators.records import Block, Detection
@@ -33,14 +33,16 @@ class BlockAnalysis:
     arbitrages: list[Arbitrage]
 
 
-def _with_exchange(chain_id: int, swap: SwapEvent) -> SwapEvent:
-    exchange = exchange_of(chain_id, swap.protocol, swap.pool, swap.token_in, swap.token_out)
+def _with_exchange(factories: AmmFactories, chain_id: int, swap: SwapEvent) -> SwapEvent:
+    exchange = factories.exchange_of(
+        chain_id, swap.protocol, swap.pool, swap.token_in, swap.token_out
+    )
     return msgspec.structs.replace(swap, exchange=exchange) if exchange else swap
 
 
-def analyze_block(block: Block) -> BlockAnalysis:
+def analyze_block(block: Block, factories: AmmFactories = BUNDLED) -> BlockAnalysis:
     frames = frames_by_tx(block.traces)
-    swaps = [_with_exchange(block.chain_id, s) for s in block_swaps(frames)]
+    swaps = [_with_exchange(factories, block.chain_id, s) for s in block_swaps(frames)]
     return BlockAnalysis(
         swaps=swaps,
         liquidations=block_liquidations(frames),
@@ -169,7 +171,10 @@ def detections_of(
     ]
 
 
-def detect_block(block: Block, now_ms: int | None = None) -> list[Detection]:
+def detect_block(
+    block: Block, now_ms: int | None = None, factories: AmmFactories = BUNDLED
+) -> list[Detection]:
     """Sandwiches, arbitrages and liquidations in ``block`` (``detected_ms`` is ``now_ms``, or
-    the block's first-seen time so a replay gives identical records)."""
-    return detections_of(block, analyze_block(block), now_ms)
+    the block's first-seen time so a replay gives identical records). ``factories`` names the
+    exchange of each pool (the user's factory file added to the bundled one)."""
+    return detections_of(block, analyze_block(block, factories), now_ms)

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from operators.mev.mempool.order import block_order
-from operators.mev.pools import Hop, hops
+from operators.mev.pools import BUNDLED, AmmFactories, Hop
 from operators.records import Detection, EnrichedTx
 
 
@@ -60,12 +60,13 @@ class SandwichAttemptDetector:
     by_sender: dict[str, list[_Pending]] = field(default_factory=dict)
     victims: dict[Hop, list[_Pending]] = field(default_factory=dict)
     reported: set[str] = field(default_factory=set)
+    factories: AmmFactories = BUNDLED
 
     def on_tx(self, etx: EnrichedTx, now_ms: int | None = None) -> list[Detection]:
         tx = etx.tx
         if tx.block_number is not None or tx.hash in self._seen_hashes(tx.sender):
             return []
-        path = tuple(h for s in etx.swaps for h in hops(tx.chain_id, s))
+        path = tuple(h for s in etx.swaps for h in self.factories.hops(tx.chain_id, s))
         pending = _Pending(etx, path, tx.input.lower(), frozenset(h.pool for h in path))
         self.by_sender.setdefault(tx.sender, []).append(pending)
         for hop in pending.hops:

@@ -16,16 +16,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from operators.mev.mempool import amm
-from operators.mev.pools import Hop, hops
+from operators.mev.pools import BUNDLED, AmmFactories, Hop
 from operators.records import Detection, EnrichedTx, Swap
 
 ReservesLookup = Callable[[int, str], "tuple[int, int] | None"]
 BPS = 10_000
 
 
-def window_key(etx: EnrichedTx) -> str:
-    first = next((h[0].pool for s in etx.swaps if (h := hops(etx.tx.chain_id, s))), "none")
-    return f"{etx.tx.chain_id}:{first}"
+def window_key(etx: EnrichedTx, factories: AmmFactories = BUNDLED) -> str:
+    chain = etx.tx.chain_id
+    first = next((h[0].pool for s in etx.swaps if (h := factories.hops(chain, s))), "none")
+    return f"{chain}:{first}"
 
 
 @dataclass
@@ -33,6 +34,7 @@ class SandwichableVictimDetector:
     reserves: ReservesLookup
     # Tolerance at or above which a swap is reported (50 bps = 0.5%, a common wallet default).
     min_slippage_bps: int = 50
+    factories: AmmFactories = BUNDLED
 
     def on_tx(self, etx: EnrichedTx, now_ms: int | None = None) -> list[Detection]:
         if etx.tx.block_number is not None:
@@ -58,7 +60,7 @@ class SandwichableVictimDetector:
         self, etx: EnrichedTx, index: int, swap: Swap, now_ms: int | None
     ) -> Detection | None:
         tx = etx.tx
-        path = hops(tx.chain_id, swap)
+        path = self.factories.hops(tx.chain_id, swap)
         if not path:
             return None
         pools: list[tuple[int, int]] = []
