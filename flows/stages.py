@@ -16,7 +16,7 @@ import bytewax.operators as op
 from bytewax.dataflow import Stream, operator
 from bytewax.operators import windowing as win
 
-from flows.config import DetectConfig, EnrichConfig
+from flows.config import ConfigError, DetectConfig, EnrichConfig
 from operators.enrich import DEFAULT_ENRICHER, Enricher
 from operators.metrics import DEAD_LETTERS, DETECTIONS, STAGE_ITEMS, reason_class
 from operators.mev import detect_block
@@ -195,7 +195,13 @@ def mempool_window(
 
 
 def amm_factories(cfg: DetectConfig) -> AmmFactories:
-    return AmmFactories.load(cfg.amm_factories) if cfg.amm_factories else BUNDLED
+    """The bundled pool factories, plus the user's file when configured."""
+    if not cfg.amm_factories:
+        return BUNDLED
+    try:
+        return AmmFactories.load(cfg.amm_factories)
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"SCORPIUS_DETECT_AMM_FACTORIES={cfg.amm_factories}: {exc}") from None
 
 
 @operator

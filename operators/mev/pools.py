@@ -48,7 +48,7 @@ def _sorted(a: str, b: str) -> tuple[str, str]:
 
 def _merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     """``extra`` over ``base`` per chain and section: a user's entry wins on a repeated name."""
-    out = {chain: dict(spec) for chain, spec in base.items()}
+    out = {chain: dict(spec) for chain, spec in base.items() if chain.isdigit()}
     for chain, spec in extra.items():
         if not chain.isdigit():
             continue

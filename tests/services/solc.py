@@ -1,0 +1,73 @@
+"""The Solidity compiler from npm ``solc`` (solcjs, see install_solc.sh), run through node.
+
+``solc_compile`` is a session fixture: ``compile(path) -> {contract name: Compiled}`` with the
+ABI and creation bytecode of every contract in one Solidity file (standard JSON in, standard
+JSON out). Compiling happens in the test session, so no build artefacts are committed. If node
+or the package is missing the fixture fails (not skips) and names the installer.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SOLC_PACKAGE = Path.home() / ".cache/scorpius/node/node_modules/solc"
+# Reads the standard-JSON input on stdin, writes the standard-JSON output.
+_RUN = (
+    "const solc = require(process.argv[1]);"
+    "const input = require('fs').readFileSync(0, 'utf8');"
+    "process.stdout.write(solc.compile(input));"
+)
+
+
+@dataclass(frozen=True)
+class Compiled:
+    abi: list[dict[str, Any]]
+    bytecode: bytes  # creation code
+
+
+Compile = Callable[[Path], dict[str, Compiled]]
+
+
+def compile_file(path: Path) -> dict[str, Compiled]:
+    request = {
+        "language": "Solidity",
+        "sources": {path.name: {"content": path.read_text()}},
+        "settings": {
+            "optimizer": {"enabled": True, "runs": 200},
+            "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}},
+        },
+    }
+    done = subprocess.run(
+        ["node", "-e", _RUN, str(SOLC_PACKAGE)],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    output = json.loads(done.stdout)
+    errors = [e for e in output.get("errors", []) if e.get("severity") == "error"]
+    if errors:
+        raise RuntimeError("solc: " + "\n".join(e["formattedMessage"] for e in errors))
+    return {
+        name: Compiled(item["abi"], bytes.fromhex(item["evm"]["bytecode"]["object"]))
+        for name, item in output["contracts"][path.name].items()
+    }
+
+
+@pytest.fixture(scope="session")
+def solc_compile() -> Compile:
+    if shutil.which("node") is None or not (SOLC_PACKAGE / "package.json").is_file():
+        pytest.fail(
+            f"solc is not installed at {SOLC_PACKAGE} (or node is missing): run "
+            "tests/services/install_solc.sh (npm install solc into ~/.cache/scorpius/node)"
+        )
+    return compile_file
