@@ -76,6 +76,10 @@ class RpcReserves:
         if error is not None:
             if "revert" in str(error.get("message", "")).lower():
                 return None  # a contract without getReserves: not a V2 pair
+            if block is not None:
+                # The block came from another URL and this node has not got it yet ("header
+                # not found"): its latest state is the nearest there is.
+                return self(chain_id, pool, None)
             raise ReservesUnavailable(f"eth_call getReserves: error {error.get('code')}")
         result = reply.get("result")
         if result in _EMPTY or not isinstance(result, str):
