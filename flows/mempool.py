@@ -55,18 +55,24 @@ def build_flow(cfg: Config, stop: threading.Event | None = None) -> Dataflow:
     # enrich: decoded call, swaps, labels, kind
     etxs = stages.enrich_stage("enrich", txs, cfg.enrich)
 
+    # quote: pending swaps priced from pool reserves at the newest block (Swap.quote), and the
+    # sandwichable victims among them; live nodes only (a quote needs a node to ask)
+    found_parts: list[Stream[Detection]] = []
+    dead_parts: list[Stream[DeadLetter]] = []
+    if cfg.source.kind == "rpc":
+        endpoints = endpoints_from_config(cfg.rpc)
+        reserves = RpcReserves(urls_by_chain(endpoints), cfg.detect.reserves_timeout_s)
+        quoted = stages.quote_stage("quote", etxs, norm.blocks, cfg.detect, reserves)
+        etxs = quoted.priced
+        found_parts.append(quoted.victims)
+        dead_parts.append(quoted.errs)
+
     # detect: mempool windows (replacement per sender, sandwich attempts, frontrun copies),
-    # sandwichable victims quoted from pool reserves (live nodes only: a quote needs a node),
     # MEV in mined blocks from their call traces, and blocks' sandwiches linked to the mempool
     # alerts that predicted them
-    reserves = (
-        RpcReserves(urls_by_chain(endpoints_from_config(cfg.rpc)), cfg.detect.reserves_timeout_s)
-        if cfg.source.kind == "rpc"
-        else None
-    )
-    mempool = stages.mempool_detect("mempool_mev", etxs, cfg.detect, norm.blocks, reserves)
+    mempool = stages.mempool_detect("mempool_mev", etxs, cfg.detect)
     mined = stages.block_detect("block_mev", norm.blocks, stages.amm_factories(cfg.detect))
-    found = op.merge("found", mempool.oks, mined.oks)
+    found = op.merge("found", mempool.oks, mined.oks, *found_parts)
     predicted = stages.link_predictions("predicted", found, cfg.detect.prediction_horizon_s)
     detections = op.merge("detections", found, predicted)
 
@@ -77,7 +83,7 @@ def build_flow(cfg: Config, stop: threading.Event | None = None) -> Dataflow:
     alerts = op.map("to_alert", op.merge("alertable", detections, rules.matches), to_alert)
 
     # dead letters of every stage
-    dead = op.merge("dead_letters", norm.errs, mempool.errs, mined.errs, rules.errs)
+    dead = op.merge("dead_letters", norm.errs, mempool.errs, mined.errs, rules.errs, *dead_parts)
 
     # sinks: Kafka topics (when publishing), Parquet archive, ClickHouse (when configured), local JSON lines and console
     if cfg.kafka.publish:

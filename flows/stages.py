@@ -205,16 +205,9 @@ def amm_factories(cfg: DetectConfig) -> AmmFactories:
 
 
 @operator
-def mempool_detect(
-    step_id: str,
-    etxs: Stream[EnrichedTx],
-    cfg: DetectConfig,
-    blocks: Stream[Block] | None = None,
-    fetch_reserves: FetchReserves | None = None,
-) -> Checked[Detection]:
+def mempool_detect(step_id: str, etxs: Stream[EnrichedTx], cfg: DetectConfig) -> Checked[Detection]:
     """Replacement / gas war (per sender), sandwich attempts (per chain), frontrun copies (per
-    target), each in its own event-time window; with ``fetch_reserves`` (a live node to quote
-    from) and the ``blocks`` that move its cache on, sandwichable victims too."""
+    target), each in its own event-time window."""
     wait = cfg.watermark_wait_s
     factories = amm_factories(cfg)
     replacement = mempool_window(
@@ -236,41 +229,51 @@ def mempool_detect(
     frontrun = mempool_window(
         "frontrun_copy", etxs, frontrun_key, FrontrunCopyDetector, cfg.mempool_window_s, wait
     )
-    oks = [replacement.oks, sandwich.oks, frontrun.oks]
-    errs = [replacement.errs, sandwich.errs, frontrun.errs]
-    if fetch_reserves is not None and blocks is not None:
-        victims = sandwichable_detect("sandwichable", etxs, blocks, cfg, fetch_reserves, factories)
-        oks.append(victims.oks)
-        errs.append(victims.errs)
-    return Checked(op.merge("detections", *oks), op.merge("errs", *errs))
+    return Checked(
+        op.merge("detections", replacement.oks, sandwich.oks, frontrun.oks),
+        op.merge("errs", replacement.errs, sandwich.errs, frontrun.errs),
+    )
+
+
+@dataclass(frozen=True)
+class Quoted:
+    """Every tx, pending swaps now with ``Swap.quote``; the sandwichable victims among them."""
+
+    priced: Stream[EnrichedTx]
+    victims: Stream[Detection]
+    errs: Stream[DeadLetter]
 
 
 @operator
-def sandwichable_detect(
+def quote_stage(
     step_id: str,
     etxs: Stream[EnrichedTx],
     blocks: Stream[Block],
     cfg: DetectConfig,
     fetch_reserves: FetchReserves,
-    factories: AmmFactories = BUNDLED,
-) -> Checked[Detection]:
-    """Pending swaps quoted against pool reserves at the chain's newest block.
+) -> Quoted:
+    """Pending swaps priced at the chain's newest block: ``Swap.quote`` set where every hop is a
+    constant-product pool, and sandwichable victims judged on the same reserves.
 
     One state per chain: the head block and the reserves fetched at it (a block empties the
-    cache, so a pool costs one eth_call per block). Needs no window: a swap is judged alone. A
-    node that cannot answer turns the tx's check into a dead letter (``reserves unavailable``).
+    cache, so a pool costs one eth_call per block). Other txs pass by without a hop. A node that
+    cannot answer leaves the tx unquoted and turns its check into a dead letter
+    (``reserves unavailable``); the tx itself goes on.
     """
-    swaps = op.filter("pending_swaps", etxs, lambda e: e.tx.block_number is None and bool(e.swaps))
+    factories = amm_factories(cfg)
+    split = op.branch(
+        "is_pending_swap", etxs, lambda e: e.tx.block_number is None and bool(e.swaps)
+    )
     heads = op.map("heads", blocks, lambda b: (b.chain_id, b.number))
     keyed = op.key_on(
         "by_chain",
-        op.merge("swaps_and_heads", swaps, heads),
+        op.merge("swaps_and_heads", split.trues, heads),
         lambda item: str(item.tx.chain_id if isinstance(item, EnrichedTx) else item[0]),
     )
 
     def step(
         state: ReservesAtHead | None, item: EnrichedTx | tuple[int, int]
-    ) -> tuple[ReservesAtHead, list[Detection | DeadLetter]]:
+    ) -> tuple[ReservesAtHead, list[EnrichedTx | Detection | DeadLetter]]:
         state = state if state is not None else ReservesAtHead()
         if not isinstance(item, EnrichedTx):
             state.on_block(item[1])
@@ -279,20 +282,27 @@ def sandwichable_detect(
             state.lookup(fetch_reserves), cfg.min_slippage_bps, factories
         )
         try:
-            return state, list(detector.on_tx(item, _now_ms()))
+            quoted = detector.quoted(item)
+            return state, [quoted, *detector.on_tx(quoted, _now_ms())]
         except ReservesUnavailable as exc:
             letter = DeadLetter(
-                stage="sandwichable",
+                stage="quote",
                 reason=f"reserves unavailable: {exc}",
                 payload=item.tx.hash,
                 source=item.tx.source,
                 chain_id=item.tx.chain_id,
                 at_ms=_now_ms(),
             )
-            return state, [letter]
+            return state, [item, letter]
 
-    judged = op.stateful_flat_map("judge", keyed, step)
-    return split_errors("split", op.key_rm("unkey", judged))
+    judged = op.key_rm("unkey", op.stateful_flat_map("quote", keyed, step))
+    kinds = op.branch("is_tx", judged, lambda item: isinstance(item, EnrichedTx))
+    found = split_errors("split", kinds.falses)
+    return Quoted(
+        op.merge("all_txs", split.falses, kinds.trues),  # type: ignore[arg-type]
+        found.oks,  # type: ignore[arg-type]
+        found.errs,
+    )
 
 
 @operator

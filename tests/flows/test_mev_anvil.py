@@ -201,6 +201,15 @@ def write_settings(tmp: Path, ex: Exchange) -> dict[str, str]:
     )
     rules = tmp / "rules"
     rules.mkdir()
+    # A user rule on the swap's slippage tolerance: it can match only if the flow quoted the
+    # pending swap (Swap.quote) before the rules ran.
+    (rules / "slippage.yaml").write_text(
+        "rules:\n"
+        "  - id: loose-slippage\n"
+        "    severity: high\n"
+        "    when:\n"
+        "      - swap.slippage >= 0.025\n"
+    )
     return {
         "SCORPIUS_DETECT_AMM_FACTORIES": str(factories),
         "SCORPIUS_ENRICH_LABELS_DIR": str(labels),
@@ -210,6 +219,13 @@ def write_settings(tmp: Path, ex: Exchange) -> dict[str, str]:
 
 def detections(out: Path) -> list[dict[str, Any]]:
     path = out / "detections.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def alerts(out: Path) -> list[dict[str, Any]]:
+    path = out / "alerts.jsonl"
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -328,6 +344,11 @@ def test_sandwich_alerted_in_the_mempool_then_mined_with_the_chain_states_profit
     )
     assert sandwichable["data"]["quote"] == router_quote == quote
     assert sandwichable["data"]["slippage_bps"] == (quote - min_out) * 10_000 // quote
+    # The rule saw the quoted swap: 3% tolerance against the quote.
+    rule_alerts = wait_for(
+        lambda: [a for a in alerts(out) if a["origin"] == "rule:loose-slippage"], "the rule match"
+    )
+    assert [a["tx_hashes"] for a in rule_alerts] == [[victim]]
     assert attempt["tx_hashes"] == [front, victim, back]
     assert attempt["data"]["pool"] == ex.pair
     assert attempt["data"]["fee_bracketed"] is True

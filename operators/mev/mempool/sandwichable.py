@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import msgspec
+
 from operators.mev.mempool import amm
 from operators.mev.pools import BUNDLED, AmmFactories, Hop
 from operators.records import Detection, EnrichedTx, Swap
@@ -46,6 +48,38 @@ class SandwichableVictimDetector:
                 found.append(detection)
         return found
 
+    def quoted(self, etx: EnrichedTx) -> EnrichedTx:
+        """``etx`` with ``Swap.quote`` set on each swap the reserves price exactly (every hop a
+        constant-product pool): the expected output of an exact-input swap, the input an
+        exact-output one needs. The rule engine derives ``swap.slippage`` from it."""
+        if etx.tx.block_number is not None or not etx.swaps:
+            return etx
+        swaps = tuple(self._with_quote(etx.tx.chain_id, swap) for swap in etx.swaps)
+        return etx if swaps == etx.swaps else msgspec.structs.replace(etx, swaps=swaps)
+
+    def _with_quote(self, chain_id: int, swap: Swap) -> Swap:
+        pools = self._path_reserves(chain_id, self.factories.hops(chain_id, swap))
+        if pools is None:
+            return swap
+        quote: int | None = None
+        if swap.exact_input and swap.amount_in:
+            quote = amm.quote_out(swap.amount_in, pools)
+        elif not swap.exact_input and swap.amount_out:
+            quote = amm.quote_in(swap.amount_out, pools)
+        return msgspec.structs.replace(swap, quote=quote) if quote else swap
+
+    def _path_reserves(self, chain_id: int, path: list[Hop]) -> list[tuple[int, int]] | None:
+        """(reserve in, reserve out) of every hop; None when any hop cannot be quoted."""
+        if not path:
+            return None
+        pools: list[tuple[int, int]] = []
+        for hop in path:
+            reserves = self._pool_reserves(chain_id, hop)
+            if reserves is None:
+                return None
+            pools.append(reserves)
+        return pools
+
     def _pool_reserves(self, chain_id: int, hop: Hop) -> tuple[int, int] | None:
         if hop.family != "v2":
             return None
@@ -61,14 +95,9 @@ class SandwichableVictimDetector:
     ) -> Detection | None:
         tx = etx.tx
         path = self.factories.hops(tx.chain_id, swap)
-        if not path:
+        pools = self._path_reserves(tx.chain_id, path)
+        if pools is None:
             return None
-        pools: list[tuple[int, int]] = []
-        for hop in path:
-            reserves = self._pool_reserves(tx.chain_id, hop)
-            if reserves is None:
-                return None
-            pools.append(reserves)
         frontrun, profit = 0, 0
         if swap.exact_input and swap.amount_in and swap.amount_out_min is not None:
             quote = amm.quote_out(swap.amount_in, pools)
