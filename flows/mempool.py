@@ -11,7 +11,7 @@ from pathlib import Path
 
 import bytewax.operators as op
 from bytewax.connectors.stdio import StdOutSink
-from bytewax.dataflow import Dataflow
+from bytewax.dataflow import Dataflow, Stream
 
 from connectors.alerts.log import JsonlLog
 from connectors.alerts.sink import build_alert_sink, for_alert_sink
@@ -28,6 +28,7 @@ from flows.sources import raw_input
 from flows.storage import archive_sink, clickhouse_sink
 from operators.alerting import console_line, to_alert
 from operators.inclusion import track_inclusion
+from operators.records import DeadLetter, Detection
 from operators.rules.flow import rules_op
 
 

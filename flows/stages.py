@@ -299,7 +299,7 @@ def quote_stage(
     kinds = op.branch("is_tx", judged, lambda item: isinstance(item, EnrichedTx))
     found = split_errors("split", kinds.falses)
     return Quoted(
-        op.merge("all_txs", split.falses, kinds.trues),  # type: ignore[arg-type]
+        op.merge("all_txs", split.falses, kinds.trues),
         found.oks,  # type: ignore[arg-type]
         found.errs,
     )

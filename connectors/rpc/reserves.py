@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
+from typing import Any
 
 import requests
 from eth_abi import decode
@@ -54,7 +55,7 @@ class RpcReserves:
             return None  # no node for the chain: no quote
         if self._session is None:
             self._session = requests.Session()
-        body = {
+        body: dict[str, Any] = {
             "jsonrpc": "2.0",
             "id": next(self._ids),
             "method": "eth_call",

@@ -51,10 +51,12 @@ def test_a_users_factory_file_adds_chains_and_exchanges_to_the_bundled_ones(
     assert BUNDLED.hops(31337, _swap(DEV_ROUTER, (WETH, USDC))) == []
     # Mainnet keeps its bundled exchanges next to the added one.
     real = v2_pair(1, "uniswap_v2", WETH, USDC)
+    assert real is not None
     assert factories.v2_pair(1, "uniswap_v2", WETH, USDC) == real
     assert factories.exchange_of(1, "uniswap_v2", real, WETH, USDC) == "uniswap_v2"
     dev = factories.v2_pair(1, "devswap", WETH, USDC)
-    assert dev != real and factories.exchange_of(1, "uniswap_v2", dev, WETH, USDC) == "devswap"
+    assert dev is not None and dev != real
+    assert factories.exchange_of(1, "uniswap_v2", dev, WETH, USDC) == "devswap"
     # Window snapshots pickle detectors holding the registry: the data survives, not the memo.
     restored = pickle.loads(pickle.dumps(factories))
     assert restored.v2_pair(31337, "devswap", WETH, USDC) == hop.pool
