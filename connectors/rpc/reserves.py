@@ -10,6 +10,7 @@ an http(s) URL configured for the chain is preferred.
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,14 +48,16 @@ class RpcReserves:
         self._urls = dict(urls)
         self._timeout_s = timeout_s
         self._ids = itertools.count(1)
-        self._session: requests.Session | None = None
+        # One HTTP session per worker thread: workers of a process share this object.
+        self._local = threading.local()
 
     def __call__(self, chain_id: int, pool: str, block: int | None) -> tuple[int, int] | None:
         url = self._urls.get(chain_id)
         if url is None:
             return None  # no node for the chain: no quote
-        if self._session is None:
-            self._session = requests.Session()
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
         body: dict[str, Any] = {
             "jsonrpc": "2.0",
             "id": next(self._ids),
@@ -65,7 +68,7 @@ class RpcReserves:
             ],
         }
         try:
-            response = self._session.post(url, json=body, timeout=self._timeout_s)
+            response = session.post(url, json=body, timeout=self._timeout_s)
             response.raise_for_status()
             reply = response.json()
         except (requests.RequestException, ValueError) as exc:
