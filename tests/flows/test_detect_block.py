@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -51,3 +52,25 @@ def test_unreadable_file_is_an_error(
     bad.write_text(content)
     assert _run([str(bad)]) == 2
     assert reason in capsys.readouterr().err
+
+
+def test_the_users_pool_factories_name_the_exchange(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = str(DATA / "blocks" / "12775690.json.gz")
+    assert _run([path]) == 0
+    [bundled] = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"sandwich"' in x]
+    family = bundled["data"]["exchange"]
+    assert family is not None
+    # The user's file replaces that exchange's factory: its pairs are no longer recognised.
+    factories = tmp_path / "factories.json"
+    other = {"factory": "0x" + "fa" * 20, "init_code_hash": "0x" + "11" * 32}
+    factories.write_text(json.dumps({"1": {"v2": {family: other}}}))
+    monkeypatch.setenv("SCORPIUS_DETECT_AMM_FACTORIES", str(factories))
+    assert _run([path]) == 0
+    [replaced] = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"sandwich"' in x]
+    assert replaced["data"]["exchange"] is None
+    assert replaced["key"] == bundled["key"]
+    factories.write_text("[not json")
+    assert _run([path]) == 2
+    assert "SCORPIUS_DETECT_AMM_FACTORIES" in capsys.readouterr().err
