@@ -1,5 +1,6 @@
 """MEV detection throughput on one worker (one thread): blocks/s and traces/s for block detection
-over the bundled mainnet blocks, pending tx/s for the three mempool detectors.
+over the bundled mainnet blocks, pending tx/s for the three mempool detectors, pending swaps/s
+for quoting (``Swap.quote``), detections/s for the prediction link.
 
     python bench/bench_mev.py [--rounds N]
 
@@ -26,7 +27,8 @@ from operators.mev.mempool import (
     SandwichAttemptDetector,
     frontrun,
 )
-from operators.records import Block, EnrichedTx
+from operators.mev.mempool.predictions import SandwichPredictions
+from operators.records import Block, Detection, EnrichedTx
 from tests.operators.mev.pending import replayed
 
 BLOCKS = Path(__file__).resolve().parents[1] / "tests" / "data" / "mev" / "blocks"
@@ -65,6 +67,37 @@ def bench_mempool(windows: list[list[EnrichedTx]], rounds: int) -> tuple[float, 
     return rounds * count / elapsed, findings // rounds
 
 
+def bench_quotes(windows: list[list[EnrichedTx]], rounds: int) -> tuple[float, int]:
+    swaps = [etx for window in windows for etx in window if etx.swaps]
+    detector = SandwichableVictimDetector(_reserves)
+    started = time.perf_counter()
+    for _ in range(rounds):
+        for etx in swaps:
+            detector.quoted(etx)
+    return rounds * len(swaps) / (time.perf_counter() - started), len(swaps)
+
+
+def bench_links(
+    blocks: list[Block], windows: list[list[EnrichedTx]], rounds: int
+) -> tuple[float, int, int]:
+    """Each block's mempool alerts, then its detections, through one chain's linker."""
+    stream: list[Detection] = []
+    for block, window in zip(blocks, windows, strict=True):
+        attempts = SandwichAttemptDetector()
+        sandwichable = SandwichableVictimDetector(_reserves)
+        for etx in window:
+            stream += attempts.on_tx(etx) + sandwichable.on_tx(etx)
+        stream += detect_block(block)
+    links = 0
+    started = time.perf_counter()
+    for _ in range(rounds):
+        linker = SandwichPredictions()
+        for detection in stream:
+            links += len(linker.on_detection(detection))
+    elapsed = time.perf_counter() - started
+    return rounds * len(stream) / elapsed, len(stream), links // rounds
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -84,6 +117,13 @@ def main() -> int:
     print(
         f"mempool detection: {tx_s:,.0f} tx/s ({sum(len(w) for w in windows)} pending txs, "
         f"{mempool_findings} findings, 3 detectors, 1 worker)"
+    )
+    quotes_s, swaps = bench_quotes(windows, args.rounds)
+    print(f"quotes: {quotes_s:,.0f} pending swaps/s ({swaps} swaps, reserves in memory, 1 worker)")
+    links_s, stream, links = bench_links(blocks, windows, args.rounds)
+    print(
+        f"prediction link: {links_s:,.0f} detections/s ({stream} detections, {links} links, "
+        "1 worker)"
     )
     return 0
 
