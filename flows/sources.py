@@ -11,7 +11,7 @@ from connectors.archive_query import Filters
 from connectors.archive_replay import ArchiveReplaySource
 from connectors.kafka import kafka_raw_input
 from connectors.mempool_dumpster import MempoolDumpsterSource
-from connectors.replay import ReplaySource
+from connectors.replay import Pacing, ReplaySource
 from connectors.rpc import RpcSource, endpoints_from_config
 from flows.config import Config, ConfigError
 from operators.dedup import dedup_items
@@ -45,9 +45,8 @@ def raw_input(step_id: str, flow: Dataflow, cfg: Config) -> Stream[RawItem | Tx 
     """What the source delivers: raw JSON-RPC items, or ``Tx`` already normalized (archive)."""
     kind = cfg.source.kind
     if kind == "replay":
-        source = ReplaySource(
-            cfg.source.replay_path, cfg.source.replay_speed, cfg.source.replay_partitions
-        )
+        pacing = Pacing(cfg.source.replay_speed, cfg.source.replay_rate, cfg.source.replay_rebase)
+        source = ReplaySource(cfg.source.replay_path, pacing, cfg.source.replay_partitions)
         return op.input(step_id, flow, source)
     if kind == "rpc":
         return live_input(step_id, flow, cfg)

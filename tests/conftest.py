@@ -7,5 +7,6 @@ pytest_plugins: list[str] = [
     "tests.services.http_fakes",
     "tests.services.smtp",
     "tests.services.anvil",
+    "tests.services.prometheus",
     "tests.services.assemblyscript",
 ]

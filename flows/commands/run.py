@@ -40,6 +40,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--dumpster", nargs="+", metavar="FILE", help="replay mempool-dumpster Parquet/CSV files"
     )
+    parser.add_argument("--rate", type=float, help="replay this many items per second")
+    parser.add_argument(
+        "--rebase", action="store_true", help="replayed items count as first seen now"
+    )
     parser.add_argument("--quiet", action="store_true", help="no console line per alert")
     parser.add_argument("-r", "--recovery-directory", help="bytewax recovery directory")
     parser.set_defaults(func=run)
@@ -67,6 +71,10 @@ def run(args: argparse.Namespace) -> int:
         source = dataclasses.replace(source, kind="dumpster", dumpster_paths=tuple(args.dumpster))
     if args.speed is not None:
         source = dataclasses.replace(source, replay_speed=args.speed)
+    if args.rate is not None:
+        source = dataclasses.replace(source, replay_rate=args.rate)
+    if args.rebase:
+        source = dataclasses.replace(source, replay_rebase=True)
     cfg = dataclasses.replace(cfg, output=output, source=source)
     recovery = RecoveryConfig(args.recovery_directory) if args.recovery_directory else None
     cli_main(
