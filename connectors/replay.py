@@ -70,9 +70,27 @@ class _ReplayState:
     consumed: int  # items of this partition already emitted
 
 
+@dataclass(frozen=True)
+class Pacing:
+    """How fast a replay runs. ``speed`` > 0 keeps recorded spacing (1.0 = recorded pace);
+    ``rate`` > 0 instead emits that many items per second in recorded order, whatever their
+    recorded times (a sample spanning years plays in seconds); neither = as fast as possible.
+    ``rebase`` stamps each item with the wall time it is replayed at, as if first seen now: a live
+    rehearsal whose latency figures and event-time windows behave as in production."""
+
+    speed: float = 0.0
+    rate: float = 0.0
+    rebase: bool = False
+
+
 class _ReplayPartition(StatefulSourcePartition[RawItem | DeadLetter, _ReplayState]):
     def __init__(
-        self, path: Path, partition: int, partitions: int, speed: float, resume: _ReplayState | None
+        self,
+        path: Path,
+        partition: int,
+        partitions: int,
+        pacing: Pacing,
+        resume: _ReplayState | None,
     ) -> None:
         self._items = read_items(path, partition, partitions)
         self._consumed = 0
@@ -80,13 +98,25 @@ class _ReplayPartition(StatefulSourcePartition[RawItem | DeadLetter, _ReplayStat
         for _ in range(skip):
             next(self._items, None)
             self._consumed += 1
-        self._speed = speed
+        self._pacing = pacing
+        # Each partition plays its share of the rate, so partitions stay abreast.
+        self._rate = pacing.rate / partitions
         self._pending: RawItem | DeadLetter | None = None
         # Recorded time zero and wall time zero: item t is due at wall0 + (t - rec0) / speed.
         self._rec0: int | None = None
         self._wall0 = time.monotonic()
+        self._started = self._consumed
         self._wait_until: float | None = None
         self._label = path.name
+
+    def _due(self, item: RawItem, emitted: int) -> float | None:
+        if self._rate > 0:
+            return self._wall0 + (emitted - self._started) / self._rate
+        if self._pacing.speed > 0:
+            if self._rec0 is None:
+                self._rec0 = item.seen_ms
+            return self._wall0 + (item.seen_ms - self._rec0) / 1000.0 / self._pacing.speed
+        return None
 
     def next_batch(self) -> list[RawItem | DeadLetter]:
         batch: list[RawItem | DeadLetter] = []
@@ -99,14 +129,14 @@ class _ReplayPartition(StatefulSourcePartition[RawItem | DeadLetter, _ReplayStat
                 if batch:
                     break
                 raise StopIteration
-            if self._speed > 0 and isinstance(item, RawItem):
-                if self._rec0 is None:
-                    self._rec0 = item.seen_ms
-                due = self._wall0 + (item.seen_ms - self._rec0) / 1000.0 / self._speed
-                if due > now:
+            if isinstance(item, RawItem):
+                due = self._due(item, self._consumed + len(batch))
+                if due is not None and due > now:
                     self._pending = item
                     self._wait_until = due
                     break
+                if self._pacing.rebase:
+                    item = msgspec.structs.replace(item, seen_ms=int(time.time() * 1000))
             batch.append(item)
         self._consumed += len(batch)
         SOURCE_MESSAGES.labels("replay", self._label).inc(len(batch))
@@ -123,13 +153,13 @@ class _ReplayPartition(StatefulSourcePartition[RawItem | DeadLetter, _ReplayStat
 
 
 class ReplaySource(FixedPartitionedSource[RawItem | DeadLetter, _ReplayState]):
-    """Replays a recorded file; ``speed`` 0 is as fast as possible, 1.0 is recorded pace."""
+    """Replays a recorded file, paced by ``pacing`` (default: as fast as possible)."""
 
-    def __init__(self, path: str | Path, speed: float = 0.0, partitions: int = 4) -> None:
+    def __init__(self, path: str | Path, pacing: Pacing = Pacing(), partitions: int = 1) -> None:
         self.path = Path(path)
         if not self.path.exists():
             raise FileNotFoundError(f"replay file not found: {self.path}")
-        self.speed = speed
+        self.pacing = pacing
         self.partitions = max(1, partitions)
 
     def list_parts(self) -> list[str]:
@@ -139,4 +169,4 @@ class ReplaySource(FixedPartitionedSource[RawItem | DeadLetter, _ReplayState]):
         self, step_id: str, for_part: str, resume_state: _ReplayState | None
     ) -> _ReplayPartition:
         partition = int(for_part.rsplit("-", 1)[1])
-        return _ReplayPartition(self.path, partition, self.partitions, self.speed, resume_state)
+        return _ReplayPartition(self.path, partition, self.partitions, self.pacing, resume_state)

@@ -49,6 +49,10 @@ class SourceConfig:
     replay_path: str = str(BUNDLED_SAMPLE)
     # 0 replays as fast as possible; 1.0 keeps recorded spacing; 10 is ten times faster.
     replay_speed: float = 0.0
+    # Items per second in recorded order, whatever their recorded times (0 = off; see Pacing).
+    replay_rate: float = 0.0
+    # Stamp replayed items with the wall time they are replayed at (a live rehearsal).
+    replay_rebase: bool = False
     # 1 keeps the recorded order for every key, so results do not depend on the number of
     # workers. More partitions spread reading and normalizing over workers; order then holds only
     # within a partition, and event-time windows absorb disorder up to the watermark wait (later

@@ -129,13 +129,14 @@ def build_flow(cfg: Config, stop: threading.Event | None = None) -> Dataflow:
     counts = op.merge(
         "counts",
         stages.count("count_read", raw, "read"),
-        stages.count("count_norm", txs, "normalized"),
+        # enrich is one-to-one, so its output counts what was normalized, right before the sinks
+        stages.count("count_norm", etxs, "normalized", ("sink", lambda e: e.tx.first_seen_ms)),
         stages.count("count_blocks", norm.blocks, "blocks"),
         stages.count_dead_letters("count_dead", dead),
         stages.count("count_decoded", decoded, "decoded"),
         stages.count_detections("count_detected", detections),
         stages.count("count_rules", rules.matches, "rule_matches"),
-        stages.count("count_alerts", alerts, "alerts"),
+        stages.count("count_alerts", alerts, "alerts", ("alert", lambda a: a.first_seen_ms)),
         stages.count("count_inclusions", inclusions, "inclusions"),
     )
     op.output(

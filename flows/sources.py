@@ -12,7 +12,7 @@ from connectors.archive_query import Filters
 from connectors.archive_replay import ArchiveReplaySource
 from connectors.kafka import kafka_raw_input
 from connectors.mempool_dumpster import MempoolDumpsterSource
-from connectors.replay import ReplaySource
+from connectors.replay import Pacing, ReplaySource
 from connectors.rpc import RpcSource, endpoints_from_config
 from flows.config import Config, ConfigError
 from operators.dedup import dedup_items
@@ -49,9 +49,8 @@ def raw_input(
     ``stop`` ends a live (rpc) source when set."""
     kind = cfg.source.kind
     if kind == "replay":
-        source = ReplaySource(
-            cfg.source.replay_path, cfg.source.replay_speed, cfg.source.replay_partitions
-        )
+        pacing = Pacing(cfg.source.replay_speed, cfg.source.replay_rate, cfg.source.replay_rebase)
+        source = ReplaySource(cfg.source.replay_path, pacing, cfg.source.replay_partitions)
         return op.input(step_id, flow, source)
     if kind == "rpc":
         return live_input(step_id, flow, cfg, stop)

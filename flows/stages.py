@@ -18,7 +18,13 @@ from bytewax.operators import windowing as win
 
 from flows.config import ConfigError, DetectConfig, EnrichConfig
 from operators.enrich import DEFAULT_ENRICHER, Enricher
-from operators.metrics import DEAD_LETTERS, DETECTIONS, STAGE_ITEMS, reason_class
+from operators.metrics import (
+    DEAD_LETTERS,
+    DETECTIONS,
+    END_TO_END_SECONDS,
+    STAGE_ITEMS,
+    reason_class,
+)
 from operators.mev import detect_block
 from operators.mev.mempool import (
     FrontrunCopyDetector,
@@ -65,13 +71,34 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+# First-seen → output times above this are replays of history, not latencies.
+MAX_LATENCY_S = 3600.0
+
+
 @operator
-def count(step_id: str, up: Stream[Any], stage: str) -> Stream[tuple[str, int]]:
-    """Counts a stream per batch: Prometheus ``scorpius_stage_items`` and ``(stage, n)`` items."""
+def count(
+    step_id: str,
+    up: Stream[Any],
+    stage: str,
+    latency: tuple[str, Callable[[Any], int]] | None = None,
+) -> Stream[tuple[str, int]]:
+    """Counts a stream per batch: Prometheus ``scorpius_stage_items`` and ``(stage, n)`` items.
+
+    With ``latency=(output, first_seen_ms)`` it also observes first-seen → here in
+    ``scorpius_end_to_end_seconds{output}``, skipping times no live item could have (a replay of
+    history without ``replay_rebase``)."""
     counter = STAGE_ITEMS.labels(stage, "ok")
+    histogram = END_TO_END_SECONDS.labels(latency[0]) if latency else None
+    first_seen = latency[1] if latency else None
 
     def tally(batch: list[Any]) -> list[tuple[str, int]]:
         counter.inc(len(batch))
+        if histogram is not None and first_seen is not None:
+            now = time.time()
+            for item in batch:
+                seconds = now - first_seen(item) / 1000.0
+                if 0.0 <= seconds <= MAX_LATENCY_S:
+                    histogram.observe(seconds)
         return [(stage, len(batch))]
 
     return op.flat_map_batch("tally", up, tally)

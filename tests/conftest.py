@@ -8,5 +8,6 @@ pytest_plugins: list[str] = [
     "tests.services.smtp",
     "tests.services.anvil",
     "tests.services.solc",
+    "tests.services.prometheus",
     "tests.services.assemblyscript",
 ]

@@ -28,6 +28,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--replay", help="replay this JSON-lines file instead of the bundled sample"
     )
     parser.add_argument("--speed", type=float, help="replay speed factor (0 = as fast as possible)")
+    parser.add_argument(
+        "--archive",
+        nargs="?",
+        const="",
+        metavar="URL",
+        help="backtest: replay the Parquet archive (default: this run's output archive)",
+    )
+    parser.add_argument("--since", help="with --archive: from this ISO time (UTC)")
+    parser.add_argument("--until", help="with --archive: up to this ISO time (UTC, exclusive)")
+    parser.add_argument(
+        "--dumpster", nargs="+", metavar="FILE", help="replay mempool-dumpster Parquet/CSV files"
+    )
+    parser.add_argument("--rate", type=float, help="replay this many items per second")
+    parser.add_argument(
+        "--rebase", action="store_true", help="replayed items count as first seen now"
+    )
     parser.add_argument("--quiet", action="store_true", help="no console line per alert")
     parser.add_argument("-r", "--recovery-directory", help="bytewax recovery directory")
     parser.set_defaults(func=run)
@@ -43,8 +59,22 @@ def run(args: argparse.Namespace) -> int:
     source = cfg.source
     if args.replay:
         source = dataclasses.replace(source, kind="replay", replay_path=args.replay)
+    if args.archive is not None:
+        source = dataclasses.replace(
+            source,
+            kind="archive",
+            archive_url=args.archive,
+            archive_start=args.since or "",
+            archive_end=args.until or "",
+        )
+    if args.dumpster:
+        source = dataclasses.replace(source, kind="dumpster", dumpster_paths=tuple(args.dumpster))
     if args.speed is not None:
         source = dataclasses.replace(source, replay_speed=args.speed)
+    if args.rate is not None:
+        source = dataclasses.replace(source, replay_rate=args.rate)
+    if args.rebase:
+        source = dataclasses.replace(source, replay_rebase=True)
     cfg = dataclasses.replace(cfg, output=output, source=source)
     recovery = RecoveryConfig(args.recovery_directory) if args.recovery_directory else None
     cli_main(
