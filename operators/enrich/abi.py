@@ -17,16 +17,24 @@ from typing import Any
 from eth_abi.decoding import (
     AddressDecoder,
     BaseDecoder,
+    BooleanDecoder,
     ContextFramesBytesIO,
     Fixed32ByteSizeDecoder,
     HeadTailDecoder,
     SizedArrayDecoder,
     TupleDecoder,
+    UnsignedIntegerDecoder,
     decode_uint_256,
 )
-from eth_abi.encoding import AddressEncoder, TupleEncoder
-from eth_abi.exceptions import DecodingError, InvalidPointer
+from eth_abi.encoding import AddressEncoder, BooleanEncoder, TupleEncoder, UnsignedIntegerEncoder
+from eth_abi.exceptions import (
+    DecodingError,
+    InsufficientDataBytes,
+    InvalidPointer,
+    NonEmptyPaddingBytes,
+)
 from eth_abi.registry import BaseEquals, is_base_tuple, registry
+from eth_utils import big_endian_to_int
 from eth_utils.abi import abi_to_signature, collapse_if_tuple, function_abi_to_4byte_selector
 
 Converter = Callable[[Any], Any]
@@ -40,7 +48,32 @@ def _lowercase_hex(value: bytes) -> str:
     return "0x" + value.hex()
 
 
-class LowercaseAddressDecoder(AddressDecoder):
+class OneWordDecoder(Fixed32ByteSizeDecoder):
+    """eth-abi's decoding of a big-endian one-word value (uint, address, bool) in one method.
+
+    The stock ``decode`` reaches the same three steps (read 32 bytes, convert the value, check
+    that the padding is zero) through five method calls that recompute the sizes each time;
+    here the sizes are computed once. Same checks, same exceptions.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        assert self.value_bit_size is not None and self.data_byte_size == 32
+        self.padding_size = 32 - self.value_bit_size // 8
+        self.zero_padding = bytes(self.padding_size)
+
+    def decode(self, stream: ContextFramesBytesIO) -> Any:
+        raw = stream.read(32)
+        if len(raw) != 32:
+            raise InsufficientDataBytes(f"Tried to read 32 bytes, only got {len(raw)} bytes.")
+        padding_size = self.padding_size
+        value = self.decoder_fn(raw[padding_size:])  # type: ignore[misc]
+        if raw[:padding_size] != self.zero_padding:
+            raise NonEmptyPaddingBytes(f"Padding bytes were not empty: {raw[:padding_size]!r}")
+        return value
+
+
+class LowercaseAddressDecoder(OneWordDecoder, AddressDecoder):
     """eth-abi's address decoder (padding still checked), giving the 20 bytes as lowercase hex.
 
     The stock one goes through eth-utils' normalization, the single largest cost of decoding an
@@ -48,6 +81,14 @@ class LowercaseAddressDecoder(AddressDecoder):
     """
 
     decoder_fn = staticmethod(_lowercase_hex)  # type: ignore[assignment]  # only given bytes
+
+
+class UintDecoder(OneWordDecoder, UnsignedIntegerDecoder):
+    decoder_fn = staticmethod(big_endian_to_int)  # type: ignore[assignment]
+
+
+class BoolDecoder(OneWordDecoder, BooleanDecoder):
+    pass
 
 
 class HeadCheckingTupleDecoder(TupleDecoder):
@@ -121,11 +162,15 @@ def _static_size(decoder: BaseDecoder) -> int | None:
     return None
 
 
-# eth-abi's registry with the faster address and tuple decoders, registered through its
-# extension API.
+# eth-abi's registry with the faster address, uint, bool and tuple decoders, registered through
+# its extension API.
 REGISTRY = registry.copy()
 REGISTRY.unregister("address")
 REGISTRY.register(BaseEquals("address"), AddressEncoder, LowercaseAddressDecoder, label="address")
+REGISTRY.unregister("uint")
+REGISTRY.register(BaseEquals("uint"), UnsignedIntegerEncoder, UintDecoder, label="uint")
+REGISTRY.unregister("bool")
+REGISTRY.register(BaseEquals("bool"), BooleanEncoder, BoolDecoder, label="bool")
 REGISTRY.unregister("is_base_tuple")
 REGISTRY.register(is_base_tuple, TupleEncoder, HeadCheckingTupleDecoder, label="is_base_tuple")
 

@@ -1,7 +1,7 @@
-"""The enricher's tuple decoder against eth-abi's stock one: same values, same refusals.
+"""The enricher's eth-abi decoders against eth-abi's stock ones: same values, same refusals.
 
-``HeadCheckingTupleDecoder`` only skips work (the stock pointer check decodes static elements a
-first time); these tests decode the bundled sample's calldata, and damaged copies of it, with
+``HeadCheckingTupleDecoder`` and ``OneWordDecoder`` only skip work (the stock pointer check
+decodes static elements a first time; the stock one-word decode recomputes sizes); these tests decode the bundled sample's calldata, and damaged copies of it, with
 both and require the same outcome for every method in the table.
 """
 
@@ -15,25 +15,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eth_abi.decoding import ContextFramesBytesIO
+from eth_abi.decoding import AddressDecoder, ContextFramesBytesIO
 from eth_abi.encoding import AddressEncoder
 from eth_abi.registry import BaseEquals, registry
 from eth_utils.abi import collapse_if_tuple, function_abi_to_4byte_selector
 
 from operators.enrich import ABI_DIR
-from operators.enrich.abi import (
-    DECODE_ERRORS,
-    LowercaseAddressDecoder,
-    read_abi_file,
-    tuple_decoder,
-)
+from operators.enrich.abi import DECODE_ERRORS, read_abi_file, tuple_decoder
 
 SAMPLE = Path(__file__).resolve().parents[2] / "connectors" / "sample" / "mainnet.jsonl.gz"
 
-# The stock registry with only the address decoder swapped, so that values compare equal.
+
+class StockLowercaseAddressDecoder(AddressDecoder):
+    """eth-abi's own address decoder giving lowercase hex, as the enricher's does."""
+
+    decoder_fn = staticmethod(lambda data: "0x" + data.hex())  # type: ignore[assignment]
+
+
+# eth-abi's stock registry, its addresses in lowercase so that values compare equal.
 STOCK = registry.copy()
 STOCK.unregister("address")
-STOCK.register(BaseEquals("address"), AddressEncoder, LowercaseAddressDecoder, label="address")
+STOCK.register(BaseEquals("address"), AddressEncoder, StockLowercaseAddressDecoder, label="address")
 
 
 def _methods() -> dict[str, tuple[str, ...]]:
