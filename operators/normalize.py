@@ -243,9 +243,8 @@ def _fixed_hex(value: str | None, size: int, field: str, what: str) -> str:
         raise Malformed(f"missing field '{field}'")
     if len(value) == 2 + 2 * size and value[:2] == "0x":
         try:
-            # fromhex skips whitespace between bytes: the byte count catches that
-            if len(bytes.fromhex(value[2:])) == size:
-                return value.lower()
+            binascii.a2b_hex(value[2:])  # strict: hex digits only, no whitespace
+            return value.lower()
         except ValueError:
             pass
         raise Malformed(f"bad hex in field '{field}': {_show(value)}")
@@ -253,19 +252,34 @@ def _fixed_hex(value: str | None, size: int, field: str, what: str) -> str:
 
 
 def _addr(value: str | None, field: str) -> str:
+    # _fixed_hex's happy path inline (a Python call less per address); it says what is wrong
+    if value is not None and len(value) == 42 and value[:2] == "0x":
+        try:
+            binascii.a2b_hex(value[2:])
+            return value.lower()
+        except ValueError:
+            pass
     return _fixed_hex(value, 20, field, "address")
 
 
 def _opt_addr(value: str | None, field: str) -> str | None:
-    return None if value is None else _fixed_hex(value, 20, field, "address")
+    return None if value is None else _addr(value, field)
 
 
 def _hash(value: str | None, field: str) -> str:
+    if value is not None and len(value) == 66 and value[:2] == "0x":
+        try:
+            binascii.a2b_hex(value[2:])
+            return value.lower()
+        except ValueError:
+            pass
     return _fixed_hex(value, 32, field, "hash")
 
 
 def _data(value: str | None, field: str, limit: int = MAX_CALLDATA_BYTES) -> str:
     """Lowercase 0x-hex bytes of even length, at most ``limit`` bytes."""
+    if value == "0x":  # no calldata: most txs
+        return value
     if value is None:
         raise Malformed(f"missing field '{field}'")
     if not value.startswith("0x"):
@@ -303,7 +317,7 @@ def _tx_type(tag: str | None) -> int:
 
 
 def _chain_id(tag: str | None, tx_type: int, expected: int) -> int:
-    if tag is None:
+    if tag is None or tag == hex(expected):  # the usual case, without parsing
         return expected
     chain_id = _qty(tag, "chainId")
     if chain_id == 0 and tx_type == TYPE_LEGACY:
@@ -328,6 +342,10 @@ def _authorizations(items: list[_RpcAuthorization]) -> tuple[Authorization, ...]
     return tuple(out)
 
 
+# The two hot paths below test optional fields for None inline rather than through _opt_qty /
+# _opt_addr: most are None, and a Python call per field is a good part of the cost of a tx.
+
+
 def _tx_from_rpc(raw: _RpcTx, chain_id: int, source: str, seen_ms: int) -> Tx:
     tx_type = _tx_type(raw.type)
     signed = tx_type in SIGNED_TYPES
@@ -338,9 +356,13 @@ def _tx_from_rpc(raw: _RpcTx, chain_id: int, source: str, seen_ms: int) -> Tx:
     else:
         nonce = _qty(raw.nonce, "nonce")
 
-    gas_price = _opt_qty(raw.gasPrice, "gasPrice")
-    max_fee = _opt_qty(raw.maxFeePerGas, "maxFeePerGas")
-    max_tip = _opt_qty(raw.maxPriorityFeePerGas, "maxPriorityFeePerGas")
+    gas_price = None if raw.gasPrice is None else _qty(raw.gasPrice, "gasPrice")
+    max_fee = None if raw.maxFeePerGas is None else _qty(raw.maxFeePerGas, "maxFeePerGas")
+    max_tip = (
+        None
+        if raw.maxPriorityFeePerGas is None
+        else _qty(raw.maxPriorityFeePerGas, "maxPriorityFeePerGas")
+    )
     if tx_type in DYNAMIC_FEE_TYPES:
         if max_fee is None or max_tip is None:
             raise Malformed(
@@ -357,7 +379,7 @@ def _tx_from_rpc(raw: _RpcTx, chain_id: int, source: str, seen_ms: int) -> Tx:
         if max_fee is not None or max_tip is not None:
             raise Malformed(f"fee fields inconsistent with type {tx_type}: has maxFeePerGas")
 
-    to = _opt_addr(raw.to, "to")
+    to = None if raw.to is None else _addr(raw.to, "to")
     max_fee_per_blob_gas = None
     blob_hashes: tuple[str, ...] = ()
     if tx_type == TYPE_BLOB:
@@ -406,10 +428,12 @@ def _tx_from_rpc(raw: _RpcTx, chain_id: int, source: str, seen_ms: int) -> Tx:
         max_fee_per_blob_gas=max_fee_per_blob_gas,
         blob_versioned_hashes=blob_hashes,
         authorizations=authorizations,
-        block_number=_opt_qty(raw.blockNumber, "blockNumber"),
+        block_number=None if raw.blockNumber is None else _qty(raw.blockNumber, "blockNumber"),
         block_hash=None if raw.blockHash is None else _hash(raw.blockHash, "blockHash"),
-        tx_index=_opt_qty(raw.transactionIndex, "transactionIndex"),
-        mint=_opt_qty(raw.mint, "mint"),
+        tx_index=None
+        if raw.transactionIndex is None
+        else _qty(raw.transactionIndex, "transactionIndex"),
+        mint=None if raw.mint is None else _qty(raw.mint, "mint"),
         source_hash=source_hash,
     )
 
@@ -420,7 +444,7 @@ def _call_from_rpc(raw: _RpcTx, chain_id: int, source: str, seen_ms: int) -> Tx:
         chain_id=chain_id,
         hash=_hash(raw.hash, "hash"),
         sender=_addr(raw.sender, "from"),
-        to=_opt_addr(raw.to, "to"),
+        to=None if raw.to is None else _addr(raw.to, "to"),
         nonce=None,
         value=_qty(raw.value, "value"),
         gas=_qty(raw.gas, "gas"),
@@ -429,9 +453,11 @@ def _call_from_rpc(raw: _RpcTx, chain_id: int, source: str, seen_ms: int) -> Tx:
         selector=data[:10] if len(data) >= 10 else None,
         first_seen_ms=seen_ms,
         source=source,
-        gas_price=_opt_qty(raw.gasPrice, "gasPrice"),
-        block_number=_opt_qty(raw.blockNumber, "blockNumber"),
-        tx_index=_opt_qty(raw.transactionIndex, "transactionIndex"),
+        gas_price=None if raw.gasPrice is None else _qty(raw.gasPrice, "gasPrice"),
+        block_number=None if raw.blockNumber is None else _qty(raw.blockNumber, "blockNumber"),
+        tx_index=None
+        if raw.transactionIndex is None
+        else _qty(raw.transactionIndex, "transactionIndex"),
     )
 
 
@@ -588,9 +614,10 @@ def _too_large(item: RawItem, limit: int) -> DeadLetter | None:
 
 
 def _normalize_tx_item(item: RawItem) -> list[Tx | Block | DeadLetter]:
-    dead = _too_large(item, MAX_TX_PAYLOAD_BYTES)
-    if dead is not None:
-        return [dead]
+    if len(item.payload) > MAX_TX_PAYLOAD_BYTES:
+        return [
+            _dead(item, f"payload too large: {len(item.payload)} bytes > {MAX_TX_PAYLOAD_BYTES}")
+        ]
     try:
         raw = _tx_decoder.decode(item.payload)
         if item.kind == "tx":
