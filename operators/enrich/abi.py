@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -200,6 +200,11 @@ class Method:
     decoder: Callable[[ContextFramesBytesIO], tuple[Any, ...]]
     # Per argument: how to turn eth-abi's value into a JSON-friendly one (None: as is).
     converters: tuple[Converter | None, ...]
+    # No argument needs converting (ERC-20 calls): ``named`` is then a plain zip.
+    plain: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "plain", not any(self.converters))
 
     def decode(self, data: bytes) -> tuple[Any, ...]:
         """The argument values of ``data`` (calldata after the selector); raises DECODE_ERRORS."""
@@ -207,6 +212,8 @@ class Method:
 
     def named(self, values: Sequence[Any]) -> dict[str, Any]:
         """The arguments by name, bytes as 0x-hex and structs as mappings (for DecodedCall)."""
+        if self.plain:
+            return dict(zip(self.arg_names, values, strict=True))
         return {
             name: value if convert is None else convert(value)
             for name, convert, value in zip(self.arg_names, self.converters, values, strict=True)
