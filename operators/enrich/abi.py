@@ -56,6 +56,9 @@ class OneWordDecoder(Fixed32ByteSizeDecoder):
     here the sizes are computed once. Same checks, same exceptions.
     """
 
+    padding_size: int
+    zero_padding: bytes
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         assert self.value_bit_size is not None and self.data_byte_size == 32
@@ -84,7 +87,7 @@ class LowercaseAddressDecoder(OneWordDecoder, AddressDecoder):
 
 
 class UintDecoder(OneWordDecoder, UnsignedIntegerDecoder):
-    decoder_fn = staticmethod(big_endian_to_int)  # type: ignore[assignment]
+    decoder_fn = staticmethod(big_endian_to_int)
 
 
 class BoolDecoder(OneWordDecoder, BooleanDecoder):
@@ -143,7 +146,7 @@ class HeadCheckingTupleDecoder(TupleDecoder):
                 )
         stream.seek(start)
 
-    def decode(self, stream: ContextFramesBytesIO) -> tuple[Any, ...]:  # type: ignore[override]
+    def decode(self, stream: ContextFramesBytesIO) -> tuple[Any, ...]:
         self.validate_pointers(stream)
         return tuple([decoder(stream) for decoder in self.decoders or ()])
 
