@@ -86,16 +86,18 @@ class Malformed(Exception):
 
 
 # --- wire shapes (only the fields we read; msgspec skips the rest) -------------------------------
+# gc=False: short-lived and acyclic (strings, lists of strings and of other wire shapes), so the
+# cycle collector need not track them.
 
 
-class _RpcAuthorization(msgspec.Struct):
+class _RpcAuthorization(msgspec.Struct, gc=False):
     chainId: str | None = None
     address: str | None = None
     nonce: str | None = None
     authority: str | None = None
 
 
-class _RpcTx(msgspec.Struct):
+class _RpcTx(msgspec.Struct, gc=False):
     hash: str | None = None
     sender: str | None = msgspec.field(default=None, name="from")
     to: str | None = None
@@ -118,14 +120,14 @@ class _RpcTx(msgspec.Struct):
     transactionIndex: str | None = None
 
 
-class _RpcLog(msgspec.Struct):
+class _RpcLog(msgspec.Struct, gc=False):
     address: str | None = None
     topics: list[str] = []
     data: str = "0x"
     logIndex: str | None = None
 
 
-class _RpcReceipt(msgspec.Struct):
+class _RpcReceipt(msgspec.Struct, gc=False):
     transactionHash: str | None = None
     transactionIndex: str | None = None
     status: str | None = None
@@ -136,7 +138,7 @@ class _RpcReceipt(msgspec.Struct):
     logs: list[_RpcLog] | None = None
 
 
-class _RpcTraceAction(msgspec.Struct):
+class _RpcTraceAction(msgspec.Struct, gc=False):
     callType: str | None = None
     sender: str | None = msgspec.field(default=None, name="from")
     to: str | None = None
@@ -151,14 +153,14 @@ class _RpcTraceAction(msgspec.Struct):
     rewardType: str | None = None
 
 
-class _RpcTraceResult(msgspec.Struct):
+class _RpcTraceResult(msgspec.Struct, gc=False):
     gasUsed: str | None = None
     output: str | None = None
     address: str | None = None
     code: str | None = None
 
 
-class _RpcTrace(msgspec.Struct):
+class _RpcTrace(msgspec.Struct, gc=False):
     action: _RpcTraceAction | None = None
     result: _RpcTraceResult | None = None
     error: str | None = None
@@ -169,7 +171,7 @@ class _RpcTrace(msgspec.Struct):
     type: str | None = None
 
 
-class _RpcBlock(msgspec.Struct):
+class _RpcBlock(msgspec.Struct, gc=False):
     number: str | None = None
     hash: str | None = None
     parentHash: str | None = None
@@ -179,7 +181,7 @@ class _RpcBlock(msgspec.Struct):
     transactions: list[msgspec.Raw] = []
 
 
-class _RpcBundle(msgspec.Struct):
+class _RpcBundle(msgspec.Struct, gc=False):
     block: _RpcBlock | None = None
     receipts: list[msgspec.Raw] | None = None
     traces: list[msgspec.Raw] | None = None
@@ -243,9 +245,8 @@ def _fixed_hex(value: str | None, size: int, field: str, what: str) -> str:
         raise Malformed(f"missing field '{field}'")
     if len(value) == 2 + 2 * size and value[:2] == "0x":
         try:
-            # fromhex skips whitespace between bytes: the byte count catches that
-            if len(bytes.fromhex(value[2:])) == size:
-                return value.lower()
+            binascii.a2b_hex(value[2:])  # strict: hex digits only, no whitespace
+            return value.lower()
         except ValueError:
             pass
         raise Malformed(f"bad hex in field '{field}': {_show(value)}")
@@ -253,19 +254,34 @@ def _fixed_hex(value: str | None, size: int, field: str, what: str) -> str:
 
 
 def _addr(value: str | None, field: str) -> str:
+    # _fixed_hex's happy path inline (a Python call less per address); it says what is wrong
+    if value is not None and len(value) == 42 and value[:2] == "0x":
+        try:
+            binascii.a2b_hex(value[2:])
+            return value.lower()
+        except ValueError:
+            pass
     return _fixed_hex(value, 20, field, "address")
 
 
 def _opt_addr(value: str | None, field: str) -> str | None:
-    return None if value is None else _fixed_hex(value, 20, field, "address")
+    return None if value is None else _addr(value, field)
 
 
 def _hash(value: str | None, field: str) -> str:
+    if value is not None and len(value) == 66 and value[:2] == "0x":
+        try:
+            binascii.a2b_hex(value[2:])
+            return value.lower()
+        except ValueError:
+            pass
     return _fixed_hex(value, 32, field, "hash")
 
 
 def _data(value: str | None, field: str, limit: int = MAX_CALLDATA_BYTES) -> str:
     """Lowercase 0x-hex bytes of even length, at most ``limit`` bytes."""
+    if value == "0x":  # no calldata: most txs
+        return value
     if value is None:
         raise Malformed(f"missing field '{field}'")
     if not value.startswith("0x"):
@@ -279,8 +295,9 @@ def _data(value: str | None, field: str, limit: int = MAX_CALLDATA_BYTES) -> str
         binascii.a2b_hex(value[2:])  # strict: hex digits only, no whitespace
     except ValueError:
         raise Malformed(f"bad hex in field '{field}': {_show(value)}") from None
-    # RPC hex is lowercase; lowercasing only when needed skips a copy of the calldata
-    if "A" in value or "B" in value or "C" in value or "D" in value or "E" in value or "F" in value:
+    # RPC hex is lowercase; lowercasing only when needed skips a copy of the calldata. Valid hex
+    # has the cased 'x', so islower() is False exactly when an A-F is present (one scan, not six).
+    if not value.islower():
         return value.lower()
     return value
 
@@ -303,7 +320,7 @@ def _tx_type(tag: str | None) -> int:
 
 
 def _chain_id(tag: str | None, tx_type: int, expected: int) -> int:
-    if tag is None:
+    if tag is None or tag == hex(expected):  # the usual case, without parsing
         return expected
     chain_id = _qty(tag, "chainId")
     if chain_id == 0 and tx_type == TYPE_LEGACY:
@@ -328,6 +345,10 @@ def _authorizations(items: list[_RpcAuthorization]) -> tuple[Authorization, ...]
     return tuple(out)
 
 
+# The two hot paths below test optional fields for None inline rather than through _opt_qty /
+# _opt_addr: most are None, and a Python call per field is a good part of the cost of a tx.
+
+
 def _tx_from_rpc(raw: _RpcTx, chain_id: int, source: str, seen_ms: int) -> Tx:
     tx_type = _tx_type(raw.type)
     signed = tx_type in SIGNED_TYPES
@@ -338,9 +359,13 @@ def _tx_from_rpc(raw: _RpcTx, chain_id: int, source: str, seen_ms: int) -> Tx:
     else:
         nonce = _qty(raw.nonce, "nonce")
 
-    gas_price = _opt_qty(raw.gasPrice, "gasPrice")
-    max_fee = _opt_qty(raw.maxFeePerGas, "maxFeePerGas")
-    max_tip = _opt_qty(raw.maxPriorityFeePerGas, "maxPriorityFeePerGas")
+    gas_price = None if raw.gasPrice is None else _qty(raw.gasPrice, "gasPrice")
+    max_fee = None if raw.maxFeePerGas is None else _qty(raw.maxFeePerGas, "maxFeePerGas")
+    max_tip = (
+        None
+        if raw.maxPriorityFeePerGas is None
+        else _qty(raw.maxPriorityFeePerGas, "maxPriorityFeePerGas")
+    )
     if tx_type in DYNAMIC_FEE_TYPES:
         if max_fee is None or max_tip is None:
             raise Malformed(
@@ -357,7 +382,7 @@ def _tx_from_rpc(raw: _RpcTx, chain_id: int, source: str, seen_ms: int) -> Tx:
         if max_fee is not None or max_tip is not None:
             raise Malformed(f"fee fields inconsistent with type {tx_type}: has maxFeePerGas")
 
-    to = _opt_addr(raw.to, "to")
+    to = None if raw.to is None else _addr(raw.to, "to")
     max_fee_per_blob_gas = None
     blob_hashes: tuple[str, ...] = ()
     if tx_type == TYPE_BLOB:
@@ -406,10 +431,12 @@ def _tx_from_rpc(raw: _RpcTx, chain_id: int, source: str, seen_ms: int) -> Tx:
         max_fee_per_blob_gas=max_fee_per_blob_gas,
         blob_versioned_hashes=blob_hashes,
         authorizations=authorizations,
-        block_number=_opt_qty(raw.blockNumber, "blockNumber"),
+        block_number=None if raw.blockNumber is None else _qty(raw.blockNumber, "blockNumber"),
         block_hash=None if raw.blockHash is None else _hash(raw.blockHash, "blockHash"),
-        tx_index=_opt_qty(raw.transactionIndex, "transactionIndex"),
-        mint=_opt_qty(raw.mint, "mint"),
+        tx_index=None
+        if raw.transactionIndex is None
+        else _qty(raw.transactionIndex, "transactionIndex"),
+        mint=None if raw.mint is None else _qty(raw.mint, "mint"),
         source_hash=source_hash,
     )
 
@@ -420,7 +447,7 @@ def _call_from_rpc(raw: _RpcTx, chain_id: int, source: str, seen_ms: int) -> Tx:
         chain_id=chain_id,
         hash=_hash(raw.hash, "hash"),
         sender=_addr(raw.sender, "from"),
-        to=_opt_addr(raw.to, "to"),
+        to=None if raw.to is None else _addr(raw.to, "to"),
         nonce=None,
         value=_qty(raw.value, "value"),
         gas=_qty(raw.gas, "gas"),
@@ -429,9 +456,11 @@ def _call_from_rpc(raw: _RpcTx, chain_id: int, source: str, seen_ms: int) -> Tx:
         selector=data[:10] if len(data) >= 10 else None,
         first_seen_ms=seen_ms,
         source=source,
-        gas_price=_opt_qty(raw.gasPrice, "gasPrice"),
-        block_number=_opt_qty(raw.blockNumber, "blockNumber"),
-        tx_index=_opt_qty(raw.transactionIndex, "transactionIndex"),
+        gas_price=None if raw.gasPrice is None else _qty(raw.gasPrice, "gasPrice"),
+        block_number=None if raw.blockNumber is None else _qty(raw.blockNumber, "blockNumber"),
+        tx_index=None
+        if raw.transactionIndex is None
+        else _qty(raw.transactionIndex, "transactionIndex"),
     )
 
 
@@ -588,9 +617,10 @@ def _too_large(item: RawItem, limit: int) -> DeadLetter | None:
 
 
 def _normalize_tx_item(item: RawItem) -> list[Tx | Block | DeadLetter]:
-    dead = _too_large(item, MAX_TX_PAYLOAD_BYTES)
-    if dead is not None:
-        return [dead]
+    if len(item.payload) > MAX_TX_PAYLOAD_BYTES:
+        return [
+            _dead(item, f"payload too large: {len(item.payload)} bytes > {MAX_TX_PAYLOAD_BYTES}")
+        ]
     try:
         raw = _tx_decoder.decode(item.payload)
         if item.kind == "tx":

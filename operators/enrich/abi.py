@@ -10,14 +10,31 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eth_abi.decoding import AddressDecoder, ContextFramesBytesIO
-from eth_abi.encoding import AddressEncoder
-from eth_abi.exceptions import DecodingError
-from eth_abi.registry import BaseEquals, registry
+from eth_abi.decoding import (
+    AddressDecoder,
+    BaseDecoder,
+    BooleanDecoder,
+    ContextFramesBytesIO,
+    Fixed32ByteSizeDecoder,
+    HeadTailDecoder,
+    SizedArrayDecoder,
+    TupleDecoder,
+    UnsignedIntegerDecoder,
+    decode_uint_256,
+)
+from eth_abi.encoding import AddressEncoder, BooleanEncoder, TupleEncoder, UnsignedIntegerEncoder
+from eth_abi.exceptions import (
+    DecodingError,
+    InsufficientDataBytes,
+    InvalidPointer,
+    NonEmptyPaddingBytes,
+)
+from eth_abi.registry import BaseEquals, is_base_tuple, registry
+from eth_utils import big_endian_to_int
 from eth_utils.abi import abi_to_signature, collapse_if_tuple, function_abi_to_4byte_selector
 
 Converter = Callable[[Any], Any]
@@ -31,7 +48,35 @@ def _lowercase_hex(value: bytes) -> str:
     return "0x" + value.hex()
 
 
-class LowercaseAddressDecoder(AddressDecoder):
+class OneWordDecoder(Fixed32ByteSizeDecoder):
+    """eth-abi's decoding of a big-endian one-word value (uint, address, bool) in one method.
+
+    The stock ``decode`` reaches the same three steps (read 32 bytes, convert the value, check
+    that the padding is zero) through five method calls that recompute the sizes each time;
+    here the sizes are computed once. Same checks, same exceptions.
+    """
+
+    padding_size: int
+    zero_padding: bytes
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        assert self.value_bit_size is not None and self.data_byte_size == 32
+        self.padding_size = 32 - self.value_bit_size // 8
+        self.zero_padding = bytes(self.padding_size)
+
+    def decode(self, stream: ContextFramesBytesIO) -> Any:
+        raw = stream.read(32)
+        if len(raw) != 32:
+            raise InsufficientDataBytes(f"Tried to read 32 bytes, only got {len(raw)} bytes.")
+        padding_size = self.padding_size
+        value = self.decoder_fn(raw[padding_size:])  # type: ignore[misc]
+        if raw[:padding_size] != self.zero_padding:
+            raise NonEmptyPaddingBytes(f"Padding bytes were not empty: {raw[:padding_size]!r}")
+        return value
+
+
+class LowercaseAddressDecoder(OneWordDecoder, AddressDecoder):
     """eth-abi's address decoder (padding still checked), giving the 20 bytes as lowercase hex.
 
     The stock one goes through eth-utils' normalization, the single largest cost of decoding an
@@ -41,10 +86,105 @@ class LowercaseAddressDecoder(AddressDecoder):
     decoder_fn = staticmethod(_lowercase_hex)  # type: ignore[assignment]  # only given bytes
 
 
-# eth-abi's registry with the faster address decoder, registered through its extension API.
+class UintDecoder(OneWordDecoder, UnsignedIntegerDecoder):
+    decoder_fn = staticmethod(big_endian_to_int)
+
+
+class BoolDecoder(OneWordDecoder, BooleanDecoder):
+    pass
+
+
+class HeadCheckingTupleDecoder(TupleDecoder):
+    """eth-abi's tuple decoder, whose pointer check reads only the pointers.
+
+    The stock ``validate_pointers`` decodes every static element once just to step over it,
+    then ``decode`` decodes it again: for an ERC-20 call that is half the cost. Here static
+    elements are stepped over by their size (a tuple without pointers is not checked at all);
+    ``decode`` still runs every element's decoder at the same position, so a bad static element
+    is refused all the same, and the pointers are checked exactly as eth-abi checks them.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        decoders: tuple[BaseDecoder, ...] = self.decoders or ()
+        # eth-abi's own bound for pointers (it counts a static tuple as one slot): kept as is so
+        # that exactly the same calldata is accepted.
+        self.head_slots = sum(getattr(d, "array_size", 1) for d in decoders)
+        # Byte positions of the pointers in the head; None: a static element of unknown size.
+        self.pointer_at: tuple[int, ...] | None = None
+        # Bytes of the whole tuple when it has no pointers (it is then static itself).
+        self.static_size: int | None = None
+        positions, at = [], 0
+        for decoder in decoders:
+            if isinstance(decoder, HeadTailDecoder):
+                positions.append(at)
+                size: int | None = 32
+            else:
+                size = _static_size(decoder)
+            if size is None:
+                return
+            at += size
+        self.pointer_at = tuple(positions)
+        self.static_size = None if positions else at
+
+    def validate_pointers(self, stream: ContextFramesBytesIO) -> None:
+        pointer_at = self.pointer_at
+        if pointer_at is None:
+            super().validate_pointers(stream)
+            return
+        if not pointer_at:
+            return  # no pointers: decode reads (and checks) every element anyway
+        start = stream.tell()
+        end_of_offsets = start + 32 * self.head_slots
+        total_stream_length = len(stream.getbuffer())
+        for at in pointer_at:
+            stream.seek(start + at)
+            indicated_idx = start + decode_uint_256(stream)
+            if indicated_idx < end_of_offsets or indicated_idx >= total_stream_length:
+                raise InvalidPointer(
+                    f"Invalid pointer in tuple at location {stream.tell() - 32} in payload"
+                )
+        stream.seek(start)
+
+    def decode(self, stream: ContextFramesBytesIO) -> tuple[Any, ...]:
+        self.validate_pointers(stream)
+        return tuple([decoder(stream) for decoder in self.decoders or ()])
+
+
+def _static_size(decoder: BaseDecoder) -> int | None:
+    """Head bytes of a static element, or None when its kind is not known here."""
+    if getattr(decoder, "is_dynamic", False):
+        return None
+    if isinstance(decoder, Fixed32ByteSizeDecoder):
+        return 32
+    if isinstance(decoder, HeadCheckingTupleDecoder):
+        return decoder.static_size
+    if isinstance(decoder, SizedArrayDecoder) and decoder.item_decoder is not None:
+        item = _static_size(decoder.item_decoder)
+        return None if item is None or decoder.array_size is None else item * decoder.array_size
+    return None
+
+
+# eth-abi's registry with the faster address, uint, bool and tuple decoders, registered through
+# its extension API.
 REGISTRY = registry.copy()
 REGISTRY.unregister("address")
 REGISTRY.register(BaseEquals("address"), AddressEncoder, LowercaseAddressDecoder, label="address")
+REGISTRY.unregister("uint")
+REGISTRY.register(BaseEquals("uint"), UnsignedIntegerEncoder, UintDecoder, label="uint")
+REGISTRY.unregister("bool")
+REGISTRY.register(BaseEquals("bool"), BooleanEncoder, BoolDecoder, label="bool")
+REGISTRY.unregister("is_base_tuple")
+REGISTRY.register(is_base_tuple, TupleEncoder, HeadCheckingTupleDecoder, label="is_base_tuple")
+
+
+def tuple_decoder(*types: str) -> HeadCheckingTupleDecoder:
+    """The decoder of an argument list, as ``registry.get_tuple_decoder(*types, strict=False)``.
+
+    strict=False decodes what the Solidity decoder accepts (it does not check the padding of
+    dynamic values); dirty address or integer words are still refused.
+    """
+    return HeadCheckingTupleDecoder(decoders=[REGISTRY.get_decoder(t, False) for t in types])
 
 
 class AbiFileError(ValueError):
@@ -63,6 +203,11 @@ class Method:
     decoder: Callable[[ContextFramesBytesIO], tuple[Any, ...]]
     # Per argument: how to turn eth-abi's value into a JSON-friendly one (None: as is).
     converters: tuple[Converter | None, ...]
+    # No argument needs converting (ERC-20 calls): ``named`` is then a plain zip.
+    plain: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "plain", not any(self.converters))
 
     def decode(self, data: bytes) -> tuple[Any, ...]:
         """The argument values of ``data`` (calldata after the selector); raises DECODE_ERRORS."""
@@ -70,6 +215,8 @@ class Method:
 
     def named(self, values: Sequence[Any]) -> dict[str, Any]:
         """The arguments by name, bytes as 0x-hex and structs as mappings (for DecodedCall)."""
+        if self.plain:
+            return dict(zip(self.arg_names, values, strict=True))
         return {
             name: value if convert is None else convert(value)
             for name, convert, value in zip(self.arg_names, self.converters, values, strict=True)
@@ -119,9 +266,7 @@ def make_method(entry: Mapping[str, Any]) -> Method:
         name=entry["name"],
         signature=abi_to_signature(entry),  # type: ignore[arg-type]
         arg_names=tuple(p.get("name") or f"_{i}" for i, p in enumerate(inputs)),
-        # strict=False decodes what the Solidity decoder accepts (it does not check the padding of
-        # dynamic values); dirty address or integer words are still refused.
-        decoder=REGISTRY.get_tuple_decoder(*types, strict=False),
+        decoder=tuple_decoder(*types),
         converters=tuple(_converter(p) for p in inputs),
     )
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from eth_abi.decoding import ContextFramesBytesIO
 
-from operators.enrich.abi import DECODE_ERRORS, REGISTRY, Method
+from operators.enrich.abi import DECODE_ERRORS, Method, tuple_decoder
 from operators.records import Swap
 
 MSG_SENDER = "0x0000000000000000000000000000000000000001"
@@ -187,12 +187,8 @@ def multicall(
 # --- Universal Router --------------------------------------------------------------------------
 
 # (recipient, amount, bound, path, payerIsUser): the input layout of the four swap commands.
-_UR_V3_INPUT = REGISTRY.get_tuple_decoder(
-    "address", "uint256", "uint256", "bytes", "bool", strict=False
-)
-_UR_V2_INPUT = REGISTRY.get_tuple_decoder(
-    "address", "uint256", "uint256", "address[]", "bool", strict=False
-)
+_UR_V3_INPUT = tuple_decoder("address", "uint256", "uint256", "bytes", "bool")
+_UR_V2_INPUT = tuple_decoder("address", "uint256", "uint256", "address[]", "bool")
 
 
 def _ur_command_swap(command: int, data: bytes, ctx: CallContext) -> Swap | None:
