@@ -60,6 +60,8 @@ class DetectConfig:
     watermark_wait_s: float = 10.0
     # A bump below this fraction of the old fee cap is not a replacement any node accepts (10%).
     min_fee_bump: float = 0.10
+    # Pending nonces tracked per (chain, sender) window; over it the lowest are forgotten.
+    replacement_max_nonces: int = 256
 
 
 @dataclass(frozen=True)

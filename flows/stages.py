@@ -150,7 +150,9 @@ def replacement_stage(
     windower = win.SessionWindower(gap=timedelta(seconds=cfg.replacement_window_s))
 
     def build(resume: ReplacementTracker | None) -> _ReplacementWindow:
-        return _ReplacementWindow(resume or ReplacementTracker(min_fee_bump=cfg.min_fee_bump))
+        return _ReplacementWindow(
+            resume or ReplacementTracker(cfg.min_fee_bump, cfg.replacement_max_nonces)
+        )
 
     out = win.window("window", keyed, clock, windower, build, ordered=False)
     detections = op.map("unkey", out.down, lambda kv: kv[1][1])

@@ -108,3 +108,8 @@ ALERT_QUEUE_DEPTH = Gauge(
     "Alert deliveries accepted but not yet finished (queued, waiting to retry, in flight), by channel",
     ["channel"],
 )
+STATE_EVICTIONS = Counter(
+    "scorpius_state_evictions",
+    "Entries a stateful step forgot because its per-key state reached its cap, by stage and limit",
+    ["stage", "limit"],
+)
