@@ -87,6 +87,8 @@ class DetectConfig:
     amm_factories: str = ""
     # Mempool alerts are matched to the sandwiches of blocks landing within this much time.
     prediction_horizon_s: float = 600.0
+    # Pending nonces tracked per (chain, sender) window; over it the lowest are forgotten.
+    replacement_max_nonces: int = 256
 
 
 @dataclass(frozen=True)

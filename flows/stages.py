@@ -241,7 +241,7 @@ def mempool_detect(step_id: str, etxs: Stream[EnrichedTx], cfg: DetectConfig) ->
         "replacement",
         op.filter("has_nonce", etxs, lambda e: e.tx.nonce is not None),
         sender_key,
-        lambda: ReplacementTracker(min_fee_bump=cfg.min_fee_bump),
+        lambda: ReplacementTracker(cfg.min_fee_bump, cfg.replacement_max_nonces),
         cfg.replacement_window_s,
         wait,
     )

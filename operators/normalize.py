@@ -589,7 +589,13 @@ def parse_trace(obj: dict[str, Any]) -> Trace:
 # --- the step ----------------------------------------------------------------------------------
 
 
-def _shape_reason(exc: msgspec.ValidationError | msgspec.DecodeError) -> str:
+# msgspec raises UnicodeDecodeError (not a DecodeError) for invalid UTF-8 inside a JSON string.
+_DECODE_ERRORS = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError)
+
+
+def _shape_reason(exc: msgspec.ValidationError | msgspec.DecodeError | UnicodeDecodeError) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8: byte {exc.start} of a JSON string: {exc.reason}"
     message = str(exc)
     if isinstance(exc, msgspec.DecodeError) and not isinstance(exc, msgspec.ValidationError):
         return f"not JSON: {message}"
@@ -628,7 +634,7 @@ def _normalize_tx_item(item: RawItem) -> list[Tx | Block | DeadLetter]:
         return [_call_from_rpc(raw, item.chain_id, item.source, item.seen_ms)]
     except Malformed as exc:
         return [_dead(item, exc.reason)]
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+    except _DECODE_ERRORS as exc:
         return [_dead(item, _shape_reason(exc))]
 
 
@@ -689,7 +695,7 @@ def _normalize_block_item(item: RawItem) -> list[Tx | Block | DeadLetter]:
         header, bundle = _block_header(item)
     except Malformed as exc:
         return [_dead(item, exc.reason)]
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+    except _DECODE_ERRORS as exc:
         return [_dead(item, _shape_reason(exc))]
     assert bundle.block is not None  # checked by _block_header
 
@@ -701,7 +707,7 @@ def _normalize_block_item(item: RawItem) -> list[Tx | Block | DeadLetter]:
             return parse(raw)
         except Malformed as exc:
             reason = exc.reason
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        except _DECODE_ERRORS as exc:
             reason = _shape_reason(exc)
         dead_letters.append(_dead(item, f"{what}: {reason}", bytes(memoryview(raw))))
         return None

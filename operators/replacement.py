@@ -4,17 +4,27 @@ Nodes keep one pending tx per (sender, nonce) and accept a replacement only if i
 (geth: +10% on both caps). A replacement is a cancel, a speed-up, or a gas war when it repeats.
 The logic is a per-window state machine that the flow runs inside a bytewax event-time window
 keyed by chain and sender; it emits as soon as a replacement arrives (no wait for the window to close).
+
+State is bounded (operators/LIMITS.md): at most ``max_nonces`` pending nonces per (chain, sender)
+window, and per nonce at most ``MAX_REPLACED_HASHES`` hashes it has already replaced. Over the cap
+the lowest nonce (the one a block takes first) is forgotten and ``scorpius_state_evictions``
+counts it: a spammer costs a bounded amount of memory, never an unbounded one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from operators.metrics import STATE_EVICTIONS
 from operators.records import Detection, EnrichedTx
 
 # Only txs a user signs can be replaced in a mempool; system txs (OP deposits 0x7e, Arbitrum's
 # 0x64-0x6a) share senders and nonces by design and never wait in a mempool.
 SIGNED_TYPES = frozenset({0, 1, 2, 3, 4})
+# A sender rarely has more than a few dozen txs pending (geth's default account slots: 16, queue: 64).
+MAX_NONCES_PER_SENDER = 256
+# Hashes a nonce's current tx has replaced: a re-gossiped loser must not count as a new round.
+MAX_REPLACED_HASHES = 32
 
 
 def sender_key(etx: EnrichedTx) -> str:
@@ -30,6 +40,8 @@ class _Seen:
     to: str | None
     input: str
     replacements: int = 0
+    # Hashes this nonce has already seen replaced, newest last (bounded by MAX_REPLACED_HASHES).
+    replaced: tuple[str, ...] = ()
 
 
 @dataclass
@@ -37,6 +49,7 @@ class ReplacementTracker:
     """State of one (chain, sender) window: the best-known tx per nonce."""
 
     min_fee_bump: float = 0.10
+    max_nonces: int = MAX_NONCES_PER_SENDER
     by_nonce: dict[int, _Seen] = field(default_factory=dict)
 
     def on_tx(self, etx: EnrichedTx, now_ms: int) -> list[Detection]:
@@ -47,8 +60,10 @@ class ReplacementTracker:
         seen = self.by_nonce.get(tx.nonce)
         if seen is None:
             self.by_nonce[tx.nonce] = incoming
+            self._bound()
             return []
-        if seen.hash == tx.hash:
+        if seen.hash == tx.hash or tx.hash in seen.replaced:
+            # The same tx again (another node, a re-broadcast): nothing new happened.
             return []
         # Items may arrive out of event-time order: the later-seen tx is the replacement.
         old, new = (
@@ -58,6 +73,8 @@ class ReplacementTracker:
             # Nodes reject underpriced replacements, so this one did not take effect.
             return []
         new.replacements = max(old.replacements, new.replacements) + 1
+        history = (*old.replaced, *new.replaced, old.hash)
+        new.replaced = tuple(dict.fromkeys(history))[-MAX_REPLACED_HASHES:]
         self.by_nonce[tx.nonce] = new
         cancel = new.to == tx.sender and new.input in ("", "0x") and old.to != new.to
         return self._report(tx.chain_id, tx.sender, tx.nonce, old, new, now_ms, cancel)
@@ -108,3 +125,13 @@ class ReplacementTracker:
             mine = self.by_nonce.get(nonce)
             if mine is None or seen.first_seen_ms > mine.first_seen_ms:
                 self.by_nonce[nonce] = seen
+        self._bound()
+
+    def _bound(self) -> None:
+        """Forgets the lowest nonces over ``max_nonces``: they are the first a block confirms."""
+        over = len(self.by_nonce) - self.max_nonces
+        if over <= 0:
+            return
+        for nonce in sorted(self.by_nonce)[:over]:
+            del self.by_nonce[nonce]
+        STATE_EVICTIONS.labels("replacement", "max_nonces").inc(over)
