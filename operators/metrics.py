@@ -156,6 +156,7 @@ SOURCE_ERRORS = Counter(
     "scorpius_source_errors",
     "Frames, replies or nodes a source refused (each also a dead letter), by source, chain, reason",
     ["source", "chain", "reason"],
+)
 STATE_EVICTIONS = Counter(
     "scorpius_state_evictions",
     "Entries a stateful step forgot because its per-key state reached its cap, by stage and limit",
