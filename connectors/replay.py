@@ -4,6 +4,12 @@ Each line is ``{"kind", "chain_id", "source", "seen_ms", "payload"}``; ``payload
 raw JSON bytes it was recorded as (msgspec.Raw), so replay hands the normalizer exactly what a live
 source would. Partition ``p`` of ``n`` takes lines ``i % n == p``, so several workers share one file
 while each keeps the recorded order of its share. A speed factor re-creates recorded spacing.
+
+``rebase`` turns a replay into a live rehearsal: each item's ``seen_ms`` becomes the wall time the
+replay hands it on (recorded offsets from the partition's first item divided by ``speed``; at speed
+0, the moment it is read), so first-seen times are "now" and end-to-end latency is measurable.
+Only ``seen_ms`` moves: payload fields such as block timestamps stay as recorded, and at a speed
+other than 1 event-time gaps shrink or grow by the speed factor (windows see a compressed day).
 """
 
 from __future__ import annotations
@@ -72,7 +78,13 @@ class _ReplayState:
 
 class _ReplayPartition(StatefulSourcePartition[RawItem | DeadLetter, _ReplayState]):
     def __init__(
-        self, path: Path, partition: int, partitions: int, speed: float, resume: _ReplayState | None
+        self,
+        path: Path,
+        partition: int,
+        partitions: int,
+        speed: float,
+        resume: _ReplayState | None,
+        rebase: bool = False,
     ) -> None:
         self._items = read_items(path, partition, partitions)
         self._consumed = 0
@@ -85,6 +97,8 @@ class _ReplayPartition(StatefulSourcePartition[RawItem | DeadLetter, _ReplayStat
         # Recorded time zero and wall time zero: item t is due at wall0 + (t - rec0) / speed.
         self._rec0: int | None = None
         self._wall0 = time.monotonic()
+        self._wall0_ms = time.time() * 1000.0
+        self._rebase = rebase
         self._wait_until: float | None = None
         self._label = path.name
 
@@ -108,9 +122,24 @@ class _ReplayPartition(StatefulSourcePartition[RawItem | DeadLetter, _ReplayStat
                     self._wait_until = due
                     break
             batch.append(item)
+        if self._rebase:
+            batch = self._rebased(batch)
         self._consumed += len(batch)
         SOURCE_MESSAGES.labels("replay", self._label).inc(len(batch))
         return batch
+
+    def _rebased(self, batch: list[RawItem | DeadLetter]) -> list[RawItem | DeadLetter]:
+        read_ms = int(time.time() * 1000)
+        out: list[RawItem | DeadLetter] = []
+        for item in batch:
+            if isinstance(item, RawItem):
+                if self._speed > 0 and self._rec0 is not None:
+                    seen = int(self._wall0_ms + (item.seen_ms - self._rec0) / self._speed)
+                else:
+                    seen = read_ms
+                item = msgspec.structs.replace(item, seen_ms=seen)
+            out.append(item)
+        return out
 
     def next_awake(self) -> datetime | None:
         if self._wait_until is None:
@@ -123,14 +152,18 @@ class _ReplayPartition(StatefulSourcePartition[RawItem | DeadLetter, _ReplayStat
 
 
 class ReplaySource(FixedPartitionedSource[RawItem | DeadLetter, _ReplayState]):
-    """Replays a recorded file; ``speed`` 0 is as fast as possible, 1.0 is recorded pace."""
+    """Replays a recorded file; ``speed`` 0 is as fast as possible, 1.0 is recorded pace;
+    ``rebase`` moves first-seen times to the replay's own clock (module docstring)."""
 
-    def __init__(self, path: str | Path, speed: float = 0.0, partitions: int = 4) -> None:
+    def __init__(
+        self, path: str | Path, speed: float = 0.0, partitions: int = 4, rebase: bool = False
+    ) -> None:
         self.path = Path(path)
         if not self.path.exists():
             raise FileNotFoundError(f"replay file not found: {self.path}")
         self.speed = speed
         self.partitions = max(1, partitions)
+        self.rebase = rebase
 
     def list_parts(self) -> list[str]:
         return [f"replay-{p}" for p in range(self.partitions)]
@@ -139,4 +172,6 @@ class ReplaySource(FixedPartitionedSource[RawItem | DeadLetter, _ReplayState]):
         self, step_id: str, for_part: str, resume_state: _ReplayState | None
     ) -> _ReplayPartition:
         partition = int(for_part.rsplit("-", 1)[1])
-        return _ReplayPartition(self.path, partition, self.partitions, self.speed, resume_state)
+        return _ReplayPartition(
+            self.path, partition, self.partitions, self.speed, resume_state, self.rebase
+        )

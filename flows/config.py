@@ -54,6 +54,9 @@ class SourceConfig:
     # within a partition, and event-time windows absorb disorder up to the watermark wait (later
     # items are dead-lettered as "late").
     replay_partitions: int = 1
+    # A live rehearsal: first-seen times move to the replay's own clock (the first item is "now",
+    # later ones follow at replay_speed), so end-to-end latency is observed (connectors/replay.py).
+    replay_rebase: bool = False
     # kind=archive replays this Parquet archive (default: the output archive) between these ISO
     # times (UTC; empty = open); kind=dumpster replays mempool-dumpster files (comma-separated).
     archive_url: str = ""

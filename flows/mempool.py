@@ -20,6 +20,7 @@ from connectors.local import SummarySink, as_line, for_summary, jsonl_sink
 from connectors.parquet_archive import archive
 from flows import stages
 from flows.config import Config, load_config
+from flows.latency import first_seen, latency_is_meaningful, observe_latency
 from flows.rules import rules_engine_factory
 from flows.sources import raw_input
 from flows.storage import archive_sink, clickhouse_sink
@@ -66,31 +67,45 @@ def build_flow(cfg: Config) -> Dataflow:
     # dead letters of every stage
     dead = op.merge("dead_letters", norm.errs, mempool.errs, mined.errs, rules.errs)
 
+    # end-to-end latency, measured where records reach the sinks (flows/latency.py: only when
+    # first-seen times are this run's clock)
+    if latency_is_meaningful(cfg.source):
+        etxs_out = observe_latency("latency_txs", etxs, "transactions", first_seen)
+        detections_out = observe_latency("latency_detections", detections, "detections", first_seen)
+        matches_out = observe_latency(
+            "latency_rule_matches", rules.matches, "rule_matches", first_seen
+        )
+        alerts_out = observe_latency("latency_alerts", alerts, "alerts", first_seen)
+    else:
+        etxs_out, detections_out, matches_out, alerts_out = etxs, detections, rules.matches, alerts
+
     # sinks: Kafka topics (when publishing), Parquet archive, ClickHouse (when configured), local JSON lines and console
     if cfg.kafka.publish:
-        kafka_output("kafka_enriched", etxs, cfg.kafka, cfg.kafka.topic_enriched)
-        kafka_output("kafka_bundles", detections, cfg.kafka, cfg.kafka.topic_bundles)
-        kafka_output("kafka_alerts", alerts, cfg.kafka, cfg.kafka.topic_alerts)
+        kafka_output("kafka_enriched", etxs_out, cfg.kafka, cfg.kafka.topic_enriched)
+        kafka_output("kafka_bundles", detections_out, cfg.kafka, cfg.kafka.topic_bundles)
+        kafka_output("kafka_alerts", alerts_out, cfg.kafka, cfg.kafka.topic_alerts)
         kafka_output("kafka_dead", dead, cfg.kafka, cfg.kafka.topic_dead_letters)
     parts = cfg.output.sink_partitions
-    archive("archive_txs", etxs, archive_sink(cfg, "transactions", parts))
+    archive("archive_txs", etxs_out, archive_sink(cfg, "transactions", parts))
     archive("archive_blocks", norm.blocks, archive_sink(cfg, "blocks", parts))
-    archive("archive_detections", detections, archive_sink(cfg, "detections", parts))
-    archive("archive_rule_matches", rules.matches, archive_sink(cfg, "rule_matches", parts))
-    archive("archive_alerts", alerts, archive_sink(cfg, "alerts", parts))
+    archive("archive_detections", detections_out, archive_sink(cfg, "detections", parts))
+    archive("archive_rule_matches", matches_out, archive_sink(cfg, "rule_matches", parts))
+    archive("archive_alerts", alerts_out, archive_sink(cfg, "alerts", parts))
     archive("archive_dead", dead, archive_sink(cfg, "dead_letters", parts))
     clickhouse = clickhouse_sink(cfg, parts)
     if clickhouse is not None:
         analytics = op.merge(
-            "analytics", etxs, norm.blocks, detections, rules.matches, alerts, dead
+            "analytics", etxs_out, norm.blocks, detections_out, matches_out, alerts_out, dead
         )
         write_clickhouse("clickhouse", analytics, clickhouse)
     op.output(
         "detections_out",
-        op.map("det_line", detections, as_line),
+        op.map("det_line", detections_out, as_line),
         jsonl_sink(out / "detections.jsonl"),
     )
-    op.output("alerts_out", op.map("alert_line", alerts, as_line), jsonl_sink(out / "alerts.jsonl"))
+    op.output(
+        "alerts_out", op.map("alert_line", alerts_out, as_line), jsonl_sink(out / "alerts.jsonl")
+    )
     op.output(
         "dead_out", op.map("dead_line", dead, as_line), jsonl_sink(out / "dead_letters.jsonl")
     )
@@ -100,9 +115,9 @@ def build_flow(cfg: Config) -> Dataflow:
         cfg.alerts, out, dead_letter=JsonlLog(out / "alert_dead_letters.jsonl").write
     )
     if deliver is not None:
-        op.output("alerts_deliver", op.map("for_alert_sink", alerts, for_alert_sink), deliver)
+        op.output("alerts_deliver", op.map("for_alert_sink", alerts_out, for_alert_sink), deliver)
     if cfg.output.console:
-        op.output("console", op.map("console_line", alerts, console_line), StdOutSink())
+        op.output("console", op.map("console_line", alerts_out, console_line), StdOutSink())
 
     # run summary: counts per stage, added up once per batch
     decoded = op.filter("decoded", etxs, lambda etx: etx.call is not None)

@@ -46,7 +46,10 @@ def raw_input(step_id: str, flow: Dataflow, cfg: Config) -> Stream[RawItem | Tx 
     kind = cfg.source.kind
     if kind == "replay":
         source = ReplaySource(
-            cfg.source.replay_path, cfg.source.replay_speed, cfg.source.replay_partitions
+            cfg.source.replay_path,
+            cfg.source.replay_speed,
+            cfg.source.replay_partitions,
+            cfg.source.replay_rebase,
         )
         return op.input(step_id, flow, source)
     if kind == "rpc":
