@@ -8,4 +8,5 @@ pytest_plugins: list[str] = [
     "tests.services.smtp",
     "tests.services.anvil",
     "tests.services.assemblyscript",
+    "tests.services.prometheus",
 ]
