@@ -13,6 +13,7 @@ COMMAND_MODULES = [
     "flows.commands.kafka",
     "flows.commands.config",
     "flows.commands.worker",
+    "flows.commands.k8s",
     "flows.commands.clickhouse",
     "flows.commands.archive",
     "flows.commands.detect_block",

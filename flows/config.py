@@ -206,6 +206,10 @@ class K8sConfig:
     namespace: str = ""
     port: int = 2101
     recovery_dir: str = ""
+    # Bytewax recovery partitions, created once by process 0 in its recovery_dir when it holds
+    # none (0 = SCORPIUS_KAFKA_PARTITIONS: the most workers the flow can use). Fixed afterwards:
+    # rescaling keeps them (k8s/README.md).
+    recovery_partitions: int = 0
     snapshot_interval_s: float = 30.0
     backup_interval_s: float = 600.0
     health_port: int = 8080

@@ -10,8 +10,9 @@ import argparse
 import os
 import re
 from datetime import timedelta
+from pathlib import Path
 
-from bytewax.recovery import RecoveryConfig
+from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
 from connectors.health import HealthServer
@@ -29,6 +30,23 @@ def pod_ordinal(pod_name: str) -> int:
 def peer_addresses(k8s: K8sConfig) -> list[str]:
     domain = f"{k8s.service}.{k8s.namespace}.svc" if k8s.namespace else k8s.service
     return [f"{k8s.service}-{i}.{domain}:{k8s.port}" for i in range(k8s.replicas)]
+
+
+def ensure_recovery_partitions(recovery_dir: str | Path, process_id: int, count: int) -> int:
+    """Creates ``count`` empty recovery partitions in process 0's directory when it holds none;
+    returns how many it created.
+
+    Bytewax needs the cluster as a whole to reach every partition once, not every process to
+    hold them; pod 0 is the one pod no scale-down removes, so keeping all partitions on its
+    volume lets the StatefulSet grow and shrink without moving files. Other processes only need
+    the directory; creating a second set there would give two files for one partition.
+    """
+    path = Path(recovery_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    if process_id != 0 or any(path.glob("part-*.sqlite3")):
+        return 0
+    init_db_dir(path, count)
+    return count
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,6 +71,9 @@ def worker(args: argparse.Namespace) -> int:
         return 0
     recovery = None
     if k8s.recovery_dir:
+        partitions = k8s.recovery_partitions or cfg.kafka.partitions
+        if ensure_recovery_partitions(k8s.recovery_dir, process_id, partitions):
+            print(f"created {partitions} recovery partitions in {k8s.recovery_dir}", flush=True)
         recovery = RecoveryConfig(k8s.recovery_dir, timedelta(seconds=k8s.backup_interval_s))
     flow = build_flow(cfg)
     health = HealthServer(k8s.health_port, k8s.stall_after_s).start()
