@@ -9,6 +9,7 @@ the environment here and nowhere else.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
 import types
 import typing
@@ -45,7 +46,10 @@ def secret(default: str = "", name: str | None = None) -> Any:
 
 @dataclass(frozen=True)
 class SourceConfig:
-    kind: str = "replay"  # replay | rpc | kafka
+    # Where transactions come from: replay (a recording, by default the bundled mainnet sample),
+    # rpc (live nodes, see the *_RPC_URLS settings), kafka (tx_raw), archive or dumpster.
+    kind: str = "replay"
+    # The recording to replay: JSON lines, optionally gzipped (connectors/replay.py).
     replay_path: str = str(BUNDLED_SAMPLE)
     # 0 replays as fast as possible; 1.0 keeps recorded spacing; 10 is ten times faster.
     replay_speed: float = 0.0
@@ -93,7 +97,9 @@ class DetectConfig:
 
 @dataclass(frozen=True)
 class RulesConfig:
+    # Rule files (*.yaml, *.wat, *.wasm, AssemblyScript builds), watched for hot reload.
     dir: str = str(EXAMPLE_RULES)
+    # Transactions per call into a rule module: one call scans the whole batch in linear memory.
     batch_size: int = 512
     # Sandbox of each rule module (rules/README.md, "Limits").
     memory_mb: int = 64
@@ -109,6 +115,7 @@ class RulesConfig:
 
 @dataclass(frozen=True)
 class OutputConfig:
+    # Local outputs: JSON lines, summary.json and (by default) the Parquet archive.
     dir: str = "out"
     # Where the Parquet archive goes: a folder path, file://..., or s3://bucket/prefix.
     archive_url: str = ""
@@ -133,6 +140,7 @@ class KafkaConfig:
     workers can share ``tx_raw``: run at most that many workers in total.
     """
 
+    # Bootstrap servers, comma-separated.
     brokers: tuple[str, ...] = ("127.0.0.1:9092",)
     # The processing flow also publishes tx_enriched, mev_bundles, alerts and dead letters.
     publish: bool = False
@@ -200,11 +208,14 @@ class EnrichConfig:
 class K8sConfig:
     """How a worker pod finds its peers: StatefulSet pods behind a headless service."""
 
+    # Pods of the StatefulSet and bytewax workers in each: replicas x workers <= Kafka partitions.
     replicas: int = 1
     workers_per_process: int = 1
+    # The headless service and namespace that give pods their DNS names; port of bytewax's peers.
     service: str = "scorpius-worker"
     namespace: str = ""
     port: int = 2101
+    # Bytewax recovery (snapshots of state and Kafka offsets) on the pod's volume; "" = off.
     recovery_dir: str = ""
     # Bytewax recovery partitions, created once by process 0 in its recovery_dir when it holds
     # none (0 = SCORPIUS_KAFKA_PARTITIONS: the most workers the flow can use). Fixed afterwards:
@@ -289,7 +300,9 @@ class AlertsConfig:
     on. Secrets may also come from a file named by ``<VARIABLE>_FILE`` (Kubernetes / Docker secrets).
     """
 
+    # A YAML file routing alerts by kind, chain and severity to channels (connectors/alerts/README.md).
     routes_path: str = ""
+    # Without routes: the lowest severity delivered (info, low, medium, high, critical).
     min_severity: str = "high"
     # Jinja2 templates here override the bundled ones of the same name (slack.json.j2, ...).
     templates_dir: str = ""
@@ -423,10 +436,20 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
     return config
 
 
-def settings_table(cls: type = Config, prefix: str = "SCORPIUS_") -> list[tuple[str, str, bool]]:
-    """(environment name, default, is secret) of every setting: README's configuration table."""
-    rows: list[tuple[str, str, bool]] = []
+class Setting(typing.NamedTuple):
+    """One row of README's configuration table."""
+
+    name: str
+    default: str
+    secret: bool
+    doc: str
+
+
+def settings_table(cls: type = Config, prefix: str = "SCORPIUS_") -> list[Setting]:
+    """Every setting: environment name, default, whether it is secret, and the comment above it."""
+    rows: list[Setting] = []
     hints = typing.get_type_hints(cls)
+    docs = _field_comments(cls)
     for f in dataclasses.fields(cls):
         typ = hints[f.name]
         if dataclasses.is_dataclass(typ):
@@ -439,5 +462,35 @@ def settings_table(cls: type = Config, prefix: str = "SCORPIUS_") -> list[tuple[
             default = f.default_factory()
         else:
             default = ""
-        rows.append((name, repr(default), bool(f.metadata.get("secret"))))
+        shown = repr(default).replace(str(PACKAGE_ROOT) + os.sep, "")
+        shown = shown.replace(str(Path.home()), "~")
+        rows.append(Setting(name, shown, bool(f.metadata.get("secret")), docs.get(f.name, "")))
     return rows
+
+
+def _field_comments(cls: type) -> dict[str, str]:
+    """The ``#`` comment lines right above each field of a config dataclass: its documentation,
+    kept next to the field so that code and README cannot drift apart."""
+    try:
+        lines = inspect.getsource(cls).splitlines()
+    except (OSError, TypeError):
+        return {}
+    docs: dict[str, str] = {}
+    pending: list[str] = []
+    group = False  # fields right below a commented one, without a blank line, share its comment
+    for line in lines[1:]:
+        text = line.strip()
+        if text.startswith("#"):
+            pending.append(text.lstrip("#").strip())
+            continue
+        head = text.split(":", 1)[0]
+        if ":" in text and head.isidentifier():
+            if pending:
+                docs[head] = " ".join(pending)
+                group = True
+            elif group:
+                docs[head] = "See above."
+        else:
+            group = False
+        pending = []
+    return docs

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+from pathlib import Path
 
 from flows.config import load_config, settings_table
+
+# README's table sits between these markers; `scorpius config --update README.md` rewrites it.
+BEGIN = "<!-- settings table: scorpius config --update README.md -->"
+END = "<!-- end of settings table -->"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -13,19 +19,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "config", help="list every setting (environment name, default) and check the current ones"
     )
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    parser.add_argument(
+        "--update", metavar="FILE", help="rewrite the settings table of FILE (README.md) in place"
+    )
     parser.set_defaults(func=show)
 
 
 def show(args: argparse.Namespace) -> int:
     load_config(os.environ)  # fails with a clear ConfigError on a bad value
     rows = settings_table()
-    if args.markdown:
-        print("| variable | default |\n| --- | --- |")
-        for name, default, _ in rows:
-            print(f"| `{name}` | `{default}` |")
+    if args.update:
+        path = Path(args.update)
+        path.write_text(with_table(path.read_text()))
+    elif args.markdown:
+        print(markdown_table())
     else:
-        width = max(len(name) for name, _, _ in rows)
-        for name, default, is_secret in rows:
+        width = max(len(row.name) for row in rows)
+        for name, default, is_secret, _ in rows:
             current = os.environ.get(name)
             if current is None:
                 suffix = ""
@@ -33,3 +43,20 @@ def show(args: argparse.Namespace) -> int:
                 suffix = "   (set)" if is_secret else f"   (set: {current!r})"
             print(f"{name:<{width}}  {default}{suffix}")
     return 0
+
+
+def markdown_table() -> str:
+    lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for row in settings_table():
+        doc = ("(secret) " if row.secret else "") + row.doc.replace("|", "\\|")
+        lines.append(f"| `{row.name}` | `{row.default}` | {doc} |")
+    return "\n".join(lines)
+
+
+def with_table(text: str) -> str:
+    """``text`` with the current settings table between the markers."""
+    block = f"{BEGIN}\n{markdown_table()}\n{END}"
+    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"no settings table markers ({BEGIN} ... {END}) found")
+    return pattern.sub(lambda _: block, text)

@@ -14,7 +14,7 @@ TOKEN = "xoxb-0000-config-test-token"
 
 
 def test_alert_settings_have_environment_names_and_secrets_are_marked() -> None:
-    rows = {name: is_secret for name, _, is_secret in settings_table()}
+    rows = {name: is_secret for name, _, is_secret, _ in settings_table()}
     for name in (
         "SCORPIUS_ALERTS_SLACK_WEBHOOK_URL",
         "SCORPIUS_ALERTS_SLACK_BOT_TOKEN",

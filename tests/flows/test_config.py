@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from flows.commands.config import with_table
 from flows.config import ConfigError, load_config, settings_table
 
 
@@ -33,7 +34,12 @@ def test_bad_values_name_the_variable() -> None:
 
 
 def test_every_setting_is_listed_with_its_environment_name() -> None:
-    names = [name for name, _, _ in settings_table()]
+    names = [name for name, *_ in settings_table()]
     assert "SCORPIUS_SOURCE_KIND" in names
     assert "SCORPIUS_DETECT_REPLACEMENT_WINDOW_S" in names
     assert len(names) == len(set(names))
+
+
+def test_readme_carries_the_current_settings_table() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert with_table(readme) == readme, "README is stale: run scorpius config --update README.md"
