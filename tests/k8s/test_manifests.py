@@ -47,7 +47,7 @@ def render_dir(path: Path) -> list[dict]:
 def test_overlay_renders_and_validates(overlay: str) -> None:
     docs = render(overlay)
     kinds = sorted(doc["kind"] for doc in docs)
-    assert kinds == ["ConfigMap", "ConfigMap", "PodMonitor", "Service", "StatefulSet"]
+    assert kinds == ["ConfigMap", "ConfigMap", "Deployment", "PodMonitor", "Service", "StatefulSet"]
     for doc in docs:
         if doc["apiVersion"].startswith("monitoring.coreos.com"):
             continue  # a CRD: no schema ships with Kubernetes
