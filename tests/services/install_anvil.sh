@@ -17,16 +17,8 @@ binary="${prefix}/node_modules/@foundry-rs/anvil-${platform}/bin/anvil"
 if [ -x "$binary" ] && "$binary" --version 2>/dev/null | grep -q "Version: ${version}"; then
   exit 0
 fi
-if ! command -v npm >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    # apt may be busy with another installer: wait for its lock rather than fail.
-    apt-get -o DPkg::Lock::Timeout=600 update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq nodejs npm
-  else
-    echo "install_anvil: npm is required (apt-get install nodejs npm)" >&2
-    exit 1
-  fi
-fi
+. "$(dirname "$0")/npm.sh"
+ensure_npm install_anvil
 mkdir -p "$prefix"
 npm install --prefix "$prefix" --no-audit --no-fund "@foundry-rs/anvil@${version}"
 "$binary" --version | head -1

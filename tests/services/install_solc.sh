@@ -10,16 +10,8 @@ package="${prefix}/node_modules/solc/package.json"
 if [ -f "$package" ] && grep -q "\"version\": \"${version}\"" "$package"; then
   exit 0
 fi
-if ! command -v npm >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    # apt may be busy with another installer: wait for its lock rather than fail.
-    apt-get -o DPkg::Lock::Timeout=600 update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq nodejs npm
-  else
-    echo "install_solc: npm is required (apt-get install nodejs npm)" >&2
-    exit 1
-  fi
-fi
+. "$(dirname "$0")/npm.sh"
+ensure_npm install_solc
 mkdir -p "$prefix"
 npm install --prefix "$prefix" --no-audit --no-fund "solc@${version}"
 node -e "console.log('solc', require('${prefix}/node_modules/solc').version())"
