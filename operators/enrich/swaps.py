@@ -22,8 +22,9 @@ from operators.records import Swap
 MSG_SENDER = "0x0000000000000000000000000000000000000001"
 ADDRESS_THIS = "0x0000000000000000000000000000000000000002"
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
-# Universal Router V3 exact input: "swap the router's whole balance of the input token" (the
-# amount comes from an earlier command, so the calldata does not know it).
+# Universal Router exact input, V3 and V2 alike: "swap the router's whole balance of the input
+# token" (the amount comes from an earlier command, so the calldata does not know it). For V2 the
+# router's payment helper resolves it, so a V2 amountIn of 2**255 is no amount either.
 UR_CONTRACT_BALANCE = 1 << 255
 # SwapRouter02 spells the same idea as an amount of 0.
 R02_CONTRACT_BALANCE = 0
@@ -209,7 +210,7 @@ def _ur_command_swap(command: int, data: bytes, ctx: CallContext) -> Swap | None
         path, fees = tuple(addresses), ()
         if len(path) < 2:
             return None
-        if exact_input and amount == UR_ALREADY_PAID:
+        if exact_input and amount in (UR_ALREADY_PAID, UR_CONTRACT_BALANCE):
             amount = None
         protocol = "uniswap_v2"
     else:

@@ -692,7 +692,9 @@ def test_universal_router_recipient_constants_are_resolved() -> None:
             assert swap.recipient not in ("0x" + "00" * 19 + "01", "0x" + "00" * 19 + "02")
 
 
-# --- calldata built with eth_abi.encode: methods without a real sample here -----------------------
+# --- calldata built with eth_abi.encode: methods and cases without a real sample here -------------
+# (Real Universal Router execute(bytes,bytes[]) and V3 SwapRouter exactOutput calls are tested in
+# test_enrich_real_calldata.py; these keep the sentinels and flags no real sample exercises.)
 
 
 def test_v3_swap_router_exact_output_reverses_the_path_synthetic() -> None:
@@ -763,6 +765,28 @@ def test_universal_router_execute_without_deadline_and_flags_synthetic() -> None
     )
     assert (v2_out.exact_input, v2_out.amount_out, v2_out.amount_in_max) == (False, 100, 200)
     assert all(s.deadline is None for s in etx.swaps)
+
+
+def test_universal_router_v2_exact_input_of_the_router_balance_has_no_amount_synthetic() -> None:
+    # Real routes do this: mainnet tx 0xfd25bd671e4186f360e673bee850a7ba0677bd45f1498ad400c81ffb0cef7838
+    # has a V2_SWAP_EXACT_IN of amountIn 2**255 (as decoded in Elnaril/uniswap-universal-router-
+    # decoder's tests/resources/transactions.py). Its raw input is not among our samples.
+    router_self = "0x" + "00" * 19 + "02"
+    v3_path = bytes.fromhex(USDC[2:]) + (500).to_bytes(3, "big") + bytes.fromhex(WETH[2:])
+    inputs = [
+        encode(
+            ["address", "uint256", "uint256", "bytes", "bool"],
+            [router_self, 10**8, 0, v3_path, True],
+        ),
+        encode(
+            ["address", "uint256", "uint256", "address[]", "bool"],
+            [ALICE, 1 << 255, 7, [WETH, DAI], False],
+        ),
+    ]
+    data = calldata("0x24856bc3", ["bytes", "bytes[]"], [bytes([0x00, 0x08]), inputs])
+    v3, v2 = enrich(make_tx(UNIVERSAL_ROUTER, data)).swaps
+    assert (v3.amount_in, v3.recipient) == (10**8, UNIVERSAL_ROUTER)
+    assert (v2.path, v2.amount_in, v2.amount_out_min, v2.recipient) == ((WETH, DAI), None, 7, ALICE)
 
 
 def test_a_malformed_command_does_not_hide_the_others() -> None:
