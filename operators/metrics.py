@@ -76,7 +76,7 @@ LATENCY_BUCKETS = (
 )
 END_TO_END_SECONDS = Histogram(
     "scorpius_end_to_end_seconds",
-    "Wall time from first-seen to reaching an output, by output (sink, alert)",
+    "Wall time from first-seen to reaching an output, by output (sink, alert, alert_delivered)",
     ["output"],
     buckets=LATENCY_BUCKETS,
 )

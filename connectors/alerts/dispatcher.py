@@ -206,7 +206,8 @@ class Dispatcher:
         self._pending: dict[int, Delivery] = {}
         self._ids = itertools.count()
         self._closed = False
-        self._latency = END_TO_END_SECONDS.labels("alert")
+        # "alert" is the alert leaving the flow (flows/mempool.py); this is the channel taking it.
+        self._latency = END_TO_END_SECONDS.labels("alert_delivered")
 
     def _metrics(self, channel: str) -> _ChannelMetrics:
         lane = self._lanes.get(channel)

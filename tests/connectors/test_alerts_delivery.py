@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from connectors.alerts.dispatcher import DispatcherState
 from operators.metrics import ALERTS_DEDUPED, ALERTS_RETRIED
@@ -51,6 +52,23 @@ def test_slack_429_is_retried_no_sooner_than_retry_after(
     (retry,) = h.outcomes("retry")
     assert retry["retry_in_s"] >= 1.0 and "HTTP 429" in retry["error"]
     assert h.dead == []
+
+
+def test_delivery_latency_is_its_own_series_not_the_flows_alert_latency(
+    fake_apis: FakeApis, tmp_path: Path
+) -> None:
+    def observed(output: str) -> float:
+        count = REGISTRY.get_sample_value("scorpius_end_to_end_seconds_count", {"output": output})
+        return count or 0.0
+
+    delivered, created = observed("alert_delivered"), observed("alert")
+    h = harness(config(fake_apis.url, routes_path=routes(tmp_path, SLACK_ONLY)))
+    h.dispatcher.start()
+    h.dispatcher.submit(alert())
+    wait_until(lambda: len(h.outcomes("sent")) == 1)
+    h.dispatcher.close(1.0)
+    assert observed("alert_delivered") == delivered + 1
+    assert observed("alert") == created
 
 
 def test_discord_fractional_retry_after_is_honoured(fake_apis: FakeApis, tmp_path: Path) -> None:
