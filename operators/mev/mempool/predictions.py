@@ -109,7 +109,7 @@ class SandwichPredictions:
             over = len(table) - self.max_victims
             if over > 0:
                 for key in list(islice(table, over)):
-                    del table[key]  # type: ignore[attr-defined]
+                    del table[key]
                 STATE_EVICTIONS.labels("predicted", limit).inc(over)
 
     def _link(self, sandwich: Detection, victim: str, alert: Detection) -> list[Detection]:
