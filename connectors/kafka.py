@@ -30,6 +30,7 @@ downstream by key, as above. Every header value is UTF-8 text; every value is JS
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -57,7 +58,11 @@ from operators.records import (
     encode_json,
 )
 
+log = logging.getLogger(__name__)
+
 STAGE = "kafka_source"
+# Room in message.max.bytes for the record's framing (batch header, lengths, headers).
+FRAMING_BYTES = 1024
 HEADER_CHAIN_ID = "chain_id"
 HEADER_SEEN_MS = "seen_ms"
 HEADER_SOURCE = "source"
@@ -223,6 +228,44 @@ def to_message(record: Publishable) -> SinkMessage:
     return KafkaSinkMessage(key=record_key(record), value=encode_json(record), headers=headers)
 
 
+def _size(msg: SinkMessage) -> int:
+    headers = sum(len(k) + len(v or b"") for k, v in msg.headers)
+    return len(msg.value) + len(msg.key or b"") + headers + FRAMING_BYTES
+
+
+def fitted_message(record: Publishable, max_bytes: int, topic: str) -> SinkMessage | None:
+    """``to_message(record)`` within the topic's ``max_bytes`` (the producer would refuse it,
+    and a refused produce stops the flow). A dead letter too large keeps a shorter payload and
+    says so in its reason; any other record too large is not published, and is logged and
+    counted in ``scorpius_sink_errors`` (its other sinks still have it)."""
+    msg = to_message(record)
+    size = _size(msg)
+    if size <= max_bytes:
+        return msg
+    if isinstance(record, DeadLetter):
+        payload = record.payload
+        keep = max(0, len(payload) - (size - max_bytes))
+        while True:
+            shorter = msgspec.structs.replace(
+                record,
+                reason=f"{record.reason} (payload cut to {keep} of {len(payload)} chars for Kafka)",
+                payload=payload[:keep],
+            )
+            msg = to_message(shorter)
+            if _size(msg) <= max_bytes or keep == 0:
+                return msg
+            keep //= 2  # JSON escapes made it longer than its characters
+    log.error(
+        "not published to %s: %s of %d bytes is over max_message_bytes=%d",
+        topic,
+        type(record).__name__,
+        size,
+        max_bytes,
+    )
+    SINK_ERRORS.labels(f"kafka:{topic}").inc()
+    return None
+
+
 # --- bytewax source ---------------------------------------------------------------------------
 
 
@@ -352,5 +395,6 @@ class KafkaRecordSink(DynamicSink[SinkMessage]):
 @operator
 def kafka_output(step_id: str, up: Stream[Publishable], cfg: KafkaConfig, topic: str) -> None:
     """Publish records to ``topic``: RawItem as ``tx_raw`` framing, the rest as keyed JSON."""
-    messages = op.map("encode", up, to_message)
+    limit = cfg.max_message_bytes
+    messages = op.filter_map("encode", up, lambda record: fitted_message(record, limit, topic))
     op.output("produce", messages, KafkaRecordSink(cfg, topic))

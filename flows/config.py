@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import yaml
 
@@ -93,6 +94,30 @@ class DetectConfig:
     prediction_horizon_s: float = 600.0
     # Pending nonces tracked per (chain, sender) window; over it the lowest are forgotten.
     replacement_max_nonces: int = 256
+    # Pending txs a chain's sandwich-attempt window holds; over it the earliest are forgotten.
+    # Txs first seen more than mempool_window_s before the newest are forgotten anyway.
+    sandwich_max_pending: int = 10_000
+    # Calldata shapes a (chain, contract) frontrun-copy window holds; over it the earliest go.
+    frontrun_max_originals: int = 5_000
+    # Pools whose reserves are cached per chain between two blocks; over it the earliest go.
+    reserves_max_pools: int = 10_000
+    # Victim txs the prediction linker holds per chain (mempool alerts and block sandwiches
+    # each); over it the earliest go.
+    prediction_max_victims: int = 100_000
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    """Sizes of what the flow accepts from a source (operators/LIMITS.md)."""
+
+    # One tx object (an RPC tx JSON, a tx_raw message value); over it: a dead letter.
+    max_tx_payload_bytes: int = 2 << 20
+    # One block bundle with its receipts and traces.
+    max_block_payload_bytes: int = 64 << 20
+    # Decoded calldata of one tx or traced call (geth's pool itself takes at most 128 KiB).
+    max_calldata_bytes: int = 512 << 10
+    # How much of an unreadable payload its dead letter keeps (the reason says it was cut).
+    dead_letter_payload_bytes: int = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -276,6 +301,13 @@ class RpcConfig:
 class StorageConfig:
     # clickhouse-driver URL, clickhouse://user:password@host:9000/database; empty = off.
     clickhouse_url: str = secret()
+    # The password on its own (wins over one in the URL), so the URL itself need not be secret.
+    clickhouse_password: str = secret()
+    # TLS to ClickHouse's secure native port (9440): off, or on with the system CAs or ca_certs.
+    clickhouse_secure: bool = False
+    clickhouse_ca_certs: str = ""
+    # Verify the server certificate and host name (turn off only for a self-signed test server).
+    clickhouse_verify: bool = True
     clickhouse_batch_rows: int = 10_000
     clickhouse_flush_seconds: float = 2.0
     # Rows buffered while ClickHouse is slow or down; beyond this the sink holds the worker back.
@@ -284,6 +316,26 @@ class StorageConfig:
     archive_s3_endpoint: str = ""
     # `scorpius archive retention` deletes date partitions older than this many days.
     archive_retention_days: int = 90
+
+    def clickhouse_client_url(self) -> str:
+        """``clickhouse_url`` with the password and TLS settings in it: clickhouse-driver's
+        ``Client.from_url`` takes them from there (``secure``, ``ca_certs``, ``verify``)."""
+        if not self.clickhouse_url:
+            return ""
+        parts = urlsplit(self.clickhouse_url)
+        netloc = parts.netloc
+        if self.clickhouse_password:
+            user = parts.username or "default"
+            host = netloc.rsplit("@", 1)[-1]
+            netloc = f"{user}:{quote(self.clickhouse_password, safe='')}@{host}"
+        query = dict(parse_qsl(parts.query))
+        if self.clickhouse_secure:
+            query["secure"] = "True"
+        if self.clickhouse_ca_certs:
+            query["ca_certs"] = self.clickhouse_ca_certs
+        if not self.clickhouse_verify:
+            query["verify"] = "False"
+        return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query)))
 
     def archive_storage_options(self) -> dict[str, Any]:
         """fsspec options for the archive URL (credentials come from the usual AWS chain)."""
@@ -334,6 +386,8 @@ class AlertsConfig:
     backoff_max_s: float = 60.0
     timeout_s: float = 10.0
     dedup_window_s: float = 600.0
+    # Alert keys remembered for dedup; over it the oldest are forgotten (a repeat may go out).
+    dedup_max_keys: int = 100_000
     # At the end of a finite run, how long pending deliveries may still take before dead-lettering.
     drain_timeout_s: float = 5.0
     channel_rate_per_s: float = 5.0
@@ -350,6 +404,7 @@ class Config:
     output: OutputConfig = field(default_factory=OutputConfig)
     kafka: KafkaConfig = field(default_factory=KafkaConfig)
     enrich: EnrichConfig = field(default_factory=EnrichConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
     k8s: K8sConfig = field(default_factory=K8sConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)

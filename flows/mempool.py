@@ -41,7 +41,7 @@ def build_flow(cfg: Config, stop: threading.Event | None = None) -> Dataflow:
     raw = raw_input("source", flow, cfg, stop)
 
     # normalize: RawItem → Tx (pending or mined) and Block
-    norm = stages.normalize_stage("normalize", raw)
+    norm = stages.normalize_stage("normalize", raw, cfg.limits)
     txs = op.merge("all_txs", norm.txs, stages.block_txs("mined", norm.blocks))
 
     # inclusion: pending tx later seen in a block (latency), reorged out, or expired
@@ -74,7 +74,9 @@ def build_flow(cfg: Config, stop: threading.Event | None = None) -> Dataflow:
     mempool = stages.mempool_detect("mempool_mev", etxs, cfg.detect)
     mined = stages.block_detect("block_mev", norm.blocks, stages.amm_factories(cfg.detect))
     found = op.merge("found", mempool.oks, mined.oks, *found_parts)
-    predicted = stages.link_predictions("predicted", found, cfg.detect.prediction_horizon_s)
+    predicted = stages.link_predictions(
+        "predicted", found, cfg.detect.prediction_horizon_s, cfg.detect.prediction_max_victims
+    )
     detections = op.merge("detections", found, predicted)
 
     # rules: user WASM rules over every tx, batched and indexed

@@ -16,7 +16,7 @@ import bytewax.operators as op
 from bytewax.dataflow import Stream, operator
 from bytewax.operators import windowing as win
 
-from flows.config import ConfigError, DetectConfig, EnrichConfig
+from flows.config import ConfigError, DetectConfig, EnrichConfig, LimitsConfig
 from operators.enrich import DEFAULT_ENRICHER, Enricher
 from operators.metrics import (
     DEAD_LETTERS,
@@ -33,12 +33,12 @@ from operators.mev.mempool import (
 )
 from operators.mev.mempool.frontrun import window_key as frontrun_key
 from operators.mev.mempool.predictions import KINDS as PREDICTION_KINDS
-from operators.mev.mempool.predictions import SandwichPredictions
+from operators.mev.mempool.predictions import MAX_VICTIMS, SandwichPredictions
 from operators.mev.mempool.predictions import window_key as prediction_key
 from operators.mev.mempool.reserves import FetchReserves, ReservesAtHead, ReservesUnavailable
 from operators.mev.mempool.sandwich_attempt import window_key as sandwich_key
 from operators.mev.pools import BUNDLED, AmmFactories
-from operators.normalize import normalize_item
+from operators.normalize import SizeLimits, normalize_item
 from operators.records import (
     Block,
     DeadLetter,
@@ -110,14 +110,26 @@ def split_errors(step_id: str, up: Stream[X | DeadLetter]) -> Checked[X]:
     return Checked(branch.trues, branch.falses)  # type: ignore[arg-type]
 
 
+def size_limits(cfg: LimitsConfig) -> SizeLimits:
+    return SizeLimits(
+        tx_payload_bytes=cfg.max_tx_payload_bytes,
+        block_payload_bytes=cfg.max_block_payload_bytes,
+        calldata_bytes=cfg.max_calldata_bytes,
+        dead_letter_payload_bytes=cfg.dead_letter_payload_bytes,
+    )
+
+
 @operator
-def normalize_stage(step_id: str, raw: Stream[RawItem | Tx | DeadLetter]) -> Normalized:
+def normalize_stage(
+    step_id: str, raw: Stream[RawItem | Tx | DeadLetter], limits: LimitsConfig = LimitsConfig()
+) -> Normalized:
     """RawItem → Tx and Block; anything malformed (or already a dead letter) → errs. Archived
-    transactions arrive as ``Tx`` and pass through unchanged."""
+    transactions arrive as ``Tx`` and pass through unchanged. Size limits: ``limits``."""
+    sizes = size_limits(limits)
 
     def run(item: RawItem | Tx | DeadLetter) -> Iterable[Tx | Block | DeadLetter]:
         if isinstance(item, RawItem):
-            return normalize_item(item)
+            return normalize_item(item, sizes)
         return (item,)
 
     checked = split_errors("split", op.flat_map("normalize", raw, run))
@@ -249,12 +261,17 @@ def mempool_detect(step_id: str, etxs: Stream[EnrichedTx], cfg: DetectConfig) ->
         "sandwich_attempt",
         etxs,
         sandwich_key,
-        lambda: SandwichAttemptDetector(factories=factories),
+        lambda: SandwichAttemptDetector(factories=factories, max_pending=cfg.sandwich_max_pending),
         cfg.mempool_window_s,
         wait,
     )
     frontrun = mempool_window(
-        "frontrun_copy", etxs, frontrun_key, FrontrunCopyDetector, cfg.mempool_window_s, wait
+        "frontrun_copy",
+        etxs,
+        frontrun_key,
+        lambda: FrontrunCopyDetector(max_originals=cfg.frontrun_max_originals),
+        cfg.mempool_window_s,
+        wait,
     )
     return Checked(
         op.merge("detections", replacement.oks, sandwich.oks, frontrun.oks),
@@ -301,7 +318,7 @@ def quote_stage(
     def step(
         state: ReservesAtHead | None, item: EnrichedTx | tuple[int, int]
     ) -> tuple[ReservesAtHead, list[EnrichedTx | Detection | DeadLetter]]:
-        state = state if state is not None else ReservesAtHead()
+        state = state if state is not None else ReservesAtHead(max_pools=cfg.reserves_max_pools)
         if not isinstance(item, EnrichedTx):
             state.on_block(item[1])
             return state, []
@@ -334,7 +351,7 @@ def quote_stage(
 
 @operator
 def link_predictions(
-    step_id: str, detections: Stream[Detection], horizon_s: float
+    step_id: str, detections: Stream[Detection], horizon_s: float, max_victims: int = MAX_VICTIMS
 ) -> Stream[Detection]:
     """``sandwich_predicted``: a block's sandwich matched to the mempool alerts that foresaw it
     (operators/mev/mempool/predictions.py), with how early the alert came."""
@@ -343,7 +360,11 @@ def link_predictions(
     def step(
         state: SandwichPredictions | None, detection: Detection
     ) -> tuple[SandwichPredictions, list[Detection]]:
-        state = state if state is not None else SandwichPredictions(int(horizon_s * 1000))
+        state = (
+            state
+            if state is not None
+            else SandwichPredictions(int(horizon_s * 1000), max_victims=max_victims)
+        )
         return state, state.on_detection(detection)
 
     keyed = op.key_on("by_chain", relevant, prediction_key)

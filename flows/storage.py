@@ -28,7 +28,7 @@ def clickhouse_sink(config: Config, partitions: int = 1) -> ClickHouseSink | Non
     if not storage.clickhouse_url:
         return None
     return ClickHouseSink(
-        storage.clickhouse_url,
+        storage.clickhouse_client_url(),
         batch_rows=storage.clickhouse_batch_rows,
         flush_seconds=storage.clickhouse_flush_seconds,
         max_buffer_rows=storage.clickhouse_max_buffer_rows,

@@ -16,7 +16,7 @@ import bytewax.operators as op
 import msgspec
 from bytewax.dataflow import Stream, operator
 
-from operators.metrics import SIGHTING_DELAY_SECONDS, SOURCE_DUPLICATES
+from operators.metrics import SIGHTING_DELAY_SECONDS, SOURCE_DUPLICATES, STATE_EVICTIONS
 from operators.records import DeadLetter, RawItem
 
 Key = tuple[int, str]
@@ -52,8 +52,10 @@ class SeenSet:
         if first is not None:
             return first
         self._first[key] = (seen_ms, source)
-        while len(self._first) > self.max_entries:
+        if len(self._first) > self.max_entries:
+            # Forgotten before its TTL: a late copy of it would pass as new (counted here).
             self._first.popitem(last=False)
+            STATE_EVICTIONS.labels("dedup", "max_per_shard").inc()
         return None
 
 

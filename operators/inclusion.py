@@ -22,7 +22,7 @@ import bytewax.operators as op
 import msgspec
 from bytewax.dataflow import Stream, operator
 
-from operators.metrics import INCLUSION_SECONDS, INCLUSION_UNSEEN, INCLUSIONS
+from operators.metrics import INCLUSION_SECONDS, INCLUSION_UNSEEN, INCLUSIONS, STATE_EVICTIONS
 from operators.records import Block, DeadLetter, Inclusion, RawItem, Tx
 
 
@@ -115,8 +115,10 @@ class InclusionTracker:
         self._pending[seen.tx_hash] = (seen.seen_ms, seen.source)
         out: list[Inclusion] = []
         while len(self._pending) > self.max_pending:
+            # Reported "expired" early: the cap, not the TTL, ended its tracking (counted here).
             tx_hash, first = self._pending.popitem(last=False)
             out.append(_inclusion("expired", self.chain_id, tx_hash, first))
+            STATE_EVICTIONS.labels("inclusion", "max_pending").inc()
         return out
 
     def _on_block(self, seen: BlockSeen) -> list[Inclusion]:

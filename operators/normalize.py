@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import binascii
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -53,6 +54,22 @@ MAX_CALLDATA_BYTES = 512 << 10  # decoded input of one tx or call: 512 KiB
 # One tx or call object: 2 MiB, room for the largest calldata allowed, which hex doubles.
 MAX_TX_PAYLOAD_BYTES = 2 << 20
 MAX_BLOCK_PAYLOAD_BYTES = 64 << 20  # one block bundle with receipts and traces: 64 MiB
+# A dead letter keeps this much of the payload it could not read (a 64 MiB garbage block must not
+# become a 64 MiB record in every sink, nor a Kafka message over the topic's limit).
+MAX_DEAD_LETTER_PAYLOAD_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class SizeLimits:
+    """The size limits above, as configured (``flows.config.LimitsConfig``; operators/LIMITS.md)."""
+
+    tx_payload_bytes: int = MAX_TX_PAYLOAD_BYTES
+    block_payload_bytes: int = MAX_BLOCK_PAYLOAD_BYTES
+    calldata_bytes: int = MAX_CALLDATA_BYTES
+    dead_letter_payload_bytes: int = MAX_DEAD_LETTER_PAYLOAD_BYTES
+
+
+DEFAULT_LIMITS = SizeLimits()
 
 UINT256_MAX = (1 << 256) - 1
 TYPE_UNKNOWN = -1  # a call recovered from a trace: its envelope type is not known
@@ -349,7 +366,9 @@ def _authorizations(items: list[_RpcAuthorization]) -> tuple[Authorization, ...]
 # _opt_addr: most are None, and a Python call per field is a good part of the cost of a tx.
 
 
-def _tx_from_rpc(raw: _RpcTx, chain_id: int, source: str, seen_ms: int) -> Tx:
+def _tx_from_rpc(
+    raw: _RpcTx, chain_id: int, source: str, seen_ms: int, calldata_limit: int = MAX_CALLDATA_BYTES
+) -> Tx:
     tx_type = _tx_type(raw.type)
     signed = tx_type in SIGNED_TYPES
     if raw.nonce is None:
@@ -411,7 +430,7 @@ def _tx_from_rpc(raw: _RpcTx, chain_id: int, source: str, seen_ms: int) -> Tx:
     if tx_type == TYPE_OP_DEPOSIT:
         source_hash = _hash(raw.sourceHash, "sourceHash")
 
-    data = _data(raw.input, "input")
+    data = _data(raw.input, "input", calldata_limit)
     return Tx(
         chain_id=_chain_id(raw.chainId, tx_type, chain_id),
         hash=_hash(raw.hash, "hash"),
@@ -441,8 +460,10 @@ def _tx_from_rpc(raw: _RpcTx, chain_id: int, source: str, seen_ms: int) -> Tx:
     )
 
 
-def _call_from_rpc(raw: _RpcTx, chain_id: int, source: str, seen_ms: int) -> Tx:
-    data = _data(raw.input, "input")
+def _call_from_rpc(
+    raw: _RpcTx, chain_id: int, source: str, seen_ms: int, calldata_limit: int = MAX_CALLDATA_BYTES
+) -> Tx:
+    data = _data(raw.input, "input", calldata_limit)
     return Tx(
         chain_id=chain_id,
         hash=_hash(raw.hash, "hash"),
@@ -604,43 +625,58 @@ def _shape_reason(exc: msgspec.ValidationError | msgspec.DecodeError | UnicodeDe
     return f"wrong JSON type: {message}"
 
 
-def _dead(item: RawItem, reason: str, payload: bytes | None = None) -> DeadLetter:
+def _dead(
+    item: RawItem,
+    reason: str,
+    payload: bytes | None = None,
+    keep: int = MAX_DEAD_LETTER_PAYLOAD_BYTES,
+) -> DeadLetter:
+    data = item.payload if payload is None else payload
+    if len(data) > keep:
+        reason = f"{reason} (payload cut to {keep} of {len(data)} bytes)"
+        data = data[:keep]
     return DeadLetter(
         stage=STAGE,
         reason=reason,
-        payload=(item.payload if payload is None else payload).decode("utf-8", errors="replace"),
+        payload=data.decode("utf-8", errors="replace"),
         source=item.source,
         chain_id=item.chain_id,
         at_ms=item.seen_ms,
     )
 
 
-def _too_large(item: RawItem, limit: int) -> DeadLetter | None:
+def _too_large(item: RawItem, limit: int, keep: int) -> DeadLetter | None:
     size = len(item.payload)
     if size > limit:
-        return _dead(item, f"payload too large: {size} bytes > {limit}")
+        return _dead(item, f"payload too large: {size} bytes > {limit}", keep=keep)
     return None
 
 
-def _normalize_tx_item(item: RawItem) -> list[Tx | Block | DeadLetter]:
-    if len(item.payload) > MAX_TX_PAYLOAD_BYTES:
-        return [
-            _dead(item, f"payload too large: {len(item.payload)} bytes > {MAX_TX_PAYLOAD_BYTES}")
-        ]
+def _normalize_tx_item(item: RawItem, limits: SizeLimits) -> list[Tx | Block | DeadLetter]:
+    keep = limits.dead_letter_payload_bytes
+    dead = _too_large(item, limits.tx_payload_bytes, keep)
+    if dead is not None:
+        return [dead]
     try:
         raw = _tx_decoder.decode(item.payload)
         if item.kind == "tx":
-            return [_tx_from_rpc(raw, item.chain_id, item.source, item.seen_ms)]
-        return [_call_from_rpc(raw, item.chain_id, item.source, item.seen_ms)]
+            return [
+                _tx_from_rpc(raw, item.chain_id, item.source, item.seen_ms, limits.calldata_bytes)
+            ]
+        return [
+            _call_from_rpc(raw, item.chain_id, item.source, item.seen_ms, limits.calldata_bytes)
+        ]
     except Malformed as exc:
-        return [_dead(item, exc.reason)]
+        return [_dead(item, exc.reason, keep=keep)]
     except _DECODE_ERRORS as exc:
-        return [_dead(item, _shape_reason(exc))]
+        return [_dead(item, _shape_reason(exc), keep=keep)]
 
 
-def _block_tx(raw_tx: bytes, index: int, block: Block, item: RawItem) -> Tx:
+def _block_tx(raw_tx: bytes, index: int, block: Block, item: RawItem, calldata_limit: int) -> Tx:
     """A tx of a block body, placed in its block (the body's position when it has no index)."""
-    tx = _tx_from_rpc(_tx_decoder.decode(raw_tx), item.chain_id, item.source, item.seen_ms)
+    tx = _tx_from_rpc(
+        _tx_decoder.decode(raw_tx), item.chain_id, item.source, item.seen_ms, calldata_limit
+    )
     if tx.block_hash is not None and block.hash is not None and tx.block_hash != block.hash:
         raise Malformed(f"block mismatch: tx says block {tx.block_hash}, block is {block.hash}")
     if tx.block_number is not None and tx.block_number != block.number:
@@ -687,16 +723,17 @@ def _block_header(item: RawItem) -> tuple[Block, _RpcBundle]:
     return header, bundle
 
 
-def _normalize_block_item(item: RawItem) -> list[Tx | Block | DeadLetter]:
-    dead = _too_large(item, MAX_BLOCK_PAYLOAD_BYTES)
+def _normalize_block_item(item: RawItem, limits: SizeLimits) -> list[Tx | Block | DeadLetter]:
+    keep = limits.dead_letter_payload_bytes
+    dead = _too_large(item, limits.block_payload_bytes, keep)
     if dead is not None:
         return [dead]
     try:
         header, bundle = _block_header(item)
     except Malformed as exc:
-        return [_dead(item, exc.reason)]
+        return [_dead(item, exc.reason, keep=keep)]
     except _DECODE_ERRORS as exc:
-        return [_dead(item, _shape_reason(exc))]
+        return [_dead(item, _shape_reason(exc), keep=keep)]
     assert bundle.block is not None  # checked by _block_header
 
     dead_letters: list[Tx | Block | DeadLetter] = []
@@ -709,7 +746,7 @@ def _normalize_block_item(item: RawItem) -> list[Tx | Block | DeadLetter]:
             reason = exc.reason
         except _DECODE_ERRORS as exc:
             reason = _shape_reason(exc)
-        dead_letters.append(_dead(item, f"{what}: {reason}", bytes(memoryview(raw))))
+        dead_letters.append(_dead(item, f"{what}: {reason}", bytes(memoryview(raw)), keep))
         return None
 
     txs: list[Tx] = []
@@ -721,7 +758,15 @@ def _normalize_block_item(item: RawItem) -> list[Tx | Block | DeadLetter]:
                 tx_hashes.append(tx_hash)
             continue
         tx = part(
-            raw_tx, "bad tx in block", partial(_block_tx, index=index, block=header, item=item)
+            raw_tx,
+            "bad tx in block",
+            partial(
+                _block_tx,
+                index=index,
+                block=header,
+                item=item,
+                calldata_limit=limits.calldata_bytes,
+            ),
         )
         if tx is not None:
             txs.append(tx)
@@ -738,13 +783,16 @@ def _normalize_block_item(item: RawItem) -> list[Tx | Block | DeadLetter]:
     return [block, *dead_letters]
 
 
-def normalize_item(item: RawItem) -> list[Tx | Block | DeadLetter]:
+def normalize_item(
+    item: RawItem, limits: SizeLimits = DEFAULT_LIMITS
+) -> list[Tx | Block | DeadLetter]:
     """The records in one raw item: ``[Tx]``, ``[Block, DeadLetter...]`` or ``[DeadLetter]``."""
+    keep = limits.dead_letter_payload_bytes
     try:
         if item.kind == "tx" or item.kind == "call":
-            return _normalize_tx_item(item)
+            return _normalize_tx_item(item, limits)
         if item.kind == "block":
-            return _normalize_block_item(item)
-        return [_dead(item, f"unknown item kind: {_show(item.kind)}")]
+            return _normalize_block_item(item, limits)
+        return [_dead(item, f"unknown item kind: {_show(item.kind)}", keep=keep)]
     except Exception as exc:  # a bug here must not crash the flow; the payload is kept
-        return [_dead(item, f"normalizer error: {type(exc).__name__}: {exc}")]
+        return [_dead(item, f"normalizer error: {type(exc).__name__}: {exc}", keep=keep)]

@@ -38,6 +38,7 @@ from operators.metrics import (
     ALERTS_SENT,
     DEAD_LETTERS,
     END_TO_END_SECONDS,
+    STATE_EVICTIONS,
     reason_class,
 )
 from operators.records import Alert, DeadLetter, encode_json
@@ -54,6 +55,8 @@ class DeliveryPolicy:
     backoff_base_s: float = 1.0
     backoff_max_s: float = 60.0
     dedup_window_s: float = 600.0
+    # Dedup keys held at most (an alert flood must not grow memory without bound).
+    dedup_max_keys: int = 100_000
     channel_rate_per_s: float = 5.0
     channel_burst: int = 10
     recipient_rate_per_s: float = 1.0
@@ -231,6 +234,10 @@ class Dispatcher:
                 continue
             if self._enqueue(Delivery(alert, target)):
                 self._seen[key] = now_ms
+                if len(self._seen) > self.policy.dedup_max_keys:
+                    # Forgotten before its window ends: a repeat of it would be sent again.
+                    del self._seen[next(iter(self._seen))]
+                    STATE_EVICTIONS.labels(STAGE, "dedup_max_keys").inc()
 
     def snapshot(self) -> DispatcherState:
         with self._lock:

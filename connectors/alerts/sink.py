@@ -139,6 +139,7 @@ def policy_of(cfg: AlertsConfig) -> DeliveryPolicy:
         backoff_base_s=cfg.backoff_base_s,
         backoff_max_s=cfg.backoff_max_s,
         dedup_window_s=cfg.dedup_window_s,
+        dedup_max_keys=cfg.dedup_max_keys,
         channel_rate_per_s=cfg.channel_rate_per_s,
         channel_burst=cfg.channel_burst,
         recipient_rate_per_s=cfg.recipient_rate_per_s,

@@ -24,6 +24,24 @@ def redact(url: str) -> str:
     return urlunsplit((parts.scheme, host, path, "", ""))
 
 
+def secret_parts(url: str) -> list[str]:
+    """The pieces of ``url`` that ``redact`` hides (user info, query, fragment, key-like path
+    segments), longest first: an error message may quote any of them on its own."""
+    parts = urlsplit(url)
+    found = [parts.query, parts.fragment, parts.username or "", parts.password or ""]
+    found += [seg for seg in parts.path.split("/") if _SECRET_SEGMENT.match(seg)]
+    found += [value for _, _, value in (p.partition("=") for p in parts.query.split("&"))]
+    return sorted({p for p in found if len(p) >= 4}, key=len, reverse=True)
+
+
+def scrub(text: str, url: str) -> str:
+    """``text`` with ``url`` and each of its secret parts replaced (errors quote URLs freely)."""
+    text = text.replace(url, redact(url))
+    for part in secret_parts(url):
+        text = text.replace(part, "***")
+    return text
+
+
 @dataclass(frozen=True)
 class Endpoint:
     chain_id: int
@@ -69,7 +87,8 @@ def endpoints_from_config(cfg: RpcConfig) -> list[Endpoint]:
     for pair in cfg.extra:
         chain_text, sep, url = pair.partition("=")
         if not sep or not chain_text.strip().isdigit():
-            raise ConfigError(f"SCORPIUS_RPC_EXTRA: {pair!r} is not chain_id=url")
+            shown = f"{chain_text.strip()[:16]}={redact(url.strip())}" if sep else redact(pair)
+            raise ConfigError(f"SCORPIUS_RPC_EXTRA: {shown!r} is not chain_id=url")
         chain_id = int(chain_text)
         found.append(_checked(chain_id, url.strip(), counts.get(chain_id, 0), "SCORPIUS_RPC_EXTRA"))
         counts[chain_id] = counts.get(chain_id, 0) + 1

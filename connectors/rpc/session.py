@@ -34,7 +34,7 @@ from connectors.rpc.client import (
     WsRpc,
     now_ms,
 )
-from connectors.rpc.endpoints import Endpoint, redact
+from connectors.rpc.endpoints import Endpoint, scrub
 from flows.config import RpcConfig
 from operators.metrics import (
     RPC_CONNECTED,
@@ -177,7 +177,7 @@ class EndpointSession:
 
     def _describe(self, exc: BaseException) -> str:
         """An error for the log, without the URL's credentials (aiohttp errors quote the URL)."""
-        return f"{type(exc).__name__}: {exc}".replace(self.endpoint.url, redact(self.endpoint.url))
+        return scrub(f"{type(exc).__name__}: {exc}", self.endpoint.url)
 
     # --- the reconnect loop ---------------------------------------------------------------
 
@@ -218,9 +218,14 @@ class EndpointSession:
             except websockets.exceptions.WebSocketException as exc:
                 log.info("%s: websocket failed: %s", self._name, self._describe(exc))
             except HeadStall as exc:
-                log.warning("%s: %s; reconnecting", self._name, exc)
+                log.warning("%s: %s; reconnecting", self._name, self._describe(exc))
             except Exception as exc:  # a reply of a shape nobody expected: report, keep going
-                log.exception("%s: session failed", self._name)
+                # No traceback in the log: its last line is the raw message, URL and all.
+                where = exc.__traceback__
+                while where is not None and where.tb_next is not None:
+                    where = where.tb_next
+                at = f" at {where.tb_frame.f_code.co_filename}:{where.tb_lineno}" if where else ""
+                log.error("%s: session failed%s: %s", self._name, at, self._describe(exc))
                 self._dead(f"source error: {self._describe(exc)}")
             finally:
                 self._connected.set(0)

@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_apply_schema(args: argparse.Namespace) -> int:
-    url = args.url or load_config().storage.clickhouse_url
+    url = args.url or load_config().storage.clickhouse_client_url()
     if not url:
         print("no ClickHouse URL: pass --url or set SCORPIUS_STORAGE_CLICKHOUSE_URL")
         return 2

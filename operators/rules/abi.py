@@ -255,3 +255,114 @@ def encode_batch(batch: list[EnrichedTx], with_calldata: bool = False) -> Encode
     if calldata:
         data += b"".join(calldata)
     return EncodedBatch(data=data, count=count)
+
+
+# What packing a record raises on a value that does not fit its field: out-of-range ints
+# (struct.error, OverflowError), bad hex and unencodable text (ValueError, UnicodeEncodeError),
+# a field of the wrong type (TypeError, AttributeError).
+ENCODE_ERRORS = (struct.error, ValueError, OverflowError, TypeError, AttributeError)
+_U32_MAX = (1 << 32) - 1
+_U256_MAX = (1 << 256) - 1
+
+
+def _hex_problem(name: str, value: str | None, size: int | None) -> str | None:
+    """Why ``value`` is not 0x-hex (of ``size`` bytes when given), or None when it is."""
+    if value is None:
+        return None
+    shown = value if len(value) <= 48 else value[:45] + "..."
+    try:
+        if not value.startswith("0x"):
+            raise ValueError(value)
+        raw = bytes.fromhex(value[2:])
+    except (ValueError, AttributeError):
+        return f"field '{name}' is not 0x-hex: {shown!r}"
+    if size is not None and len(raw) != size:
+        return f"field '{name}' has {len(raw)} bytes, not {size}: {shown!r}"
+    return None
+
+
+def _show_int(value: int) -> str:
+    # str() of a huge int is slow and limited (sys.int_info.str_digits_check_threshold).
+    if abs(value) < 1 << 96:
+        return str(value)
+    return f"{'-' if value < 0 else ''}~2^{abs(value).bit_length() - 1}"
+
+
+def _int_problem(name: str, value: object, top: int | None) -> str | None:
+    """Why ``value`` is not an unsigned int up to ``top`` (None: any size, it saturates)."""
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        return f"field '{name}' is not an int: {type(value).__name__}"
+    if value < 0:
+        return f"field '{name}' is negative: {_show_int(value)}"
+    if top is not None and value > top:
+        return f"field '{name}' = {_show_int(value)} does not fit u{top.bit_length()}"
+    return None
+
+
+def encode_problem(etx: EnrichedTx) -> str | None:
+    """Why ``etx`` cannot be laid out as an ABI v1 record, or None when it can.
+
+    Only asked when a batch failed to encode (the fast path validates nothing), so it is precise
+    rather than quick. Fee fields saturate at u64 and the gas limit too, so only their sign and
+    type matter; a label must be encodable UTF-8 (no lone surrogates).
+    """
+    tx = etx.tx
+    checks: list[str | None] = [
+        _int_problem("chain_id", tx.chain_id, _U32_MAX),
+        _int_problem("nonce", tx.nonce, _U64_MAX),
+        _int_problem("first_seen_ms", tx.first_seen_ms, _U64_MAX),
+        _int_problem("block_number", tx.block_number, _U64_MAX),
+        _int_problem("value", tx.value, _U256_MAX),
+        _int_problem("gas", tx.gas, None),
+        _int_problem("fee_cap", tx.fee_cap, None),
+        _int_problem("tip_cap", tx.tip_cap, None),
+        _int_problem("token_amount", etx.token_amount, _U256_MAX),
+        _hex_problem("to", tx.to, 20),
+        _hex_problem("sender", tx.sender, 20),
+        _hex_problem("token", etx.token, 20),
+        _hex_problem("counterparty", etx.counterparty, 20),
+        _hex_problem("input", tx.input or None, None),
+        None if not tx.selector else _hex_problem("selector", tx.selector[:10], 4),
+    ]
+    if not isinstance(tx.tx_type, int):
+        checks.append(f"field 'tx_type' is not an int: {type(tx.tx_type).__name__}")
+    for name, label in (("to_label", etx.to_label), ("sender_label", etx.sender_label)):
+        if label is not None:
+            try:
+                label.encode()
+            except (UnicodeEncodeError, AttributeError):
+                checks.append(f"field '{name}' is not encodable text")
+    if etx.swaps:
+        swap = etx.swaps[0]
+        for name in ("amount_in", "amount_out", "amount_out_min", "amount_in_max", "quote"):
+            checks.append(_int_problem(f"swaps[0].{name}", getattr(swap, name), _U256_MAX))
+        if swap.path:
+            checks.append(_hex_problem("swaps[0].path[0]", swap.path[0], 20))
+            checks.append(_hex_problem("swaps[0].path[-1]", swap.path[-1], 20))
+        try:
+            swap.protocol.encode()
+        except (UnicodeEncodeError, AttributeError):
+            checks.append("field 'swaps[0].protocol' is not encodable text")
+    return next((c for c in checks if c is not None), None)
+
+
+def split_encodable(
+    batch: list[EnrichedTx], with_calldata: bool = False
+) -> tuple[list[EnrichedTx], list[tuple[EnrichedTx, str]]]:
+    """The txs of ``batch`` that encode, and (tx, reason) for each that does not."""
+    good: list[EnrichedTx] = []
+    bad: list[tuple[EnrichedTx, str]] = []
+    for etx in batch:
+        problem = encode_problem(etx)
+        if problem is None:
+            try:
+                encode_batch([etx], with_calldata)
+            except ENCODE_ERRORS as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+        if problem is None:
+            good.append(etx)
+        else:
+            bad.append((etx, problem))
+    return good, bad

@@ -243,7 +243,15 @@ class RuleEngine:
         started = time.perf_counter()
         active = [m for name, m in self.modules.items() if name not in self.disabled]
         with_calldata = any(m.needs_calldata for m in active)
-        encoded = abi.encode_batch(batch, with_calldata=with_calldata)
+        try:
+            encoded = abi.encode_batch(batch, with_calldata=with_calldata)
+        except abi.ENCODE_ERRORS:
+            # Rare (a value no normalized tx has): find the culprits, evaluate the rest.
+            batch, rejected = abi.split_encodable(batch, with_calldata)
+            errors.extend(_unencodable(etx, problem) for etx, problem in rejected)
+            if not batch:
+                return [], errors
+            encoded = abi.encode_batch(batch, with_calldata=with_calldata)
         matches: list[RuleMatch] = []
         matched_ms = _now_ms()
         fields: dict[int, dict[str, Any]] = {}  # message fields of a matched tx, built once
@@ -324,6 +332,18 @@ class RuleEngine:
                 )
             )
         return letters
+
+
+def _unencodable(etx: EnrichedTx, problem: str) -> DeadLetter:
+    tx = etx.tx
+    return DeadLetter(
+        stage="rules",
+        reason=f"unencodable: {problem}",
+        payload=json.dumps({"tx_hash": str(tx.hash)}),
+        source=str(tx.source),
+        chain_id=tx.chain_id if isinstance(tx.chain_id, int) else None,
+        at_ms=_now_ms(),
+    )
 
 
 def _isolate(

@@ -224,3 +224,41 @@ def test_a_trap_on_one_tx_costs_only_that_tx(tmp_path: Path) -> None:
     assert len(errs) == 1 and errs[0].reason.startswith("rule trap: module picky.wat (strike 1)")
     assert json.loads(errs[0].payload)["tx_hashes"] == [e.tx.hash for e in creations[:2]]
     assert eng.modules["picky.wat"].strikes == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "signature"),
+    [
+        ("fd_write", "(param i32 i32 i32 i32) (result i32)"),
+        ("sock_accept", "(param i32 i32 i32) (result i32)"),
+        ("sock_recv", "(param i32 i32 i32 i32 i32 i32) (result i32)"),
+        ("clock_time_get", "(param i32 i64 i32) (result i32)"),
+        ("random_get", "(param i32 i32) (result i32)"),
+        ("environ_get", "(param i32 i32) (result i32)"),
+    ],
+)
+def test_wasi_files_sockets_clock_and_environment_are_refused(name: str, signature: str) -> None:
+    wasi = f'(import "wasi_snapshot_preview1" "{name}" (func {signature}))'
+    with pytest.raises(RuleLoadError, match=rf"imports wasi_snapshot_preview1.{name}: WASI"):
+        compile_module(new_engine(), "w.wat", rules_wat.module(rules_wat.MATCH_ALL, imports=wasi))
+
+
+def test_host_memory_or_table_imports_are_refused() -> None:
+    for imports in ('(import "env" "memory" (memory 1))', '(import "env" "t" (table 1 funcref))'):
+        source = rules_wat.module(rules_wat.MATCH_ALL, imports=imports)
+        with pytest.raises(RuleLoadError, match="not allowed"):
+            compile_module(new_engine(), "m.wat", source)
+
+
+def test_a_start_function_that_loops_is_stopped_by_fuel_at_load(tmp_path: Path) -> None:
+    source = rules_wat.module(rules_wat.MATCH_ALL).replace(
+        '(func (export "alloc")',
+        '(func $spin (loop $l (br $l)))\n  (start $spin)\n  (func (export "alloc")',
+    )
+    (tmp_path / "spin.wat").write_text(source)
+    started = time.monotonic()
+    eng = engine(tmp_path)
+    assert time.monotonic() - started < 5.0
+    assert "spin.wat" not in eng.modules
+    _, errs = eng.evaluate(TXS)
+    assert len(errs) == 1 and "cannot instantiate" in errs[0].reason

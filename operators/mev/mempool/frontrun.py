@@ -7,12 +7,18 @@ Plain transfers, approvals and deposits are left out: identical calls of those a
 
 Windowing: one state per (chain, target contract), ``window_key``; event time =
 ``first_seen_ms``; a window of a few blocks bounds how far back a copy is matched.
+
+State is bounded (operators/LIMITS.md): a popular router's window may never close, so at most
+``max_originals`` calldata shapes are held per window (and as many reported keys); over it the
+earliest recorded are forgotten (``scorpius_state_evictions{stage="frontrun_copy"}``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import islice
 
+from operators.metrics import STATE_EVICTIONS
 from operators.records import Detection, EnrichedTx, Tx
 
 IGNORED_KINDS = frozenset(
@@ -21,6 +27,8 @@ IGNORED_KINDS = frozenset(
 # Selector plus one 32-byte argument, in hex with the 0x prefix.
 MIN_INPUT_CHARS = 2 + 8 + 64
 _SENDER = "{sender}"
+# Calldata shapes one (chain, target) window holds (config detect.frontrun_max_originals).
+MAX_ORIGINALS = 5_000
 
 
 def window_key(etx: EnrichedTx) -> str:
@@ -36,7 +44,9 @@ class FrontrunCopyDetector:
     """State of one (chain, target) window: the first pending tx per calldata shape."""
 
     originals: dict[str, Tx] = field(default_factory=dict)
-    reported: set[str] = field(default_factory=set)
+    # Keys of detections already emitted, oldest first (a dict as an ordered set).
+    reported: dict[str, None] = field(default_factory=dict)
+    max_originals: int = MAX_ORIGINALS
 
     def on_tx(self, etx: EnrichedTx, now_ms: int | None = None) -> list[Detection]:
         tx = etx.tx
@@ -63,7 +73,16 @@ class FrontrunCopyDetector:
                     )
                 if tx.first_seen_ms < original.first_seen_ms:
                     self.originals[shape] = tx
+        self._bound()
         return found
+
+    def _bound(self) -> None:
+        for table, limit in ((self.originals, "max_originals"), (self.reported, "max_reported")):
+            over = len(table) - self.max_originals
+            if over > 0:
+                for key in list(islice(table, over)):
+                    del table[key]
+                STATE_EVICTIONS.labels("frontrun_copy", limit).inc(over)
 
     def _report(
         self, original: Tx, copy: Tx, rewritten: bool, now_ms: int | None
@@ -71,7 +90,7 @@ class FrontrunCopyDetector:
         key = f"{copy.chain_id}:frontrun_copy:{original.hash}:{copy.hash}"
         if key in self.reported:
             return []
-        self.reported.add(key)
+        self.reported[key] = None
         return [
             Detection(
                 key=key,
@@ -105,4 +124,5 @@ class FrontrunCopyDetector:
             mine = self.originals.get(shape)
             if mine is None or tx.first_seen_ms < mine.first_seen_ms:
                 self.originals[shape] = tx
-        self.reported |= other.reported
+        self.reported.update(other.reported)
+        self._bound()

@@ -24,13 +24,18 @@ Memory: the two sides reach the linker along paths of different lag (block detec
 mempool windows wait for their watermark), so each side is aged by the other's progress in
 event time: an alert is forgotten once blocks first seen ``horizon_ms`` after it have arrived (its
 txs were not mined as that sandwich), a block's sandwich once alerts on txs first seen
-``horizon_ms`` after it have arrived.
+``horizon_ms`` after it have arrived. Aging needs both sides to move: with no blocks arriving
+(a mempool-only source) alerts would never age, so each table also holds at most
+``max_victims`` victims, the earliest recorded forgotten first
+(``scorpius_state_evictions{stage="predicted"}``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import islice
 
+from operators.metrics import STATE_EVICTIONS
 from operators.records import Detection
 
 ATTEMPT = "sandwich_attempt"
@@ -38,6 +43,8 @@ SANDWICHABLE = "sandwichable_victim"
 SANDWICH = "sandwich"
 PREDICTED = "sandwich_predicted"
 KINDS = frozenset({ATTEMPT, SANDWICHABLE, SANDWICH})
+# Victims per table and chain (config detect.prediction_max_victims).
+MAX_VICTIMS = 100_000
 
 
 def window_key(detection: Detection) -> str:
@@ -66,6 +73,7 @@ class SandwichPredictions:
     block_clock_ms: int = 0
     alert_clock_ms: int = 0
     swept_ms: int = 0
+    max_victims: int = MAX_VICTIMS
 
     def on_detection(self, detection: Detection) -> list[Detection]:
         if detection.kind not in KINDS:
@@ -89,7 +97,20 @@ class SandwichPredictions:
             for sandwich in self.sandwiches.get(victim, {}).values():
                 found += self._link(sandwich, victim, detection)
         self._expire()
+        self._bound()
         return found
+
+    def _bound(self) -> None:
+        for table, limit in (
+            (self.alerts, "max_alert_victims"),
+            (self.sandwiches, "max_block_victims"),
+            (self.reported, "max_reported"),
+        ):
+            over = len(table) - self.max_victims
+            if over > 0:
+                for key in list(islice(table, over)):
+                    del table[key]
+                STATE_EVICTIONS.labels("predicted", limit).inc(over)
 
     def _link(self, sandwich: Detection, victim: str, alert: Detection) -> list[Detection]:
         front, _, back = _sandwich_txs(sandwich)

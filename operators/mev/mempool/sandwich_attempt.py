@@ -14,15 +14,25 @@ frontrun must trade the victim's way and the backrun the reverse way.
 Windowing: one state per chain (``window_key``), event time = ``first_seen_ms``; a window of a
 block time or two keeps the state small. The state is a plain object (``on_tx`` returns the
 detections as they complete), so the lead can hold it in ``bytewax.operators.windowing``.
+
+State is bounded (operators/LIMITS.md): a busy chain never leaves a gap long enough to close its
+session window, so at most ``max_pending`` txs are held; over it the earliest-arrived are
+forgotten (``scorpius_state_evictions{stage="sandwich_attempt"}``), as are the oldest reported
+keys beyond the same number.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import islice
 
+from operators.metrics import STATE_EVICTIONS
 from operators.mev.mempool.order import block_order
 from operators.mev.pools import BUNDLED, AmmFactories, Hop
 from operators.records import Detection, EnrichedTx
+
+# Pending txs one chain's window holds (config detect.sandwich_max_pending).
+MAX_PENDING = 10_000
 
 
 def window_key(etx: EnrichedTx) -> str:
@@ -59,18 +69,21 @@ class SandwichAttemptDetector:
 
     by_sender: dict[str, list[_Pending]] = field(default_factory=dict)
     victims: dict[Hop, list[_Pending]] = field(default_factory=dict)
-    reported: set[str] = field(default_factory=set)
+    # Keys of detections already emitted, oldest first (a dict as an ordered set).
+    reported: dict[str, None] = field(default_factory=dict)
     factories: AmmFactories = BUNDLED
+    max_pending: int = MAX_PENDING
+    # Every pending tx by hash, in arrival order: what the cap evicts first.
+    arrived: dict[str, _Pending] = field(default_factory=dict)
 
     def on_tx(self, etx: EnrichedTx, now_ms: int | None = None) -> list[Detection]:
         tx = etx.tx
-        if tx.block_number is not None or tx.hash in self._seen_hashes(tx.sender):
+        if tx.block_number is not None or tx.hash in self.arrived:
             return []
         path = tuple(h for s in etx.swaps for h in self.factories.hops(tx.chain_id, s))
         pending = _Pending(etx, path, tx.input.lower(), frozenset(h.pool for h in path))
-        self.by_sender.setdefault(tx.sender, []).append(pending)
-        for hop in pending.hops:
-            self.victims.setdefault(hop, []).append(pending)
+        self._add(pending)
+        self._bound()
         found: list[Detection] = []
         # The new tx as a victim, searchers' txs already pending around it ...
         for hop in pending.hops:
@@ -83,8 +96,37 @@ class SandwichAttemptDetector:
                         found += self._check(victim, hop, now_ms)
         return found
 
-    def _seen_hashes(self, sender: str) -> set[str]:
-        return {p.etx.tx.hash for p in self.by_sender.get(sender, ())}
+    def _add(self, pending: _Pending) -> None:
+        self.arrived[pending.etx.tx.hash] = pending
+        self.by_sender.setdefault(pending.etx.tx.sender, []).append(pending)
+        for hop in pending.hops:
+            self.victims.setdefault(hop, []).append(pending)
+
+    def _forget(self, pending: _Pending) -> None:
+        sender = pending.etx.tx.sender
+        mine = [p for p in self.by_sender.get(sender, ()) if p is not pending]
+        if mine:
+            self.by_sender[sender] = mine
+        else:
+            self.by_sender.pop(sender, None)
+        for hop in pending.hops:
+            left = [p for p in self.victims.get(hop, ()) if p is not pending]
+            if left:
+                self.victims[hop] = left
+            else:
+                self.victims.pop(hop, None)
+
+    def _bound(self) -> None:
+        over = len(self.arrived) - self.max_pending
+        if over > 0:
+            for tx_hash in list(islice(self.arrived, over)):
+                self._forget(self.arrived.pop(tx_hash))
+            STATE_EVICTIONS.labels("sandwich_attempt", "max_pending").inc(over)
+        over = len(self.reported) - self.max_pending
+        if over > 0:
+            for key in list(islice(self.reported, over)):
+                del self.reported[key]
+            STATE_EVICTIONS.labels("sandwich_attempt", "max_reported").inc(over)
 
     def _check(self, victim: _Pending, hop: Hop, now_ms: int | None) -> list[Detection]:
         found = []
@@ -116,7 +158,7 @@ class SandwichAttemptDetector:
             front, back = pairs[0]
             detection = self._detection(victim, front, back, hop, now_ms)
             if detection.key not in self.reported:
-                self.reported.add(detection.key)
+                self.reported[detection.key] = None
                 found.append(detection)
         return found
 
@@ -163,12 +205,8 @@ class SandwichAttemptDetector:
 
     def merge(self, other: SandwichAttemptDetector) -> None:
         """Take in another window's state (session windows that grow together)."""
-        for sender, txs in other.by_sender.items():
-            mine = self.by_sender.setdefault(sender, [])
-            known = {p.etx.tx.hash for p in mine}
-            mine.extend(p for p in txs if p.etx.tx.hash not in known)
-        for hop, victims in other.victims.items():
-            mine = self.victims.setdefault(hop, [])
-            known = {p.etx.tx.hash for p in mine}
-            mine.extend(p for p in victims if p.etx.tx.hash not in known)
-        self.reported |= other.reported
+        for tx_hash, pending in other.arrived.items():
+            if tx_hash not in self.arrived:
+                self._add(pending)
+        self.reported.update(other.reported)
+        self._bound()
