@@ -71,7 +71,7 @@ def test_scorpius_config_output_shows_no_secret(
 ) -> None:
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
-    assert config_command.show(argparse.Namespace(markdown=markdown)) == 0
+    assert config_command.show(argparse.Namespace(markdown=markdown, update=None)) == 0
     out = capsys.readouterr().out
     assert "SCORPIUS_KAFKA_SASL_PASSWORD" in out
     assert_clean(out)
