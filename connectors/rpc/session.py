@@ -90,7 +90,16 @@ class _ReceiptRef(msgspec.Struct, rename="camel"):
     block_hash: str
 
 
+class _TxPool(msgspec.Struct):
+    """``txpool_content``: executable txs by sender, then by nonce (queued ones are left out:
+    nodes do not announce them either)."""
+
+    pending: dict[str, dict[str, msgspec.Raw]] = {}
+
+
 _decode_block = msgspec.json.Decoder(_BlockTxs).decode
+_decode_txpool = msgspec.json.Decoder(_TxPool).decode
+_decode_tx_ref = msgspec.json.Decoder(_TxRef).decode
 _decode_receipt_refs = msgspec.json.Decoder(list[_ReceiptRef]).decode
 _decode_hashes = msgspec.json.Decoder(list[str] | None).decode
 
@@ -133,6 +142,14 @@ def backoff_delay(attempt: int, initial: float, cap: float, rng: random.Random) 
     return ceiling * (0.5 + 0.5 * rng.random())
 
 
+def _nonce_order(key: str) -> tuple[int, str]:
+    """txpool_content's nonce keys are decimal (geth) or hex text; emit a sender's txs in order."""
+    try:
+        return (int(key, 16) if key.startswith("0x") else int(key), key)
+    except ValueError:
+        return (-1, key)
+
+
 class EndpointSession:
     def __init__(self, endpoint: Endpoint, cfg: RpcConfig, emit: Emit) -> None:
         self.endpoint = endpoint
@@ -144,6 +161,8 @@ class EndpointSession:
         # What the node offers, learned once and kept across reconnects.
         self._block_receipts: bool = True
         self._traces: bool = True
+        self._txpool: bool = True
+        self._reading_txpool = False  # a txpool_content reply in flight (it may be oversize)
         # The highest block handed on; survives reconnects so missed blocks are fetched back.
         self._last_number: int | None = None
         self._last_head = time.monotonic()
@@ -200,12 +219,16 @@ class EndpointSession:
                 delay = self.cfg.wrong_chain_retry_s
             except ConnectionClosed as exc:
                 if exc.sent is not None and exc.sent.code == MESSAGE_TOO_BIG:
+                    if self._reading_txpool:  # not worth a reconnect loop: read it no more
+                        self._txpool = False
                     self._dead(
                         f"oversize frame: over max_frame_bytes={self.cfg.max_frame_bytes}, "
                         "connection re-opened"
                     )
                 log.info("%s: connection closed: %s", self._name, self._describe(exc))
             except OversizeReply as exc:
+                if self._reading_txpool:
+                    self._txpool = False
                 self._dead(f"oversize frame: {exc}")
             except (
                 OSError,
@@ -229,6 +252,7 @@ class EndpointSession:
                 self._dead(f"source error: {self._describe(exc)}")
             finally:
                 self._connected.set(0)
+                self._reading_txpool = False
             if stop.is_set():
                 return
             if time.monotonic() - started > self.cfg.backoff_max_s:
@@ -286,7 +310,9 @@ class EndpointSession:
                 await self._check_chain(rpc)
                 workers.append(asyncio.create_task(self._fetch_pending(rpc, hashes)))
                 workers.append(asyncio.create_task(self._process_heads(rpc, heads)))
-                if not await self._subscribe_pending(rpc):
+                if await self._subscribe_pending(rpc):
+                    workers.append(asyncio.create_task(self._read_txpool(rpc)))
+                else:
                     workers.append(asyncio.create_task(self._poll_pending(rpc, hashes)))
                 try:
                     await rpc.subscribe("heads", ["newHeads"])
@@ -374,6 +400,54 @@ class EndpointSession:
                 else:
                     self._item("tx", seen, bytes(result), tx_hash)
 
+    async def _read_txpool(self, rpc: Transport) -> None:
+        """The node's pending pool, read once the subscription (or filter) is in place.
+
+        A subscription announces only what arrives after it: txs that reached the node while
+        the source was away (a dropped connection, a node restart, the backoff before
+        reconnecting) would never be announced. Reading the pool after subscribing leaves no
+        gap; what was already seen is dropped by the dedup step. Nodes without ``txpool_content``
+        (most providers) are asked once; a pool too big for one frame is not asked for again.
+        """
+        if not self._txpool:
+            return
+        self._reading_txpool = True
+        try:
+            reply = await rpc.call("txpool_content")
+        except RpcError as exc:
+            if exc.unsupported:
+                log.info(
+                    "%s: no txpool_content; txs sent while disconnected are missed", self._name
+                )
+                self._txpool = False
+            else:
+                log.warning("%s: txpool_content failed: %s", self._name, exc)
+            return
+        except TimeoutError:
+            log.warning("%s: txpool_content timed out; pool not read", self._name)
+            return
+        finally:
+            self._reading_txpool = False
+        received = now_ms()
+        try:
+            pool = _decode_txpool(reply)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            self._dead(
+                f"garbage frame: txpool_content: {exc}", bytes(reply).decode("utf-8", "replace")
+            )
+            return
+        for by_nonce in pool.pending.values():
+            for _, raw in sorted(by_nonce.items(), key=lambda kv: _nonce_order(kv[0])):
+                try:
+                    tx = _decode_tx_ref(raw)
+                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                    self._dead(
+                        f"garbage frame: txpool_content entry: {exc}",
+                        bytes(raw).decode("utf-8", "replace"),
+                    )
+                    continue
+                self._item("tx", received, bytes(raw), tx.hash)
+
     async def _poll_pending(self, rpc: Transport, hashes: asyncio.Queue[tuple[str, int]]) -> None:
         """Pending hashes through a filter, for nodes without subscriptions (HTTP, some L2s)."""
         filter_id: str | None = None
@@ -383,6 +457,7 @@ class EndpointSession:
                     filter_id = msgspec.json.decode(
                         await rpc.call("eth_newPendingTransactionFilter")
                     )
+                    await self._read_txpool(rpc)
                 found = _decode_hashes(await rpc.call("eth_getFilterChanges", [filter_id]))
             except RpcError as exc:
                 if filter_id is None and exc.unsupported:

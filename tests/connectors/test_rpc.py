@@ -333,6 +333,23 @@ def test_a_restarted_node_is_reconnected_without_loss_or_duplicates(
     assert _block_txs(run.items("block")[-1]) == set(after_restart)
 
 
+def test_txs_pending_before_the_source_subscribed_are_read_from_the_pool(
+    anvil_nodes: StartAnvil,
+) -> None:
+    """A subscription announces only later arrivals; what the node already holds (sent while
+    the source was away) comes from ``txpool_content`` read after subscribing."""
+    node = anvil_nodes(CHAIN)
+    endpoint = ws(node)
+    waiting = [send(node, tx_of_type(2, i, 300 + i), DEV_KEYS[0]) for i in range(3)]
+    with running([endpoint]) as run:
+        wait_until(lambda: connected(endpoint), what="the source to connect")
+        later = send(node, tx_of_type(2, 3, 303), DEV_KEYS[0])
+        wait_until(lambda: set(run.tx_hashes()) >= {*waiting, later}, what="pool and new txs")
+        time.sleep(0.5)  # a second copy (pool read and subscription overlap) would be here now
+    assert run.tx_hashes() == Counter({h: 1 for h in [*waiting, later]})
+    assert not run.letters()
+
+
 def test_hash_only_subscriptions_fetch_tx_objects_in_batches(anvil_nodes: StartAnvil) -> None:
     node = anvil_nodes(CHAIN)
     endpoint = ws(node)

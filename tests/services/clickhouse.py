@@ -130,6 +130,14 @@ class ClickHouseServer:
                     raise
                 time.sleep(0.2)
 
+    def kill(self) -> None:
+        """SIGKILL: a crash, no clean shutdown (``start`` brings it back on the same data)."""
+        if self.process is None:
+            return
+        self.process.kill()
+        self.process.wait(timeout=30)
+        self.process = None
+
     def stop(self) -> None:
         if self.process is None:
             return

@@ -10,7 +10,9 @@ No real Slack or Discord can run on loopback, so this is the one place the tests
 - ``POST /api/webhooks/<id>/<token>`` as a Discord webhook: 204, 400 with code 50006 when empty;
 - ``POST /hooks/...`` as a generic webhook receiver: 200.
 
-Tests script the next answers of a path (429 with Retry-After, 5xx, ...) or make it hang.
+Tests script the next answers of a path (429 with Retry-After, 5xx, ...), make it hang, or give
+one answer to everything for a while (``storm``: a rate-limit storm). ``accepted`` lists the
+requests that got a 2xx answer: what the real API would have posted.
 """
 
 from __future__ import annotations
@@ -98,6 +100,8 @@ class FakeApis:
     requests: list[Recorded] = field(default_factory=list)
     scripts: dict[str, list[Reply]] = field(default_factory=dict)
     always: dict[str, Reply] = field(default_factory=dict)
+    storms: dict[str, tuple[Reply, float]] = field(default_factory=dict)  # reply, until (monotonic)
+    answered: list[tuple[Recorded, int]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     released: threading.Event = field(default_factory=threading.Event)
 
@@ -110,18 +114,37 @@ class FakeApis:
         with self.lock:
             self.always[path_prefix] = reply
 
+    def storm(self, path_prefix: str, reply: Reply, seconds: float) -> None:
+        """Every request under ``path_prefix`` gets ``reply`` for the next ``seconds``."""
+        with self.lock:
+            self.storms[path_prefix] = (reply, time.monotonic() + seconds)
+
     def received(self, path_prefix: str) -> list[Recorded]:
         with self.lock:
             return [r for r in self.requests if r.path.startswith(path_prefix)]
+
+    def accepted(self, path_prefix: str) -> list[Recorded]:
+        """Requests under ``path_prefix`` answered 2xx, in the order they were answered."""
+        with self.lock:
+            return [
+                r
+                for r, status in self.answered
+                if r.path.startswith(path_prefix) and 200 <= status < 300
+            ]
 
     def reset(self) -> None:
         with self.lock:
             self.requests.clear()
             self.scripts.clear()
             self.always.clear()
+            self.storms.clear()
+            self.answered.clear()
 
     def _scripted(self, path: str) -> Reply | None:
         with self.lock:
+            for prefix, (reply, until) in self.storms.items():
+                if path.startswith(prefix) and time.monotonic() < until:
+                    return reply
             for prefix, replies in self.scripts.items():
                 if path.startswith(prefix) and replies:
                     return replies.pop(0)
@@ -172,12 +195,15 @@ def _handler(state: FakeApis) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             headers = {k.lower(): v for k, v in self.headers.items()}
+            recorded = Recorded("POST", self.path, headers, body, time.monotonic())
             with state.lock:
-                state.requests.append(Recorded("POST", self.path, headers, body, time.monotonic()))
+                state.requests.append(recorded)
             reply = state._scripted(self.path) or _default_reply(self.path, headers, body)
             if reply.status == -1:
                 state.released.wait(float(reply.body))
                 reply = _default_reply(self.path, headers, body)
+            with state.lock:  # before the answer leaves: a client that has it finds it here
+                state.answered.append((recorded, reply.status))
             self.send_response(reply.status)
             self.send_header("Content-Type", reply.content_type)
             for name, value in reply.headers:

@@ -2,9 +2,9 @@
 
 The jars come from Maven Central (``tests/services/install_kafka.sh``, cached in
 ``~/.cache/scorpius/kafka/<version>/libs``) and run on the machine's Java. ``KafkaServer`` formats
-a fresh storage directory, starts the node on free loopback ports and waits until it answers
-metadata requests; the session fixture ``kafka_broker`` shares one node between all tests, so
-tests name their topics with ``unique_topic`` to stay independent of each other.
+a fresh storage directory (kept by ``restart``), starts the node on free loopback ports and waits
+until it answers metadata requests; the session fixture ``kafka_broker`` shares one node between
+all tests, so tests name their topics with ``unique_topic`` to stay independent of each other.
 ``bench/`` scripts use ``KafkaServer`` directly.
 """
 
@@ -135,11 +135,13 @@ class KafkaServer:
             "-c",
             str(config),
         ]
-        formatted = subprocess.run(storage, capture_output=True, text=True, timeout=120)
-        if formatted.returncode != 0:
-            raise RuntimeError(
-                f"kafka storage format failed: {formatted.stderr or formatted.stdout}"
-            )
+        # A restart (same workdir) keeps the storage formatted the first time, and its data.
+        if not (self.workdir / "data" / "meta.properties").exists():
+            formatted = subprocess.run(storage, capture_output=True, text=True, timeout=120)
+            if formatted.returncode != 0:
+                raise RuntimeError(
+                    f"kafka storage format failed: {formatted.stderr or formatted.stdout}"
+                )
         with (self.workdir / "stdout.log").open("wb") as out:
             self._process = subprocess.Popen(
                 [*jvm, "kafka.Kafka", str(config)], stdout=out, stderr=subprocess.STDOUT
@@ -184,6 +186,13 @@ class KafkaServer:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+    def restart(self, down_s: float = 0.0) -> None:
+        """Stop (SIGTERM, a broker's clean shutdown), stay down ``down_s``, start again on the
+        same ports with the same data: a broker restart as clients see it."""
+        self.stop()
+        time.sleep(down_s)
+        self.start()
 
     def __enter__(self) -> KafkaServer:
         self.start()
