@@ -1,7 +1,7 @@
 """The whole Scorpius flow from a real Kafka broker at offered rates, and its 1 vs 2 worker scaling.
 
     python -m bench.bench_e2e [--rates 1000,10000,50000] [--seconds 20] [--drain 10]
-                              [--partitions 2] [--workers 1] [--scaling-messages 30000]
+                              [--partitions 2] [--workers 1] [--scaling-messages 20000]
                               [--bootstrap HOST:PORT] [--verify]
 
 Starts a KRaft broker from the test jars (``tests/services/install_kafka.sh``) unless
@@ -340,7 +340,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--drain", type=float, default=10.0, help="catch-up time after a step")
     parser.add_argument("--partitions", type=int, default=2)
     parser.add_argument("--workers", type=int, default=1, help="flow workers in the rate steps")
-    parser.add_argument("--scaling-messages", type=int, default=30_000, help="0 skips scaling")
+    parser.add_argument("--scaling-messages", type=int, default=20_000, help="0 skips scaling")
     parser.add_argument("--bootstrap", help="use this broker instead of starting one")
     parser.add_argument("--verify", action="store_true", help="check every tx reached tx_enriched")
     args = parser.parse_args(argv)

@@ -4,9 +4,11 @@ Messages are framed by ``connectors.kafka.raw_message``, as the ingest job frame
 hash; ``chain_id``, ``seen_ms``, ``source`` and ``kind`` headers), and sent with the ingest's
 idempotent producer settings. ``seen_ms`` is the wall time of the send. The sample is played in
 laps: message ``seq`` is sample tx ``seq % n`` with a hash that names ``seq`` (so every message is
-a transaction of its own and an alert's txs can be traced back to their send times) and its nonce
-moved on by ``NONCE_STRIDE`` per lap (same senders, same calldata: a lap neither replaces nor
-copies an earlier one).
+a transaction of its own and an alert's txs can be traced back to their send times) and, from the
+second lap on, a sender of its lap (``lap_sender``: the lap number over the address's first 4
+bytes), so a lap looks like new users doing the same things: the same calldata, fees and nonces,
+no replacement of an earlier lap's tx (another sender) and no frontrun copy of one (equal tips),
+and, as in a real mempool, most senders have one pending tx rather than one per lap.
 
 ``python -m bench.e2e_workload BOOTSTRAP TOPIC TAG FIRST_SEQ RATE SECONDS SEEN_FILE`` is the
 paced producer process: it prints ``{"start": unix s, "end": unix s}`` and writes the ``seen_ms``
@@ -33,7 +35,6 @@ from flows.config import BUNDLED_SAMPLE
 from operators.records import RawItem
 
 SOURCE = "bench:e2e"
-NONCE_STRIDE = 1_000_000
 
 
 def now_ms() -> int:
@@ -44,7 +45,11 @@ def now_ms() -> int:
 class SampleTx:
     chain_id: int
     fields: dict[str, Any]
-    nonce: int
+
+
+def lap_sender(sender: str, lap: int) -> str:
+    """Lap 0 keeps the recorded sender; lap n writes n over the address's first 4 bytes."""
+    return sender if lap == 0 else f"0x{lap:08x}{sender[10:]}"
 
 
 def load_sample(path: Path = BUNDLED_SAMPLE) -> list[SampleTx]:
@@ -52,8 +57,7 @@ def load_sample(path: Path = BUNDLED_SAMPLE) -> list[SampleTx]:
     txs = []
     for item in read_items(path):
         if isinstance(item, RawItem) and item.kind == "tx":
-            fields = orjson.loads(item.payload)
-            txs.append(SampleTx(item.chain_id, fields, int(fields["nonce"], 16)))
+            txs.append(SampleTx(item.chain_id, orjson.loads(item.payload)))
     return txs
 
 
@@ -79,7 +83,7 @@ class Workload:
         fields = {
             **base.fields,
             "hash": self.tx_hash(seq),
-            "nonce": hex(base.nonce + lap * NONCE_STRIDE),
+            "from": lap_sender(base.fields["from"], lap),
         }
         item = RawItem("tx", base.chain_id, SOURCE, seen_ms, orjson.dumps(fields))
         return raw_message(item)

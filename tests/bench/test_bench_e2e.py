@@ -12,7 +12,7 @@ import pytest
 from bytewax.connectors.kafka import KafkaSourceMessage
 
 from bench.bench_e2e import format_table, run_scaling, run_step
-from bench.e2e_workload import NONCE_STRIDE, Workload, load_sample
+from bench.e2e_workload import Workload, lap_sender, load_sample
 from connectors.kafka import HEADER_CHAIN_ID, HEADER_SEEN_MS, decode_raw
 from operators.normalize import normalize_item
 from operators.records import RawItem, Tx
@@ -33,11 +33,11 @@ def test_every_message_is_a_new_pending_tx_that_names_its_seq() -> None:
         assert isinstance(tx, Tx) and tx.block_number is None
         assert workload.seq_of(tx.hash) == seq
         normalized.append(tx)
-    # The same sample tx in another lap: same sender and calldata, a nonce further on.
-    first, again = normalized[0], normalized[2]
-    assert (again.sender, again.input) == (first.sender, first.input)
-    assert first.nonce is not None
-    assert again.nonce == first.nonce + NONCE_STRIDE
+    # The same sample tx in another lap: the same call, nonce and fees from a sender of that lap.
+    first, again, later = normalized[0], normalized[2], normalized[4]
+    assert (again.input, again.nonce, again.tip_cap) == (first.input, first.nonce, first.tip_cap)
+    assert again.sender == lap_sender(first.sender, 1) != first.sender
+    assert later.sender == lap_sender(txs[7].fields["from"].lower(), 5)
     assert workload.seq_of("0x" + "00" * 32) is None
 
 
