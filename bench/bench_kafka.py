@@ -21,7 +21,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import IO
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
@@ -51,8 +53,9 @@ def _timestamps(bootstrap: str, topics: list[str], partitions: int) -> tuple[int
     count, first, last = 0, 2**63, 0
     while pending:
         for msg in consumer.consume(10_000, 1.0):
-            if msg.error():
-                if msg.error().code() == KafkaError._PARTITION_EOF:
+            error = msg.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
                     pending.discard((msg.topic(), msg.partition()))
                 continue
             stamp = msg.timestamp()[1]
@@ -61,32 +64,64 @@ def _timestamps(bootstrap: str, topics: list[str], partitions: int) -> tuple[int
     return count, first, last
 
 
-def run_layout(
-    bootstrap: str, raw_topic: str, partitions: int, processes: int, workers: int
-) -> tuple[float, float, int]:
-    outputs = {
-        "SCORPIUS_KAFKA_TOPIC_ENRICHED": unique_topic("bench-enriched"),
-        "SCORPIUS_KAFKA_TOPIC_BUNDLES": unique_topic("bench-bundles"),
-        "SCORPIUS_KAFKA_TOPIC_DEAD_LETTERS": unique_topic("bench-dead"),
-    }
-    for topic in outputs.values():
-        create_topic(bootstrap, topic, partitions)
-    env = {
+OUTPUT_TOPICS = ("ENRICHED", "BUNDLES", "ALERTS", "DEAD_LETTERS")
+
+
+def output_topics(
+    bootstrap: str, partitions: int, config: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Fresh output topics, as the ``SCORPIUS_KAFKA_TOPIC_*`` settings that name them."""
+    outputs = {}
+    for name in OUTPUT_TOPICS:
+        topic = unique_topic(f"bench-{name.lower()}")
+        outputs[f"SCORPIUS_KAFKA_TOPIC_{name}"] = create_topic(bootstrap, topic, partitions, config)
+    return outputs
+
+
+def flow_env(
+    bootstrap: str, raw_topic: str, outputs: Mapping[str, str], tail: bool, **settings: str
+) -> dict[str, str]:
+    """The environment of a flow process reading ``raw_topic`` and writing ``outputs``."""
+    return {
         **os.environ,
         **outputs,
+        **settings,
         "PYTHONPATH": str(ROOT),
         "SCORPIUS_KAFKA_BROKERS": bootstrap,
         "SCORPIUS_KAFKA_TOPIC_RAW": raw_topic,
-        "SCORPIUS_KAFKA_TAIL": "false",
+        "SCORPIUS_KAFKA_TAIL": str(tail).lower(),
     }
+
+
+def start_flow(
+    flow: str, env: Mapping[str, str], processes: int, workers: int, log: IO[bytes] | None = None
+) -> list[subprocess.Popen[bytes]]:
+    """``processes`` x ``workers`` of ``python -m bytewax.run flow``, as one cluster."""
     addresses = ";".join(f"127.0.0.1:{free_port()}" for _ in range(processes))
-    started = time.monotonic()
     procs = []
     for i in range(processes):
-        command = [sys.executable, "-m", "bytewax.run", FLOW, "-w", str(workers)]
+        command = [sys.executable, "-m", "bytewax.run", flow, "-w", str(workers)]
         if processes > 1:
             command += ["-i", str(i), "-a", addresses]
-        procs.append(subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL))
+        stderr = log if log is not None else subprocess.DEVNULL
+        procs.append(subprocess.Popen(command, cwd=ROOT, env=env, stderr=stderr))
+    return procs
+
+
+def run_layout(
+    bootstrap: str,
+    raw_topic: str,
+    partitions: int,
+    processes: int,
+    workers: int,
+    flow: str = FLOW,
+    **settings: str,
+) -> tuple[float, float, int]:
+    """Runs ``flow`` over ``raw_topic`` to its end: (wall s, steady span s, output messages)."""
+    outputs = output_topics(bootstrap, partitions)
+    env = flow_env(bootstrap, raw_topic, outputs, tail=False, **settings)
+    started = time.monotonic()
+    procs = start_flow(flow, env, processes, workers)
     for proc in procs:
         if proc.wait() != 0:
             raise SystemExit(f"flow process exited with {proc.returncode}")
