@@ -131,7 +131,7 @@ def test_sandwich_attempts_on_any_stream(stream: list[EnrichedTx], split: int) -
     first.merge(second)
     _check(found, stream, "sandwich_attempt")
     assert len(first.arrived) <= CAP * 4 and len(first.reported) <= CAP * 4
-    held = {p.etx.tx.hash for txs in first.by_sender.values() for p in txs}
+    held = {p.etx.tx.hash for txs in first.by_group.values() for p in txs}
     assert held == set(first.arrived)  # the indexes forget what the cap forgets
     assert all(p.etx.tx.hash in first.arrived for v in first.victims.values() for p in v)
 

@@ -167,7 +167,7 @@ def test_sandwich_attempt_window_forgets_the_earliest_txs_over_its_cap() -> None
     for etx in stream:
         detector.on_tx(etx)
     assert list(detector.arrived) == [e.tx.hash for e in stream[10:]]
-    held = {p.etx.tx.hash for txs in detector.by_sender.values() for p in txs}
+    held = {p.etx.tx.hash for txs in detector.by_group.values() for p in txs}
     assert held == set(detector.arrived)
     assert evictions("sandwich_attempt", "max_pending") - before == 10
 

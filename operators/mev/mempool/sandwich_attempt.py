@@ -63,11 +63,26 @@ class _Pending:
         return hop.pool[2:] in data or (hop.token_in[2:] in data and hop.token_out[2:] in data)
 
 
+# A searcher's txs that could bracket a victim: one sender, one contract.
+_Group = tuple[str, str | None]
+
+
+def _group(pending: _Pending) -> _Group:
+    return pending.etx.tx.sender, pending.etx.tx.to
+
+
 @dataclass
 class SandwichAttemptDetector:
-    """State of one chain's window: pending txs by sender, victims by pool."""
+    """State of one chain's window: pending txs by (sender, contract), victims by pool.
 
-    by_sender: dict[str, list[_Pending]] = field(default_factory=dict)
+    Only groups holding two txs or more can bracket a victim, and most senders have one tx
+    pending, so those groups are indexed apart (``pairs``): the cost of a tx depends on the
+    searchers' groups in the window, not on every pending tx.
+    """
+
+    by_group: dict[_Group, list[_Pending]] = field(default_factory=dict)
+    # The groups of by_group with two txs or more, as an ordered set.
+    pairs: dict[_Group, None] = field(default_factory=dict)
     victims: dict[Hop, list[_Pending]] = field(default_factory=dict)
     # Keys of detections already emitted, oldest first (a dict as an ordered set).
     reported: dict[str, None] = field(default_factory=dict)
@@ -88,27 +103,35 @@ class SandwichAttemptDetector:
         # The new tx as a victim, searchers' txs already pending around it ...
         for hop in pending.hops:
             found += self._check(pending, hop, now_ms)
-        # ... or as the missing half of a bracket around a pending victim.
-        for hop, victims in self.victims.items():
-            if pending.touches(hop):
-                for victim in victims:
-                    if victim.etx.tx.sender != tx.sender:
-                        found += self._check(victim, hop, now_ms)
+        # ... or as the missing half of a bracket around a pending victim: only a tx whose
+        # sender already has another tx to the same contract can complete one.
+        if _group(pending) in self.pairs:
+            for hop, victims in self.victims.items():
+                if pending.touches(hop):
+                    for victim in victims:
+                        if victim.etx.tx.sender != tx.sender:
+                            found += self._check(victim, hop, now_ms)
         return found
 
     def _add(self, pending: _Pending) -> None:
         self.arrived[pending.etx.tx.hash] = pending
-        self.by_sender.setdefault(pending.etx.tx.sender, []).append(pending)
+        group = _group(pending)
+        members = self.by_group.setdefault(group, [])
+        members.append(pending)
+        if len(members) == 2:
+            self.pairs[group] = None
         for hop in pending.hops:
             self.victims.setdefault(hop, []).append(pending)
 
     def _forget(self, pending: _Pending) -> None:
-        sender = pending.etx.tx.sender
-        mine = [p for p in self.by_sender.get(sender, ()) if p is not pending]
-        if mine:
-            self.by_sender[sender] = mine
+        group = _group(pending)
+        members = [p for p in self.by_group.get(group, ()) if p is not pending]
+        if members:
+            self.by_group[group] = members
         else:
-            self.by_sender.pop(sender, None)
+            self.by_group.pop(group, None)
+        if len(members) < 2:
+            self.pairs.pop(group, None)
         for hop in pending.hops:
             left = [p for p in self.victims.get(hop, ()) if p is not pending]
             if left:
@@ -134,9 +157,11 @@ class SandwichAttemptDetector:
         victim_tx = victim.etx.tx
         victim_at = block_order(victim_tx)
         way = (hop.token_in, hop.token_out)
-        for sender, txs in self.by_sender.items():
-            if len(txs) < 2 or sender == victim_tx.sender:
+        for group in self.pairs:
+            sender, _ = group
+            if sender == victim_tx.sender:
                 continue
+            txs = self.by_group[group]
             touching = [p for p in txs if p.touches(hop)]
             if len(touching) < 2:
                 continue
@@ -145,17 +170,12 @@ class SandwichAttemptDetector:
             reverse = (way[1], way[0])
             fronts = [p for p in fronts if p.direction(pool) in (None, way)]
             backs = [p for p in backs if p.direction(pool) in (None, reverse)]
+            if not fronts or not backs:
+                continue
             # The closest pair around the victim, through one contract (a searcher's bot or the
             # same router), is the one a builder would bundle.
-            pairs = [
-                (f, b)
-                for f in sorted(fronts, key=lambda p: block_order(p.etx.tx), reverse=True)
-                for b in sorted(backs, key=lambda p: block_order(p.etx.tx))
-                if f.etx.tx.to == b.etx.tx.to
-            ]
-            if not pairs:
-                continue
-            front, back = pairs[0]
+            front = max(fronts, key=lambda p: block_order(p.etx.tx))
+            back = min(backs, key=lambda p: block_order(p.etx.tx))
             detection = self._detection(victim, front, back, hop, now_ms)
             if detection.key not in self.reported:
                 self.reported[detection.key] = None
