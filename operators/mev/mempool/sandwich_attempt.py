@@ -24,6 +24,7 @@ keys beyond the same number.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import islice
 
 from operators.metrics import STATE_EVICTIONS
@@ -52,15 +53,25 @@ class _Pending:
                 return hop.token_in, hop.token_out
         return None
 
-    def touches(self, hop: Hop) -> bool:
-        if hop.pool in self.pools:
-            return True
+    @cached_property
+    def named(self) -> frozenset[str]:
+        """Every 20-byte run at a byte boundary of undecoded calldata, as 40 hex digits: the
+        addresses it may name (bots pack them with or without ABI padding, with or without a
+        selector). Built on first use, which only txs of a searcher's group reach."""
         if self.etx.call is not None:
             # A call the enricher understood (a router swap elsewhere, a liquidity removal, ...)
             # says what it does; naming the tokens does not make it a trade on this pool.
-            return False
+            return frozenset()
         data = self.data
-        return hop.pool[2:] in data or (hop.token_in[2:] in data and hop.token_out[2:] in data)
+        return frozenset(data[i : i + 40] for i in range(2, len(data) - 39, 2))
+
+    def touches(self, hop: Hop) -> bool:
+        if hop.pool in self.pools:
+            return True
+        named = self.named
+        return bool(named) and (
+            hop.pool[2:] in named or (hop.token_in[2:] in named and hop.token_out[2:] in named)
+        )
 
 
 # A searcher's txs that could bracket a victim: one sender, one contract.
