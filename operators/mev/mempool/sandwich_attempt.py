@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import islice
+from typing import Any
 
 from operators.metrics import STATE_EVICTIONS
 from operators.mev.mempool.order import block_order
@@ -106,8 +107,7 @@ class SandwichAttemptDetector:
         tx = etx.tx
         if tx.block_number is not None or tx.hash in self.arrived:
             return []
-        path = tuple(h for s in etx.swaps for h in self.factories.hops(tx.chain_id, s))
-        pending = _Pending(etx, path, tx.input.lower(), frozenset(h.pool for h in path))
+        pending = self._pending(etx)
         self._add(pending)
         self._bound()
         found: list[Detection] = []
@@ -233,6 +233,30 @@ class SandwichAttemptDetector:
                 ),
             },
         )
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Bytewax pickles window state at every epoch's end, recovery or not: keep only what
+        # the indexes are built from (the txs in arrival order), not the indexes themselves.
+        return {
+            "etxs": [p.etx for p in self.arrived.values()],
+            "reported": list(self.reported),
+            "factories": self.factories,
+            "max_pending": self.max_pending,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(  # type: ignore[misc]
+            reported=dict.fromkeys(state["reported"]),
+            factories=state["factories"],
+            max_pending=state["max_pending"],
+        )
+        for etx in state["etxs"]:
+            self._add(self._pending(etx))
+
+    def _pending(self, etx: EnrichedTx) -> _Pending:
+        tx = etx.tx
+        path = tuple(h for s in etx.swaps for h in self.factories.hops(tx.chain_id, s))
+        return _Pending(etx, path, tx.input.lower(), frozenset(h.pool for h in path))
 
     def merge(self, other: SandwichAttemptDetector) -> None:
         """Take in another window's state (session windows that grow together)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 from operators.mev import detect_block
 from operators.mev.mempool import (
     FrontrunCopyDetector,
@@ -223,3 +225,20 @@ def test_merged_windows_complete_a_bracket_split_across_them() -> None:
     # Merging the reported keys back keeps the alert single.
     first.merge(second)
     assert first.on_tx(_bot_tx("0xb1", pool, tip=GWEI, seen_ms=1_060)) == []
+
+
+def test_a_pickled_window_resumes_with_the_same_findings() -> None:
+    # Bytewax pickles window state at every epoch's end; the detector pickles only its txs and
+    # rebuilds its indexes, which must find what an unbroken detector finds.
+    mined = block(12775690)
+    top = [t for t in mined.traces if t.trace_address == () and t.tx_hash]
+    stream = list(replayed(top, start_ms=mined.timestamp * 1000 - 12_000))
+    # before, around and after the attempt completes (a resumed window must not report it again)
+    for split in (len(stream) // 3, len(stream) // 2, len(stream) - 1, len(stream)):
+        whole, head = SandwichAttemptDetector(), SandwichAttemptDetector()
+        expected = [d.key for etx in stream for d in whole.on_tx(etx)]
+        got = [d.key for etx in stream[:split] for d in head.on_tx(etx)]
+        resumed = pickle.loads(pickle.dumps(head))
+        assert list(resumed.arrived) == list(head.arrived)
+        got += [d.key for etx in stream[split:] for d in resumed.on_tx(etx)]
+        assert expected and got == expected
