@@ -94,11 +94,15 @@ class DetectConfig:
     prediction_horizon_s: float = 600.0
     # Pending nonces tracked per (chain, sender) window; over it the lowest are forgotten.
     replacement_max_nonces: int = 256
+    # Senders one replacement window holds (one window per bucket of senders, operators/buckets.py);
+    # over it the least recently active go. Idle senders go after replacement_window_s anyway.
+    replacement_max_senders: int = 50_000
     # Pending txs a chain's sandwich-attempt window holds; over it the earliest are forgotten.
     # Txs first seen more than mempool_window_s before the newest are forgotten anyway.
     sandwich_max_pending: int = 10_000
-    # Calldata shapes a (chain, contract) frontrun-copy window holds; over it the earliest go.
-    frontrun_max_originals: int = 5_000
+    # Calldata shapes (per target contract) a frontrun-copy window holds, one window per bucket
+    # of contracts (operators/buckets.py); over it the earliest go.
+    frontrun_max_originals: int = 20_000
     # Pools whose reserves are cached per chain between two blocks; over it the earliest go.
     reserves_max_pools: int = 10_000
     # Victim txs the prediction linker holds per chain (mempool alerts and block sandwiches

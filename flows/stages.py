@@ -47,7 +47,7 @@ from operators.records import (
     RawItem,
     Tx,
 )
-from operators.replacement import ReplacementTracker, sender_key
+from operators.replacement import SenderBucket, sender_key
 
 X = TypeVar("X")
 
@@ -246,14 +246,19 @@ def amm_factories(cfg: DetectConfig) -> AmmFactories:
 @operator
 def mempool_detect(step_id: str, etxs: Stream[EnrichedTx], cfg: DetectConfig) -> Checked[Detection]:
     """Replacement / gas war (per sender), sandwich attempts (per chain), frontrun copies (per
-    target), each in its own event-time window."""
+    target), each in its own event-time windows (senders and targets in buckets per chain)."""
     wait = cfg.watermark_wait_s
     factories = amm_factories(cfg)
     replacement = mempool_window(
         "replacement",
         op.filter("has_nonce", etxs, lambda e: e.tx.nonce is not None),
         sender_key,
-        lambda: ReplacementTracker(cfg.min_fee_bump, cfg.replacement_max_nonces),
+        lambda: SenderBucket(
+            cfg.min_fee_bump,
+            cfg.replacement_max_nonces,
+            int(cfg.replacement_window_s * 1000),
+            cfg.replacement_max_senders,
+        ),
         cfg.replacement_window_s,
         wait,
     )

@@ -2,19 +2,23 @@
 
 Nodes keep one pending tx per (sender, nonce) and accept a replacement only if it bumps the fee
 (geth: +10% on both caps). A replacement is a cancel, a speed-up, or a gas war when it repeats.
-The logic is a per-window state machine that the flow runs inside a bytewax event-time window
-keyed by chain and sender; it emits as soon as a replacement arrives (no wait for the window to close).
+``ReplacementTracker`` is one sender's state machine; ``SenderBucket`` holds the trackers of the
+senders of one bucket (``operators.buckets``), which the flow runs inside a bytewax event-time
+window keyed by chain and bucket. It emits as soon as a replacement arrives (no wait for the
+window to close).
 
-State is bounded (operators/LIMITS.md): at most ``max_nonces`` pending nonces per (chain, sender)
-window, and per nonce at most ``MAX_REPLACED_HASHES`` hashes it has already replaced. Over the cap
-the lowest nonce (the one a block takes first) is forgotten and ``scorpius_state_evictions``
-counts it: a spammer costs a bounded amount of memory, never an unbounded one.
+State is bounded (operators/LIMITS.md): a sender idle for ``window_ms`` of event time is
+forgotten (the replacement window), at most ``max_senders`` senders per bucket (the least recently
+active go first), at most ``max_nonces`` pending nonces per sender, and per nonce at most
+``MAX_REPLACED_HASHES`` hashes it has already replaced. Caps count their evictions in
+``scorpius_state_evictions``: a spammer costs a bounded amount of memory, never an unbounded one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from operators.buckets import address_bucket
 from operators.metrics import STATE_EVICTIONS
 from operators.records import Detection, EnrichedTx
 
@@ -27,8 +31,12 @@ MAX_NONCES_PER_SENDER = 256
 MAX_REPLACED_HASHES = 32
 
 
+# Senders one bucket window tracks (config detect.replacement_max_senders).
+MAX_SENDERS = 50_000
+
+
 def sender_key(etx: EnrichedTx) -> str:
-    return f"{etx.tx.chain_id}:{etx.tx.sender}"
+    return address_bucket(etx.tx.chain_id, etx.tx.sender)
 
 
 @dataclass
@@ -135,3 +143,57 @@ class ReplacementTracker:
         for nonce in sorted(self.by_nonce)[:over]:
             del self.by_nonce[nonce]
         STATE_EVICTIONS.labels("replacement", "max_nonces").inc(over)
+
+
+@dataclass
+class SenderBucket:
+    """The replacement trackers of one bucket of senders, least recently active first."""
+
+    min_fee_bump: float = 0.10
+    max_nonces: int = MAX_NONCES_PER_SENDER
+    window_ms: int = 300_000
+    max_senders: int = MAX_SENDERS
+    trackers: dict[str, ReplacementTracker] = field(default_factory=dict)
+    # Newest event time each sender was active at, in the order of trackers.
+    active_ms: dict[str, int] = field(default_factory=dict)
+
+    def on_tx(self, etx: EnrichedTx, now_ms: int) -> list[Detection]:
+        tx = etx.tx
+        if tx.nonce is None or tx.block_number is not None or tx.tx_type not in SIGNED_TYPES:
+            return []
+        tracker = self.trackers.pop(tx.sender, None)
+        if tracker is None:
+            tracker = ReplacementTracker(self.min_fee_bump, self.max_nonces)
+        # Re-inserted at the end: the dict stays in order of last activity.
+        self.trackers[tx.sender] = tracker
+        last = self.active_ms.pop(tx.sender, tx.first_seen_ms)
+        self.active_ms[tx.sender] = max(last, tx.first_seen_ms)
+        found = tracker.on_tx(etx, now_ms)
+        self._expire(tx.first_seen_ms)
+        return found
+
+    def _expire(self, event_ms: int) -> None:
+        horizon = event_ms - self.window_ms
+        while self.active_ms:
+            sender, last = next(iter(self.active_ms.items()))
+            if last >= horizon and len(self.active_ms) <= self.max_senders:
+                break
+            del self.active_ms[sender], self.trackers[sender]
+            if last >= horizon:
+                STATE_EVICTIONS.labels("replacement", "max_senders").inc()
+
+    def merge(self, other: SenderBucket) -> None:
+        for sender, tracker in other.trackers.items():
+            mine = self.trackers.get(sender)
+            if mine is None:
+                self.trackers[sender] = tracker
+                self.active_ms[sender] = other.active_ms[sender]
+            else:
+                mine.merge(tracker)
+                self.active_ms[sender] = max(self.active_ms[sender], other.active_ms[sender])
+        # Back into order of last activity, then within the caps.
+        order = sorted(self.active_ms, key=self.active_ms.__getitem__)
+        self.active_ms = {s: self.active_ms[s] for s in order}
+        self.trackers = {s: self.trackers[s] for s in order}
+        if self.active_ms:
+            self._expire(max(self.active_ms.values()))

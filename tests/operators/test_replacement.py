@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+import zlib
+
+import msgspec
+
+from operators.buckets import BUCKETS, address_bucket
 from operators.records import EnrichedTx, Tx
-from operators.replacement import ReplacementTracker
+from operators.replacement import ReplacementTracker, SenderBucket, sender_key
 
 SENDER = "0x" + "ab" * 20
 
@@ -105,3 +110,58 @@ def test_system_txs_are_never_replacements() -> None:
     for tx_type in (0x6A, 0x7E, 0x64):
         tracker.on_tx(etx("01", 0, 100, 1_000, tx_type=tx_type), now_ms=1)
         assert tracker.on_tx(etx("02", 0, 500, 2_000, tx_type=tx_type), now_ms=2) == []
+
+
+def from_sender(sender: str, item: EnrichedTx) -> EnrichedTx:
+    return EnrichedTx(tx=msgspec.structs.replace(item.tx, sender=sender), kind=item.kind)
+
+
+def test_a_bucket_keeps_senders_apart() -> None:
+    bucket = SenderBucket()
+    other = "0x" + "ef" * 20
+    bucket.on_tx(etx("01", 7, 100, 1_000), now_ms=1)
+    # the same nonce from another sender is not a replacement
+    assert bucket.on_tx(from_sender(other, etx("02", 7, 200, 2_000)), now_ms=2) == []
+    (det,) = bucket.on_tx(etx("03", 7, 150, 3_000), now_ms=3)
+    assert det.tx_hashes == ("0x" + "01" * 32, "0x" + "03" * 32)
+    assert set(bucket.trackers) == {SENDER, other}
+
+
+def test_a_sender_idle_for_the_window_is_forgotten() -> None:
+    bucket = SenderBucket(window_ms=10_000)
+    bucket.on_tx(etx("01", 7, 100, 1_000), now_ms=1)
+    other = "0x" + "ef" * 20
+    bucket.on_tx(from_sender(other, etx("02", 1, 100, 20_000)), now_ms=2)
+    assert list(bucket.trackers) == [other]
+    # so the same nonce again, after the window, starts afresh instead of replacing
+    assert bucket.on_tx(etx("03", 7, 150, 21_000), now_ms=3) == []
+
+
+def test_senders_over_the_cap_go_least_recently_active_first() -> None:
+    bucket = SenderBucket(max_senders=3)
+    senders = ["0x" + f"{n:040x}" for n in range(5)]
+    for n, sender in enumerate(senders):
+        bucket.on_tx(from_sender(sender, etx(f"{n:02x}", 1, 100, 1_000 + n)), now_ms=n)
+    assert list(bucket.trackers) == senders[2:]
+
+
+def test_merged_buckets_keep_every_sender_in_activity_order() -> None:
+    a, b = SenderBucket(), SenderBucket()
+    other = "0x" + "ef" * 20
+    a.on_tx(etx("01", 7, 100, 1_000), now_ms=1)
+    b.on_tx(from_sender(other, etx("02", 1, 100, 500)), now_ms=2)
+    b.on_tx(etx("03", 8, 100, 2_000), now_ms=3)
+    a.merge(b)
+    assert list(a.trackers) == [other, SENDER]
+    assert sorted(a.trackers[SENDER].by_nonce) == [7, 8]
+    (det,) = a.on_tx(etx("04", 7, 150, 3_000), now_ms=4)
+    assert det.tx_hashes[0] == "0x" + "01" * 32
+
+
+def test_window_keys_are_a_few_buckets_per_chain_and_the_same_in_every_process() -> None:
+    keys = {sender_key(from_sender("0x" + f"{n:040x}", etx("01", 1, 1, 1))) for n in range(5000)}
+    assert len(keys) == BUCKETS
+    assert all(k.startswith("1:") for k in keys)
+    # crc32, not hash(): bytewax routes by the key's text, so it must not depend on the process
+    assert address_bucket(1, SENDER) == address_bucket(1, SENDER.upper().replace("0X", "0x"))
+    assert address_bucket(1, SENDER) == "1:" + str(zlib.crc32(SENDER.encode()) % BUCKETS)

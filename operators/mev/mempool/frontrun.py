@@ -5,10 +5,12 @@ for the copier's (generalised frontrunners rewrite the beneficiary) - with a hig
 Plain transfers, approvals and deposits are left out: identical calls of those are ordinary
 (two users approving the same router) rather than copies. A call needs arguments to count.
 
-Windowing: one state per (chain, target contract), ``window_key``; event time =
+Windowing: one state per chain and bucket of target contracts (``window_key``: a few dozen
+windows per chain rather than one per contract, since bytewax copies and pickles every window's
+state at each epoch's end); the state keys calldata shapes by target. Event time =
 ``first_seen_ms``; a window of a few blocks bounds how far back a copy is matched.
 
-State is bounded (operators/LIMITS.md): a popular router's window may never close, so at most
+State is bounded (operators/LIMITS.md): a busy bucket's window may never close, so at most
 ``max_originals`` calldata shapes are held per window (and as many reported keys); over it the
 earliest recorded are forgotten (``scorpius_state_evictions{stage="frontrun_copy"}``).
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import islice
 
+from operators.buckets import address_bucket
 from operators.metrics import STATE_EVICTIONS
 from operators.records import Detection, EnrichedTx, Tx
 
@@ -27,12 +30,12 @@ IGNORED_KINDS = frozenset(
 # Selector plus one 32-byte argument, in hex with the 0x prefix.
 MIN_INPUT_CHARS = 2 + 8 + 64
 _SENDER = "{sender}"
-# Calldata shapes one (chain, target) window holds (config detect.frontrun_max_originals).
-MAX_ORIGINALS = 5_000
+# Calldata shapes one window holds (config detect.frontrun_max_originals).
+MAX_ORIGINALS = 20_000
 
 
 def window_key(etx: EnrichedTx) -> str:
-    return f"{etx.tx.chain_id}:{etx.tx.to}"
+    return address_bucket(etx.tx.chain_id, etx.tx.to)
 
 
 def _generic(tx: Tx) -> str:
@@ -59,7 +62,8 @@ class FrontrunCopyDetector:
             return []
         exact, generic = tx.input.lower(), _generic(tx)
         found: list[Detection] = []
-        for shape, rewritten in ((exact, False), (generic, True)):
+        for calldata, rewritten in ((exact, False), (generic, True)):
+            shape = f"{tx.to}{calldata}"
             original = self.originals.get(shape)
             if original is None:
                 self.originals[shape] = tx
