@@ -92,7 +92,7 @@ class DetectConfig:
     amm_factories: str = ""
     # Mempool alerts are matched to the sandwiches of blocks landing within this much time.
     prediction_horizon_s: float = 600.0
-    # Pending nonces tracked per (chain, sender) window; over it the lowest are forgotten.
+    # Pending nonces tracked per (chain, sender); over it the lowest are forgotten.
     replacement_max_nonces: int = 256
     # Senders one replacement window holds (one window per bucket of senders, operators/buckets.py);
     # over it the least recently active go. Idle senders go after replacement_window_s anyway.
