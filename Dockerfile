@@ -8,12 +8,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY flows/ flows/
 COPY operators/ operators/
 COPY connectors/ connectors/
 COPY rules/ rules/
-RUN pip install .
+RUN pip install -c constraints.txt .
 
 # Compiled declarative rules and recovery/output data live on the pod's volume, not in the image.
 RUN useradd --system --uid 10001 --home-dir /var/lib/scorpius scorpius \

@@ -7,10 +7,10 @@ BIN := $(VENV)/bin
 
 .PHONY: run test setup services lint bench
 
-$(BIN)/scorpius: pyproject.toml
+$(BIN)/scorpius: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
 setup: $(BIN)/scorpius
