@@ -105,7 +105,8 @@ class Enricher:
         swaps: tuple[Swap, ...] = ()
         if method.signature in HANDLERS:
             protocol = to_entry.protocol if to_entry is not None else None
-            ctx = CallContext(tx.sender, to, tx.value, protocol)
+            commands = to_entry.commands if to_entry is not None else None
+            ctx = CallContext(tx.sender, to, tx.value, protocol, commands=commands)
             swaps = tuple(self._swaps.swaps(method, call.args, ctx))
         return EnrichedTx(
             tx,

@@ -1,9 +1,11 @@
 """Address labels per chain, read from YAML or JSON files users can extend.
 
 A label file maps chain id → address → label. A label is a string, or a mapping with ``label``
-and optionally ``category`` (router, token, stablecoin, bridge, ...) and ``protocol`` (the
+and optionally ``category`` (router, token, stablecoin, bridge, ...), ``protocol`` (the
 protocol a router's swaps belong to, such as ``sushiswap``; routers that serve several pool
-families, like Uniswap's, leave it out)::
+families, like Uniswap's, leave it out) and ``commands`` (the layout of a router's
+``execute(commands, inputs)``: ``uniswap`` for Universal Routers; any other value, such as
+``aerodrome``, marks a fork whose commands are not Uniswap's, so they are not read)::
 
     1:
       "0x7a250d5630b4cf539739df2c5dacb4c659f2488d": {label: "Uniswap V2: Router02", category: router}
@@ -39,6 +41,7 @@ class Label:
     label: str
     category: str | None = None
     protocol: str | None = None
+    commands: str | None = None
 
 
 Labels = dict[int, dict[str, Label]]
@@ -60,13 +63,14 @@ def _label(path: Path, chain: int, address: str, value: Any) -> Label:
         return Label(value)
     if not isinstance(value, Mapping) or not isinstance(value.get("label"), str):
         raise LabelFileError(f"{where}: a label is a string or a mapping with a 'label' string")
-    unknown = set(value) - {"label", "category", "protocol"}
+    unknown = set(value) - {"label", "category", "protocol", "commands"}
     if unknown:
         raise LabelFileError(f"{where}: unknown keys {sorted(unknown)}")
     category, protocol = value.get("category"), value.get("protocol")
-    if not isinstance(category, str | None) or not isinstance(protocol, str | None):
-        raise LabelFileError(f"{where}: 'category' and 'protocol' must be strings")
-    return Label(value["label"], category, protocol)
+    commands = value.get("commands")
+    if not all(isinstance(v, str | None) for v in (category, protocol, commands)):
+        raise LabelFileError(f"{where}: 'category', 'protocol' and 'commands' must be strings")
+    return Label(value["label"], category, protocol, commands)
 
 
 def _address(key: Any) -> str | None:

@@ -53,6 +53,9 @@ class CallContext:
     protocol: str | None
     # A deadline given by an enclosing multicall(deadline, data).
     deadline: int | None = None
+    # The router's command layout (labels' ``commands``): execute() is read on "uniswap" or
+    # unlabelled routers only.
+    commands: str | None = None
 
 
 Handler = Callable[["SwapDecoder", Mapping[str, Any], CallContext, int], list[Swap]]
@@ -233,7 +236,13 @@ def _ur_command_swap(command: int, data: bytes, ctx: CallContext) -> Swap | None
 def universal_router_execute(
     _: SwapDecoder, args: Mapping[str, Any], ctx: CallContext, depth: int
 ) -> list[Swap]:
-    """The V2/V3 swap commands of execute(commands, inputs[, deadline]); other commands skipped."""
+    """The V2/V3 swap commands of execute(commands, inputs[, deadline]); other commands skipped.
+
+    Unlabelled routers are read with Uniswap's layout (bots' routers copy it); a router whose
+    label names another layout (``commands: aerodrome``, ...) is not read: forks share the
+    selector but not the layout, and a misread swap is worse than none."""
+    if ctx.commands not in (None, "uniswap"):
+        return []
     if "deadline" in args:
         ctx = replace(ctx, deadline=args["deadline"])
     swaps: list[Swap] = []

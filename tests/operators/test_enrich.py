@@ -948,3 +948,16 @@ def test_enrich_as_a_bytewax_map_step() -> None:
     run_main(flow)
     assert [e.tx.hash for e in out] == [tx.hash for tx in txs]
     assert {"swap", "token_transfer", "approval", "deposit", "other"} <= {e.kind for e in out}
+
+
+def test_a_router_labelled_with_another_command_layout_is_not_read_as_uniswaps(
+    tmp_path: Path,
+) -> None:
+    tx, _ = next((tx, r) for tx, r in samples("0x3593564c") if tx.to and expected_ur_swaps(tx))
+    assert enrich(tx).swaps  # Uniswap's router (or an unlabelled copy): read
+    fork = {str(tx.chain_id): {tx.to: {"label": "A fork", "commands": "aerodrome"}}}
+    (tmp_path / "forks.json").write_text(json.dumps(fork))
+    enricher = Enricher.load(str(tmp_path), "")
+    etx = enricher.enrich(tx)
+    assert etx.to_label == "A fork"
+    assert etx.call is not None and etx.swaps == () and etx.kind != "swap"
