@@ -18,13 +18,13 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import bytewax.operators as op
 import msgspec
 from bytewax.dataflow import Dataflow
-from confluent_kafka import Message, Producer
+from confluent_kafka import KafkaError, Message, Producer
 
 from connectors.kafka import (
     HEADER_CHAIN_ID,
@@ -36,6 +36,7 @@ from connectors.kafka import (
 from flows import stages
 from flows.config import EnrichConfig, KafkaConfig, load_config
 from operators.records import Detection, EnrichedTx, RawItem
+from tests.services.kafka import producer_headers
 
 CHAINS = (1, 42161, 10, 8453)
 
@@ -209,11 +210,14 @@ def produce(bootstrap: str, topic: str, messages: Iterable[Outgoing]) -> None:
     )
     failures: list[str] = []
 
-    def placed(err: object, msg: Message, out: Outgoing) -> None:
-        if err is not None:
-            failures.append(str(err))
-        elif out.expect == "source":
-            out.identity = f"kafka:{msg.topic()}/{msg.partition()}@{msg.offset()}"
+    def placed(out: Outgoing) -> Callable[[KafkaError | None, Message], None]:
+        def on_delivery(err: KafkaError | None, msg: Message) -> None:
+            if err is not None:
+                failures.append(str(err))
+            elif out.expect == "source":
+                out.identity = f"kafka:{msg.topic()}/{msg.partition()}@{msg.offset()}"
+
+        return on_delivery
 
     for out in messages:
         while True:
@@ -222,8 +226,8 @@ def produce(bootstrap: str, topic: str, messages: Iterable[Outgoing]) -> None:
                     topic,
                     value=out.value,
                     key=out.key,
-                    headers=out.headers,  # type: ignore[arg-type]
-                    on_delivery=lambda err, msg, out=out: placed(err, msg, out),
+                    headers=producer_headers(out.headers),
+                    on_delivery=placed(out),
                 )
                 break
             except BufferError:

@@ -43,7 +43,13 @@ from operators.records import (
     RuleMatch,
     Tx,
 )
-from tests.services.kafka import create_topic, read_topic, unique_topic
+from tests.services.kafka import (
+    create_topic,
+    message_value,
+    producer_headers,
+    read_topic,
+    unique_topic,
+)
 
 BIG = 2**200 + 12345  # an amount no 64-bit JSON codec could carry
 
@@ -198,7 +204,7 @@ def test_ingest_flow_round_trips_raw_items_through_tx_raw(
     assert len(placed) == len(items)
     assert len(set(placed.values())) == 4
     letters = [
-        msgspec.json.decode(m.value(), type=DeadLetter)
+        msgspec.json.decode(message_value(m), type=DeadLetter)
         for m in read_topic(kafka_bootstrap, dead_topic)
     ]
     assert [(d.stage, d.payload) for d in letters] == [("replay", "not a recorded item\n")]
@@ -211,7 +217,7 @@ def test_malformed_messages_become_dead_letters_and_the_rest_flows(kafka_bootstr
     producer = Producer({"bootstrap.servers": kafka_bootstrap})
     for n, item in enumerate(good):
         msg = raw_message(item)
-        producer.produce(topic, value=msg.value, key=msg.key, headers=msg.headers)
+        producer.produce(topic, value=msg.value, key=msg.key, headers=producer_headers(msg.headers))
         if n % 5 == 0:
             producer.produce(topic, value=b'{"hash":"0x1"}', headers=[("seen_ms", b"1")])
             producer.produce(topic, value=None, headers=[("chain_id", b"1"), ("seen_ms", b"1")])
@@ -259,16 +265,16 @@ def test_sinks_write_keyed_exact_json(kafka_bootstrap: str) -> None:
     run_main(flow)
 
     enriched = read_topic(kafka_bootstrap, cfg.topic_enriched)
-    decoded = {m.key(): msgspec.json.decode(m.value(), type=EnrichedTx) for m in enriched}
+    decoded = {m.key(): msgspec.json.decode(message_value(m), type=EnrichedTx) for m in enriched}
     assert decoded == {etx.tx.hash.encode(): etx for etx in etxs}
     (bundle,) = read_topic(kafka_bootstrap, cfg.topic_bundles)
     assert bundle.key() == b"sandwich:1:0xabc"
-    assert msgspec.json.decode(bundle.value(), type=Detection).data["profit"] == BIG
-    sent = {m.key(): m.value() for m in read_topic(kafka_bootstrap, cfg.topic_alerts)}
+    assert msgspec.json.decode(message_value(bundle), type=Detection).data["profit"] == BIG
+    sent = {m.key(): message_value(m) for m in read_topic(kafka_bootstrap, cfg.topic_alerts)}
     assert msgspec.json.decode(sent[b"a1"], type=Alert) == alerts[0]
     assert msgspec.json.decode(sent[b"r1"], type=RuleMatch) == alerts[1]
     (dead,) = read_topic(kafka_bootstrap, cfg.topic_dead_letters)
-    assert msgspec.json.decode(dead.value(), type=DeadLetter) == letter
+    assert msgspec.json.decode(message_value(dead), type=DeadLetter) == letter
 
 
 def _partitions_soon(admin: AdminClient, topic: str, expected: int) -> int:
@@ -343,7 +349,7 @@ def test_processing_flow_reads_tx_raw_when_configured(kafka_bootstrap: str) -> N
     producer = Producer({"bootstrap.servers": kafka_bootstrap})
     for item in items:
         msg = raw_message(item)
-        producer.produce(topic, value=msg.value, key=msg.key, headers=msg.headers)
+        producer.produce(topic, value=msg.value, key=msg.key, headers=producer_headers(msg.headers))
     producer.produce(topic, value=b"{}", headers=[("seen_ms", b"1")])
     producer.flush()
     cfg = Config(
@@ -352,7 +358,7 @@ def test_processing_flow_reads_tx_raw_when_configured(kafka_bootstrap: str) -> N
     )
 
     flow = Dataflow("processing_source")
-    got: list[RawItem | DeadLetter] = []
+    got: list[RawItem | Tx | DeadLetter] = []
     op.output("out", raw_input("source", flow, cfg), TestingSink(got))
     run_main(flow)
 

@@ -34,7 +34,13 @@ from tests.connectors.kafka_workload import (
     make_workload,
     produce,
 )
-from tests.services.kafka import create_topic, read_topic, unique_topic
+from tests.services.kafka import (
+    create_topic,
+    message_key,
+    message_value,
+    read_topic,
+    unique_topic,
+)
 from tests.services.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,11 +146,11 @@ class Outputs:
 def _outputs(bootstrap: str, topics: Topics) -> Outputs:
     identities: Counter[str] = Counter()
     for msg in read_topic(bootstrap, topics.enriched, timeout=120):
-        identities[msg.key().decode()] += 1
+        identities[message_key(msg).decode()] += 1
     for msg in read_topic(bootstrap, topics.dead, timeout=120):
-        letter = msgspec.json.decode(msg.value(), type=DeadLetter)
+        letter = msgspec.json.decode(message_value(msg), type=DeadLetter)
         identities[letter.payload if letter.stage == NORMALIZE else letter.source] += 1
-    detections = Counter(msg.key().decode() for msg in read_topic(bootstrap, topics.bundles))
+    detections = Counter(message_key(msg).decode() for msg in read_topic(bootstrap, topics.bundles))
     return Outputs(identities, detections)
 
 

@@ -31,7 +31,7 @@ from operators.records import DeadLetter
 from tests.connectors.kafka_workload import Outgoing, make_workload, produce
 from tests.connectors.test_kafka_cluster import Cluster, Topics, _topic_size, _topics
 from tests.faults.accounting import tally
-from tests.services.kafka import KafkaServer, read_topic
+from tests.services.kafka import KafkaServer, message_key, message_value, read_topic
 
 pytestmark = [pytest.mark.service, pytest.mark.slow, pytest.mark.fault]
 
@@ -86,11 +86,11 @@ def produce_paced(bootstrap: str, topic: str, messages: list[Outgoing]) -> None:
 def read_outputs(bootstrap: str, topics: Topics) -> tuple[list[str], list[str]]:
     """(every identity and detection key in the output topics, repeats included; the reasons of
     consume-error letters)."""
-    keys = [m.key().decode() for m in read_topic(bootstrap, topics.enriched, timeout=120)]
-    keys += [m.key().decode() for m in read_topic(bootstrap, topics.bundles, timeout=120)]
+    keys = [message_key(m).decode() for m in read_topic(bootstrap, topics.enriched, timeout=120)]
+    keys += [message_key(m).decode() for m in read_topic(bootstrap, topics.bundles, timeout=120)]
     consume_errors = []
     for msg in read_topic(bootstrap, topics.dead, timeout=120):
-        letter = msgspec.json.decode(msg.value(), type=DeadLetter)
+        letter = msgspec.json.decode(message_value(msg), type=DeadLetter)
         if letter.reason.startswith("consume error"):
             consume_errors.append(letter.reason)
         else:

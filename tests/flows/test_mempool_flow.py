@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -59,7 +60,7 @@ def config_for(replay: Path, out: Path, partitions: int = 2) -> Config:
     )
 
 
-def read_jsonl(path: Path) -> list[dict[str, object]]:
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
@@ -96,10 +97,10 @@ def test_replacement_and_dead_letters_reach_their_outputs(tmp_path: Path) -> Non
     assert summary["detected"] == 1
 
 
-def run_sample(out: Path, workers: int, partitions: int) -> dict[str, object]:
+def run_sample(out: Path, workers: int, partitions: int) -> dict[str, Any]:
     cfg = config_for(BUNDLED_SAMPLE, out, partitions=partitions)
     cluster_main(build_flow(cfg), [], 0, worker_count_per_proc=workers)
-    totals: dict[str, object] = json.loads((out / "summary.json").read_text())
+    totals: dict[str, Any] = json.loads((out / "summary.json").read_text())
     totals["detection_keys"] = sorted(d["key"] for d in read_jsonl(out / "detections.jsonl"))
     return totals
 

@@ -71,7 +71,7 @@ def mutated_block(draw: st.DrawFn) -> Block:
     start = draw(st.integers(min_value=0, max_value=max(0, len(traces) - 1)))
     traces = traces[start : start + 100]
     out = [draw(mutated_trace(t)) for t in traces if draw(st.integers(0, 19)) != 0]
-    if out and draw(st.booleans()):
+    if len(out) > 0 and draw(st.booleans()):
         out += draw(st.lists(st.sampled_from(out), max_size=5))  # duplicates
     if draw(st.booleans()):
         out = draw(st.permutations(out))

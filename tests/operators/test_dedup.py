@@ -58,7 +58,7 @@ def test_shards_spread_one_chain() -> None:
 
 def test_dedup_step_keeps_the_first_copy_of_each_item_and_passes_dead_letters() -> None:
     letter = DeadLetter("source.rpc", "garbage frame: x", "x")
-    items = [
+    items: list[RawItem | DeadLetter] = [
         tx_item("0x01", 100, "rpc:1:a"),
         tx_item("0x01", 120, "rpc:1:b"),
         tx_item("0x02", 130, "rpc:1:b"),

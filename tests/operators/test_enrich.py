@@ -316,7 +316,8 @@ V2_NAMES = {
 
 
 def check_v2_swap(tx: Tx) -> Swap:
-    exact_in, eth_in, amount_at, bound_at, path_at, to_at, deadline_at = V2_LAYOUT[tx.selector]  # type: ignore[index]
+    assert tx.selector is not None
+    exact_in, eth_in, amount_at, bound_at, path_at, to_at, deadline_at = V2_LAYOUT[tx.selector]
     raw = Calldata(tx.input)
     swap = the_swap(enrich(tx))
     assert swap.protocol == ("sushiswap" if tx.to == SUSHI_ROUTER else "uniswap_v2")
@@ -467,6 +468,7 @@ def test_v3_exact_output_single_matches_calldata_and_pool_call() -> None:
         assert swap.path == (raw.address(0), raw.address(1)) and not swap.exact_input
         assert (swap.amount_out, swap.amount_in_max) == (raw.word(5), raw.word(6))
         assert swap.amount_in is None and swap.amount_out_min is None
+        assert swap.amount_out is not None
         (pool_call,) = pool_swap_calls(traces)
         assert signed(pool_call.word(2)) == -swap.amount_out  # exact output: negative amount
 
@@ -621,23 +623,24 @@ def expected_ur_swaps(
     raw = Calldata(tx.input)
     commands = raw.bytes_at(0)
     inputs = raw.bytes_array(1)
-    out = []
+    out: list[tuple[tuple[str, ...], bool, int | None, int, tuple[int, ...]]] = []
     for command, data in zip(commands, inputs, strict=False):
         kind = command & 0x7F
         if kind not in UR_SWAP_COMMANDS:
             continue
         inp = Calldata("0x00000000" + data.hex())
-        amount, bound = inp.word(1), inp.word(2)
+        amount: int | None = inp.word(1)
+        bound = inp.word(2)
         if kind in (0x00, 0x01):
             tokens, fees = packed_tokens(inp.bytes_at(3))
             if kind == 0x01:
                 tokens, fees = tokens[::-1], fees[::-1]
             if kind == 0x00 and amount == 1 << 255:
-                amount = None  # type: ignore[assignment]
+                amount = None
         else:
             tokens, fees = inp.address_array(3), ()
             if kind == 0x08 and amount == 0:
-                amount = None  # type: ignore[assignment]
+                amount = None
         out.append((tokens, kind in (0x00, 0x08), amount, bound, fees))
     return out
 

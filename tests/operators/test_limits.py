@@ -4,6 +4,7 @@ counted in ``scorpius_state_evictions``."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import msgspec
 import pytest
@@ -45,7 +46,7 @@ def rpc_tx(calldata_bytes: int, padding: int = 0) -> bytes:
     return json.dumps(obj).encode()
 
 
-def only_letter(records: list[object]) -> DeadLetter:
+def only_letter(records: Sequence[object]) -> DeadLetter:
     [letter] = records
     assert isinstance(letter, DeadLetter)
     return letter

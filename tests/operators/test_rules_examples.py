@@ -88,10 +88,11 @@ def test_slippage_from_a_quote(engine: RuleEngine) -> None:
     """With a quote, slippage is 1 - min out / quote: 6% matches, 4% does not."""
     near = by_hash(TXS, "0x9acf2041a593e70ea72e424688e5f30a196e686b2c77c07a2e8dde045dbd4ab8")
     swap = near.swaps[0]
-    assert swap.amount_out_min
+    min_out = swap.amount_out_min
+    assert min_out
 
     def quoted(slippage: float) -> EnrichedTx:
-        quote = int(swap.amount_out_min / (1 - slippage))
+        quote = int(min_out / (1 - slippage))
         tx = replace(near.tx, hash=f"0x{int(slippage * 100):064x}")
         return replace(near, tx=tx, swaps=(replace(swap, quote=quote),))
 

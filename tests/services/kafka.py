@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -266,6 +266,30 @@ def read_topic(bootstrap: str, topic: str, timeout: float = 60.0) -> list[Messag
         return messages
     finally:
         consumer.close()
+
+
+def _where(msg: Message) -> str:
+    return f"{msg.topic()}/{msg.partition()}@{msg.offset()}"
+
+
+def message_value(msg: Message) -> bytes:
+    """The value of a message the test expects to carry one (not a null / tombstone)."""
+    value = msg.value()
+    assert value is not None, f"{_where(msg)} has no value"
+    return value
+
+
+def message_key(msg: Message) -> bytes:
+    """The key of a message the test expects to be keyed."""
+    key = msg.key()
+    assert key is not None, f"{_where(msg)} has no key"
+    return key
+
+
+def producer_headers(headers: Iterable[tuple[str, bytes]]) -> list[tuple[str, str | bytes | None]]:
+    """``headers`` as ``Producer.produce`` types them: its list is invariant in the value type,
+    so a ``list[tuple[str, bytes]]`` (bytewax's ``KafkaSinkMessage.headers``) does not fit as is."""
+    return list(headers)
 
 
 @pytest.fixture(scope="session")

@@ -83,6 +83,7 @@ def test_fee_bracketed_attempt_seen_in_mempool_order() -> None:
 
 def test_no_attempt_when_both_bot_txs_land_on_one_side() -> None:
     pool = v2_pair(1, "uniswap_v2", WETH, USDC)
+    assert pool is not None
     detector = SandwichAttemptDetector()
     detector.on_tx(_victim_swap(seen_ms=1_000, tip=2 * GWEI))
     assert detector.on_tx(_bot_tx("0xf1", pool, tip=3 * GWEI, seen_ms=1_050)) == []
@@ -216,6 +217,7 @@ def test_replayed_reference_blocks_raise_only_attempts_their_blocks_confirm() ->
 
 def test_merged_windows_complete_a_bracket_split_across_them() -> None:
     pool = v2_pair(1, "uniswap_v2", WETH, USDC)
+    assert pool is not None
     first, second = SandwichAttemptDetector(), SandwichAttemptDetector()
     first.on_tx(_victim_swap(seen_ms=1_000, tip=2 * GWEI))
     first.on_tx(_bot_tx("0xf1", pool, tip=3 * GWEI, seen_ms=1_050))
