@@ -21,6 +21,7 @@ from operators.mev.geth import traces_from_call_tracer
 from operators.records import Block, Receipt, Trace
 from tests.fuzz.support import fuzz_settings, hex_string
 from tests.operators.mev.conftest import block
+from tests.operators.mev.traces import block_of
 
 pytestmark = pytest.mark.fuzz
 
@@ -146,16 +147,4 @@ def test_geth_call_tracer_frames_become_traces_or_a_value_error(
         traces = traces_from_call_tracer(result)
     except (ValueError, TypeError):
         return
-    detect_block(
-        Block(
-            chain_id=1,
-            number=1,
-            hash=None,
-            timestamp=0,
-            miner=None,
-            base_fee_per_gas=None,
-            first_seen_ms=0,
-            source="fuzz",
-            traces=tuple(traces),
-        )
-    )
+    detect_block(block_of(traces, source="fuzz"))

@@ -9,11 +9,12 @@ from operators.mev import analyze_block
 from operators.mev.abi import Function
 from operators.mev.classify import frames_by_tx
 from operators.mev.protocols.balancer import VAULT
-from operators.records import Block, Trace
+from operators.records import Block
 from tests.operators.mev.traces import (
     TRANSFER,
     TRANSFER_FROM,
     V2_SWAP,
+    block_of,
     call,
     calldata,
     v2_swap_tx,
@@ -24,20 +25,6 @@ TOKEN = "0x9813037ee2218799597d83d4a5b6f3b6778218d9"
 PAIR = "0xefb47fcfcad4f96c83d4ca676842fb03ef20a477"
 BOT = "0x000000000027d2efc283613d0c3e24a8b430c4d8"
 USER = "0x03f7724180aa6b939894b5ca4314783b0b36b329"
-
-
-def _block(traces: list[Trace]) -> Block:
-    return Block(
-        chain_id=1,
-        number=1,
-        hash=None,
-        timestamp=0,
-        miner=None,
-        base_fee_per_gas=None,
-        first_seen_ms=0,
-        source="test",
-        traces=tuple(traces),
-    )
 
 
 def test_a_frame_inside_a_reverted_call_is_reverted() -> None:
@@ -56,7 +43,7 @@ def test_a_frame_inside_a_reverted_call_is_reverted() -> None:
 
 def test_sandwich_needs_executed_swaps() -> None:
     def block(backrun_error: str | None) -> Block:
-        return _block(
+        return block_of(
             [
                 *v2_swap_tx("0x1", 1, BOT, PAIR, WETH, 10**18, TOKEN, 900),
                 *v2_swap_tx("0x2", 2, USER, PAIR, WETH, 10**17, TOKEN, 80),
@@ -98,7 +85,7 @@ def test_balancer_v2_vault_swap_reports_the_pool_of_its_pool_id() -> None:
         call("0xb", (0,), VAULT, TOKEN, calldata(TRANSFER_FROM, USER, VAULT, 500)),
         call("0xb", (1,), VAULT, WETH, calldata(TRANSFER, USER, 499)),
     ]
-    [swap] = analyze_block(_block(traces)).swaps
+    [swap] = analyze_block(block_of(traces)).swaps
     assert (swap.protocol, swap.pool) == ("balancer_v2", pool)
     assert (swap.token_in, swap.amount_in, swap.token_out, swap.amount_out) == (
         TOKEN,
@@ -110,8 +97,8 @@ def test_balancer_v2_vault_swap_reports_the_pool_of_its_pool_id() -> None:
 
 def test_a_transfer_that_reverted_inside_a_swap_is_not_its_output() -> None:
     traces = v2_swap_tx("0x1", 1, BOT, PAIR, WETH, 10**18, TOKEN, 900)
-    assert len(analyze_block(_block(traces)).swaps) == 1
+    assert len(analyze_block(block_of(traces)).swaps) == 1
     # The pair's payout call failed (caught by the caller): no tokens came out, no swap.
     payout = traces[-1]
     failed = [*traces[:-1], msgspec.structs.replace(payout, error="Reverted")]
-    assert analyze_block(_block(failed)).swaps == []
+    assert analyze_block(block_of(failed)).swaps == []

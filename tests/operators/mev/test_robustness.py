@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 from operators.mev import detect_block
 from operators.mev.protocols import REGISTRY
-from operators.records import Block, Trace
+from operators.records import Trace
+from tests.operators.mev.traces import block_of
 
 SELECTORS = sorted({spec.function.selector for spec in REGISTRY})
 ADDRESSES = [*sorted({a for spec in REGISTRY for a in spec.addresses or ()}), "0x" + "11" * 20]
@@ -54,16 +55,6 @@ def test_any_calldata_on_known_selectors_is_handled(items: list) -> None:
         _frame("0xaa", (i,) if i else (), to, selector + payload.hex(), value)
         for i, (selector, payload, to, value) in enumerate(items)
     ]
-    block = Block(
-        chain_id=1,
-        number=1,
-        hash=None,
-        timestamp=0,
-        miner=None,
-        base_fee_per_gas=None,
-        first_seen_ms=0,
-        source="test",
-        traces=tuple(traces),
-    )
+    block = block_of(traces)
     for detection in detect_block(block):
         assert detection.block_number == 1

@@ -7,7 +7,7 @@ from typing import Any
 from eth_abi import encode
 
 from operators.mev.abi import Function
-from operators.records import Trace
+from operators.records import Block, Trace
 
 
 def calldata(signature: str, *args: Any) -> str:
@@ -70,3 +70,18 @@ def v2_swap_tx(
             tx, (1, 0), pair, token_out, calldata(TRANSFER, trader, amount_out), position=position
         ),
     ]
+
+
+def block_of(traces: list[Trace], source: str = "test") -> Block:
+    """A mainnet block at height 1 carrying only ``traces``: what the block detectors read."""
+    return Block(
+        chain_id=1,
+        number=1,
+        hash=None,
+        timestamp=0,
+        miner=None,
+        base_fee_per_gas=None,
+        first_seen_ms=0,
+        source=source,
+        traces=tuple(traces),
+    )
