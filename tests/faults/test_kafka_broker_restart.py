@@ -31,7 +31,13 @@ from operators.records import DeadLetter
 from tests.connectors.kafka_workload import Outgoing, make_workload, produce
 from tests.connectors.test_kafka_cluster import Cluster, Topics, _topic_size, _topics
 from tests.faults.accounting import tally
-from tests.services.kafka import KafkaServer, message_key, message_value, read_topic
+from tests.services.kafka import (
+    KafkaServer,
+    message_key,
+    message_value,
+    read_topic,
+    running_broker,
+)
 
 pytestmark = [pytest.mark.service, pytest.mark.slow, pytest.mark.fault]
 
@@ -44,15 +50,7 @@ CHUNK_EVERY_S = 0.4
 
 @pytest.fixture
 def own_broker(tmp_path: Path) -> Iterator[KafkaServer]:
-    server = KafkaServer(tmp_path / "kafka")
-    try:
-        server.start()
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from running_broker(tmp_path / "kafka")
 
 
 class Supervisor:

@@ -292,11 +292,11 @@ def producer_headers(headers: Iterable[tuple[str, bytes]]) -> list[tuple[str, st
     return list(headers)
 
 
-@pytest.fixture(scope="session")
-def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaServer]:
-    """A running Kafka node for the whole test session (stopped at its end)."""
+def running_broker(data_dir: Path) -> Iterator[KafkaServer]:
+    """A Kafka node in ``data_dir`` for a fixture to yield: a start failure fails the test with
+    the broker's reason, and the node is stopped when the fixture ends."""
     try:
-        server = KafkaServer(tmp_path_factory.mktemp("kafka"))
+        server = KafkaServer(data_dir)
         server.start()
     except RuntimeError as exc:
         pytest.fail(str(exc), pytrace=False)
@@ -304,6 +304,12 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaServ
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaServer]:
+    """A running Kafka node for the whole test session (stopped at its end)."""
+    yield from running_broker(tmp_path_factory.mktemp("kafka"))
 
 
 @pytest.fixture(scope="session")
