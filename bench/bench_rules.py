@@ -27,39 +27,35 @@ from flows.commands.rules import recorded_enriched
 from flows.config import BUNDLED_SAMPLE
 from operators.records import EnrichedTx
 from operators.rules import RuleEngine
-from operators.rules.abi import RECORD_SIZE, encode_batch
+from operators.rules.abi import (
+    OFF_KIND,
+    OFF_SELECTOR,
+    OFF_TO,
+    OFF_VALUE,
+    RECORD_SIZE,
+    encode_batch,
+)
 from operators.rules.host import new_engine
 from rules.compiler import compile_rules, parse_rules
+from tests.operators import rules_wat
 
-HAND_WRITTEN = """(module
-  (memory (export "memory") 1)
-  (global $heap (mut i32) (i32.const 65536))
-  (func (export "scorpius_abi_version") (result i32) (i32.const 1))
-  (func (export "alloc") (param $size i32) (result i32)
-    (local $p i32) (local $pages i32)
-    (local.set $p (global.get $heap))
-    (global.set $heap (i32.add (local.get $p) (i32.and (i32.add (local.get $size) (i32.const 7)) (i32.const -8))))
-    (local.set $pages (i32.shr_u (i32.add (global.get $heap) (i32.const 65535)) (i32.const 16)))
-    (if (i32.gt_u (local.get $pages) (memory.size))
-      (then (if (i32.eq (memory.grow (i32.sub (local.get $pages) (memory.size))) (i32.const -1))
-        (then (return (i32.const 0))))))
-    (local.get $p))
-  ;; rule: a call to one address (to == {addr}) carrying more than {wei} wei, or any tx of kind {kind}
-  ;; with a selector equal to {selector}
-  (func (export "eval_batch") (param $ptr i32) (param $count i32) (param $out i32) (param $cap i32) (result i32)
-    (local $i i32) (local $r i32) (local $n i32) (local $m i32)
+# One hand-written rule: a call to one address (to == {addr}) carrying more than {wei} wei, or any
+# tx of kind {kind} with a selector equal to {selector}. The module shell (memory, alloc, ABI
+# version) is the one the rule host's tests use.
+HAND_WRITTEN_BODY = f"""
+    (local $r i32) (local $m i32)
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
-        (local.set $r (i32.add (local.get $ptr) (i32.mul (local.get $i) (i32.const 416))))
+        (local.set $r (i32.add (local.get $ptr) (i32.mul (local.get $i) (i32.const {RECORD_SIZE}))))
         (if (i32.or
               (i32.and
-                (i32.and (i64.eq (i64.load offset=168 (local.get $r)) (i64.const {a0}))
-                         (i64.eq (i64.load offset=176 (local.get $r)) (i64.const {a1})))
-                (i32.and (i32.eq (i32.load offset=184 (local.get $r)) (i32.const {a2}))
-                         (i64.gt_u (i64.load offset=104 (local.get $r)) (i64.const {wei}))))
-              (i32.and (i32.eq (i32.load8_u offset=4 (local.get $r)) (i32.const {kind}))
-                       (i32.eq (i32.load offset=8 (local.get $r)) (i32.const {selector}))))
+                (i32.and (i64.eq (i64.load offset={OFF_TO} (local.get $r)) (i64.const {{a0}}))
+                         (i64.eq (i64.load offset={OFF_TO + 8} (local.get $r)) (i64.const {{a1}})))
+                (i32.and (i32.eq (i32.load offset={OFF_TO + 16} (local.get $r)) (i32.const {{a2}}))
+                         (i64.gt_u (i64.load offset={OFF_VALUE} (local.get $r)) (i64.const {{wei}}))))
+              (i32.and (i32.eq (i32.load8_u offset={OFF_KIND} (local.get $r)) (i32.const {{kind}}))
+                       (i32.eq (i32.load offset={OFF_SELECTOR} (local.get $r)) (i32.const {{selector}}))))
           (then
             (if (i32.lt_u (local.get $n) (local.get $cap))
               (then
@@ -70,9 +66,7 @@ HAND_WRITTEN = """(module
             (local.set $n (i32.add (local.get $n) (i32.const 1)))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $next)))
-    (local.get $n))
-)
-"""
+    (local.get $n)"""
 
 
 def _signed(value: int, bits: int) -> int:
@@ -87,14 +81,18 @@ def write_hand_written(
         e = rnd.choice(targets)
         raw = bytes.fromhex(e.tx.to[2:])  # type: ignore[index]
         (directory / f"hand_{i:02d}.wat").write_text(
-            HAND_WRITTEN.format(
-                addr=e.tx.to,
-                a0=_signed(int.from_bytes(raw[0:8], "little"), 64),
-                a1=_signed(int.from_bytes(raw[8:16], "little"), 64),
-                a2=_signed(int.from_bytes(raw[16:20], "little"), 32),
-                wei=rnd.choice([0, 10**16, 10**17, 10**18]),
-                kind=rnd.randrange(7),
-                selector=_signed(int.from_bytes(bytes.fromhex(e.tx.selector[2:10]), "little"), 32),  # type: ignore[index]
+            rules_wat.module(
+                HAND_WRITTEN_BODY.format(
+                    a0=_signed(int.from_bytes(raw[0:8], "little"), 64),
+                    a1=_signed(int.from_bytes(raw[8:16], "little"), 64),
+                    a2=_signed(int.from_bytes(raw[16:20], "little"), 32),
+                    wei=rnd.choice([0, 10**16, 10**17, 10**18]),
+                    kind=rnd.randrange(7),
+                    selector=_signed(
+                        int.from_bytes(bytes.fromhex(e.tx.selector[2:10]), "little"),  # type: ignore[index]
+                        32,
+                    ),
+                )
             )
         )
 
