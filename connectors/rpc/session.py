@@ -184,6 +184,10 @@ class EndpointSession:
             )
         )
 
+    def _garbage(self, what: str, exc: Exception, frame: bytes | msgspec.Raw) -> None:
+        """A frame the node sent that does not decode: a dead letter with the frame's text."""
+        self._dead(f"garbage frame: {what}: {exc}", bytes(frame).decode("utf-8", "replace"))
+
     def _dead(self, reason: str, payload: str = "") -> None:
         if len(payload) > DEAD_LETTER_MAX_CHARS:
             reason = f"{reason} (payload cut to {DEAD_LETTER_MAX_CHARS} of {len(payload)} chars)"
@@ -347,10 +351,7 @@ class EndpointSession:
         try:
             tx = _decode_tx_or_hash(result)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            self._dead(
-                f"garbage frame: pending tx notification: {exc}",
-                bytes(result).decode("utf-8", "replace"),
-            )
+            self._garbage("pending tx notification", exc, result)
             return
         if isinstance(tx, str):  # the node sends hashes only (or ignored the full-object flag)
             hashes.put_nowait((tx, received))
@@ -371,10 +372,7 @@ class EndpointSession:
             head = _decode_head(result)
             number, timestamp = int(head.number, 16), int(head.timestamp, 16)
         except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
-            self._dead(
-                f"garbage frame: new head notification: {exc}",
-                bytes(result).decode("utf-8", "replace"),
-            )
+            self._garbage("new head notification", exc, result)
             return
         if timestamp:
             RPC_HEAD_DELAY_SECONDS.labels(self._chain).observe(
@@ -432,19 +430,14 @@ class EndpointSession:
         try:
             pool = _decode_txpool(reply)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            self._dead(
-                f"garbage frame: txpool_content: {exc}", bytes(reply).decode("utf-8", "replace")
-            )
+            self._garbage("txpool_content", exc, reply)
             return
         for by_nonce in pool.pending.values():
             for _, raw in sorted(by_nonce.items(), key=lambda kv: _nonce_order(kv[0])):
                 try:
                     tx = _decode_tx_ref(raw)
                 except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                    self._dead(
-                        f"garbage frame: txpool_content entry: {exc}",
-                        bytes(raw).decode("utf-8", "replace"),
-                    )
+                    self._garbage("txpool_content entry", exc, raw)
                     continue
                 self._item("tx", received, bytes(raw), tx.hash)
 
