@@ -59,11 +59,14 @@ class ReplacementTracker:
     min_fee_bump: float = 0.10
     max_nonces: int = MAX_NONCES_PER_SENDER
     by_nonce: dict[int, _Seen] = field(default_factory=dict)
+    # Newest event time of the sender's pending txs: when it was last active.
+    active_ms: int = 0
 
     def on_tx(self, etx: EnrichedTx, now_ms: int) -> list[Detection]:
         tx = etx.tx
         if tx.nonce is None or tx.block_number is not None or tx.tx_type not in SIGNED_TYPES:
             return []
+        self.active_ms = max(self.active_ms, tx.first_seen_ms)
         incoming = _Seen(tx.hash, tx.fee_cap, tx.tip_cap, tx.first_seen_ms, tx.to, tx.input)
         seen = self.by_nonce.get(tx.nonce)
         if seen is None:
@@ -129,6 +132,7 @@ class ReplacementTracker:
         ]
 
     def merge(self, other: ReplacementTracker) -> None:
+        self.active_ms = max(self.active_ms, other.active_ms)
         for nonce, seen in other.by_nonce.items():
             mine = self.by_nonce.get(nonce)
             if mine is None or seen.first_seen_ms > mine.first_seen_ms:
@@ -154,8 +158,6 @@ class SenderBucket:
     window_ms: int = 300_000
     max_senders: int = MAX_SENDERS
     trackers: dict[str, ReplacementTracker] = field(default_factory=dict)
-    # Newest event time each sender was active at, in the order of trackers.
-    active_ms: dict[str, int] = field(default_factory=dict)
 
     def on_tx(self, etx: EnrichedTx, now_ms: int) -> list[Detection]:
         tx = etx.tx
@@ -166,20 +168,18 @@ class SenderBucket:
             tracker = ReplacementTracker(self.min_fee_bump, self.max_nonces)
         # Re-inserted at the end: the dict stays in order of last activity.
         self.trackers[tx.sender] = tracker
-        last = self.active_ms.pop(tx.sender, tx.first_seen_ms)
-        self.active_ms[tx.sender] = max(last, tx.first_seen_ms)
         found = tracker.on_tx(etx, now_ms)
         self._expire(tx.first_seen_ms)
         return found
 
     def _expire(self, event_ms: int) -> None:
         horizon = event_ms - self.window_ms
-        while self.active_ms:
-            sender, last = next(iter(self.active_ms.items()))
-            if last >= horizon and len(self.active_ms) <= self.max_senders:
+        while self.trackers:
+            sender, oldest = next(iter(self.trackers.items()))
+            if oldest.active_ms >= horizon and len(self.trackers) <= self.max_senders:
                 break
-            del self.active_ms[sender], self.trackers[sender]
-            if last >= horizon:
+            del self.trackers[sender]
+            if oldest.active_ms >= horizon:
                 STATE_EVICTIONS.labels("replacement", "max_senders").inc()
 
     def merge(self, other: SenderBucket) -> None:
@@ -187,13 +187,10 @@ class SenderBucket:
             mine = self.trackers.get(sender)
             if mine is None:
                 self.trackers[sender] = tracker
-                self.active_ms[sender] = other.active_ms[sender]
             else:
                 mine.merge(tracker)
-                self.active_ms[sender] = max(self.active_ms[sender], other.active_ms[sender])
         # Back into order of last activity, then within the caps.
-        order = sorted(self.active_ms, key=self.active_ms.__getitem__)
-        self.active_ms = {s: self.active_ms[s] for s in order}
-        self.trackers = {s: self.trackers[s] for s in order}
-        if self.active_ms:
-            self._expire(max(self.active_ms.values()))
+        order = sorted(self.trackers.items(), key=lambda item: item[1].active_ms)
+        self.trackers = dict(order)
+        if self.trackers:
+            self._expire(max(t.active_ms for t in self.trackers.values()))
