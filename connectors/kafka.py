@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -38,15 +39,21 @@ from typing import Any, cast
 
 import bytewax.operators as op
 import msgspec
-from bytewax.connectors.kafka import KafkaError, KafkaSinkMessage, KafkaSourceMessage
-from bytewax.connectors.kafka import operators as kop
+from bytewax.connectors.kafka import (
+    KafkaError,
+    KafkaSinkMessage,
+    KafkaSource,
+    KafkaSourceMessage,
+)
 from bytewax.dataflow import Dataflow, Stream, operator
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Producer
 from confluent_kafka import KafkaError as ConfluentError
 from confluent_kafka import Message as ConfluentMessage
 
+from connectors.stoppable import StoppableSource
 from flows.config import ConfigError, KafkaConfig
+from operators.bounds import chain_id_reason
 from operators.metrics import SINK_ERRORS, SINK_WRITES, SOURCE_MESSAGES
 from operators.records import (
     Alert,
@@ -69,6 +76,8 @@ HEADER_SOURCE = "source"
 HEADER_KIND = "kind"
 
 RawMessage = KafkaSourceMessage[bytes | None, bytes | None]
+# Digits a chain id or unix-ms header may have (2**64 has 20).
+MAX_DIGITS = 20
 SinkMessage = KafkaSinkMessage[bytes | None, bytes]
 Publishable = RawItem | EnrichedTx | Detection | Alert | RuleMatch | DeadLetter
 
@@ -147,8 +156,11 @@ def decode_raw(msg: RawMessage) -> RawItem | DeadLetter:
     chain = headers.get(HEADER_CHAIN_ID)
     if chain is None:
         return _source_letter(msg, f"missing header: {HEADER_CHAIN_ID}")
-    if not chain.isdecimal():
-        return _source_letter(msg, f"bad header: {HEADER_CHAIN_ID}={chain!r} is not a chain id")
+    # Bounded before int(): Python refuses to convert strings of thousands of digits.
+    if not (chain.isdecimal() and len(chain) <= MAX_DIGITS) or chain_id_reason(int(chain)):
+        return _source_letter(
+            msg, f"bad header: {HEADER_CHAIN_ID}={chain[:40]!r} is not a chain id"
+        )
     chain_id = int(chain)
     seen = headers.get(HEADER_SEEN_MS)
     if seen is None:
@@ -156,11 +168,11 @@ def decode_raw(msg: RawMessage) -> RawItem | DeadLetter:
         if seen_ms is None:
             reason = f"missing header: {HEADER_SEEN_MS} (and the message has no timestamp)"
             return _source_letter(msg, reason, chain_id)
-    elif seen.isdecimal():
-        seen_ms = int(seen)
+    elif seen.isdecimal() and len(seen) <= MAX_DIGITS:
+        seen_ms = int(seen)  # its range is the normalizer's check, as for every source
     else:
         return _source_letter(
-            msg, f"bad header: {HEADER_SEEN_MS}={seen!r} is not unix ms", chain_id
+            msg, f"bad header: {HEADER_SEEN_MS}={seen[:40]!r} is not unix ms", chain_id
         )
     kind = headers.get(HEADER_KIND, "tx")
     source = headers.get(HEADER_SOURCE, "kafka")
@@ -299,25 +311,46 @@ def _decode_batch(batch: list[RawMessage]) -> list[RawItem | DeadLetter]:
     return items
 
 
+@dataclass(frozen=True)
+class _Consumed:
+    oks: Stream[RawMessage]
+    errs: Stream[KafkaError[bytes | None, bytes | None]]
+
+
 @operator
-def kafka_raw_input(step_id: str, flow: Dataflow, cfg: KafkaConfig) -> RawInput:
+def _consume(
+    step_id: str, flow: Dataflow, cfg: KafkaConfig, stop: threading.Event | None
+) -> _Consumed:
+    # bytewax's kafka input operator (same step ids, so recovery state carries over), with a
+    # source that ends on ``stop``.
+    source: Any = KafkaSource(
+        list(cfg.brokers),
+        [cfg.topic_raw],
+        tail=cfg.tail,
+        starting_offset=_starting_offset(cfg),
+        add_config={**cfg.client_settings(), "group.id": cfg.group_id},
+        batch_size=cfg.batch_size,
+        raise_on_errors=False,
+    )
+    if stop is not None:
+        source = StoppableSource(source, stop)
+    consumed = op.input("kafka_input", flow, source)
+    split = op.branch("split_err", consumed, lambda msg: isinstance(msg, KafkaSourceMessage))
+    return _Consumed(cast(Stream[RawMessage], split.trues), cast(Any, split.falses))
+
+
+@operator
+def kafka_raw_input(
+    step_id: str, flow: Dataflow, cfg: KafkaConfig, stop: threading.Event | None = None
+) -> RawInput:
     """``tx_raw`` as RawItems: one bytewax source partition per Kafka partition.
 
     Offsets are the source's recovery state (resume with ``-r``); with ``cfg.tail`` false the
-    input ends once every partition has been read to its end. Malformed messages and consumer
-    errors become ``DeadLetter(stage="kafka_source")``; nothing in a message can stop the flow.
+    input ends once every partition has been read to its end, and every partition ends once
+    ``stop`` is set (a graceful stop). Malformed messages and consumer errors become
+    ``DeadLetter(stage="kafka_source")``; nothing in a message can stop the flow.
     """
-    settings = {**cfg.client_settings(), "group.id": cfg.group_id}
-    consumed = kop.input(
-        "consume",
-        flow,
-        brokers=list(cfg.brokers),
-        topics=[cfg.topic_raw],
-        tail=cfg.tail,
-        starting_offset=_starting_offset(cfg),
-        add_config=settings,
-        batch_size=cfg.batch_size,
-    )
+    consumed = _consume("consume", flow, cfg, stop)
     decoded = op.flat_map_batch("decode", consumed.oks, _decode_batch)
     split = op.branch("is_raw", decoded, lambda item: isinstance(item, RawItem))
     consume_errors = op.map("consume_errors", consumed.errs, consume_error_letter)

@@ -8,7 +8,9 @@ truncates to the last snapshot before appending again: no duplicate lines after 
 from __future__ import annotations
 
 import json
+import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,12 @@ SUMMARY_ORDER = (
     "rule_matches",
     "alerts",
 )
+
+
+# The stages a status line reports, in pipeline order.
+STATUS_STAGES = ("read", "normalized", "blocks", "dead_lettered", "detected", "alerts")
+
+log = logging.getLogger(__name__)
 
 
 def jsonl_sink(path: str | Path) -> FileSink:
@@ -49,23 +57,55 @@ def as_line(record: Any) -> tuple[str, str]:
 
 
 class _SummaryPartition(StatefulSinkPartition[tuple[str, int], dict[str, int]]):
-    def __init__(self, path: Path, resume: dict[str, int] | None, echo: bool) -> None:
+    def __init__(
+        self, path: Path, resume: dict[str, int] | None, echo: bool, status_interval_s: float
+    ) -> None:
         self._path = path
         self._totals = dict(resume or {})
         self._echo = echo
+        self._interval = status_interval_s
+        self._last = time.monotonic()
+        self._last_totals = dict(self._totals)
 
     def write_batch(self, values: list[tuple[str, int]]) -> None:
         for stage, count in values:
             self._totals[stage] = self._totals.get(stage, 0) + count
+        if self._interval > 0 and time.monotonic() - self._last >= self._interval:
+            self._status()
+
+    def _status(self) -> None:
+        """A long run's heartbeat: summary.json refreshed and one line of rates on stderr."""
+        now = time.monotonic()
+        seconds = max(now - self._last, 1e-9)
+        self._write()
+        rates = ", ".join(
+            f"{stage} {self._totals.get(stage, 0):,} "
+            f"({(self._totals.get(stage, 0) - self._last_totals.get(stage, 0)) / seconds:,.0f}/s)"
+            for stage in STATUS_STAGES
+        )
+        log.info("status: %s", rates)
+        if self._echo:
+            print(f"scorpius: status: {rates}", file=sys.stderr, flush=True)
+        self._last, self._last_totals = now, dict(self._totals)
 
     def snapshot(self) -> dict[str, int]:
         return dict(self._totals)
 
-    def close(self) -> None:
+    def _ordered(self) -> dict[str, int]:
         totals = {stage: self._totals.get(stage, 0) for stage in SUMMARY_ORDER}
         totals.update({k: v for k, v in sorted(self._totals.items()) if k not in totals})
+        return totals
+
+    def _write(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        self._path.write_text(json.dumps(totals, indent=2) + "\n")
+        # Written aside and renamed: a reader never sees half a file.
+        partial = self._path.with_suffix(".json.partial")
+        partial.write_text(json.dumps(self._ordered(), indent=2) + "\n")
+        partial.replace(self._path)
+
+    def close(self) -> None:
+        self._write()
+        totals = self._ordered()
         if self._echo:
             width = max(len(k) for k in totals)
             lines = ["", "Scorpius run summary (items per stage)"]
@@ -74,15 +114,18 @@ class _SummaryPartition(StatefulSinkPartition[tuple[str, int], dict[str, int]]):
 
 
 class SummarySink(FixedPartitionedSink[tuple[str, int], dict[str, int]]):  # items: for_summary()
-    """Adds up ``(stage, count)`` items on one worker and writes / prints the totals at the end.
+    """Adds up ``(stage, count)`` items on one worker and writes / prints the totals at the end;
+    every ``status_interval_s`` (0 = never) of a long run it also rewrites ``summary.json`` and
+    logs one status line (totals and rates of the main stages).
 
     Counts arrive per batch (not per item) from the flow's counting taps, so the summary costs the
     hot path one small item per batch and stage.
     """
 
-    def __init__(self, path: str | Path, echo: bool = True) -> None:
+    def __init__(self, path: str | Path, echo: bool = True, status_interval_s: float = 0.0) -> None:
         self._path = Path(path)
         self._echo = echo
+        self._status_interval_s = status_interval_s
 
     def list_parts(self) -> list[str]:
         return ["summary"]
@@ -90,4 +133,4 @@ class SummarySink(FixedPartitionedSink[tuple[str, int], dict[str, int]]):  # ite
     def build_part(
         self, step_id: str, for_part: str, resume_state: dict[str, int] | None
     ) -> _SummaryPartition:
-        return _SummaryPartition(self._path, resume_state, self._echo)
+        return _SummaryPartition(self._path, resume_state, self._echo, self._status_interval_s)

@@ -19,6 +19,7 @@ from typing import IO, cast
 import msgspec
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
+from operators.bounds import TimeBounds, chain_id_reason
 from operators.metrics import SOURCE_MESSAGES
 from operators.records import DeadLetter, RawItem
 
@@ -43,10 +44,11 @@ def _open(path: Path) -> IO[bytes]:
 
 
 def read_items(
-    path: str | Path, partition: int = 0, partitions: int = 1
+    path: str | Path, partition: int = 0, partitions: int = 1, bounds: TimeBounds = TimeBounds()
 ) -> Iterator[RawItem | DeadLetter]:
-    """The recorded items of one partition, in file order; a line that is not a recorded item
-    becomes a dead letter (its text kept) rather than ending the replay."""
+    """The recorded items of one partition, in file order; a line that is not a recorded item,
+    or whose chain id or time is out of range (``bounds``: it would stall the pacing), becomes a
+    dead letter (its text kept) rather than ending the replay."""
     path = Path(path)
     with _open(path) as fh:
         for index, line in enumerate(fh):
@@ -60,6 +62,19 @@ def read_items(
                     reason=f"bad recorded line: {path.name}:{index + 1}: {exc}",
                     payload=line.decode("utf-8", "replace"),
                     source=f"replay:{path.name}",
+                )
+                continue
+            now_ms = int(time.time() * 1000)
+            reason = chain_id_reason(rec.chain_id) or bounds.reason(
+                "seen_ms", rec.chain_id, rec.seen_ms, now_ms
+            )
+            if reason is not None:
+                yield DeadLetter(
+                    stage="replay",
+                    reason=f"{reason} ({path.name}:{index + 1})",
+                    payload=line.decode("utf-8", "replace"),
+                    source=f"replay:{path.name}",
+                    at_ms=now_ms,
                 )
                 continue
             yield RawItem(rec.kind, rec.chain_id, rec.source, rec.seen_ms, bytes(rec.payload))
@@ -91,8 +106,9 @@ class _ReplayPartition(StatefulSourcePartition[RawItem | DeadLetter, _ReplayStat
         partitions: int,
         pacing: Pacing,
         resume: _ReplayState | None,
+        bounds: TimeBounds = TimeBounds(),
     ) -> None:
-        self._items = read_items(path, partition, partitions)
+        self._items = read_items(path, partition, partitions, bounds)
         self._consumed = 0
         skip = resume.consumed if resume else 0
         for _ in range(skip):
@@ -153,10 +169,18 @@ class _ReplayPartition(StatefulSourcePartition[RawItem | DeadLetter, _ReplayStat
 
 
 class ReplaySource(FixedPartitionedSource[RawItem | DeadLetter, _ReplayState]):
-    """Replays a recorded file, paced by ``pacing`` (default: as fast as possible)."""
+    """Replays a recorded file, paced by ``pacing`` (default: as fast as possible); a line out of
+    ``bounds`` is a dead letter."""
 
-    def __init__(self, path: str | Path, pacing: Pacing = Pacing(), partitions: int = 1) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        pacing: Pacing = Pacing(),
+        partitions: int = 1,
+        bounds: TimeBounds = TimeBounds(),
+    ) -> None:
         self.path = Path(path)
+        self.bounds = bounds
         if not self.path.exists():
             raise FileNotFoundError(f"replay file not found: {self.path}")
         self.pacing = pacing
@@ -169,4 +193,6 @@ class ReplaySource(FixedPartitionedSource[RawItem | DeadLetter, _ReplayState]):
         self, step_id: str, for_part: str, resume_state: _ReplayState | None
     ) -> _ReplayPartition:
         partition = int(for_part.rsplit("-", 1)[1])
-        return _ReplayPartition(self.path, partition, self.partitions, self.pacing, resume_state)
+        return _ReplayPartition(
+            self.path, partition, self.partitions, self.pacing, resume_state, self.bounds
+        )

@@ -122,6 +122,9 @@ class LimitsConfig:
     max_calldata_bytes: int = 512 << 10
     # How much of an unreadable payload its dead letter keeps (the reason says it was cut).
     dead_letter_payload_bytes: int = 1 << 20
+    # How far ahead of this machine's clock a first-seen time or block timestamp may be; beyond
+    # it (or before the chain's genesis) the item is a dead letter (docs/robustness.md).
+    max_clock_skew_s: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,8 @@ class OutputConfig:
     # Partitions of the archive and ClickHouse sinks: spread writes over up to this many workers.
     sink_partitions: int = 4
     console: bool = True
+    # A long run logs a one-line status and rewrites summary.json this often (0 = only at the end).
+    status_interval_s: float = 30.0
 
     @property
     def archive(self) -> str:

@@ -24,6 +24,7 @@ from connectors.rpc.reserves import RpcReserves, urls_by_chain
 from flows import stages
 from flows.config import Config, load_config
 from flows.rules import rules_engine_factory
+from flows.shutdown import install_stop_handlers
 from flows.sources import raw_input
 from flows.storage import archive_sink, clickhouse_sink
 from operators.alerting import console_line, to_alert
@@ -33,7 +34,8 @@ from operators.rules.flow import rules_op
 
 
 def build_flow(cfg: Config, stop: threading.Event | None = None) -> Dataflow:
-    """The graph for ``cfg``; ``stop`` ends a live (rpc) source when set (embedding, tests)."""
+    """The graph for ``cfg``; ``stop`` ends the source when set (signals, embedding, tests), and
+    the flow then drains and finishes."""
     out = Path(cfg.output.dir)
     flow = Dataflow("scorpius")
 
@@ -116,6 +118,11 @@ def build_flow(cfg: Config, stop: threading.Event | None = None) -> Dataflow:
     op.output(
         "dead_out", op.map("dead_line", dead, as_line), jsonl_sink(out / "dead_letters.jsonl")
     )
+    op.output(
+        "inclusions_out",
+        op.map("inclusion_line", inclusions, as_line),
+        jsonl_sink(out / "inclusions.jsonl"),
+    )
     # Delivery runs on the sink's own threads; its dead letters go to their own file because the
     # delivery threads write after the flow's FileSink may have truncated on resume.
     deliver = build_alert_sink(
@@ -139,12 +146,12 @@ def build_flow(cfg: Config, stop: threading.Event | None = None) -> Dataflow:
         stages.count_detections("count_detected", detections),
         stages.count("count_rules", rules.matches, "rule_matches"),
         stages.count("count_alerts", alerts, "alerts", ("alert", lambda a: a.first_seen_ms)),
-        stages.count("count_inclusions", inclusions, "inclusions"),
+        stages.count_inclusions("count_inclusions", inclusions),
     )
     op.output(
         "summary",
         op.map("for_summary", counts, for_summary),
-        SummarySink(out / "summary.json"),
+        SummarySink(out / "summary.json", status_interval_s=cfg.output.status_interval_s),
     )
     return flow
 
@@ -152,5 +159,6 @@ def build_flow(cfg: Config, stop: threading.Event | None = None) -> Dataflow:
 def __getattr__(name: str) -> Dataflow:
     # `flow` is built on first access so importing this module never reads the environment.
     if name == "flow":
-        return build_flow(load_config())
+        # `python -m bytewax.run flows.mempool:flow`: SIGINT / SIGTERM stop it gracefully
+        return build_flow(load_config(), install_stop_handlers())
     raise AttributeError(name)

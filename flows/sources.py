@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
+from typing import Any
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
@@ -14,7 +15,9 @@ from connectors.kafka import kafka_raw_input
 from connectors.mempool_dumpster import MempoolDumpsterSource
 from connectors.replay import Pacing, ReplaySource
 from connectors.rpc import RpcSource, endpoints_from_config
+from connectors.stoppable import StoppableSource
 from flows.config import Config, ConfigError
+from operators.bounds import TimeBounds
 from operators.dedup import dedup_items
 from operators.records import DeadLetter, RawItem, Tx
 
@@ -46,26 +49,33 @@ def raw_input(
     step_id: str, flow: Dataflow, cfg: Config, stop: threading.Event | None = None
 ) -> Stream[RawItem | Tx | DeadLetter]:
     """What the source delivers: raw JSON-RPC items, or ``Tx`` already normalized (archive).
-    ``stop`` ends a live (rpc) source when set."""
+    Once ``stop`` is set, every source partition ends (a graceful stop, flows/shutdown.py)."""
     kind = cfg.source.kind
-    if kind == "replay":
-        pacing = Pacing(cfg.source.replay_speed, cfg.source.replay_rate, cfg.source.replay_rebase)
-        source = ReplaySource(cfg.source.replay_path, pacing, cfg.source.replay_partitions)
-        return op.input(step_id, flow, source)
     if kind == "rpc":
         return live_input(step_id, flow, cfg, stop)
-    if kind == "archive":
-        return op.input(step_id, flow, archive_source(cfg))
-    if kind == "dumpster":
+    if kind == "kafka":
+        raws, dead = kafka_raw_input(step_id, flow, cfg.kafka, stop)
+        return op.merge(f"{step_id}_all", raws, dead)
+    source: Any
+    if kind == "replay":
+        pacing = Pacing(cfg.source.replay_speed, cfg.source.replay_rate, cfg.source.replay_rebase)
+        source = ReplaySource(
+            cfg.source.replay_path,
+            pacing,
+            cfg.source.replay_partitions,
+            TimeBounds(int(cfg.limits.max_clock_skew_s * 1000)),
+        )
+    elif kind == "archive":
+        source = archive_source(cfg)
+    elif kind == "dumpster":
         if not cfg.source.dumpster_paths:
             raise ConfigError("SCORPIUS_SOURCE_KIND=dumpster: set SCORPIUS_SOURCE_DUMPSTER_PATHS")
-        return op.input(step_id, flow, MempoolDumpsterSource(cfg.source.dumpster_paths))
-    if kind == "kafka":
-        raws, dead = kafka_raw_input(step_id, flow, cfg.kafka)
-        return op.merge(f"{step_id}_all", raws, dead)
-    raise ConfigError(
-        f"SCORPIUS_SOURCE_KIND: unknown source {kind!r} (replay, rpc, kafka, archive, dumpster)"
-    )
+        source = MempoolDumpsterSource(cfg.source.dumpster_paths)
+    else:
+        raise ConfigError(
+            f"SCORPIUS_SOURCE_KIND: unknown source {kind!r} (replay, rpc, kafka, archive, dumpster)"
+        )
+    return op.input(step_id, flow, source if stop is None else StoppableSource(source, stop))
 
 
 def live_input(

@@ -7,6 +7,7 @@ streams (errors are data). Counting taps feed Prometheus and the run summary onc
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from bytewax.dataflow import Stream, operator
 from bytewax.operators import windowing as win
 
 from flows.config import ConfigError, DetectConfig, EnrichConfig, LimitsConfig
+from operators.bounds import TimeBounds
 from operators.enrich import DEFAULT_ENRICHER, Enricher
 from operators.metrics import (
     DEAD_LETTERS,
@@ -44,6 +46,7 @@ from operators.records import (
     DeadLetter,
     Detection,
     EnrichedTx,
+    Inclusion,
     RawItem,
     Tx,
 )
@@ -123,13 +126,15 @@ def size_limits(cfg: LimitsConfig) -> SizeLimits:
 def normalize_stage(
     step_id: str, raw: Stream[RawItem | Tx | DeadLetter], limits: LimitsConfig = LimitsConfig()
 ) -> Normalized:
-    """RawItem → Tx and Block; anything malformed (or already a dead letter) → errs. Archived
-    transactions arrive as ``Tx`` and pass through unchanged. Size limits: ``limits``."""
+    """RawItem → Tx and Block; anything malformed or out of range (or already a dead letter) →
+    errs. Archived transactions arrive as ``Tx`` and pass through unchanged. Size and clock
+    limits: ``limits``."""
     sizes = size_limits(limits)
+    bounds = TimeBounds(int(limits.max_clock_skew_s * 1000))
 
     def run(item: RawItem | Tx | DeadLetter) -> Iterable[Tx | Block | DeadLetter]:
         if isinstance(item, RawItem):
-            return normalize_item(item, sizes)
+            return normalize_item(item, sizes, bounds, _now_ms())
         return (item,)
 
     checked = split_errors("split", op.flat_map("normalize", raw, run))
@@ -426,3 +431,15 @@ def count_dead_letters(step_id: str, letters: Stream[DeadLetter]) -> Stream[tupl
         return [("dead_lettered", len(batch))]
 
     return op.flat_map_batch("tally", letters, tally)
+
+
+@operator
+def count_inclusions(step_id: str, inclusions: Stream[Inclusion]) -> Stream[tuple[str, int]]:
+    """``inclusions`` and, apart, ``inclusions_included`` / ``_reorged`` / ``_expired``."""
+
+    def tally(batch: list[Inclusion]) -> list[tuple[str, int]]:
+        STAGE_ITEMS.labels("inclusions", "ok").inc(len(batch))
+        by_status = Counter(f"inclusions_{record.status}" for record in batch)
+        return [("inclusions", len(batch)), *by_status.items()]
+
+    return op.flat_map_batch("tally", inclusions, tally)

@@ -62,8 +62,11 @@ def _inclusion(
     block_number: int | None = None,
     block_hash: str | None = None,
     included_ms: int | None = None,
+    ended_ms: int | None = None,
 ) -> Inclusion:
-    latency = None if included_ms is None else included_ms - first[0]
+    # included / reorged: first seen → block seen; expired: first seen → given up (``ended_ms``)
+    end = included_ms if included_ms is not None else ended_ms
+    latency = None if end is None else end - first[0]
     return Inclusion(
         key=f"{chain_id}:{tx_hash}:{status}:{block_hash or ''}",
         status=status,
@@ -117,7 +120,9 @@ class InclusionTracker:
         while len(self._pending) > self.max_pending:
             # Reported "expired" early: the cap, not the TTL, ended its tracking (counted here).
             tx_hash, first = self._pending.popitem(last=False)
-            out.append(_inclusion("expired", self.chain_id, tx_hash, first))
+            out.append(
+                _inclusion("expired", self.chain_id, tx_hash, first, ended_ms=seen.seen_ms)
+            )
             STATE_EVICTIONS.labels("inclusion", "max_pending").inc()
         return out
 
@@ -188,7 +193,9 @@ class InclusionTracker:
             if first[0] >= horizon:
                 break
             del self._pending[tx_hash]
-            out.append(_inclusion("expired", self.chain_id, tx_hash, first))
+            out.append(
+                _inclusion("expired", self.chain_id, tx_hash, first, ended_ms=self._clock)
+            )
         return out
 
 

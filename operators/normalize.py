@@ -36,6 +36,15 @@ from typing import Any
 
 import msgspec
 
+from operators.bounds import (
+    MAX_BLOCK_NUMBER,
+    MAX_GAS,
+    MAX_NONCE,
+    MAX_TX_INDEX,
+    TimeBounds,
+    chain_id_reason,
+    safe_chain_id,
+)
 from operators.records import (
     Authorization,
     Block,
@@ -250,6 +259,17 @@ def _opt_qty(value: str | None, field: str) -> int | None:
     return None if value is None else _qty(value, field)
 
 
+def _at_most(number: int, maximum: int, field: str) -> int:
+    """``number`` when the protocol allows it in ``field`` (bounds.py), else Malformed."""
+    if number > maximum:
+        raise Malformed(f"quantity out of range in field '{field}': {number:#x} > {maximum:#x}")
+    return number
+
+
+def _opt_at_most(value: str | None, maximum: int, field: str) -> int | None:
+    return None if value is None else _at_most(_qty(value, field), maximum, field)
+
+
 def _req(value: str | None, field: str) -> str:
     if value is None:
         raise Malformed(f"missing field '{field}'")
@@ -376,7 +396,7 @@ def _tx_from_rpc(
             raise Malformed("missing field 'nonce'")
         nonce = None
     else:
-        nonce = _qty(raw.nonce, "nonce")
+        nonce = _at_most(_qty(raw.nonce, "nonce"), MAX_NONCE, "nonce")
 
     gas_price = None if raw.gasPrice is None else _qty(raw.gasPrice, "gasPrice")
     max_fee = None if raw.maxFeePerGas is None else _qty(raw.maxFeePerGas, "maxFeePerGas")
@@ -438,7 +458,7 @@ def _tx_from_rpc(
         to=to,
         nonce=nonce,
         value=_qty(raw.value, "value"),
-        gas=_qty(raw.gas, "gas"),
+        gas=_at_most(_qty(raw.gas, "gas"), MAX_GAS, "gas"),
         tx_type=tx_type,
         input=data,
         selector=data[:10] if len(data) >= 10 else None,
@@ -450,11 +470,9 @@ def _tx_from_rpc(
         max_fee_per_blob_gas=max_fee_per_blob_gas,
         blob_versioned_hashes=blob_hashes,
         authorizations=authorizations,
-        block_number=None if raw.blockNumber is None else _qty(raw.blockNumber, "blockNumber"),
+        block_number=_opt_at_most(raw.blockNumber, MAX_BLOCK_NUMBER, "blockNumber"),
         block_hash=None if raw.blockHash is None else _hash(raw.blockHash, "blockHash"),
-        tx_index=None
-        if raw.transactionIndex is None
-        else _qty(raw.transactionIndex, "transactionIndex"),
+        tx_index=_opt_at_most(raw.transactionIndex, MAX_TX_INDEX, "transactionIndex"),
         mint=None if raw.mint is None else _qty(raw.mint, "mint"),
         source_hash=source_hash,
     )
@@ -471,17 +489,15 @@ def _call_from_rpc(
         to=None if raw.to is None else _addr(raw.to, "to"),
         nonce=None,
         value=_qty(raw.value, "value"),
-        gas=_qty(raw.gas, "gas"),
+        gas=_at_most(_qty(raw.gas, "gas"), MAX_GAS, "gas"),
         tx_type=TYPE_UNKNOWN,
         input=data,
         selector=data[:10] if len(data) >= 10 else None,
         first_seen_ms=seen_ms,
         source=source,
         gas_price=None if raw.gasPrice is None else _qty(raw.gasPrice, "gasPrice"),
-        block_number=None if raw.blockNumber is None else _qty(raw.blockNumber, "blockNumber"),
-        tx_index=None
-        if raw.transactionIndex is None
-        else _qty(raw.transactionIndex, "transactionIndex"),
+        block_number=_opt_at_most(raw.blockNumber, MAX_BLOCK_NUMBER, "blockNumber"),
+        tx_index=_opt_at_most(raw.transactionIndex, MAX_TX_INDEX, "transactionIndex"),
     )
 
 
@@ -630,6 +646,7 @@ def _dead(
     reason: str,
     payload: bytes | None = None,
     keep: int = MAX_DEAD_LETTER_PAYLOAD_BYTES,
+    at_ms: int | None = None,
 ) -> DeadLetter:
     data = item.payload if payload is None else payload
     if len(data) > keep:
@@ -640,8 +657,8 @@ def _dead(
         reason=reason,
         payload=data.decode("utf-8", errors="replace"),
         source=item.source,
-        chain_id=item.chain_id,
-        at_ms=item.seen_ms,
+        chain_id=safe_chain_id(item.chain_id),
+        at_ms=item.seen_ms if at_ms is None else at_ms,
     )
 
 
@@ -711,7 +728,7 @@ def _block_header(item: RawItem) -> tuple[Block, _RpcBundle]:
         raise Malformed("block without number")
     header = Block(
         chain_id=item.chain_id,
-        number=_qty(block.number, "number"),
+        number=_at_most(_qty(block.number, "number"), MAX_BLOCK_NUMBER, "number"),
         hash=None if block.hash is None else _hash(block.hash, "hash"),
         timestamp=_qty(block.timestamp, "timestamp"),
         miner=_opt_addr(block.miner, "miner"),
@@ -783,16 +800,52 @@ def _normalize_block_item(item: RawItem, limits: SizeLimits) -> list[Tx | Block 
     return [block, *dead_letters]
 
 
+def _edge_reason(item: RawItem, bounds: TimeBounds, now_ms: int) -> str | None:
+    """Why the source's own fields of ``item`` are out of range (None when they are not)."""
+    reason = chain_id_reason(item.chain_id)
+    if reason is None:
+        if type(item.seen_ms) is not int:
+            return f"timestamp out of range: seen_ms {_show(item.seen_ms)} is not unix ms"
+        reason = bounds.reason("first seen (ms)", item.chain_id, item.seen_ms, now_ms)
+    return reason
+
+
+def _block_time_reason(block: Block, bounds: TimeBounds, now_ms: int) -> str | None:
+    if block.number == 0:
+        return None  # genesis blocks carry timestamp 0 (Ethereum's does)
+    return bounds.reason(
+        f"block {block.number} timestamp (ms)", block.chain_id, block.timestamp * 1000, now_ms
+    )
+
+
 def normalize_item(
-    item: RawItem, limits: SizeLimits = DEFAULT_LIMITS
+    item: RawItem,
+    limits: SizeLimits = DEFAULT_LIMITS,
+    bounds: TimeBounds | None = None,
+    now_ms: int = 0,
 ) -> list[Tx | Block | DeadLetter]:
-    """The records in one raw item: ``[Tx]``, ``[Block, DeadLetter...]`` or ``[DeadLetter]``."""
+    """The records in one raw item: ``[Tx]``, ``[Block, DeadLetter...]`` or ``[DeadLetter]``.
+
+    With ``bounds`` (the flow's step), the item's chain id, first-seen time and block timestamp
+    must be in range at ``now_ms`` (operators/bounds.py); out of range, the whole item is one
+    dead letter, stamped ``now_ms``, so no bad time reaches a window or a sink."""
     keep = limits.dead_letter_payload_bytes
     try:
+        if bounds is not None:
+            reason = _edge_reason(item, bounds, now_ms)
+            if reason is not None:
+                return [_dead(item, reason, keep=keep, at_ms=now_ms)]
         if item.kind == "tx" or item.kind == "call":
             return _normalize_tx_item(item, limits)
         if item.kind == "block":
-            return _normalize_block_item(item, limits)
+            records = _normalize_block_item(item, limits)
+            block = records[0]
+            if bounds is not None and isinstance(block, Block):
+                reason = _block_time_reason(block, bounds, now_ms)
+                if reason is not None:
+                    return [_dead(item, reason, keep=keep, at_ms=now_ms)]
+            return records
         return [_dead(item, f"unknown item kind: {_show(item.kind)}", keep=keep)]
     except Exception as exc:  # a bug here must not crash the flow; the payload is kept
-        return [_dead(item, f"normalizer error: {type(exc).__name__}: {exc}", keep=keep)]
+        reason = f"normalizer error: {type(exc).__name__}: {exc}"
+        return [_dead(item, reason, keep=keep, at_ms=now_ms or None)]

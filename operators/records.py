@@ -305,7 +305,8 @@ class Inclusion(msgspec.Struct, frozen=True, gc=False):
 
     ``status`` is "included" (seen in block ``block_hash``; ``latency_ms`` = block seen time minus
     first seen), "reorged" (the block holding it was replaced by another at the same height) or
-    "expired" (not mined within the tracking bound: dropped or replaced). ``source`` is the
+    "expired" (not mined within the tracking bound: dropped or replaced; ``latency_ms`` = how long
+    it was tracked as pending). ``source`` is the
     source that saw the pending tx first. ``key`` is the natural key for idempotent sinks.
     """
 

@@ -12,6 +12,7 @@ from bytewax.run import cli_main
 
 from flows.config import load_config
 from flows.mempool import build_flow
+from flows.shutdown import install_stop_handlers
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = dataclasses.replace(cfg, output=output, source=source)
     recovery = RecoveryConfig(args.recovery_directory) if args.recovery_directory else None
     cli_main(
-        build_flow(cfg),
+        build_flow(cfg, install_stop_handlers()),
         workers_per_process=args.workers,
         epoch_interval=timedelta(seconds=10),
         recovery_config=recovery,

@@ -14,6 +14,9 @@ from connectors.replay import Pacing, ReplaySource, read_items
 from operators.records import DeadLetter, RawItem
 
 
+T0 = 1_700_000_000_000  # recorded times are real unix ms (2023-11-14)
+
+
 def recording(path: Path, n: int, step_ms: int = 1_000) -> Path:
     with path.open("wb") as fh:
         for i in range(n):
@@ -21,7 +24,7 @@ def recording(path: Path, n: int, step_ms: int = 1_000) -> Path:
                 "kind": "tx",
                 "chain_id": 1,
                 "source": "rec",
-                "seen_ms": 1_000_000 + i * step_ms,
+                "seen_ms": T0 + i * step_ms,
                 "payload": {"hash": f"0x{i:064x}", "n": i},
             }
             fh.write(orjson.dumps(line) + b"\n")
@@ -41,7 +44,7 @@ def test_partitions_share_the_file_and_keep_recorded_order(tmp_path: Path) -> No
     path = recording(tmp_path / "r.jsonl", 10)
     shares = [list(read_items(path, p, 3)) for p in range(3)]
     assert sorted(i.seen_ms for share in shares for i in share if isinstance(i, RawItem)) == [
-        1_000_000 + i * 1_000 for i in range(10)
+        T0 + i * 1_000 for i in range(10)
     ]
     for share in shares:
         times = [i.seen_ms for i in share if isinstance(i, RawItem)]
@@ -78,3 +81,24 @@ def test_a_corrupt_line_becomes_a_dead_letter_and_the_replay_goes_on(tmp_path: P
     letters = [i for i in out if isinstance(i, DeadLetter)]
     assert len(out) == 7 and len(letters) == 1
     assert letters[0].stage == "replay" and "r.jsonl:4" in letters[0].reason
+
+
+def test_a_time_out_of_range_becomes_a_dead_letter_and_pacing_goes_on(tmp_path: Path) -> None:
+    # The poison pill of issue 14: at recorded pace, a line stamped 10**23 ms would have made the
+    # replay wait forever (and datetime overflow); one stamped before Ethereum existed is no
+    # recording of it either. Both become dead letters; the recorded spacing of the rest holds.
+    path = recording(tmp_path / "r.jsonl", 3, step_ms=100)
+    good = path.read_bytes().splitlines(keepends=True)
+    bad = [
+        good[0].replace(str(T0).encode(), b"99999999999999999999999"),
+        good[0].replace(str(T0).encode(), b"-5"),
+    ]
+    path.write_bytes(good[0] + bad[0] + good[1] + bad[1] + good[2])
+    out, elapsed = replay(ReplaySource(path, Pacing(speed=1.0)))
+    letters = [i for i in out if isinstance(i, DeadLetter)]
+    assert [i.seen_ms for i in out if isinstance(i, RawItem)] == [T0, T0 + 100, T0 + 200]
+    assert [letter.reason.split(":")[0] for letter in letters] == ["timestamp out of range"] * 2
+    assert "r.jsonl:2" in letters[0].reason and "ahead of now" in letters[0].reason
+    assert "r.jsonl:4" in letters[1].reason and "genesis" in letters[1].reason
+    assert all(0 < letter.at_ms <= time.time() * 1000 for letter in letters)
+    assert elapsed < 30.0

@@ -70,7 +70,7 @@ def test_unmined_txs_expire_after_the_bound() -> None:
         "expired",
         "0xa",
         None,
-        None,
+        10_001,  # how long it was tracked: first seen at 0, given up at 10_001
     )
     assert t.pending_count == 2
 
@@ -80,7 +80,7 @@ def test_pending_txs_are_bounded() -> None:
     t.on_sighting(pending("0xa", 0))
     t.on_sighting(pending("0xb", 1))
     (rec,) = t.on_sighting(pending("0xc", 2))
-    assert (rec.status, rec.tx_hash) == ("expired", "0xa")
+    assert (rec.status, rec.tx_hash, rec.latency_ms) == ("expired", "0xa", 2)
 
 
 def test_a_tx_announced_after_its_block_is_not_tracked() -> None:
