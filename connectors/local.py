@@ -84,8 +84,6 @@ class _SummaryPartition(StatefulSinkPartition[tuple[str, int], dict[str, int]]):
             for stage in STATUS_STAGES
         )
         log.info("status: %s", rates)
-        if self._echo:
-            print(f"scorpius: status: {rates}", file=sys.stderr, flush=True)
         self._last, self._last_totals = now, dict(self._totals)
 
     def snapshot(self) -> dict[str, int]:

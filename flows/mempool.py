@@ -12,6 +12,7 @@ from pathlib import Path
 import bytewax.operators as op
 from bytewax.connectors.stdio import StdOutSink
 from bytewax.dataflow import Dataflow, Stream
+from bytewax.inputs import Source
 
 from connectors.alerts.log import JsonlLog
 from connectors.alerts.sink import build_alert_sink, for_alert_sink
@@ -23,24 +24,33 @@ from connectors.rpc import endpoints_from_config
 from connectors.rpc.reserves import RpcReserves, urls_by_chain
 from flows import stages
 from flows.config import Config, load_config
+from flows.logs import configure_logging
 from flows.rules import rules_engine_factory
 from flows.shutdown import install_stop_handlers
 from flows.sources import raw_input
 from flows.storage import archive_sink, clickhouse_sink
 from operators.alerting import console_line, to_alert
 from operators.inclusion import track_inclusion
-from operators.records import DeadLetter, Detection
+from operators.records import DeadLetter, Detection, RawItem, Tx
 from operators.rules.flow import rules_op
 
 
-def build_flow(cfg: Config, stop: threading.Event | None = None) -> Dataflow:
+def build_flow(
+    cfg: Config,
+    stop: threading.Event | None = None,
+    source: Source[RawItem | Tx | DeadLetter] | None = None,
+) -> Dataflow:
     """The graph for ``cfg``; ``stop`` ends the source when set (signals, embedding, tests), and
-    the flow then drains and finishes."""
+    the flow then drains and finishes. ``source`` replaces the configured one (a benchmark's
+    generated load)."""
     out = Path(cfg.output.dir)
     flow = Dataflow("scorpius")
 
     # source: recorded sample, live RPC nodes or Kafka tx_raw, as RawItem
-    raw = raw_input("source", flow, cfg, stop)
+    if source is None:
+        raw = raw_input("source", flow, cfg, stop)
+    else:
+        raw = op.input("source", flow, source)
 
     # normalize: RawItem → Tx (pending or mined) and Block
     norm = stages.normalize_stage("normalize", raw, cfg.limits)
@@ -160,5 +170,6 @@ def __getattr__(name: str) -> Dataflow:
     # `flow` is built on first access so importing this module never reads the environment.
     if name == "flow":
         # `python -m bytewax.run flows.mempool:flow`: SIGINT / SIGTERM stop it gracefully
+        configure_logging()
         return build_flow(load_config(), install_stop_handlers())
     raise AttributeError(name)

@@ -266,6 +266,7 @@ class EndpointSession:
                     attempt, self.cfg.backoff_initial_s, self.cfg.backoff_max_s, self._rng
                 )
                 attempt += 1
+            log.info("%s: reconnecting in %.1f s", self._name, delay)
             SOURCE_RECONNECTS.labels("rpc", self._chain).inc()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
@@ -325,7 +326,7 @@ class EndpointSession:
                 except RpcError:
                     workers.append(asyncio.create_task(self._poll_heads(rpc, heads)))
                 self._connected.set(1)
-                log.info("%s: connected", self._name)
+                log.info("%s: connected to chain %d", self._name, self.endpoint.chain_id)
                 await _supervise(workers, reader)
             finally:
                 for task in workers:
@@ -481,6 +482,13 @@ class EndpointSession:
                 first = max(last + 1, head.number - self.cfg.max_backfill_blocks)
                 for number in range(first, head.number):
                     await self._fetch_block(rpc, _Head(number, None, now_ms()))
+                log.info(
+                    "%s: backfilled %d blocks (%d to %d)",
+                    self._name,
+                    head.number - first,
+                    first,
+                    head.number - 1,
+                )
             await self._fetch_block(rpc, head)
             self._last_number = head.number if last is None else max(last, head.number)
 

@@ -11,6 +11,7 @@ from bytewax.recovery import RecoveryConfig
 from bytewax.run import cli_main
 
 from flows.config import load_config
+from flows.logs import configure_logging
 from flows.mempool import build_flow
 from flows.shutdown import install_stop_handlers
 
@@ -78,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         source = dataclasses.replace(source, replay_rebase=True)
     cfg = dataclasses.replace(cfg, output=output, source=source)
     recovery = RecoveryConfig(args.recovery_directory) if args.recovery_directory else None
+    configure_logging()
     cli_main(
         build_flow(cfg, install_stop_handlers()),
         workers_per_process=args.workers,

@@ -17,6 +17,7 @@ from bytewax.run import cli_main
 
 from connectors.health import HealthServer
 from flows.config import K8sConfig, load_config
+from flows.logs import configure_logging
 from flows.mempool import build_flow
 from flows.shutdown import install_stop_handlers
 
@@ -76,6 +77,7 @@ def worker(args: argparse.Namespace) -> int:
         if ensure_recovery_partitions(k8s.recovery_dir, process_id, partitions):
             print(f"created {partitions} recovery partitions in {k8s.recovery_dir}", flush=True)
         recovery = RecoveryConfig(k8s.recovery_dir, timedelta(seconds=k8s.backup_interval_s))
+    configure_logging()
     flow = build_flow(cfg, install_stop_handlers())
     health = HealthServer(k8s.health_port, k8s.stall_after_s).start()
     try:

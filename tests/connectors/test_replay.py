@@ -13,7 +13,6 @@ from bytewax.testing import TestingSink, run_main
 from connectors.replay import Pacing, ReplaySource, read_items
 from operators.records import DeadLetter, RawItem
 
-
 T0 = 1_700_000_000_000  # recorded times are real unix ms (2023-11-14)
 
 

@@ -1,0 +1,265 @@
+"""Soak: an hour of event time through the whole flow, with memory and state measured each minute.
+
+The load is generated, not recorded: ``--rate`` pending txs per second of event time (first-seen
+times one ``1000 / rate`` ms apart, ending now), ``--senders`` distinct senders (each with its own
+rising nonce) and ``--pools`` distinct Uniswap V2 pairs: every tx is a
+``swapExactTokensForTokens`` on the V2 router over one pair of generated tokens, which the enrich
+stage decodes and prices as a swap on that pair's pool, so the sandwich-attempt, frontrun-copy and
+replacement windows and the inclusion tracker all hold state. The generator runs as fast as the
+flow takes it: an hour of event time passes in however long the flow needs.
+
+Every event-time minute the source records the process's RSS and the size of the state of each
+stateful step (bytewax pickles each key's state into the recovery database at every epoch: the
+bench sums the newest snapshot of every live key per step). It prints one line per minute and a
+verdict: after the warm-up, is RSS within 10 % of its level at the end of warm-up, and under
+1 GB? Do the windows' states stop growing?
+
+    nice python -m bench.bench_soak --minutes 60 --rate 1000 --senders 100000 --pools 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
+from bytewax.recovery import RecoveryConfig, init_db_dir
+from bytewax.testing import run_main
+from eth_abi import encode
+
+from flows.config import load_config
+from flows.mempool import build_flow
+from operators.records import RawItem
+
+ROUTER = "0x7a250d5630b4cf539739df2c5dacb4c659f2488d"  # Uniswap V2 Router02 (mainnet)
+SWAP_EXACT_TOKENS_FOR_TOKENS = bytes.fromhex("38ed1739")
+BATCH = 2000
+MINUTE_MS = 60_000
+
+
+def _address(seed: int, tag: int) -> str:
+    return f"0x{tag:04x}{seed:036x}"
+
+
+def pool_calldata(pools: int, seed: int = 7) -> list[str]:
+    """One swap calldata per pool: a pair of generated tokens (distinct pairs)."""
+    tokens = max(2, int((2 * pools) ** 0.5) + 2)
+    pairs = [(a, b) for a in range(tokens) for b in range(a + 1, tokens)][:pools]
+    rng = random.Random(seed)
+    out = []
+    for a, b in pairs:
+        args = encode(
+            ["uint256", "uint256", "address[]", "address", "uint256"],
+            [
+                rng.randrange(10**15, 10**20),
+                rng.randrange(10**12, 10**14),  # a slippage bound, as most swaps set
+                [_address(a, 0xA0), _address(b, 0xA0)],
+                _address(rng.randrange(1 << 32), 0xBB),
+                2_000_000_000,
+            ],
+        )
+        out.append("0x" + (SWAP_EXACT_TOKENS_FOR_TOKENS + args).hex())
+    return out
+
+
+@dataclass
+class Sample:
+    minute: int
+    wall_s: float
+    items: int
+    rss_mb: float
+    state_bytes: dict[str, int]
+
+
+@dataclass
+class Soak:
+    """The load and what was measured (the source fills ``samples`` as it goes)."""
+
+    total: int
+    rate: float
+    senders: int
+    calldata: list[str]
+    start_ms: int
+    recovery_dir: Path
+    samples: list[Sample] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+
+    def payload(self, i: int, nonces: list[int], rng: random.Random) -> tuple[bytes, str]:
+        sender = rng.randrange(self.senders)
+        nonce = nonces[sender]
+        nonces[sender] += 1
+        tx_hash = f"0x{i:064x}"
+        tip = rng.randrange(1, 5) * 10**9
+        body = (
+            f'{{"hash":"{tx_hash}","from":"{_address(sender, 0x5E)}","to":"{ROUTER}",'
+            f'"nonce":"{hex(nonce)}","value":"0x0","gas":"0x30d40","type":"0x2",'
+            f'"chainId":"0x1","maxFeePerGas":"{hex(tip + 30 * 10**9)}",'
+            f'"maxPriorityFeePerGas":"{hex(tip)}",'
+            f'"input":"{self.calldata[rng.randrange(len(self.calldata))]}"}}'
+        )
+        return body.encode(), tx_hash
+
+    def measure(self, minute: int, items: int) -> None:
+        sample = Sample(
+            minute,
+            round(time.monotonic() - self.started, 1),
+            items,
+            rss_mb(),
+            state_sizes(self.recovery_dir),
+        )
+        self.samples.append(sample)
+        windows = {k: v for k, v in sample.state_bytes.items() if "window" in k}
+        print(
+            f"minute {minute:3d}  wall {sample.wall_s:7.1f} s  items {items:>9,}  "
+            f"RSS {sample.rss_mb:7.1f} MB  state {sum(sample.state_bytes.values()) / 1e6:7.2f} MB"
+            f"  windows {json.dumps({_short(k): v for k, v in windows.items()})}",
+            flush=True,
+        )
+
+
+def _short(step_id: str) -> str:
+    """``scorpius.mempool_mev.replacement.window.…`` → ``replacement``."""
+    parts = step_id.split(".")
+    return parts[parts.index("window") - 1] if "window" in parts[1:] else step_id
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def state_sizes(recovery_dir: Path) -> dict[str, int]:
+    """Bytes of pickled state per stateful step: the newest snapshot of every live key."""
+    sizes: dict[str, int] = {}
+    for db in recovery_dir.glob("part-*.sqlite3"):
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
+            rows = conn.execute(
+                """SELECT s.step_id, SUM(LENGTH(s.ser_change)) FROM snaps s
+                   JOIN (SELECT step_id, state_key, MAX(snap_epoch) AS e FROM snaps
+                         GROUP BY step_id, state_key) n
+                   ON s.step_id = n.step_id AND s.state_key = n.state_key AND s.snap_epoch = n.e
+                   WHERE s.ser_change IS NOT NULL GROUP BY s.step_id"""
+            ).fetchall()
+        for step, size in rows:
+            sizes[step] = sizes.get(step, 0) + int(size or 0)
+    return sizes
+
+
+class _SoakPartition(StatefulSourcePartition[RawItem, None]):
+    def __init__(self, soak: Soak) -> None:
+        self._soak = soak
+        self._i = 0
+        self._nonces = [0] * soak.senders
+        self._rng = random.Random(1)
+        self._minute = 0
+
+    def next_batch(self) -> list[RawItem]:
+        soak = self._soak
+        if self._i >= soak.total:
+            soak.measure(self._minute + 1, self._i)
+            raise StopIteration
+        batch = []
+        for i in range(self._i, min(self._i + BATCH, soak.total)):
+            seen_ms = soak.start_ms + int(i * 1000 / soak.rate)
+            minute = (seen_ms - soak.start_ms) // MINUTE_MS
+            if minute > self._minute:
+                soak.measure(minute, i)
+                self._minute = minute
+            payload, tx_hash = soak.payload(i, self._nonces, self._rng)
+            batch.append(RawItem("tx", 1, "bench:soak", seen_ms, payload, tx_hash))
+        self._i += len(batch)
+        return batch
+
+    def snapshot(self) -> None:
+        return None
+
+
+class SoakSource(FixedPartitionedSource[RawItem, None]):
+    def __init__(self, soak: Soak) -> None:
+        self._soak = soak
+
+    def list_parts(self) -> list[str]:
+        return ["soak"]
+
+    def build_part(self, step_id: str, for_part: str, resume_state: None) -> _SoakPartition:
+        return _SoakPartition(self._soak)
+
+
+def verdict(samples: Sequence[Sample], warmup: int) -> str:
+    after = [s for s in samples if s.minute >= warmup]
+    if len(after) < 2:
+        return f"not enough minutes after a {warmup}-minute warm-up"
+    base = after[0].rss_mb
+    peak = max(s.rss_mb for s in after)
+    drift = (peak - base) / base * 100
+    flat = drift <= 10.0 and peak < 1024
+    return (
+        f"RSS at minute {after[0].minute}: {base:.0f} MB, at minute {after[-1].minute}: "
+        f"{after[-1].rss_mb:.0f} MB, peak after warm-up {peak:.0f} MB (+{drift:.1f} %): "
+        f"{'flat' if flat else 'NOT flat'} (limit +10 %, < 1024 MB); state "
+        f"{sum(after[0].state_bytes.values()) / 1e6:.1f} MB -> "
+        f"{sum(after[-1].state_bytes.values()) / 1e6:.1f} MB"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=int, default=60, help="event time to generate")
+    parser.add_argument("--rate", type=float, default=1000.0, help="pending txs per second")
+    parser.add_argument("--senders", type=int, default=100_000)
+    parser.add_argument("--pools", type=int, default=10_000)
+    parser.add_argument("--warmup", type=int, default=20, help="minutes before RSS must be flat")
+    parser.add_argument("--epoch-s", type=float, default=5.0, help="snapshot interval (wall s)")
+    parser.add_argument("--json", type=Path, help="write the samples here")
+    args = parser.parse_args(argv)
+
+    work = Path(tempfile.mkdtemp(prefix="scorpius-soak-"))
+    recovery_dir = work / "recovery"
+    recovery_dir.mkdir()
+    init_db_dir(recovery_dir, 1)
+    total = int(args.minutes * 60 * args.rate)
+    now_ms = time.time_ns() // 1_000_000
+    soak = Soak(
+        total=total,
+        rate=args.rate,
+        senders=args.senders,
+        calldata=pool_calldata(args.pools),
+        start_ms=now_ms - args.minutes * MINUTE_MS - 1000,
+        recovery_dir=recovery_dir,
+    )
+    cfg = load_config({})
+    cfg = dataclasses.replace(
+        cfg,
+        output=dataclasses.replace(
+            cfg.output, dir=str(work / "out"), console=False, status_interval_s=0
+        ),
+    )
+    print(
+        f"soak: {total:,} pending txs over {args.minutes} min of event time at {args.rate:g}/s, "
+        f"{args.senders:,} senders, {len(soak.calldata):,} pools; work dir {work}",
+        flush=True,
+    )
+    run_main(
+        build_flow(cfg, source=SoakSource(soak)),
+        epoch_interval=timedelta(seconds=args.epoch_s),
+        recovery_config=RecoveryConfig(str(recovery_dir)),
+    )
+    print(verdict(soak.samples, args.warmup), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps([dataclasses.asdict(s) for s in soak.samples], indent=1))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
