@@ -24,22 +24,22 @@ import dataclasses
 import json
 import random
 import sqlite3
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import cast
 
-from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
+from bytewax.inputs import FixedPartitionedSource, Source, StatefulSourcePartition
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.testing import run_main
 from eth_abi import encode
 
 from flows.config import load_config
 from flows.mempool import build_flow
-from operators.records import RawItem
+from operators.records import DeadLetter, RawItem, Tx
 
 ROUTER = "0x7a250d5630b4cf539739df2c5dacb4c659f2488d"  # Uniswap V2 Router02 (mainnet)
 SWAP_EXACT_TOKENS_FOR_TOKENS = bytes.fromhex("38ed1739")
@@ -252,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         flush=True,
     )
     run_main(
-        build_flow(cfg, source=SoakSource(soak)),
+        build_flow(cfg, source=cast(Source[RawItem | Tx | DeadLetter], SoakSource(soak))),
         epoch_interval=timedelta(seconds=args.epoch_s),
         recovery_config=RecoveryConfig(str(recovery_dir)),
     )
@@ -262,4 +262,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
