@@ -20,9 +20,11 @@ verdict: after the warm-up, is RSS within 10 % of its level at the end of warm-u
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import random
+import shutil
 import sqlite3
 import tempfile
 import time
@@ -144,7 +146,14 @@ def state_sizes(recovery_dir: Path) -> dict[str, int]:
     """Bytes of pickled state per stateful step: the newest snapshot of every live key."""
     sizes: dict[str, int] = {}
     for db in recovery_dir.glob("part-*.sqlite3"):
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
+        # Read a copy: a second connection to the live WAL database maps its shared-memory file,
+        # which the writer may shrink under it (SIGBUS). WAL frames are checksummed, so a frame
+        # copied half-written is ignored.
+        copy = Path(tempfile.mkdtemp(prefix="soak-db-")) / db.name
+        for suffix in ("", "-wal"):
+            if Path(f"{db}{suffix}").exists():
+                shutil.copyfile(f"{db}{suffix}", f"{copy}{suffix}")
+        with contextlib.closing(sqlite3.connect(copy, timeout=30)) as conn:
             rows = conn.execute(
                 """SELECT s.step_id, SUM(LENGTH(s.ser_change)) FROM snaps s
                    JOIN (SELECT step_id, state_key, MAX(snap_epoch) AS e FROM snaps
@@ -154,6 +163,7 @@ def state_sizes(recovery_dir: Path) -> dict[str, int]:
             ).fetchall()
         for step, size in rows:
             sizes[step] = sizes.get(step, 0) + int(size or 0)
+        shutil.rmtree(copy.parent)
     return sizes
 
 

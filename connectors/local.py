@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -66,12 +67,23 @@ class _SummaryPartition(StatefulSinkPartition[tuple[str, int], dict[str, int]]):
         self._interval = status_interval_s
         self._last = time.monotonic()
         self._last_totals = dict(self._totals)
+        # The heartbeat runs on its own thread: a quiet live flow still reports that it is alive.
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._heartbeat: threading.Thread | None = None
+        if status_interval_s > 0:
+            self._heartbeat = threading.Thread(target=self._beat, name="summary", daemon=True)
+            self._heartbeat.start()
 
     def write_batch(self, values: list[tuple[str, int]]) -> None:
-        for stage, count in values:
-            self._totals[stage] = self._totals.get(stage, 0) + count
-        if self._interval > 0 and time.monotonic() - self._last >= self._interval:
-            self._status()
+        with self._lock:
+            for stage, count in values:
+                self._totals[stage] = self._totals.get(stage, 0) + count
+
+    def _beat(self) -> None:
+        while not self._closed.wait(self._interval):
+            with self._lock:
+                self._status()
 
     def _status(self) -> None:
         """A long run's heartbeat: summary.json refreshed and one line of rates on stderr."""
@@ -87,7 +99,8 @@ class _SummaryPartition(StatefulSinkPartition[tuple[str, int], dict[str, int]]):
         self._last, self._last_totals = now, dict(self._totals)
 
     def snapshot(self) -> dict[str, int]:
-        return dict(self._totals)
+        with self._lock:
+            return dict(self._totals)
 
     def _ordered(self) -> dict[str, int]:
         totals = {stage: self._totals.get(stage, 0) for stage in SUMMARY_ORDER}
@@ -102,6 +115,9 @@ class _SummaryPartition(StatefulSinkPartition[tuple[str, int], dict[str, int]]):
         partial.replace(self._path)
 
     def close(self) -> None:
+        self._closed.set()
+        if self._heartbeat is not None:
+            self._heartbeat.join()
         self._write()
         totals = self._ordered()
         if self._echo:
