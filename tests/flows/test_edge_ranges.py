@@ -20,6 +20,7 @@ from operators.records import RawItem
 
 REPO = Path(__file__).resolve().parents[2]
 YEAR_2100_MS = 4_102_444_800_000
+SCORPIUS_RUN = [sys.executable, "-m", "flows.cli", "run", "--quiet"]
 
 
 def sample_lines(n: int) -> list[dict[str, Any]]:
@@ -39,8 +40,7 @@ def test_a_poisoned_recorded_line_is_a_dead_letter_and_the_run_finishes(tmp_path
     recording.write_text("".join(json.dumps(x) + "\n" for x in [*lines[:5], poison, *lines[5:]]))
     out = tmp_path / "out"
     done = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "run", "--quiet", "--replay", str(recording)]
-        + ["-o", str(out)],
+        [*SCORPIUS_RUN, "--replay", str(recording), "-o", str(out)],
         cwd=REPO,
         capture_output=True,
         text=True,
