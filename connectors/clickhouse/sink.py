@@ -17,9 +17,11 @@ Items are ``(key, record)`` pairs; ``write_clickhouse(...)`` keys records and wr
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -32,7 +34,14 @@ from clickhouse_driver.errors import NetworkError, ServerException, SocketTimeou
 from connectors.archive_tables import routing_key
 from connectors.clickhouse.tables import TABLES, table_for
 from connectors.retry import Backoff, retry_until_done
-from operators.metrics import SINK_BLOCKED_SECONDS, SINK_BUFFERED, SINK_WRITES
+from operators.metrics import (
+    DEAD_LETTERS,
+    SINK_BLOCKED_SECONDS,
+    SINK_BUFFERED,
+    SINK_ERRORS,
+    SINK_WRITES,
+)
+from operators.records import DeadLetter, encode_json
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +84,13 @@ class _ClickHousePartition(StatefulSinkPartition[Any, None]):
 
     def write_batch(self, values: list[Any]) -> None:
         version = _now_ms()
-        rows = [
-            (t.name, t.to_row(record, version)) for record in values for t in (table_for(record),)
-        ]
+        rows = []
+        for record in values:
+            table = table_for(record)  # a record of no table is a wiring bug: it raises
+            try:
+                rows.append((table.name, table.to_row(record, version)))
+            except Exception as exc:  # one record the table cannot hold must not stop the flow
+                self._sink.reject(table.name, encode_json(record).decode(), exc)
         with self._cond:
             self._raise_failure()
             if self._count and self._count + len(rows) > self._sink.max_buffer_rows:
@@ -145,12 +158,7 @@ class _ClickHousePartition(StatefulSinkPartition[Any, None]):
                         if rows
                     }
                 for name, batch in batches.items():
-                    retry_until_done(
-                        partial(self._insert, name, batch),
-                        sink=METRIC,
-                        backoff=self._sink.backoff,
-                        retryable=retryable,
-                    )
+                    self._insert_or_reject(name, batch)
                     SINK_WRITES.labels(sink=METRIC).inc(len(batch))
                     with self._cond:
                         del self._rows[name][: len(batch)]
@@ -164,6 +172,26 @@ class _ClickHousePartition(StatefulSinkPartition[Any, None]):
             with self._cond:
                 self._failure = exc
                 self._cond.notify_all()
+
+    def _insert_or_reject(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """Insert ``rows``, retrying what passes; a batch the driver cannot encode is split
+        until the rows at fault are found, and those become dead letters (the rest is stored)."""
+        try:
+            retry_until_done(
+                partial(self._insert, table, rows),
+                sink=METRIC,
+                backoff=self._sink.backoff,
+                retryable=retryable,
+            )
+        except ServerException:
+            raise  # the server refused the batch itself (a wrong schema): stop, loudly
+        except Exception as exc:  # the driver could not encode a value of some row
+            if len(rows) == 1:
+                self._sink.reject(table, json.dumps(rows[0], default=str), exc)
+                return
+            half = len(rows) // 2
+            self._insert_or_reject(table, rows[:half])
+            self._insert_or_reject(table, rows[half:])
 
     def _insert(self, table: str, rows: list[dict[str, Any]]) -> None:
         columns = list(rows[0])
@@ -193,6 +221,7 @@ class ClickHouseSink(FixedPartitionedSink[Any, None]):
         max_buffer_rows: int = 100_000,
         partitions: int = 1,
         backoff: Backoff = Backoff(),
+        rejected: Callable[[DeadLetter], None] | None = None,
     ) -> None:
         if batch_rows < 1 or flush_seconds <= 0 or max_buffer_rows < batch_rows or partitions < 1:
             raise ValueError(
@@ -204,6 +233,24 @@ class ClickHouseSink(FixedPartitionedSink[Any, None]):
         self.max_buffer_rows = max_buffer_rows
         self.partitions = partitions
         self.backoff = backoff
+        # Where records ClickHouse cannot hold go (a dead-letter file); None: the error log.
+        self.rejected = rejected
+
+    def reject(self, table: str, payload: str, exc: BaseException) -> None:
+        """A record ``table`` cannot hold: a dead letter (``rejected``, else the log) and a metric."""
+        letter = DeadLetter(
+            stage=METRIC,
+            reason=f"unwritable: {table}: {type(exc).__name__}: {exc}",
+            payload=payload,
+            source=METRIC,
+            at_ms=_now_ms(),
+        )
+        DEAD_LETTERS.labels(METRIC, "unwritable").inc()
+        SINK_ERRORS.labels(sink=METRIC).inc()
+        if self.rejected is not None:
+            self.rejected(letter)
+        else:
+            log.error("dead letter: %s", encode_json(letter).decode())
 
     def list_parts(self) -> list[str]:
         return [str(i) for i in range(self.partitions)]

@@ -18,7 +18,7 @@ from connectors.clickhouse.schema import apply_schema
 from connectors.clickhouse.sink import ClickHouseSink, write_clickhouse
 from connectors.clickhouse.tables import TABLES
 from connectors.retry import Backoff
-from operators.records import Block
+from operators.records import Block, DeadLetter
 from tests.connectors.samples import (
     make_alert,
     make_block,
@@ -191,3 +191,22 @@ def test_a_non_transient_error_stops_the_flow_loudly(clickhouse_db: ClickHouseDa
     part.write_batch([make_tx(1)])
     with pytest.raises(RuntimeError, match="ClickHouse sink writer failed"):
         part.close()
+
+
+def test_a_row_clickhouse_cannot_hold_is_a_dead_letter_and_the_rest_is_stored(
+    clickhouse_db: ClickHouseDatabase,
+) -> None:
+    # A record built past the edge checks (gas beyond the UInt64 column): before, the writer
+    # thread failed and the flow stopped; now the batch is split until the row at fault is found.
+    apply_schema(clickhouse_db.url)
+    good = [make_tx(i) for i in range(5)]
+    bad = msgspec.structs.replace(make_tx(5), gas=1 << 70)
+    rejected: list[DeadLetter] = []
+    flow = Dataflow("clickhouse_reject")
+    sink = ClickHouseSink(clickhouse_db.url, rejected=rejected.append, backoff=FAST_RETRY)
+    write_clickhouse("ch", op.input("in", flow, TestingSource([*good[:3], bad, *good[3:]])), sink)
+    run_main(flow)
+    assert canonical(read_back(clickhouse_db)) == canonical(good)
+    (letter,) = rejected
+    assert letter.stage == "clickhouse" and letter.reason.startswith("unwritable: transactions:")
+    assert bad.hash in letter.payload
