@@ -55,7 +55,8 @@ from fsspec.implementations.local import LocalFileSystem
 
 from connectors.archive_tables import TABLES, TableSpec, partition_path, routing_key
 from connectors.retry import retry_until_done
-from operators.metrics import SINK_BUFFERED, SINK_WRITES
+from operators.metrics import DEAD_LETTERS, SINK_BUFFERED, SINK_WRITES
+from operators.records import encode_json
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +121,20 @@ class _ArchivePartition(StatefulSinkPartition[Any, ArchivePartState]):
     def write_batch(self, values: list[Any]) -> None:
         spec = self._spec
         for record in values:
-            folder = partition_path(spec.chain_id(record), spec.event_ms(record))
-            self._buffer[folder].append(spec.to_row(record))
+            try:
+                folder = partition_path(spec.chain_id(record), spec.event_ms(record))
+                row = spec.to_row(record)
+            except Exception as exc:  # one record it cannot file must not stop the flow
+                DEAD_LETTERS.labels(self._metric, "unwritable").inc()
+                log.error(
+                    "%s: unwritable record (%s: %s): %s",
+                    self._metric,
+                    type(exc).__name__,
+                    exc,
+                    encode_json(record)[:2000].decode("utf-8", "replace"),
+                )
+                continue
+            self._buffer[folder].append(row)
         if values and self._oldest is None:
             self._oldest = self._clock()
         self._count += len(values)
