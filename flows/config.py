@@ -153,7 +153,12 @@ class OutputConfig:
     archive_roll_seconds: float = 60.0
     # Partitions of the archive and ClickHouse sinks: spread writes over up to this many workers.
     sink_partitions: int = 4
+    # One line per alert on stdout (false: none), from this severity up (info, low, medium, high,
+    # critical; `scorpius run --quiet` is high); colour: auto (a terminal, unless NO_COLOR is
+    # set), always or never.
     console: bool = True
+    console_min_severity: str = "info"
+    console_color: str = "auto"
 
     @property
     def archive(self) -> str:

@@ -7,6 +7,7 @@ streams (errors are data). Counting taps feed Prometheus and the run summary onc
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -44,6 +45,7 @@ from operators.records import (
     DeadLetter,
     Detection,
     EnrichedTx,
+    Inclusion,
     RawItem,
     Tx,
 )
@@ -137,15 +139,17 @@ def normalize_stage(
     return Normalized(kinds.trues, kinds.falses, checked.errs)  # type: ignore[arg-type]
 
 
+def enricher_for(cfg: EnrichConfig) -> Enricher:
+    """The bundled selectors and labels, and the user's folders when set."""
+    if cfg.labels_dir or cfg.abi_dir:
+        return Enricher.load(cfg.labels_dir or None, cfg.abi_dir or None)
+    return DEFAULT_ENRICHER
+
+
 @operator
 def enrich_stage(step_id: str, txs: Stream[Tx], cfg: EnrichConfig) -> Stream[EnrichedTx]:
     """Decoding never fails a tx: unknown calldata is the normal case, so there is no errs stream."""
-    enricher = (
-        Enricher.load(cfg.labels_dir or None, cfg.abi_dir or None)
-        if cfg.labels_dir or cfg.abi_dir
-        else DEFAULT_ENRICHER
-    )
-    return op.map("enrich", txs, enricher.enrich)
+    return op.map("enrich", txs, enricher_for(cfg).enrich)
 
 
 @operator
@@ -415,6 +419,19 @@ def count_detections(step_id: str, detections: Stream[Detection]) -> Stream[tupl
         return [("detected", len(batch))]
 
     return op.flat_map_batch("tally", detections, tally)
+
+
+@operator
+def count_inclusions(step_id: str, inclusions: Stream[Inclusion]) -> Stream[tuple[str, int]]:
+    """``inclusions`` and ``inclusions_<status>`` (included, reorged, expired) per batch."""
+
+    def tally(batch: list[Inclusion]) -> list[tuple[str, int]]:
+        by_status = Counter(inclusion.status for inclusion in batch)
+        return [("inclusions", len(batch))] + [
+            (f"inclusions_{status}", n) for status, n in by_status.items()
+        ]
+
+    return op.flat_map_batch("tally", inclusions, tally)
 
 
 @operator
