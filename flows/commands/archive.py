@@ -54,7 +54,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "and exits 0. Example: scorpius query --kind swap --since 2026-05-01 --limit 5",
     )
     q.add_argument("--url", help="archive URL (default: the configured archive)")
-    q.add_argument("--table", default="transactions", choices=sorted(TABLES))
+    q.add_argument(
+        "--table",
+        default="transactions",
+        choices=sorted(TABLES),
+        help="which records (default transactions)",
+    )
     q.add_argument("--since", type=_time, help="start time, inclusive (ISO-8601, UTC if no zone)")
     q.add_argument("--until", type=_time, help="end time, exclusive")
     q.add_argument("--chain", type=int, action="append", default=[], help="chain id (repeatable)")
