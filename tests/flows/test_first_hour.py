@@ -5,6 +5,7 @@ summary that explains itself. Commands run in this process through ``flows.cli.m
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import json
 import os
@@ -15,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from connectors.local import use_color
 from flows.cli import build_parser, main
 from flows.config import ConfigError
 
@@ -203,6 +203,8 @@ def test_quiet_shows_only_high_and_critical_and_colour_on_request(tmp_path: Path
 def test_auto_colour_is_for_terminals_and_no_color_turns_it_off(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from connectors.local import use_color
+
     monkeypatch.delenv("NO_COLOR", raising=False)
     primary, terminal = os.openpty()
     try:
@@ -219,16 +221,21 @@ def test_auto_colour_is_for_terminals_and_no_color_turns_it_off(
 # 8. --help
 
 
+def subcommand(name: str) -> argparse.ArgumentParser:
+    parser = build_parser()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    found: argparse.ArgumentParser = action.choices[name]
+    return found
+
+
 @pytest.mark.parametrize("command", ["query", "config", "worker", "run", "detect-block"])
 def test_every_command_has_a_description(command: str) -> None:
-    parser = build_parser()
-    sub = next(a for a in parser._actions if a.dest == "command").choices[command]  # type: ignore[union-attr]
-    assert sub.description and len(sub.description) > 40
+    description = subcommand(command).description
+    assert description and len(description) > 40
 
 
 def test_every_option_of_query_has_help() -> None:
-    parser = build_parser()
-    query = next(a for a in parser._actions if a.dest == "command").choices["query"]  # type: ignore[union-attr]
+    query = subcommand("query")
     assert [a.dest for a in query._actions if not a.help] == []
     limit = next(a for a in query._actions if a.dest == "limit")
     assert limit.help and "100" in limit.help
