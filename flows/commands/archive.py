@@ -86,12 +86,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     retention.set_defaults(func=run_retention)
 
 
-def existing_archive(url: str, options: dict[str, Any]) -> None:
+def existing_archive(url: str, options: dict[str, Any], option: str = "--url") -> None:
     """Raises a CommandError naming the fix when nothing is stored at ``url``."""
     fs, root = fsspec.core.url_to_fs(url, **options)
     if not fs.exists(root):
         raise CommandError(
-            f"no archive at {url}: run `scorpius run` to fill it, or pass --url with an archive"
+            f"no archive at {url}: run `scorpius run` to fill it, or pass {option} with an archive"
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from urllib.parse import urlsplit
 
 from clickhouse_driver.errors import Error as ClickHouseError
@@ -28,6 +29,8 @@ def run_apply_schema(args: argparse.Namespace) -> int:
     url = args.url or load_config().storage.clickhouse_client_url()
     if not url:
         raise CommandError("no ClickHouse URL: pass --url or set SCORPIUS_STORAGE_CLICKHOUSE_URL")
+    # The driver logs each failed connection attempt with its traceback; the one line below says it.
+    logging.getLogger("clickhouse_driver").setLevel(logging.CRITICAL)
     try:
         tables = apply_schema(url)
     except (ClickHouseError, OSError) as exc:

@@ -14,6 +14,7 @@ from bytewax.recovery import RecoveryConfig
 from bytewax.run import cli_main
 
 from flows.commands import CommandError
+from flows.commands.archive import existing_archive
 from flows.config import Config, load_config
 from flows.mempool import build_flow
 from operators.records import SEVERITIES
@@ -106,8 +107,7 @@ def run(args: argparse.Namespace) -> int:
         source = dataclasses.replace(source, replay_rebase=True)
     cfg = dataclasses.replace(cfg, output=output, source=source)
     recovery = RecoveryConfig(args.recovery_directory) if args.recovery_directory else None
-    if source.kind == "replay" and not Path(source.replay_path).is_file():
-        raise CommandError(f"no recording at {source.replay_path}: pass --replay FILE")
+    check_inputs(cfg)
     flow = build_flow(cfg)
     summary = Path(output.dir) / "summary.json"
     # A summary left by an earlier run must not pass for this one's.
@@ -133,6 +133,24 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def check_inputs(cfg: Config) -> None:
+    """A missing input is the user's mistake, said in one line before the flow starts (a source
+    failing inside the flow would end in Bytewax's panic)."""
+    source = cfg.source
+    if source.kind == "replay" and not Path(source.replay_path).is_file():
+        raise CommandError(f"no recording at {source.replay_path}: pass --replay FILE")
+    if source.kind == "dumpster":
+        missing = [p for p in source.dumpster_paths if "://" not in p and not Path(p).is_file()]
+        if missing:
+            raise CommandError(f"no mempool-dumpster file {', '.join(missing)}: check the paths")
+    if source.kind == "archive":
+        existing_archive(
+            source.archive_url or cfg.output.archive,
+            cfg.storage.archive_storage_options(),
+            "--archive URL",
+        )
 
 
 def describe_source(cfg: Config) -> str:

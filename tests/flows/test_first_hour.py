@@ -114,6 +114,29 @@ def test_rules_test_with_one_broken_file_runs_the_others_and_fails(
     assert "1 rule file(s) refused" in err
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["run", "--archive", "/nonexistent"], "no archive at /nonexistent"),
+        (["run", "--dumpster", "/nonexistent.parquet"], "no mempool-dumpster file"),
+        (["run", "--replay", "/nonexistent.jsonl"], "no recording at /nonexistent.jsonl"),
+        (["archive", "retention", "--url", "/nonexistent"], "no archive at /nonexistent"),
+        (["rules", "test", "/nonexistent"], "no rules directory /nonexistent"),
+        (["rules", "test", "rules/examples", "--txs", "/nonexistent"], "/nonexistent: No such"),
+        (["config", "--update", "/nonexistent.md"], "/nonexistent.md: No such file"),
+        (["k8s", "plan", "--partitions", "3", "--workers-per-process", "2"], "fit: [1, 3]"),
+        (["clickhouse", "apply-schema", "--url", "clickhouse://u:pw@127.0.0.1:1/d"], "running?"),
+    ],
+)
+def test_a_missing_input_is_one_line_and_exit_2(
+    args: list[str], said: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*args, *(["-o", str(tmp_path)] if args[0] == "run" else [])]) == 2
+    lines = stderr_lines(capsys.readouterr().err)
+    assert len(lines) == 1 and said in lines[0], lines
+    assert "pw@" not in lines[0]  # a URL's password is never printed
+
+
 # 2. config errors: one or two lines, no traceback unless --debug
 
 
