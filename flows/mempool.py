@@ -21,13 +21,13 @@ from connectors.parquet_archive import archive
 from connectors.rpc import endpoints_from_config
 from connectors.rpc.reserves import RpcReserves, urls_by_chain
 from flows import stages
-from flows.config import Config, load_config
+from flows.config import Config, ConfigError, load_config
 from flows.rules import rules_engine_factory
 from flows.sources import raw_input
 from flows.storage import archive_sink, clickhouse_sink
 from operators.alerting import at_least, console_line, to_alert
 from operators.inclusion import track_inclusion
-from operators.records import Alert, DeadLetter, Detection
+from operators.records import SEVERITIES, Alert, DeadLetter, Detection
 from operators.rules.flow import rules_op
 
 
@@ -124,6 +124,15 @@ def build_flow(cfg: Config, stop: threading.Event | None = None) -> Dataflow:
         op.output("alerts_deliver", op.map("for_alert_sink", alerts, for_alert_sink), deliver)
     if cfg.output.console:
         minimum = cfg.output.console_min_severity
+        if minimum not in SEVERITIES:
+            raise ConfigError(
+                f"SCORPIUS_OUTPUT_CONSOLE_MIN_SEVERITY: {minimum!r} is not one of {SEVERITIES}"
+            )
+        if cfg.output.console_color not in ("auto", "always", "never"):
+            raise ConfigError(
+                f"SCORPIUS_OUTPUT_CONSOLE_COLOR: {cfg.output.console_color!r} is not auto, "
+                "always or never"
+            )
         shown = op.filter("console_severity", alerts, lambda a: at_least(a.severity, minimum))
         enricher = stages.enricher_for(cfg.enrich)
 
