@@ -422,19 +422,6 @@ def count_detections(step_id: str, detections: Stream[Detection]) -> Stream[tupl
 
 
 @operator
-def count_inclusions(step_id: str, inclusions: Stream[Inclusion]) -> Stream[tuple[str, int]]:
-    """``inclusions`` and ``inclusions_<status>`` (included, reorged, expired) per batch."""
-
-    def tally(batch: list[Inclusion]) -> list[tuple[str, int]]:
-        by_status = Counter(inclusion.status for inclusion in batch)
-        return [("inclusions", len(batch))] + [
-            (f"inclusions_{status}", n) for status, n in by_status.items()
-        ]
-
-    return op.flat_map_batch("tally", inclusions, tally)
-
-
-@operator
 def count_dead_letters(step_id: str, letters: Stream[DeadLetter]) -> Stream[tuple[str, int]]:
     def tally(batch: list[DeadLetter]) -> list[tuple[str, int]]:
         for letter in batch:
@@ -443,3 +430,15 @@ def count_dead_letters(step_id: str, letters: Stream[DeadLetter]) -> Stream[tupl
         return [("dead_lettered", len(batch))]
 
     return op.flat_map_batch("tally", letters, tally)
+
+
+@operator
+def count_inclusions(step_id: str, inclusions: Stream[Inclusion]) -> Stream[tuple[str, int]]:
+    """``inclusions`` and, apart, ``inclusions_included`` / ``_reorged`` / ``_expired``."""
+
+    def tally(batch: list[Inclusion]) -> list[tuple[str, int]]:
+        STAGE_ITEMS.labels("inclusions", "ok").inc(len(batch))
+        by_status = Counter(f"inclusions_{record.status}" for record in batch)
+        return [("inclusions", len(batch)), *by_status.items()]
+
+    return op.flat_map_batch("tally", inclusions, tally)
