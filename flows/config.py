@@ -501,7 +501,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
 
 
 class Setting(typing.NamedTuple):
-    """One row of README's configuration table."""
+    """One row of the settings table (docs/settings.md)."""
 
     name: str
     default: str
@@ -534,7 +534,7 @@ def settings_table(cls: type = Config, prefix: str = "SCORPIUS_") -> list[Settin
 
 def _field_comments(cls: type) -> dict[str, str]:
     """The ``#`` comment lines right above each field of a config dataclass: its documentation,
-    kept next to the field so that code and README cannot drift apart."""
+    kept next to the field so that code and docs/settings.md cannot drift apart."""
     try:
         lines = inspect.getsource(cls).splitlines()
     except (OSError, TypeError):
