@@ -1,29 +1,41 @@
 # The two commands (README): `make run` sets up and runs the flow on the bundled sample;
 # `make test` sets up (Python packages and the real servers the tests start) and runs the tests.
+# Every step prints one line first, so a long step is never a silent one.
 # The first interpreter that really runs and is a version bytewax ships wheels for (3.11, 3.12).
 PYTHON ?= $(shell for p in python3.11 python3.12 python3; do $$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 12))' 2>/dev/null && { echo $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test setup services lint bench
+.PHONY: run test setup services lint bench python
 
-$(BIN)/scorpius: pyproject.toml constraints.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
-	touch $@
+python:
+	@[ -n "$(PYTHON)" ] || { echo "scorpius needs Python 3.11 or 3.12 (python3.11 or python3.12 on PATH; see docs/install.md)" >&2; exit 1; }
+
+$(BIN)/scorpius: pyproject.toml constraints.txt | python
+	@echo "setup 1/3: virtual environment $(VENV) ($(PYTHON))"
+	@$(PYTHON) -m venv $(VENV)
+	@echo "setup 2/3: upgrading pip"
+	@$(BIN)/pip install --quiet --upgrade pip
+	@echo "setup 3/3: installing scorpius and its dependencies (constraints.txt; about a minute the first time)"
+	@$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $@
+	@echo "setup: done ($(BIN)/scorpius)"
 
 setup: $(BIN)/scorpius
 
 run: setup
-	$(BIN)/scorpius run
+	@echo "run: scorpius run (the bundled sample -> ./out)"
+	@$(BIN)/scorpius run
 
 services:
-	bash tests/services/install.sh
+	@bash tests/services/install.sh
 
 test: setup services lint
-	$(BIN)/python -m pytest
+	@echo "test: pytest (the real servers start inside the session)"
+	@$(BIN)/python -m pytest
 
 lint: setup
-	$(BIN)/ruff check .
-	$(BIN)/mypy
+	@echo "lint 1/2: ruff"
+	@$(BIN)/ruff check .
+	@echo "lint 2/2: mypy"
+	@$(BIN)/mypy

@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from bytewax.connectors.files import FileSink
-from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
+from bytewax.outputs import (
+    DynamicSink,
+    FixedPartitionedSink,
+    StatefulSinkPartition,
+    StatelessSinkPartition,
+)
 
 from operators.records import encode_json
 
@@ -30,6 +37,57 @@ SUMMARY_ORDER = (
     "rule_matches",
     "alerts",
 )
+
+# What each count is, printed beside it: the summary answers the questions it raises.
+SUMMARY_MEANINGS = {
+    "read": "items from the source (a pending tx, or a whole block with its txs, is one item)",
+    "normalized": "transactions: the pending ones, plus every tx inside the blocks read",
+    "blocks": "blocks, with their receipts and call traces",
+    "dead_lettered": "items a stage could not handle, each with its reason",
+    "decoded": "transactions whose call was decoded (a known function)",
+    "detected": "MEV detections",
+    "rule_matches": "rule matches",
+    "alerts": "alerts (detections and rule matches)",
+    "inclusions": "pending txs resolved: included in a block, reorged out, or expired",
+}
+INCLUSION_STATUSES = ("included", "reorged", "expired")
+
+
+def use_color(mode: str, fd: int = 1) -> bool:
+    """``mode`` auto colours a terminal unless NO_COLOR is set (no-color.org); always / never."""
+    if mode == "always":
+        return True
+    if mode == "never":
+        return False
+    return os.isatty(fd) and not os.environ.get("NO_COLOR")
+
+
+class _ConsolePartition(StatelessSinkPartition[Any]):
+    def __init__(self, fd: int, line: Callable[[Any, bool], str], color: bool) -> None:
+        self._fd = fd
+        self._line = line
+        self._color = color
+
+    def write_batch(self, items: list[Any]) -> None:
+        for item in items:
+            data = (self._line(item, self._color) + "\n").encode()
+            # One write call per whole line: workers share the terminal, and a line written in
+            # pieces (print's text, then its newline) can be joined with another worker's.
+            while data:
+                data = data[os.write(self._fd, data) :]
+
+
+class ConsoleSink(DynamicSink[Any]):
+    """One line per item on stdout, ``line(item, color)``, written whole on every worker."""
+
+    def __init__(self, line: Callable[[Any, bool], str], color: str = "auto", fd: int = 1) -> None:
+        self._line = line
+        self._color = color
+        self._fd = fd
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _ConsolePartition:
+        sys.stdout.flush()
+        return _ConsolePartition(self._fd, self._line, use_color(self._color, self._fd))
 
 
 # The stages a status line reports, in pipeline order.
@@ -57,9 +115,43 @@ def as_line(record: Any) -> tuple[str, str]:
     return ("", encode_json(record).decode())
 
 
+def summary_text(
+    totals: dict[str, int], seconds: float, outputs: Sequence[tuple[str, str]] = ()
+) -> str:
+    """The run summary as printed: every count with what it means, the time it took, the rate,
+    and where each output went."""
+    rate = totals.get("read", 0) / seconds if seconds > 0 else 0.0
+    lines = [
+        "",
+        f"Scorpius run summary: {totals.get('read', 0):,} items read in {seconds:,.1f} s "
+        f"({rate:,.0f} items/s)",
+    ]
+    shown = {k: v for k, v in totals.items() if not k.startswith("inclusions_")}
+    width = max(len(k) for k in shown)
+    for stage, count in shown.items():
+        meaning = SUMMARY_MEANINGS.get(stage, "")
+        if stage == "inclusions":
+            split = ", ".join(
+                f"{totals.get(f'inclusions_{status}', 0):,} {status}"
+                for status in INCLUSION_STATUSES
+            )
+            meaning = f"pending txs resolved: {split} (expired: not seen mined within the TTL)"
+        lines.append(f"  {stage:<{width}}  {count:>10,}  {meaning}".rstrip())
+    if outputs:
+        lines.append("Outputs")
+        name_width = max(len(name) for name, _ in outputs)
+        lines += [f"  {name:<{name_width}}  {where}" for name, where in outputs]
+    return "\n".join(lines)
+
+
 class _SummaryPartition(StatefulSinkPartition[tuple[str, int], dict[str, int]]):
     def __init__(
-        self, path: Path, resume: dict[str, int] | None, echo: bool, status_interval_s: float
+        self,
+        path: Path,
+        resume: dict[str, int] | None,
+        echo: bool,
+        status_interval_s: float,
+        outputs: Sequence[tuple[str, str]],
     ) -> None:
         self._path = path
         self._totals = dict(resume or {})
@@ -74,6 +166,9 @@ class _SummaryPartition(StatefulSinkPartition[tuple[str, int], dict[str, int]]):
         if status_interval_s > 0:
             self._heartbeat = threading.Thread(target=self._beat, name="summary", daemon=True)
             self._heartbeat.start()
+        self._outputs = outputs
+        # Built when the flow starts; a resumed run counts from its restart.
+        self._started = time.monotonic()
 
     def write_batch(self, values: list[tuple[str, int]]) -> None:
         with self._lock:
@@ -121,10 +216,8 @@ class _SummaryPartition(StatefulSinkPartition[tuple[str, int], dict[str, int]]):
         self._write()
         totals = self._ordered()
         if self._echo:
-            width = max(len(k) for k in totals)
-            lines = ["", "Scorpius run summary (items per stage)"]
-            lines += [f"  {stage:<{width}}  {count:>10,}" for stage, count in totals.items()]
-            print("\n".join(lines), file=sys.stderr, flush=True)
+            seconds = time.monotonic() - self._started
+            print(summary_text(totals, seconds, self._outputs), file=sys.stderr, flush=True)
 
 
 class SummarySink(FixedPartitionedSink[tuple[str, int], dict[str, int]]):  # items: for_summary()
@@ -133,13 +226,21 @@ class SummarySink(FixedPartitionedSink[tuple[str, int], dict[str, int]]):  # ite
     logs one status line (totals and rates of the main stages).
 
     Counts arrive per batch (not per item) from the flow's counting taps, so the summary costs the
-    hot path one small item per batch and stage.
+    hot path one small item per batch and stage. ``outputs`` are (name, where) pairs the printed
+    summary lists.
     """
 
-    def __init__(self, path: str | Path, echo: bool = True, status_interval_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        echo: bool = True,
+        status_interval_s: float = 0.0,
+        outputs: Sequence[tuple[str, str]] = (),
+    ) -> None:
         self._path = Path(path)
         self._echo = echo
         self._status_interval_s = status_interval_s
+        self._outputs = tuple(outputs)
 
     def list_parts(self) -> list[str]:
         return ["summary"]
@@ -147,4 +248,6 @@ class SummarySink(FixedPartitionedSink[tuple[str, int], dict[str, int]]):  # ite
     def build_part(
         self, step_id: str, for_part: str, resume_state: dict[str, int] | None
     ) -> _SummaryPartition:
-        return _SummaryPartition(self._path, resume_state, self._echo, self._status_interval_s)
+        return _SummaryPartition(
+            self._path, resume_state, self._echo, self._status_interval_s, self._outputs
+        )

@@ -156,9 +156,14 @@ class OutputConfig:
     archive_roll_seconds: float = 60.0
     # Partitions of the archive and ClickHouse sinks: spread writes over up to this many workers.
     sink_partitions: int = 4
+    # One line per alert on stdout (false: none), from this severity up (info, low, medium, high,
+    # critical; `scorpius run --quiet` is high); colour: auto (a terminal, unless NO_COLOR is
+    # set), always or never.
     console: bool = True
     # A long run logs a one-line status and rewrites summary.json this often (0 = only at the end).
     status_interval_s: float = 30.0
+    console_min_severity: str = "info"
+    console_color: str = "auto"
 
     @property
     def archive(self) -> str:
@@ -501,7 +506,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
 
 
 class Setting(typing.NamedTuple):
-    """One row of README's configuration table."""
+    """One row of the settings table (docs/settings.md)."""
 
     name: str
     default: str
@@ -534,7 +539,7 @@ def settings_table(cls: type = Config, prefix: str = "SCORPIUS_") -> list[Settin
 
 def _field_comments(cls: type) -> dict[str, str]:
     """The ``#`` comment lines right above each field of a config dataclass: its documentation,
-    kept next to the field so that code and README cannot drift apart."""
+    kept next to the field so that code and docs/settings.md cannot drift apart."""
     try:
         lines = inspect.getsource(cls).splitlines()
     except (OSError, TypeError):

@@ -10,7 +10,6 @@ import threading
 from pathlib import Path
 
 import bytewax.operators as op
-from bytewax.connectors.stdio import StdOutSink
 from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import Source
 
@@ -18,20 +17,20 @@ from connectors.alerts.log import JsonlLog
 from connectors.alerts.sink import build_alert_sink, for_alert_sink
 from connectors.clickhouse.sink import write_clickhouse
 from connectors.kafka import kafka_output
-from connectors.local import SummarySink, as_line, for_summary, jsonl_sink
+from connectors.local import ConsoleSink, SummarySink, as_line, for_summary, jsonl_sink
 from connectors.parquet_archive import archive
 from connectors.rpc import endpoints_from_config
 from connectors.rpc.reserves import RpcReserves, urls_by_chain
 from flows import stages
-from flows.config import Config, load_config
+from flows.config import Config, ConfigError, load_config
 from flows.logs import configure_logging
 from flows.rules import rules_engine_factory
 from flows.shutdown import install_stop_handlers
 from flows.sources import raw_input
 from flows.storage import archive_sink, clickhouse_sink
-from operators.alerting import console_line, to_alert
+from operators.alerting import at_least, console_line, to_alert
 from operators.inclusion import track_inclusion
-from operators.records import DeadLetter, Detection, RawItem, Tx
+from operators.records import SEVERITIES, Alert, DeadLetter, Detection, RawItem, Tx
 from operators.rules.flow import rules_op
 
 
@@ -141,7 +140,27 @@ def build_flow(
     if deliver is not None:
         op.output("alerts_deliver", op.map("for_alert_sink", alerts, for_alert_sink), deliver)
     if cfg.output.console:
-        op.output("console", op.map("console_line", alerts, console_line), StdOutSink())
+        minimum = cfg.output.console_min_severity
+        if minimum not in SEVERITIES:
+            raise ConfigError(
+                f"SCORPIUS_OUTPUT_CONSOLE_MIN_SEVERITY: {minimum!r} is not one of {SEVERITIES}"
+            )
+        if cfg.output.console_color not in ("auto", "always", "never"):
+            raise ConfigError(
+                f"SCORPIUS_OUTPUT_CONSOLE_COLOR: {cfg.output.console_color!r} is not auto, "
+                "always or never"
+            )
+        shown = op.filter("console_severity", alerts, lambda a: at_least(a.severity, minimum))
+        enricher = stages.enricher_for(cfg.enrich)
+
+        def label(chain_id: int, address: str) -> str | None:
+            found = enricher.label(chain_id, address)
+            return found.label if found is not None else None
+
+        def line(alert: Alert, color: bool) -> str:
+            return console_line(alert, label, color)
+
+        op.output("console", shown, ConsoleSink(line, cfg.output.console_color))
 
     # run summary: counts per stage, added up once per batch
     decoded = op.filter("decoded", etxs, lambda etx: etx.call is not None)
@@ -161,9 +180,34 @@ def build_flow(
     op.output(
         "summary",
         op.map("for_summary", counts, for_summary),
-        SummarySink(out / "summary.json", status_interval_s=cfg.output.status_interval_s),
+        SummarySink(
+            out / "summary.json",
+            status_interval_s=cfg.output.status_interval_s,
+            outputs=_outputs(cfg, deliver is not None),
+        )
     )
     return flow
+
+
+def _outputs(cfg: Config, delivering: bool) -> list[tuple[str, str]]:
+    """Where this flow's outputs go, for the run summary."""
+    out = Path(cfg.output.dir)
+    where = [
+        ("alerts", f"{out / 'alerts.jsonl'}" + (", and the console" if cfg.output.console else "")),
+        ("detections", str(out / "detections.jsonl")),
+        ("dead letters", str(out / "dead_letters.jsonl")),
+        ("archive", f"{cfg.output.archive} (Parquet; `scorpius query` reads it)"),
+        ("summary", str(out / "summary.json")),
+    ]
+    if delivering:
+        log = cfg.alerts.delivery_log or str(out / "alert_deliveries.jsonl")
+        where.append(("alert delivery", f"the configured channels; outcomes in {log}"))
+    if cfg.storage.clickhouse_url:
+        where.append(("clickhouse", "the tables of SCORPIUS_STORAGE_CLICKHOUSE_URL"))
+    if cfg.kafka.publish:
+        topics = (cfg.kafka.topic_enriched, cfg.kafka.topic_bundles, cfg.kafka.topic_alerts)
+        where.append(("kafka", ", ".join((*topics, cfg.kafka.topic_dead_letters))))
+    return where
 
 
 def __getattr__(name: str) -> Dataflow:

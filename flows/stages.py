@@ -142,15 +142,17 @@ def normalize_stage(
     return Normalized(kinds.trues, kinds.falses, checked.errs)  # type: ignore[arg-type]
 
 
+def enricher_for(cfg: EnrichConfig) -> Enricher:
+    """The bundled selectors and labels, and the user's folders when set."""
+    if cfg.labels_dir or cfg.abi_dir:
+        return Enricher.load(cfg.labels_dir or None, cfg.abi_dir or None)
+    return DEFAULT_ENRICHER
+
+
 @operator
 def enrich_stage(step_id: str, txs: Stream[Tx], cfg: EnrichConfig) -> Stream[EnrichedTx]:
     """Decoding never fails a tx: unknown calldata is the normal case, so there is no errs stream."""
-    enricher = (
-        Enricher.load(cfg.labels_dir or None, cfg.abi_dir or None)
-        if cfg.labels_dir or cfg.abi_dir
-        else DEFAULT_ENRICHER
-    )
-    return op.map("enrich", txs, enricher.enrich)
+    return op.map("enrich", txs, enricher_for(cfg).enrich)
 
 
 @operator

@@ -2,26 +2,39 @@
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Callable
 
-from operators.records import Alert, Detection, RuleMatch
+from operators.records import SEVERITIES, Alert, Detection, RuleMatch
 
 CHAIN_NAMES = {1: "ethereum", 10: "optimism", 8453: "base", 42161: "arbitrum"}
+
+# ANSI SGR colours per severity: the eye finds critical and high first.
+SEVERITY_COLORS = {
+    "critical": "\x1b[1;97;41m",
+    "high": "\x1b[1;31m",
+    "medium": "\x1b[33m",
+    "low": "\x1b[36m",
+    "info": "\x1b[2m",
+}
+_RESET = "\x1b[0m"
+_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{40}\b")
+
+# (chain id, lowercase address) -> the enrich stage's label, or None
+Labeller = Callable[[int, str], str | None]
 
 
 def chain_name(chain_id: int) -> str:
     return CHAIN_NAMES.get(chain_id, str(chain_id))
 
 
-def _short(tx_hash: str) -> str:
-    return f"{tx_hash[:10]}…" if len(tx_hash) > 12 else tx_hash
-
-
 def detection_title(d: Detection) -> str:
+    """What was found and where; the tx hashes travel whole in ``Alert.tx_hashes``."""
     subtype = d.data.get("subtype")
     label = f"{d.kind}/{subtype}" if subtype and subtype != d.kind else d.kind
     where = f" in block {d.block_number}" if d.block_number is not None else " in mempool"
-    return f"{label}{where}: {', '.join(_short(h) for h in d.tx_hashes)}"
+    return f"{label}{where}"
 
 
 def to_alert(item: Detection | RuleMatch, now_ms: int | None = None) -> Alert:
@@ -52,5 +65,26 @@ def to_alert(item: Detection | RuleMatch, now_ms: int | None = None) -> Alert:
     )
 
 
-def console_line(alert: Alert) -> str:
-    return f"[{alert.severity.upper():<8}] {chain_name(alert.chain_id):<9} {alert.origin}: {alert.title}"
+def at_least(severity: str, minimum: str) -> bool:
+    """``severity`` ranks ``minimum`` or higher (unknown severities rank lowest)."""
+    rank = {name: i for i, name in enumerate(SEVERITIES)}
+    return rank.get(severity, -1) >= rank.get(minimum, 0)
+
+
+def _no_labels(chain_id: int, address: str) -> str | None:
+    return None
+
+
+def console_line(alert: Alert, labels: Labeller = _no_labels, color: bool = False) -> str:
+    """One line per alert: severity, chain, origin, the title with known addresses named, and
+    every tx hash in full (copyable). No newline inside, whatever the title holds."""
+
+    def named(match: re.Match[str]) -> str:
+        return labels(alert.chain_id, match.group(0).lower()) or match.group(0)
+
+    severity = f"{alert.severity.upper():<8}"
+    if color:
+        severity = f"{SEVERITY_COLORS.get(alert.severity, '')}{severity}{_RESET}"
+    title = " ".join(_ADDRESS.sub(named, alert.title).split())
+    txs = " ".join(alert.tx_hashes)
+    return f"{severity} {chain_name(alert.chain_id):<9} {alert.origin}: {title}  tx {txs}"

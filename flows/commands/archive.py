@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
+import fsspec
 import orjson
 
 from connectors.archive_query import (
@@ -17,6 +19,7 @@ from connectors.archive_query import (
     query,
 )
 from connectors.archive_tables import TABLES
+from flows.commands import CommandError
 from flows.config import load_config
 
 
@@ -43,10 +46,20 @@ def _wei(text: str) -> int:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     q = subparsers.add_parser(
-        "query", help="query the Parquet archive (the Time Machine); prints JSON lines"
+        "query",
+        help="query the Parquet archive (the Time Machine); prints JSON lines",
+        description="Print the archived records that match every filter, one JSON line each, "
+        "oldest first, at most --limit of them; the cursor for the next page goes to stderr. "
+        "Exits 2 when the archive is missing; a query that matches nothing says so on stderr "
+        "and exits 0. Example: scorpius query --kind swap --since 2026-05-01 --limit 5",
     )
     q.add_argument("--url", help="archive URL (default: the configured archive)")
-    q.add_argument("--table", default="transactions", choices=sorted(TABLES))
+    q.add_argument(
+        "--table",
+        default="transactions",
+        choices=sorted(TABLES),
+        help="which records (default transactions)",
+    )
     q.add_argument("--since", type=_time, help="start time, inclusive (ISO-8601, UTC if no zone)")
     q.add_argument("--until", type=_time, help="end time, exclusive")
     q.add_argument("--chain", type=int, action="append", default=[], help="chain id (repeatable)")
@@ -55,7 +68,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     q.add_argument("--selector", help="4-byte selector, 0x...")
     q.add_argument("--kind", help="tx kind (transfer, swap, ...) or detection kind")
     q.add_argument("--min-value", type=_wei, help="minimum value in wei (or 1.5eth)")
-    q.add_argument("--limit", type=int, default=100)
+    q.add_argument(
+        "--limit", type=int, default=100, help="print at most this many rows (default 100)"
+    )
     q.add_argument("--cursor", help="the next-page cursor a previous query printed")
     q.add_argument("--explain", action="store_true", help="list the files the query reads, only")
     q.set_defaults(func=run_query)
@@ -71,10 +86,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     retention.set_defaults(func=run_retention)
 
 
+def existing_archive(url: str, options: dict[str, Any], option: str = "--url") -> None:
+    """Raises a CommandError naming the fix when nothing is stored at ``url``."""
+    fs, root = fsspec.core.url_to_fs(url, **options)
+    if not fs.exists(root):
+        raise CommandError(
+            f"no archive at {url}: run `scorpius run` to fill it, or pass {option} with an archive"
+        )
+
+
 def run_query(args: argparse.Namespace) -> int:
     config = load_config()
     url = args.url or config.output.archive
     options = config.storage.archive_storage_options()
+    existing_archive(url, options)
     filters = Filters(
         start=args.since,
         end=args.until,
@@ -100,6 +125,8 @@ def run_query(args: argparse.Namespace) -> int:
     for row in page.rows:
         out.write(orjson.dumps(row) + b"\n")
     out.flush()
+    if not page.rows:
+        print(f"scorpius query: no {args.table} in {url} match these filters", file=sys.stderr)
     if page.next_cursor:
         print(f"next page: --cursor {page.next_cursor}", file=sys.stderr)
     return 0
@@ -110,6 +137,7 @@ def run_retention(args: argparse.Namespace) -> int:
     url = args.url or config.output.archive
     days = args.days if args.days is not None else config.storage.archive_retention_days
     options = config.storage.archive_storage_options()
+    existing_archive(url, options)
     if args.dry_run:
         doomed = partitions_older_than(url, days, storage_options=options)
     else:

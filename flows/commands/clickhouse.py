@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import logging
+from urllib.parse import urlsplit
+
+from clickhouse_driver.errors import Error as ClickHouseError
 
 from connectors.clickhouse.schema import apply_schema
+from flows.commands import CommandError
 from flows.config import load_config
 
 
@@ -23,8 +28,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run_apply_schema(args: argparse.Namespace) -> int:
     url = args.url or load_config().storage.clickhouse_client_url()
     if not url:
-        print("no ClickHouse URL: pass --url or set SCORPIUS_STORAGE_CLICKHOUSE_URL")
-        return 2
-    tables = apply_schema(url)
+        raise CommandError("no ClickHouse URL: pass --url or set SCORPIUS_STORAGE_CLICKHOUSE_URL")
+    # The driver logs each failed connection attempt with its traceback; the one line below says it.
+    logging.getLogger("clickhouse_driver").setLevel(logging.CRITICAL)
+    try:
+        tables = apply_schema(url)
+    except (ClickHouseError, OSError) as exc:
+        # Only the host and port: the URL may carry a password.
+        where = urlsplit(url).netloc.rpartition("@")[2]
+        raise CommandError(f"ClickHouse at {where}: {exc}; is the server running?") from exc
     print(f"schema applied: {', '.join(sorted(tables))}")
     return 0

@@ -7,20 +7,30 @@ import os
 import re
 from pathlib import Path
 
+from flows.commands import CommandError
 from flows.config import load_config, settings_table
 
-# README's table sits between these markers; `scorpius config --update README.md` rewrites it.
-BEGIN = "<!-- settings table: scorpius config --update README.md -->"
+# docs/settings.md's table sits between these markers; `scorpius config --update docs/settings.md`
+# rewrites it.
+SETTINGS_PAGE = "docs/settings.md"
+BEGIN = f"<!-- settings table: scorpius config --update {SETTINGS_PAGE} -->"
 END = "<!-- end of settings table -->"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "config", help="list every setting (environment name, default) and check the current ones"
+        "config",
+        help="list every setting (environment name, default) and check the current ones",
+        description="Check the current settings (environment variables SCORPIUS_* and the YAML "
+        "file named by SCORPIUS_CONFIG), then list every setting with its default and, when "
+        "set, its value (secrets show as '(set)'). A bad value exits 2 naming the variable. "
+        f"Meanings: {SETTINGS_PAGE}.",
     )
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     parser.add_argument(
-        "--update", metavar="FILE", help="rewrite the settings table of FILE (README.md) in place"
+        "--update",
+        metavar="FILE",
+        help=f"rewrite the settings table of FILE ({SETTINGS_PAGE}) in place",
     )
     parser.set_defaults(func=show)
 
@@ -58,5 +68,5 @@ def with_table(text: str) -> str:
     block = f"{BEGIN}\n{markdown_table()}\n{END}"
     pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
     if not pattern.search(text):
-        raise SystemExit(f"no settings table markers ({BEGIN} ... {END}) found")
+        raise CommandError(f"no settings table markers ({BEGIN} ... {END}) found")
     return pattern.sub(lambda _: block, text)

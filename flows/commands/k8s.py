@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import yaml
 
+from flows.commands import CommandError
 from flows.commands.worker import peer_addresses
 from flows.config import K8sConfig, load_config
 
@@ -82,7 +83,7 @@ def print_plan(args: argparse.Namespace) -> int:
     try:
         result = plan(args.partitions, args.workers_per_process, k8s)
     except ValueError as exc:
-        raise SystemExit(f"scorpius k8s plan: {exc}") from None
+        raise CommandError(f"plan: {exc}") from None
     print(f"partitions={result.partitions}")
     print(f"workers_per_process={result.workers_per_process}")
     print(f"replicas={result.replicas}")

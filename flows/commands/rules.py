@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import logging
 import shutil
 import subprocess
 import sys
@@ -29,7 +30,8 @@ import msgspec
 from connectors.archive_query import Filters, iter_rows
 from connectors.archive_tables import tx_from_row
 from connectors.replay import read_items
-from flows.config import load_config
+from flows.commands import CommandError
+from flows.config import RulesConfig, load_config
 from flows.rules import engine_for
 from operators.enrich import enrich
 from operators.normalize import normalize_item
@@ -122,9 +124,27 @@ def _rules_dir(args: argparse.Namespace) -> str:
     return str(args.dir or load_config().rules.dir)
 
 
+def loaded_engine(config: RulesConfig, directory: str | None) -> tuple[RuleEngine, int]:
+    """The engine over the rules directory and how many files it refused, each reported once on
+    stderr. A directory with no rule at all is the user's mistake: CommandError."""
+    where = Path(directory or config.dir)
+    if not where.is_dir():
+        raise CommandError(f"no rules directory {where}: pass DIR or set SCORPIUS_RULES_DIR")
+    # The engine logs each load error as a warning too; here they are reported once, below.
+    logging.getLogger("operators.rules.engine").setLevel(logging.ERROR)
+    engine = engine_for(config, directory)
+    _, refused = engine.evaluate([])
+    for err in refused:
+        print(f"scorpius rules: {err.reason}", file=sys.stderr)
+    if not engine.rule_count:
+        problem = f"{len(refused)} file(s) refused (above)" if refused else "no rule files"
+        raise CommandError(f"no rules loaded from {where}: {problem}; fix them and run again")
+    return engine, len(refused)
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     config = load_config().rules
-    engine = engine_for(config, args.dir)
+    engine, refused = loaded_engine(config, args.dir)
     print(f"{engine.rule_count} rules in {len(engine.modules)} modules from {engine.directory}")
     shown = txs = 0
     seconds = 0.0
@@ -142,12 +162,19 @@ def cmd_test(args: argparse.Namespace) -> int:
                 shown += 1
                 print(f"{m.severity:8} {m.rule_id:40} chain {m.chain_id} {m.tx_hash}  {m.message}")
     _summary(per_rule, txs, seconds)
+    if refused:
+        print(
+            f"scorpius rules test: {refused} rule file(s) refused (above): fix them; "
+            "the others ran",
+            file=sys.stderr,
+        )
+        return 1
     return 1 if errors and args.strict else 0
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     config = load_config().rules
-    engine = engine_for(config, args.dir)
+    engine, refused = loaded_engine(config, args.dir)
     print(f"{engine.rule_count} rules in {len(engine.modules)} modules from {engine.directory}")
     per_rule: Counter[str] = Counter()
     txs = errors = 0
@@ -168,7 +195,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             out.close()
     _summary(per_rule, txs, seconds)
     print(f"dead letters: {errors}")
-    return 0
+    return 1 if refused else 0
 
 
 def _summary(per_rule: Counter[str], txs: int, seconds: float) -> None:

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 from bytewax.recovery import RecoveryConfig
 from bytewax.run import cli_main
 
-from flows.config import load_config
+from flows.commands import CommandError
+from flows.commands.archive import existing_archive
+from flows.config import Config, load_config
 from flows.logs import configure_logging
 from flows.mempool import build_flow
 from flows.shutdown import install_stop_handlers
+from operators.records import SEVERITIES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,7 +52,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--rebase", action="store_true", help="replayed items count as first seen now"
     )
-    parser.add_argument("--quiet", action="store_true", help="no console line per alert")
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="console shows only high and critical alerts (all go to alerts.jsonl)",
+    )
+    parser.add_argument(
+        "--min-severity",
+        choices=SEVERITIES,
+        help="console shows alerts from this severity up (SCORPIUS_OUTPUT_CONSOLE_MIN_SEVERITY)",
+    )
+    parser.add_argument(
+        "--no-console", action="store_true", help="no console line per alert at all"
+    )
+    parser.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        help="colour severities: auto = on a terminal unless NO_COLOR is set (the default)",
+    )
     parser.add_argument("-r", "--recovery-directory", help="bytewax recovery directory")
     parser.set_defaults(func=run)
 
@@ -57,7 +81,13 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         output = dataclasses.replace(output, dir=args.out)
     if args.quiet:
+        output = dataclasses.replace(output, console_min_severity="high")
+    if args.min_severity:
+        output = dataclasses.replace(output, console_min_severity=args.min_severity)
+    if args.no_console:
         output = dataclasses.replace(output, console=False)
+    if args.color:
+        output = dataclasses.replace(output, console_color=args.color)
     source = cfg.source
     if args.replay:
         source = dataclasses.replace(source, kind="replay", replay_path=args.replay)
@@ -79,11 +109,79 @@ def run(args: argparse.Namespace) -> int:
         source = dataclasses.replace(source, replay_rebase=True)
     cfg = dataclasses.replace(cfg, output=output, source=source)
     recovery = RecoveryConfig(args.recovery_directory) if args.recovery_directory else None
+    check_inputs(cfg)
     configure_logging()
+    flow = build_flow(cfg, install_stop_handlers())
+    summary = Path(output.dir) / "summary.json"
+    # A summary left by an earlier run must not pass for this one's.
+    summary.unlink(missing_ok=True)
+    print(
+        f"scorpius run: {describe_source(cfg)} -> {output.dir}/ "
+        f"({args.workers} worker{'s' if args.workers > 1 else ''}; alerts below, "
+        "a summary at the end)",
+        file=sys.stderr,
+        flush=True,
+    )
     cli_main(
-        build_flow(cfg, install_stop_handlers()),
+        flow,
         workers_per_process=args.workers,
         epoch_interval=timedelta(seconds=10),
         recovery_config=recovery,
     )
+    read = json.loads(summary.read_text()).get("read", 0) if summary.exists() else 0
+    if not read:
+        print(
+            f"scorpius run: {describe_source(cfg)} gave nothing to read; {hint(cfg)}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
+
+
+def check_inputs(cfg: Config) -> None:
+    """A missing input is the user's mistake, said in one line before the flow starts (a source
+    failing inside the flow would end in Bytewax's panic)."""
+    source = cfg.source
+    if source.kind == "replay" and not Path(source.replay_path).is_file():
+        raise CommandError(f"no recording at {source.replay_path}: pass --replay FILE")
+    if source.kind == "dumpster":
+        missing = [p for p in source.dumpster_paths if "://" not in p and not Path(p).is_file()]
+        if missing:
+            raise CommandError(f"no mempool-dumpster file {', '.join(missing)}: check the paths")
+    if source.kind == "archive":
+        existing_archive(
+            source.archive_url or cfg.output.archive,
+            cfg.storage.archive_storage_options(),
+            "--archive URL",
+        )
+
+
+def describe_source(cfg: Config) -> str:
+    source = cfg.source
+    if source.kind == "replay":
+        return f"replaying {source.replay_path}"
+    if source.kind == "archive":
+        span = ""
+        if source.archive_start or source.archive_end:
+            span = (
+                f" from {source.archive_start or 'the start'} to {source.archive_end or 'the end'}"
+            )
+        return f"replaying the archive {source.archive_url or cfg.output.archive}{span}"
+    if source.kind == "dumpster":
+        return f"replaying mempool-dumpster files {', '.join(source.dumpster_paths)}"
+    if source.kind == "kafka":
+        return f"reading {cfg.kafka.topic_raw} from {','.join(cfg.kafka.brokers)}"
+    return f"the {source.kind} source"
+
+
+def hint(cfg: Config) -> str:
+    """How to give the source something, per kind."""
+    source = cfg.source
+    if source.kind == "archive":
+        return (
+            "the archive holds no transactions in that range: fill it with `scorpius run` "
+            "(its archive is <out>/archive), or pass --archive URL, --since, --until"
+        )
+    if source.kind == "kafka":
+        return "the topic is empty: start `scorpius kafka ingest`, or check SCORPIUS_KAFKA_*"
+    return "the input is empty"

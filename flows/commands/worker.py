@@ -16,6 +16,7 @@ from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
 from connectors.health import HealthServer
+from flows.commands import CommandError
 from flows.config import K8sConfig, load_config
 from flows.logs import configure_logging
 from flows.mempool import build_flow
@@ -25,7 +26,9 @@ from flows.shutdown import install_stop_handlers
 def pod_ordinal(pod_name: str) -> int:
     match = re.search(r"-(\d+)$", pod_name)
     if not match:
-        raise ValueError(f"POD_NAME {pod_name!r} does not end in a StatefulSet ordinal")
+        raise CommandError(
+            f"POD_NAME {pod_name!r} does not end in a StatefulSet ordinal: set POD_NAME=<name>-<n>"
+        )
     return int(match.group(1))
 
 
@@ -53,7 +56,12 @@ def ensure_recovery_partitions(recovery_dir: str | Path, process_id: int, count:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "worker", help="run one worker process of the Kubernetes StatefulSet (see k8s/)"
+        "worker",
+        help="run one worker process of the Kubernetes StatefulSet (see k8s/)",
+        description="Run one Bytewax process of the StatefulSet (the container image's command). "
+        "The process id is the pod ordinal of POD_NAME (or HOSTNAME, e.g. scorpius-worker-2); "
+        "peers, workers per process, recovery and the health port come from SCORPIUS_K8S_* "
+        "(docs/deploy.md, k8s/README.md).",
     )
     parser.add_argument("--plan", action="store_true", help="print process id and peers, then exit")
     parser.set_defaults(func=worker)
@@ -64,7 +72,10 @@ def worker(args: argparse.Namespace) -> int:
     k8s = cfg.k8s
     process_id = pod_ordinal(os.environ.get("POD_NAME", os.environ.get("HOSTNAME", "")))
     if process_id >= k8s.replicas:
-        raise SystemExit(f"pod ordinal {process_id} >= SCORPIUS_K8S_REPLICAS={k8s.replicas}")
+        raise CommandError(
+            f"pod ordinal {process_id} >= SCORPIUS_K8S_REPLICAS={k8s.replicas}: "
+            "raise SCORPIUS_K8S_REPLICAS or use a lower ordinal"
+        )
     addresses = peer_addresses(k8s)
     if args.plan:
         print(f"process_id={process_id}")
