@@ -1,0 +1,121 @@
+"""The L2 feed partitions of the RPC source against local websocket servers speaking each feed's
+wire format (Arbitrum: JSON text frames and nitro's headers; Flashblocks: brotli binary frames),
+serving the real frames of tests/data/l2 and broken ones, through bytewax with dedup."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+
+import brotli
+
+from connectors.rpc import Endpoint
+from connectors.rpc.endpoints import ARBITRUM_FEED, FLASHBLOCKS
+from operators.normalize import normalize_item
+from operators.records import RawItem, Tx
+from tests.connectors.l2_frames import (
+    ARBITRUM_FRAME,
+    ARBITRUM_ONE,
+    BASE,
+    FLASHBLOCK_DEPOSIT,
+    FLASHBLOCK_TXS,
+    FeedServer,
+    arbitrum_signed_tx,
+    base_signed_txs,
+    batch,
+    feed_frame,
+    signed,
+)
+from tests.connectors.test_rpc import FAST, metric, running, wait_until
+
+
+def errors(source: str, chain: int, reason: str) -> float:
+    labels = {"source": source, "chain": str(chain), "reason": reason}
+    return metric("scorpius_source_errors_total", **labels)
+
+
+def sequenced(items: list, kind: str) -> list[Tx]:
+    raws = [x for x in items if isinstance(x, RawItem) and x.kind == kind]
+    txs = [t for r in raws for t in normalize_item(r)]
+    assert all(isinstance(t, Tx) for t in txs), txs
+    return [t for t in txs if isinstance(t, Tx)]
+
+
+def test_arbitrum_feed_delivers_sequenced_txs_and_survives_every_broken_frame() -> None:
+    cfg = replace(FAST, max_frame_bytes=64 * 1024)
+    arb, base_tx = arbitrum_signed_tx(), base_signed_txs()[0]
+    first = [
+        ARBITRUM_FRAME,  # the real frame, as the docs show it
+        feed_frame([(25757172, batch(signed(arb), batch(signed(arb))))]),
+        feed_frame([(25757173, "BAL4%%%")]),  # bad base64
+        feed_frame([(25757174, b"\x05\x00")]),  # unknown l2 message kind
+        feed_frame([(25757175, signed(arb[:-9]))]),  # truncated RLP
+        feed_frame([(25757176, signed(base_tx))]),  # signed for chain 8453
+        b"x" * (100 * 1024),  # oversize: the client closes (1009), reports, reconnects
+    ]
+    second = [ARBITRUM_FRAME, feed_frame([(25757177, signed(arb))])]
+    with FeedServer([first, second], chain_header=ARBITRUM_ONE) as server:
+        endpoint = Endpoint(ARBITRUM_ONE, server.url, feed=ARBITRUM_FEED)
+        oversize_before = errors(ARBITRUM_FEED, ARBITRUM_ONE, "oversize frame")
+        with running([endpoint], cfg) as run:
+            wait_until(lambda: len(server.requests) >= 2, what="a reconnect after the oversize")
+            wait_until(lambda: len(run.letters()) >= 5, what="the dead letters")
+            time.sleep(0.5)
+    txs = sequenced(run.out, "sequenced")
+    # One tx hash: the docs tx, in every frame and batch; dedup lets the first sighting through.
+    assert [(t.hash, t.position, t.stage) for t in txs] == [
+        ("0x" + _keccak(arb), (25757171, 0), "sequenced")
+    ]
+    assert txs[0].source == endpoint.name and txs[0].chain_id == ARBITRUM_ONE
+    reasons = sorted(x.reason.split(":")[0] for x in run.letters())
+    for reason in ("bad base64", "unknown message kind", "truncated or malformed RLP"):
+        assert reason in reasons, reasons
+    assert "wrong chain id" in reasons and "oversize frame" in reasons
+    assert all(x.source == endpoint.name and x.chain_id == ARBITRUM_ONE for x in run.letters())
+    assert errors(ARBITRUM_FEED, ARBITRUM_ONE, "oversize frame") - oversize_before >= 1
+    # nitro's client headers: the version, and after the reconnect the next sequence wanted.
+    assert server.requests[0]["Arbitrum-Feed-Client-Version"] == "2"
+    assert "Arbitrum-Requested-Sequence-Number" not in server.requests[0]
+    assert server.requests[1]["Arbitrum-Requested-Sequence-Number"] == "25757177"
+
+
+def test_a_relay_of_another_chain_is_refused() -> None:
+    with FeedServer([[ARBITRUM_FRAME]], chain_header=421614) as server:
+        endpoint = Endpoint(ARBITRUM_ONE, server.url, feed=ARBITRUM_FEED)
+        with running([endpoint], replace(FAST, wrong_chain_retry_s=30)) as run:
+            wait_until(lambda: bool(run.letters()), what="the wrong-chain dead letter")
+    [letter] = run.letters()
+    assert letter.reason.startswith("wrong chain id: ") and "'421614'" in letter.reason
+    assert run.items("sequenced") == []
+
+
+def test_flashblocks_feed_delivers_brotli_frames_as_preconfirmed_txs() -> None:
+    frames: list[bytes | str] = [
+        brotli.compress(FLASHBLOCK_DEPOSIT),
+        b"\x1b\xff not brotli at all",
+        brotli.compress(FLASHBLOCK_TXS),
+        FLASHBLOCK_TXS.decode(),  # a text frame of plain JSON: the same txs, deduped
+    ]
+    with FeedServer([frames]) as server:
+        endpoint = Endpoint(BASE, server.url, feed=FLASHBLOCKS)
+        with running([endpoint]) as run:
+            wait_until(lambda: len(run.items("preconfirmed")) >= 12, what="12 preconfirmed txs")
+            time.sleep(0.3)
+    # Dedup shards by hash, so arrival order across txs is not kept: order by position.
+    txs = sorted(sequenced(run.out, "preconfirmed"), key=lambda t: t.position)
+    assert len(txs) == 12 and len({t.hash for t in txs}) == 12
+    assert txs[0].tx_type == 0x7E and txs[0].position == (26600873, 0, 0)
+    assert [t.position for t in txs[1:]] == [(37646058, 10, i) for i in range(11)]
+    assert {json.loads(r.payload)["hash"] for r in run.items("preconfirmed")} == {
+        t.hash for t in txs
+    }
+    [letter] = run.letters()
+    assert letter.reason.startswith("garbage frame: not brotli")
+    assert letter.stage == "source.flashblocks"
+
+
+def _keccak(data: bytes) -> str:
+    from eth_utils import keccak
+
+    return keccak(data).hex()
