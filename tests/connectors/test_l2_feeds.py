@@ -45,7 +45,7 @@ def sequenced(items: list, kind: str) -> list[Tx]:
 def test_arbitrum_feed_delivers_sequenced_txs_and_survives_every_broken_frame() -> None:
     cfg = replace(FAST, max_frame_bytes=64 * 1024)
     arb, base_tx = arbitrum_signed_tx(), base_signed_txs()[0]
-    first = [
+    first: list[bytes | str] = [
         ARBITRUM_FRAME,  # the real frame, as the docs show it
         feed_frame([(25757172, batch(signed(arb), batch(signed(arb))))]),
         feed_frame([(25757173, "BAL4%%%")]),  # bad base64
@@ -54,7 +54,7 @@ def test_arbitrum_feed_delivers_sequenced_txs_and_survives_every_broken_frame() 
         feed_frame([(25757176, signed(base_tx))]),  # signed for chain 8453
         b"x" * (100 * 1024),  # oversize: the client closes (1009), reports, reconnects
     ]
-    second = [ARBITRUM_FRAME, feed_frame([(25757177, signed(arb))])]
+    second: list[bytes | str] = [ARBITRUM_FRAME, feed_frame([(25757177, signed(arb))])]
     with FeedServer([first, second], chain_header=ARBITRUM_ONE) as server:
         endpoint = Endpoint(ARBITRUM_ONE, server.url, feed=ARBITRUM_FEED)
         oversize_before = errors(ARBITRUM_FEED, ARBITRUM_ONE, "oversize frame")
