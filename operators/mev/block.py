@@ -1,5 +1,9 @@
 """MEV in one mined block: classify its traces once, then run every block detector.
 
+Blocks without call traces (Arbitrum; providers without ``trace_block``) are classified from
+their receipts' logs instead (``operators.mev.logs``); every finding says which in
+``data["path"]``: ``"traces"`` or ``"logs"``.
+
 ``detect_block`` is the entry point shared by the flow's block window and ``scorpius
 detect-block``. Each finding is a ``Detection`` with a natural key
 ``{chain}:{kind}:{block}:{first tx hash}:{trace address}`` so re-running a block (recovery,
@@ -16,6 +20,7 @@ import msgspec
 from operators.mev.arbitrages import Arbitrage, find_arbitrages
 from operators.mev.classify import frames_by_tx
 from operators.mev.liquidations import block_liquidations
+from operators.mev.logs import block_liquidations_from_logs, block_swaps_from_logs, has_logs
 from operators.mev.model import Liquidation, SwapEvent
 from operators.mev.pools import BUNDLED, AmmFactories
 from operators.mev.sandwiches import Sandwich, find_sandwiches
@@ -31,6 +36,7 @@ class BlockAnalysis:
     liquidations: list[Liquidation]
     sandwiches: list[Sandwich]
     arbitrages: list[Arbitrage]
+    path: str = "traces"  # what the block was classified from: "traces" or "logs"
 
 
 def _with_exchange(factories: AmmFactories, chain_id: int, swap: SwapEvent) -> SwapEvent:
@@ -41,6 +47,9 @@ def _with_exchange(factories: AmmFactories, chain_id: int, swap: SwapEvent) -> S
 
 
 def analyze_block(block: Block, factories: AmmFactories = BUNDLED) -> BlockAnalysis:
+    """Traces where the node had them, else the receipts' logs."""
+    if not block.traces and has_logs(block.receipts):
+        return analyze_block_logs(block, factories)
     frames = frames_by_tx(block.traces)
     swaps = [_with_exchange(factories, block.chain_id, s) for s in block_swaps(frames)]
     return BlockAnalysis(
@@ -51,13 +60,25 @@ def analyze_block(block: Block, factories: AmmFactories = BUNDLED) -> BlockAnaly
     )
 
 
+def analyze_block_logs(block: Block, factories: AmmFactories = BUNDLED) -> BlockAnalysis:
+    swaps = [_with_exchange(factories, block.chain_id, s) for s in block_swaps_from_logs(block)]
+    return BlockAnalysis(
+        swaps=swaps,
+        liquidations=block_liquidations_from_logs(block),
+        sandwiches=find_sandwiches(swaps),
+        arbitrages=find_arbitrages(swaps),
+        path="logs",
+    )
+
+
 def _path(trace_address: tuple[int, ...]) -> str:
     return ".".join(map(str, trace_address)) or "root"
 
 
 class _Builder:
-    def __init__(self, block: Block, now_ms: int | None) -> None:
+    def __init__(self, block: Block, now_ms: int | None, path: str = "traces") -> None:
         self.block = block
+        self.path = path
         self.detected_ms = now_ms if now_ms is not None else block.first_seen_ms
 
     def make(
@@ -78,7 +99,7 @@ class _Builder:
             detected_ms=self.detected_ms,
             severity=severity,
             block_number=block.number,
-            data={"block_hash": block.hash, **data},
+            data={"block_hash": block.hash, "path": self.path, **data},
         )
 
 
@@ -162,7 +183,7 @@ def detections_of(
     block: Block, analysis: BlockAnalysis, now_ms: int | None = None, with_swaps: bool = False
 ) -> list[Detection]:
     """Detections of an analysed block; ``with_swaps`` adds one record per swap first."""
-    build = _Builder(block, now_ms)
+    build = _Builder(block, now_ms, analysis.path)
     return [
         *(swap_detection(build, s) for s in (analysis.swaps if with_swaps else ())),
         *(sandwich_detection(build, s) for s in analysis.sandwiches),
