@@ -15,8 +15,9 @@ normalizer (``operators.normalize``) makes the ``Tx`` record from it like from a
 
 RLP goes through ``rusty-rlp`` (the Rust backend of the ``rlp`` package, called directly: ``rlp``'s
 own encoder infers a sedes per item in Python, ten times slower) and the secp256k1 recovery
-through ``coincurve`` (libsecp256k1); both keep a feed's decoding within tens of microseconds
-per transaction.
+through ``coincurve`` (libsecp256k1), Keccak through ``safe-pysha3`` (a C extension, 2.5 µs a
+hash where eth-hash's pycryptodome backend takes 16 µs through cffi). Recovering the sender is
+most of a tx's cost (bench/bench_l2.py).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from __future__ import annotations
 from typing import Any
 
 import coincurve
-from eth_hash.auto import keccak
 from rusty_rlp import DecodingError, decode_raw, encode_raw
+from sha3 import keccak_256
 
 TYPE_OP_DEPOSIT = 0x7E
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -61,6 +62,10 @@ _QUANTITIES = frozenset(
 )  # fmt: skip
 
 
+def keccak(data: bytes) -> bytes:
+    return keccak_256(data).digest()
+
+
 class BadTx(ValueError):
     """Bytes that are not a valid signed transaction; the text says precisely why."""
 
@@ -83,7 +88,7 @@ def _address(value: bytes, name: str) -> str | None:
     return "0x" + value.hex()
 
 
-def _recover(signing_hash: bytes, parity: int, r: int, s: int) -> str:
+def recover_address(signing_hash: bytes, parity: int, r: int, s: int) -> str:
     """The address whose key made this signature; raises BadTx when it is not a signature."""
     if parity not in (0, 1) or not (0 < r < SECP256K1_N and 0 < s < SECP256K1_N):
         raise BadTx("bad signature: values out of range")
@@ -128,7 +133,7 @@ def _authorizations(value: Any) -> list[dict[str, Any]]:
         )
         message = keccak(b"\x05" + encode_raw(entry[:3]))
         try:
-            authority: str | None = _recover(message, parity, r, s)
+            authority: str | None = recover_address(message, parity, r, s)
         except BadTx:
             authority = None
         out.append(
@@ -228,7 +233,7 @@ def decode_signed_tx(envelope: bytes) -> dict[str, Any]:
         parity = int(out["yParity"], 16)
         out["v"] = out["yParity"]
         signing_hash = keccak(bytes((tx_type,)) + encode_raw(items[:-3]))
-    out["from"] = _recover(signing_hash, parity, r, s)
+    out["from"] = recover_address(signing_hash, parity, r, s)
     return out
 
 
