@@ -32,7 +32,7 @@ from operators.l2.flashblocks import FlashblockDecoder
 from operators.mev.block import analyze_block_logs
 from operators.normalize import normalize_item
 from operators.records import Block, RawItem, Tx
-from operators.signed_tx import recover_address, decode_signed_tx, keccak
+from operators.signed_tx import decode_signed_tx, keccak, recover_address
 from tests.connectors.l2_frames import (
     ARBITRUM_ONE,
     BASE,
@@ -106,7 +106,7 @@ def feed_benchmarks(seconds: float) -> None:
 
 
 def sample_blocks(samples: Path) -> list[Block]:
-    blocks = []
+    blocks: list[Block] = []
     for path in sorted(
         samples.glob("erigontech-rpc-tests/integration/mainnet/eth_getBlockReceipts/*.json")
     ):
