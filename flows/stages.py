@@ -380,14 +380,15 @@ def link_predictions(
 def block_detect(
     step_id: str, blocks: Stream[Block], factories: AmmFactories = BUNDLED
 ) -> Checked[Detection]:
-    """Sandwiches, arbitrages and liquidations from each block's call traces.
+    """Sandwiches, arbitrages and liquidations from each block's call traces, or from its
+    receipts' logs where the node had no traces (``operators.mev.logs``; ``data["path"]``).
 
     A block arrives whole (body, receipts and traces in one bundle from the source), so no
     window is needed to collect it; a block the classifiers cannot read becomes a dead letter.
     """
 
     def detect(block: Block) -> list[Detection | DeadLetter]:
-        if not block.traces:
+        if not block.traces and not any(r.logs for r in block.receipts):
             return []
         try:
             return list(detect_block(block, factories=factories))

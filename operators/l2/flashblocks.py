@@ -85,20 +85,27 @@ def decompress(frame: bytes, max_bytes: int) -> bytes:
     return out
 
 
-def receipts_of(flashblock: Flashblock) -> list[Receipt]:
-    """The receipts the frame's metadata carries, in the order of its transactions (logs with
-    their index within the tx; gas figures are cumulative, so ``gas_used`` is left 0)."""
+def receipts_of(flashblock: Flashblock, order: dict[str, int] | None = None) -> list[Receipt]:
+    """The receipts the frame's metadata carries, as the normalizer shapes them (logs with their
+    index within the tx; gas figures are cumulative there, so ``gas_used`` is left 0).
+    ``order`` gives each tx hash its index in the flashblock (``tx_index``; -1 if unknown)."""
     receipts = flashblock.metadata.receipts if flashblock.metadata else {}
     out: list[Receipt] = []
     for tx_hash, by_type in receipts.items():
         for data in by_type.values():
             logs = tuple(
-                {"address": log.address.lower(), "topics": log.topics, "data": log.data,
-                 "logIndex": hex(i)}
+                {
+                    "address": log.address.lower(),
+                    "topics": tuple(t.lower() for t in log.topics),
+                    "data": log.data.lower(),
+                    "log_index": i,
+                }
                 for i, log in enumerate(data.logs)
-            )  # fmt: skip
+            )
             status = None if data.status is None else int(data.status, 16)
-            out.append(Receipt(tx_hash.lower(), -1, status, 0, None, None, None, logs))
+            index = (order or {}).get(tx_hash.lower(), -1)
+            out.append(Receipt(tx_hash.lower(), index, status, 0, None, None, None, logs))
+    out.sort(key=lambda r: r.tx_index)
     return out
 
 

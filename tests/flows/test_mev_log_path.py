@@ -16,10 +16,13 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import brotli
 import msgspec
 import pytest
 from eth_abi import encode
 
+from operators.l2.flashblocks import FlashblockDecoder
+from operators.l2.preconfirmed import preconfirmed_detections
 from operators.mev.block import analyze_block, detect_block
 from operators.normalize import normalize_item
 from operators.records import Block, RawItem
@@ -154,6 +157,7 @@ def test_log_path_finds_the_same_sandwich_and_arbitrage_as_the_trace_path(
     for token in tokens:
         transact(chain, DEPLOYER, token, transfer, searcher, 1_000 * E18)
     transact(chain, DEPLOYER, a, transfer, victim, 100 * E18)
+    transact(chain, DEPLOYER, c, transfer, victim, 100 * E18)
 
     sandwiched = Pair(chain, v2_factory, a, b)
     sandwiched.fund({a: 100 * E18, b: 200_000 * E18})
@@ -174,8 +178,15 @@ def test_log_path_finds_the_same_sandwich_and_arbitrage_as_the_trace_path(
         100 * E18,
     )
 
-    # One block: arbitrage first (highest tip), then frontrun, victim, backrun.
+    # One block: a user's swap C→D on the V3 pool, the searcher's arbitrage right after it
+    # (back-run: D back into the V3 pool), then frontrun, victim, backrun on the A/B pair.
     v2 = "v2(address,address,uint256,uint256,uint256,address)"
+    target = chain.send(
+        VICTIM,
+        victim,
+        _call("v3(address,bool,int256,address)", pool, c < d, 3 * E18, victim),
+        tip=60 * GWEI,
+    )
     arb_in = 2 * E18
     out0, out1, got_d = cheap.swap_args(c, arb_in)
     arb = chain.send(
@@ -207,11 +218,11 @@ def test_log_path_finds_the_same_sandwich_and_arbitrage_as_the_trace_path(
         tip=GWEI,
     )
     number = chain.mine()
-    for tx_hash in (arb, front, victim_tx, back):
+    for tx_hash in (target, arb, front, victim_tx, back):
         chain.receipt(tx_hash)
 
     block = fetch_block(chain, number)
-    assert [t.hash for t in block.txs] == [arb, front, victim_tx, back]
+    assert [t.hash for t in block.txs] == [target, arb, front, victim_tx, back]
     traced = detect_block(block)
     logged = detect_block(msgspec.structs.replace(block, traces=()))
     assert {x.data["path"] for x in traced} == {"traces"}
@@ -225,11 +236,65 @@ def test_log_path_finds_the_same_sandwich_and_arbitrage_as_the_trace_path(
     arbitrage = next(x for x in logged if x.kind == "arbitrage")
     assert arbitrage.tx_hashes == (arb,) and arbitrage.data["pools"] == [cheap.address, pool]
     assert arbitrage.data["profit_amount"] > 0 and arbitrage.data["profit_token"] == c
-    # Both paths read the same swaps of the block (4 V2 swaps, 1 V3 swap).
+    # Both paths read the same swaps of the block (4 V2 swaps, 2 V3 swaps).
     swaps_logs = analyze_block(msgspec.structs.replace(block, traces=())).swaps
     swaps_traces = analyze_block(block).swaps
-    assert len(swaps_logs) == len(swaps_traces) == 5
+    assert len(swaps_logs) == len(swaps_traces) == 6
     assert [s.protocol for s in swaps_logs] == [s.protocol for s in swaps_traces]
+
+    # The same block as one Flashblock (Base's documented frame, brotli): the preconfirmed view
+    # finds the sandwich, the arbitrage, and the arbitrage as a back-run of the user's swap.
+    frame = brotli.compress(flashblock_frame(chain, number, block).encode())
+    decoder = FlashblockDecoder(31337, "flashblocks:31337:test")
+    flashblock, items = decoder.decode(frame, 5)
+    assert flashblock is not None and len(items) == 5
+    hashes = [json.loads(i.payload)["hash"] for i in items if isinstance(i, RawItem)]
+    assert hashes == [target, arb, front, victim_tx, back]
+    early = preconfirmed_detections(flashblock, number, hashes, 31337, "fb", 5)
+    assert sorted(x.kind for x in early) == ["arbitrage", "backrun", "sandwich"]
+    assert {x.data["stage"] for x in early} == {"preconfirmed"}
+    by_kind = {x.kind: x for x in early}
+    assert essentials(by_kind["sandwich"]) == essentials(sandwich)
+    assert essentials(by_kind["arbitrage"]) == essentials(arbitrage)
+    assert by_kind["backrun"].tx_hashes == (target, arb)
+    assert by_kind["backrun"].data["pool"] == pool
+
+
+def flashblock_frame(chain: Chain, number: int, block: Block) -> str:
+    """The block's txs and receipts in the Flashblocks wire format (docs.base.org, "Flashblocks
+    WebSocket Reference"): index 0 with ``base``, ``diff.transactions`` the signed envelopes,
+    ``metadata.receipts`` by tx hash."""
+    raw = [chain.node.rpc("eth_getRawTransactionByHash", tx.hash) for tx in block.txs]
+    receipts = chain.node.rpc("eth_getBlockReceipts", hex(number))
+    return json.dumps(
+        {
+            "payload_id": "0x0000000000000001",
+            "index": 0,
+            "base": {"block_number": hex(number), "timestamp": hex(block.timestamp)},
+            "diff": {"transactions": raw, "withdrawals": []},
+            "metadata": {
+                "block_number": number,
+                "new_account_balances": {},
+                "receipts": {
+                    r["transactionHash"]: {
+                        "Eip1559": {
+                            "status": r["status"],
+                            "cumulativeGasUsed": r["cumulativeGasUsed"],
+                            "logs": [
+                                {
+                                    "address": log["address"],
+                                    "topics": log["topics"],
+                                    "data": log["data"],
+                                }
+                                for log in r["logs"]
+                            ],
+                        }
+                    }
+                    for r in receipts
+                },
+            },
+        }
+    )
 
 
 def _call(signature: str, *args: Any) -> str:
