@@ -39,6 +39,9 @@ def build_flow(cfg: Config, stop: threading.Event | None = None) -> Dataflow:
 
     # source: recorded sample, live RPC nodes or Kafka tx_raw, as RawItem
     raw = raw_input("source", flow, cfg, stop)
+    # Flashblocks (L2 feeds) also arrive whole: MEV inside them before their block exists
+    preconfirmed = stages.preconfirmed_detect("preconfirmed_mev", raw)
+    raw = op.filter("not_flashblocks", raw, lambda item: not stages.is_flashblock(item))
 
     # normalize: RawItem → Tx (pending or mined) and Block
     norm = stages.normalize_stage("normalize", raw, cfg.limits)
@@ -73,7 +76,7 @@ def build_flow(cfg: Config, stop: threading.Event | None = None) -> Dataflow:
     # alerts that predicted them
     mempool = stages.mempool_detect("mempool_mev", etxs, cfg.detect)
     mined = stages.block_detect("block_mev", norm.blocks, stages.amm_factories(cfg.detect))
-    found = op.merge("found", mempool.oks, mined.oks, *found_parts)
+    found = op.merge("found", mempool.oks, mined.oks, preconfirmed.oks, *found_parts)
     predicted = stages.link_predictions(
         "predicted", found, cfg.detect.prediction_horizon_s, cfg.detect.prediction_max_victims
     )
@@ -86,7 +89,10 @@ def build_flow(cfg: Config, stop: threading.Event | None = None) -> Dataflow:
     alerts = op.map("to_alert", op.merge("alertable", detections, rules.matches), to_alert)
 
     # dead letters of every stage
-    dead = op.merge("dead_letters", norm.errs, mempool.errs, mined.errs, rules.errs, *dead_parts)
+    dead = op.merge(
+        "dead_letters",
+        norm.errs, mempool.errs, mined.errs, preconfirmed.errs, rules.errs, *dead_parts,
+    )  # fmt: skip
 
     # sinks: Kafka topics (when publishing), Parquet archive, ClickHouse (when configured), local JSON lines and console
     if cfg.kafka.publish:

@@ -18,6 +18,8 @@ from bytewax.operators import windowing as win
 
 from flows.config import ConfigError, DetectConfig, EnrichConfig, LimitsConfig
 from operators.enrich import DEFAULT_ENRICHER, Enricher
+from operators.l2.flashblocks import FLASHBLOCK_KIND, decode_flashblock_item
+from operators.l2.preconfirmed import preconfirmed_detections
 from operators.metrics import (
     DEAD_LETTERS,
     DETECTIONS,
@@ -374,6 +376,41 @@ def link_predictions(
 
     keyed = op.key_on("by_chain", relevant, prediction_key)
     return op.key_rm("unkey", op.stateful_flat_map("link", keyed, step))
+
+
+def is_flashblock(item: object) -> bool:
+    return isinstance(item, RawItem) and item.kind == FLASHBLOCK_KIND
+
+
+@operator
+def preconfirmed_detect(step_id: str, raw: Stream[RawItem | Tx | DeadLetter]) -> Checked[Detection]:
+    """Sandwiches, arbitrages and back-runs inside each Flashblock (the feed's whole-flashblock
+    items, operators/l2/preconfirmed.py), before the block exists."""
+
+    def detect(item: RawItem | Tx | DeadLetter) -> list[Detection | DeadLetter]:
+        assert isinstance(item, RawItem)
+        try:
+            found = decode_flashblock_item(item.payload)
+            return list(
+                preconfirmed_detections(
+                    found.flashblock, found.block_number, found.tx_hashes, item.chain_id,
+                    item.source, item.seen_ms,
+                )
+            )  # fmt: skip
+        except Exception as exc:  # a bad item or a classifier bug must not stop the flow
+            return [
+                DeadLetter(
+                    stage="preconfirmed_mev",
+                    reason=f"detector error: {type(exc).__name__}: {exc}",
+                    payload=item.payload[:4096].decode("utf-8", "replace"),
+                    source=item.source,
+                    chain_id=item.chain_id,
+                    at_ms=_now_ms(),
+                )
+            ]
+
+    flashblocks = op.filter("flashblocks", raw, is_flashblock)
+    return split_errors("split", op.flat_map("detect", flashblocks, detect))
 
 
 @operator

@@ -12,7 +12,9 @@ several URLs (or a replay after a reconnect) deliver twice.
   ``Arbitrum-Chain-Id`` header other than the configured chain is refused (dead letter ``wrong
   chain id``) and retried only every ``wrong_chain_retry_s``.
 - **Flashblocks**: binary frames are brotli-compressed JSON, text frames plain JSON; a frame that
-  decompresses beyond ``max_frame_bytes`` is refused.
+  decompresses beyond ``max_frame_bytes`` is refused. Besides its txs, a flashblock whose
+  receipts have logs is handed on whole (``RawItem(kind="flashblock")``) for the preconfirmed MEV
+  step (``flows.stages.preconfirmed_detect``).
 - Frames larger than ``max_frame_bytes`` on the wire close the connection (websocket close code
   1009): dead letter ``oversize frame``, then reconnect. Connection trouble is retried with the RPC
   source's backoff (``backoff_delay``) and counted in ``scorpius_source_reconnects``.
@@ -36,7 +38,7 @@ from connectors.rpc.endpoints import ARBITRUM_FEED, Endpoint, scrub
 from connectors.rpc.session import MESSAGE_TOO_BIG, Emit, WrongChain, backoff_delay
 from flows.config import RpcConfig
 from operators.l2.arbitrum import decode_feed_frame
-from operators.l2.flashblocks import FlashblockDecoder
+from operators.l2.flashblocks import FlashblockDecoder, flashblock_item
 from operators.l2.items import dead
 from operators.metrics import (
     RPC_CONNECTED,
@@ -79,7 +81,12 @@ class FeedSession:
         return items
 
     def _flashblock(self, frame: bytes | str, seen_ms: int) -> list[RawItem | DeadLetter]:
-        return self._flashblocks.decode(frame, seen_ms)[1]
+        flashblock, items = self._flashblocks.decode(frame, seen_ms)
+        if flashblock is not None:
+            whole = flashblock_item(flashblock, items, self.endpoint.chain_id, self._name, seen_ms)
+            if whole is not None:
+                return [*items, whole]
+        return items
 
     def on_frame(self, frame: bytes | str, seen_ms: int) -> None:
         for item in self._decode(frame, seen_ms):

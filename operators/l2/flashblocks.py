@@ -69,6 +69,48 @@ class Flashblock(msgspec.Struct):
 
 
 _decode_flashblock = msgspec.json.Decoder(Flashblock).decode
+FLASHBLOCK_KIND = "flashblock"
+
+
+class FlashblockItem(msgspec.Struct):
+    """The payload of a ``RawItem(kind="flashblock")``: a decoded flashblock with its block
+    number and its txs' hashes in order, for the preconfirmed MEV step (operators/l2/preconfirmed)."""
+
+    block_number: int
+    tx_hashes: list[str]
+    flashblock: Flashblock
+
+
+_encode_item = msgspec.json.Encoder().encode
+decode_flashblock_item = msgspec.json.Decoder(FlashblockItem).decode
+
+
+def flashblock_item(
+    flashblock: Flashblock,
+    items: list[RawItem | DeadLetter],
+    chain_id: int,
+    source: str,
+    seen_ms: int,
+) -> RawItem | None:
+    """The flashblock as one more item when its receipts have logs (something to classify)."""
+    receipts = flashblock.metadata.receipts if flashblock.metadata else {}
+    if not any(data.logs for by_type in receipts.values() for data in by_type.values()):
+        return None
+    txs = [i for i in items if isinstance(i, RawItem)]
+    if not txs:
+        return None
+    number = int(_decode_position(txs[0].payload).position[0])
+    hashes = [i.hash or "" for i in txs]
+    payload = _encode_item(FlashblockItem(number, hashes, flashblock))
+    ref = f"{flashblock.payload_id}/{flashblock.index}"
+    return RawItem(FLASHBLOCK_KIND, chain_id, source, seen_ms, payload, ref)
+
+
+class _Position(msgspec.Struct):
+    position: list[int]
+
+
+_decode_position = msgspec.json.Decoder(_Position).decode
 
 
 def decompress(frame: bytes, max_bytes: int) -> bytes:

@@ -9,11 +9,16 @@ import time
 from dataclasses import replace
 
 import brotli
+import bytewax.operators as op
+from bytewax.dataflow import Dataflow
+from bytewax.testing import TestingSink, TestingSource, run_main
 
 from connectors.rpc import Endpoint
 from connectors.rpc.endpoints import ARBITRUM_FEED, FLASHBLOCKS
+from flows.stages import preconfirmed_detect
+from operators.l2.flashblocks import FlashblockDecoder, flashblock_item
 from operators.normalize import normalize_item
-from operators.records import RawItem, Tx
+from operators.records import DeadLetter, RawItem, Tx
 from tests.connectors.l2_frames import (
     ARBITRUM_FRAME,
     ARBITRUM_ONE,
@@ -113,6 +118,29 @@ def test_flashblocks_feed_delivers_brotli_frames_as_preconfirmed_txs() -> None:
     [letter] = run.letters()
     assert letter.reason.startswith("garbage frame: not brotli")
     assert letter.stage == "source.flashblocks"
+    # Each flashblock whose receipts have logs also comes whole, once, for the preconfirmed step.
+    whole = sorted(x.hash or "" for x in run.items("flashblock"))
+    assert whole == ["0x0307de8ff1df8ed8/0", "0x0316ecb1aa1671b5/10"]
+
+
+def test_preconfirmed_step_classifies_real_flashblock_receipts_and_survives_bad_items() -> None:
+    decoder = FlashblockDecoder(BASE, "fb")
+    flashblock, items = decoder.decode(brotli.compress(FLASHBLOCK_TXS), 7)
+    assert flashblock is not None
+    whole = flashblock_item(flashblock, items, BASE, "fb", 7)
+    assert whole is not None
+    broken = RawItem("flashblock", BASE, "fb", 8, b'{"block_number": "x"}', "0x1/1")
+    out: list = []
+    flow = Dataflow("preconfirmed_test")
+    source: list[RawItem | Tx | DeadLetter] = [whole, items[0], broken]
+    inp = op.input("in", flow, TestingSource(source))
+    found = preconfirmed_detect("pre", inp)
+    op.output("out", op.merge("all", found.oks, found.errs), TestingSink(out))
+    run_main(flow)
+    # The real frame's receipts hold one swap (Balancer V2, USDC in) and no MEV shape.
+    [letter] = out
+    assert isinstance(letter, DeadLetter) and letter.stage == "preconfirmed_mev"
+    assert letter.reason.startswith("detector error: ValidationError")
 
 
 def _keccak(data: bytes) -> str:

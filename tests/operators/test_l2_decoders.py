@@ -16,6 +16,8 @@ from eth_utils import keccak, to_checksum_address
 from operators.inclusion import InclusionTracker, PendingSeen, sighting
 from operators.l2.arbitrum import decode_feed_frame
 from operators.l2.flashblocks import FlashblockDecoder, receipts_of
+from operators.l2.preconfirmed import preconfirmed_detections
+from operators.mev.block import analyze_block_logs
 from operators.normalize import normalize_item
 from operators.records import Block, DeadLetter, RawItem, Tx
 from operators.signed_tx import decode_signed_tx
@@ -211,3 +213,22 @@ def test_inclusion_measures_latency_from_the_stage_and_reports_a_preconfirmed_tx
     assert len(included) == 10 and {r.latency_ms for r in included} == {900}
     assert {r.stage for r in found} == {"preconfirmed"}
     assert [(r.tx_hash, r.block_number) for r in missing] == [(hashes[-1], 37646058)]
+
+
+def test_real_flashblock_receipts_are_classified_by_the_log_path() -> None:
+    decoder = FlashblockDecoder(BASE, "fb")
+    flashblock, items = decoder.decode(brotli.compress(FLASHBLOCK_TXS), 1)
+    assert flashblock is not None
+    hashes = [i.hash or "" for i in items if isinstance(i, RawItem)]
+    receipts = receipts_of(flashblock, {h: n for n, h in enumerate(hashes)})
+    block = Block(BASE, 37646058, None, 0, None, None, 1, "fb", receipts=tuple(receipts))
+    swaps = analyze_block_logs(block).swaps
+    usdc = "0x833589fcd6edb6e08f4c7c32d4f71b54bda02913"
+    balancer = [s for s in swaps if s.protocol == "balancer_v2"]
+    assert [(s.token_in, s.amount_in, s.amount_out) for s in balancer] == [
+        (usdc, 0x4B1BA7B, 0x4B1A44C)
+    ]
+    assert balancer[0].pool == "0x8f360baf899845441eccdc46525e26bb8860752a"
+    assert balancer[0].token_out == "0xd9aaec86b65d86f6a7b5b1b0c42ffa531710b6ca"
+    assert balancer[0].tx_position == 1 and balancer[0].tx_hash == hashes[1]
+    assert preconfirmed_detections(flashblock, 37646058, hashes, BASE, "fb", 1) == []
