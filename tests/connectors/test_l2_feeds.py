@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import brotli
 import bytewax.operators as op
-from bytewax.dataflow import Dataflow
+from bytewax.dataflow import Dataflow, Stream
 from bytewax.testing import TestingSink, TestingSource, run_main
 
 from connectors.rpc import Endpoint
@@ -133,7 +133,9 @@ def test_preconfirmed_step_classifies_real_flashblock_receipts_and_survives_bad_
     out: list = []
     flow = Dataflow("preconfirmed_test")
     source: list[RawItem | Tx | DeadLetter] = [whole, items[0], broken]
-    inp = op.input("in", flow, TestingSource(source))
+    inp: Stream[RawItem | Tx | DeadLetter] = op.input(
+        "in", flow, TestingSource[RawItem | Tx | DeadLetter](source)
+    )
     found = preconfirmed_detect("pre", inp)
     op.output("out", op.merge("all", found.oks, found.errs), TestingSink(out))
     run_main(flow)
