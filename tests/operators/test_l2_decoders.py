@@ -5,6 +5,7 @@ exceptions) for every kind of broken frame."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import brotli
 import pytest
@@ -232,3 +233,89 @@ def test_real_flashblock_receipts_are_classified_by_the_log_path() -> None:
     assert balancer[0].token_out == "0xd9aaec86b65d86f6a7b5b1b0c42ffa531710b6ca"
     assert balancer[0].tx_position == 1 and balancer[0].tx_hash == hashes[1]
     assert preconfirmed_detections(flashblock, 37646058, hashes, BASE, "fb", 1) == []
+
+
+def _real_tx_objects() -> list[dict]:
+    """Node-served tx objects of every type: execution-apis' (types 0-4) and the chain samples'
+    (mainnet, OP Mainnet: types 0, 2, 0x7e)."""
+    root = Path(__file__).resolve().parents[1] / "data"
+    found = []
+    for path in sorted((root / "execution-apis").glob("*.io")):
+        reply = next(line for line in path.read_text().splitlines() if line.startswith("<<"))
+        found.append(json.loads(reply[2:])["result"])
+    samples = json.loads((root / "enrich" / "chain_sample_txs.json").read_text())
+    # Otterscan's ots_getBlockTransactions cuts ``input`` to its selector: no envelope to rebuild.
+    found += [e["tx"] for e in samples if "ots_getBlockTransactions" not in e["origin"]["path"]]
+    return found
+
+
+def _envelope(tx: dict) -> bytes:
+    """The signed envelope of a node's tx object, encoded by the ``rlp`` package (not the code
+    under test)."""
+
+    def q(name: str, default: str = "0x0") -> int:
+        return int(tx.get(name) or default, 16)
+
+    def b(text: str | None) -> bytes:
+        return bytes.fromhex((text or "0x")[2:])
+
+    kind = q("type")
+    to = b(tx.get("to"))
+    access = [[b(e["address"]), [b(k) for k in e["storageKeys"]]] for e in tx.get("accessList", [])]
+    sig = [q("yParity", tx.get("v") or "0x0"), q("r"), q("s")]
+    fees = [q("chainId"), q("nonce"), q("maxPriorityFeePerGas"), q("maxFeePerGas"), q("gas"), to]
+    body: list = []
+    if kind == 0:
+        body = [
+            q("nonce"),
+            q("gasPrice"),
+            q("gas"),
+            to,
+            q("value"),
+            b(tx["input"]),
+            q("v"),
+            q("r"),
+            q("s"),
+        ]
+        return bytes(rlp.encode(body))
+    if kind == 1:
+        body = [
+            q("chainId"),
+            q("nonce"),
+            q("gasPrice"),
+            q("gas"),
+            to,
+            q("value"),
+            b(tx["input"]),
+            access,
+            *sig,
+        ]
+    elif kind == 2:
+        body = [*fees, q("value"), b(tx["input"]), access, *sig]
+    elif kind == 3:
+        hashes = [b(h) for h in tx["blobVersionedHashes"]]
+        body = [*fees, q("value"), b(tx["input"]), access, q("maxFeePerBlobGas"), hashes, *sig]
+    elif kind == 4:
+        auths = [
+            [int(a["chainId"], 16), b(a["address"]), int(a["nonce"], 16), int(a["yParity"], 16),
+             int(a["r"], 16), int(a["s"], 16)]
+            for a in tx["authorizationList"]
+        ]  # fmt: skip
+        body = [*fees, q("value"), b(tx["input"]), access, auths, *sig]
+    elif kind == 0x7E:
+        body = [b(tx["sourceHash"]), b(tx["from"]), to, q("mint"), q("value"), q("gas"),
+                1 if tx.get("isSystemTx") else 0, b(tx["input"])]  # fmt: skip
+    return bytes([kind]) + bytes(rlp.encode(body))
+
+
+@pytest.mark.parametrize("tx", _real_tx_objects(), ids=lambda tx: f"{tx['type']}-{tx['hash'][:10]}")
+def test_every_tx_type_decodes_to_the_nodes_hash_and_sender(tx: dict) -> None:
+    fields = decode_signed_tx(_envelope(tx))
+    assert fields["hash"] == tx["hash"].lower()
+    assert fields["from"] == tx["from"].lower()
+    assert fields["type"] == hex(int(tx["type"], 16))
+    assert fields["input"] == tx["input"].lower() and fields["to"] == (tx.get("to") or None)
+    for auth, node in zip(
+        fields.get("authorizationList", []), tx.get("authorizationList", []), strict=True
+    ):
+        assert auth["address"] == node["address"].lower() and auth["authority"] is not None
