@@ -5,16 +5,21 @@ serving the real frames of tests/data/l2 and broken ones, through bytewax with d
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import brotli
 import bytewax.operators as op
+import pytest
 from bytewax.dataflow import Dataflow, Stream
 from bytewax.testing import TestingSink, TestingSource, run_main
 
-from connectors.rpc import Endpoint
+from connectors.rpc import Endpoint, endpoints_from_config
 from connectors.rpc.endpoints import ARBITRUM_FEED, FLASHBLOCKS
+from flows.config import ConfigError, load_config
+from flows.mempool import build_flow
 from flows.stages import preconfirmed_detect
 from operators.l2.flashblocks import FlashblockDecoder, flashblock_item
 from operators.normalize import normalize_item
@@ -149,3 +154,72 @@ def _keccak(data: bytes) -> str:
     from eth_utils import keccak
 
     return keccak(data).hex()
+
+
+def test_feed_urls_are_configured_per_chain_and_must_be_websockets() -> None:
+    cfg = load_config(
+        {
+            "ARBITRUM_FEED_URLS": "wss://arb1.arbitrum.io/feed,wss://relay.example/feed",
+            "BASE_FLASHBLOCKS_URLS": "wss://mainnet.flashblocks.base.org/ws",
+            "ARBITRUM_RPC_URLS": "wss://arb1.example/ws/KEY",
+        }
+    ).rpc
+    found = endpoints_from_config(cfg)
+    assert [(e.chain_id, e.feed, e.index) for e in found] == [
+        (ARBITRUM_ONE, "rpc", 0),
+        (ARBITRUM_ONE, ARBITRUM_FEED, 0),
+        (ARBITRUM_ONE, ARBITRUM_FEED, 1),
+        (BASE, FLASHBLOCKS, 0),
+    ]
+    assert found[1].name == "arbitrum_feed:42161:wss://arb1.arbitrum.io/feed"
+    assert len({e.partition for e in found}) == 4
+    with pytest.raises(ConfigError, match="BASE_FLASHBLOCKS_URLS"):
+        endpoints_from_config(load_config({"BASE_FLASHBLOCKS_URLS": "https://x.example"}).rpc)
+
+
+def test_the_flow_runs_a_flashblocks_feed_end_to_end(tmp_path: Path) -> None:
+    """flows.mempool with only a Flashblocks URL: txs reach the enriched stream (summary), the
+    garbage frame the dead-letter file."""
+    frames: list[bytes | str] = [
+        brotli.compress(FLASHBLOCK_DEPOSIT),
+        brotli.compress(FLASHBLOCK_TXS),
+        b"\x1b\xff not brotli",
+    ]
+    stop = threading.Event()
+    out = tmp_path / "out"
+    with FeedServer([frames]) as server:
+        cfg = load_config(
+            {
+                "SCORPIUS_SOURCE_KIND": "rpc",
+                "BASE_FLASHBLOCKS_URLS": server.url,
+                "SCORPIUS_OUTPUT_DIR": str(out),
+                "SCORPIUS_OUTPUT_CONSOLE": "false",
+            }
+        )
+        thread = threading.Thread(target=run_main, args=(build_flow(cfg, stop),), daemon=True)
+        thread.start()
+        try:
+            # The garbage frame comes last: once its dead letter is out, the txs went through.
+            wait_until(lambda: bool(_dead(out)), timeout=120, what="the garbage frame's letter")
+            time.sleep(1.0)
+        finally:
+            stop.set()
+            thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert _normalized(out) == 12  # the summary is written when the flow ends
+    [letter] = _dead(out)
+    assert letter["reason"].startswith("garbage frame: not brotli")
+    assert letter["stage"] == "source.flashblocks"
+
+
+def _normalized(out: Path) -> int:
+    try:
+        summary = json.loads((out / "summary.json").read_text())
+    except (OSError, ValueError):
+        return 0
+    return int(summary.get("normalized", 0))
+
+
+def _dead(out: Path) -> list[dict]:
+    path = out / "dead_letters.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
