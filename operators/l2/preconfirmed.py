@@ -15,7 +15,6 @@ from __future__ import annotations
 import msgspec
 
 from operators.l2.flashblocks import Flashblock, receipts_of
-from operators.mev.backruns import find_backruns
 from operators.mev.block import analyze_block_logs, detections_of
 from operators.records import Block, Detection
 
@@ -37,33 +36,9 @@ def preconfirmed_detections(
         chain_id, block_number, None, 0, None, None, seen_ms, source,
         receipts=tuple(r for r in receipts if r.tx_index >= 0), tx_hashes=tuple(tx_hashes),
     )  # fmt: skip
-    analysis = analyze_block_logs(block)
+    analysis = analyze_block_logs(block, backruns=True)
     extra = {"stage": "preconfirmed", "flashblock_index": flashblock.index}
-    out = [
+    return [
         msgspec.structs.replace(d, key=f"{d.key}:preconfirmed", data={**d.data, **extra})
         for d in detections_of(block, analysis)
     ]
-    for backrun in find_backruns(analysis.swaps, analysis.arbitrages):
-        target, arb = backrun.target, backrun.arbitrage
-        out.append(
-            Detection(
-                key=f"{chain_id}:backrun:{block_number}:{target.tx_hash}:preconfirmed",
-                kind="backrun",
-                chain_id=chain_id,
-                tx_hashes=(target.tx_hash, arb.swaps[0].tx_hash),
-                first_seen_ms=seen_ms,
-                detected_ms=seen_ms,
-                block_number=block_number,
-                data={
-                    **extra,
-                    "path": "logs",
-                    "pool": target.pool,
-                    "target": target.to_data(),
-                    "account": arb.account,
-                    "arbitrage_pools": [s.pool for s in arb.swaps],
-                    "profit_token": arb.profit_token,
-                    "profit_amount": arb.profit_amount,
-                },
-            )
-        )
-    return out

@@ -241,6 +241,15 @@ def test_log_path_finds_the_same_sandwich_and_arbitrage_as_the_trace_path(
     swaps_traces = analyze_block(block).swaps
     assert len(swaps_logs) == len(swaps_traces) == 6
     assert [s.protocol for s in swaps_logs] == [s.protocol for s in swaps_traces]
+    # On a sequencer-ordered chain the arbitrage right after the user's swap is also a back-run
+    # of it, on both paths.
+    for analysis in (
+        analyze_block(block, backruns=True),
+        analyze_block(msgspec.structs.replace(block, traces=()), backruns=True),
+    ):
+        [backrun] = analysis.backruns
+        assert (backrun.target.tx_hash, backrun.arbitrage.swaps[0].tx_hash) == (target, arb)
+        assert backrun.leg.pool == pool
 
     # The same block as one Flashblock (Base's documented frame, brotli): the preconfirmed view
     # finds the sandwich, the arbitrage, and the arbitrage as a back-run of the user's swap.
