@@ -18,8 +18,7 @@ from bytewax.operators import windowing as win
 
 from flows.config import ConfigError, DetectConfig, EnrichConfig, LimitsConfig
 from operators.enrich import DEFAULT_ENRICHER, Enricher
-from operators.l2.flashblocks import FLASHBLOCK_KIND, decode_flashblock_item
-from operators.l2.preconfirmed import preconfirmed_detections
+from operators.l2 import FLASHBLOCK_KIND
 from operators.metrics import (
     DEAD_LETTERS,
     DETECTIONS,
@@ -388,6 +387,10 @@ def preconfirmed_detect(step_id: str, raw: Stream[RawItem | Tx | DeadLetter]) ->
     items, operators/l2/preconfirmed.py), before the block exists."""
 
     def detect(item: RawItem | Tx | DeadLetter) -> list[Detection | DeadLetter]:
+        # Imported on the first flashblock: flows without an L2 feed never load the decoders.
+        from operators.l2.flashblocks import decode_flashblock_item
+        from operators.l2.preconfirmed import preconfirmed_detections
+
         assert isinstance(item, RawItem)
         try:
             found = decode_flashblock_item(item.payload)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import brotli
 import msgspec
 
+from operators.l2 import FLASHBLOCK_KIND
 from operators.l2.items import PRECONFIRMED, dead, tx_item
 from operators.records import DeadLetter, RawItem, Receipt
 
@@ -69,7 +70,6 @@ class Flashblock(msgspec.Struct):
 
 
 _decode_flashblock = msgspec.json.Decoder(Flashblock).decode
-FLASHBLOCK_KIND = "flashblock"
 
 
 class FlashblockItem(msgspec.Struct):
