@@ -7,8 +7,8 @@ websocket source emits: a ``RawItem(kind="tx")`` whose payload is a JSON-RPC tra
 handles it like live input.
 
 Parquet rows carry ``rawTx``, the signed transaction: it is decoded (legacy RLP or EIP-2718 typed
-envelope, through eth-account and rlp) for the calldata, access list, blob and EIP-7702 fields,
-and checked against the row's ``hash``. Early files wrap the typed envelope in an RLP byte string;
+envelope, through ``operators.signed_tx``, the decoder the L2 feeds use too) for the calldata,
+access list, blob and EIP-7702 fields, and its re-derived hash checked against the row's ``hash``. Early files wrap the typed envelope in an RLP byte string;
 that is unwrapped. The sender is recovered from the signature when the row's ``from`` is empty or
 the zero address (early collectors did not record it).
 
@@ -31,22 +31,14 @@ import orjson
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-import rlp
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
-from eth_account import Account
-from eth_account.typed_transactions import TypedTransaction
-from eth_account.typed_transactions.set_code_transaction import Authorization
-from eth_keys.datatypes import Signature
-from eth_keys.exceptions import BadSignature, ValidationError
-from eth_utils import keccak
-from hexbytes import HexBytes
 
 from operators.metrics import SOURCE_MESSAGES
 from operators.records import DeadLetter, RawItem
+from operators.signed_tx import BadTx, decode_signed_tx, unwrap_envelope
 
 SOURCE = "mempool-dumpster"
 ZERO_ADDRESS = "0x" + "00" * 20
-LEGACY_FIELDS = ("nonce", "gasPrice", "gas", "to", "value", "data", "v", "r", "s")
 
 # CSV column → Parquet column (the Parquet names are the ones the code reads).
 CSV_COLUMNS = {
@@ -94,110 +86,14 @@ def _address(value: Any) -> str | None:
     return text if text.startswith("0x") else "0x" + text
 
 
-def unwrap_envelope(raw: bytes) -> bytes:
-    """The signed transaction bytes: typed envelopes may come wrapped in an RLP byte string."""
-    if raw and 0x80 <= raw[0] <= 0xBF:
-        inner = rlp.decode(raw)
-        if not isinstance(inner, bytes):
-            raise DumpsterRowError("bad rawTx: RLP string expected")
-        return inner
-    return raw
-
-
 def decode_raw_tx(raw_hex: str) -> tuple[bytes, dict[str, Any]]:
-    """(signed envelope, JSON-RPC fields) of a raw transaction."""
+    """(signed envelope, JSON-RPC fields with the re-derived ``hash`` and recovered ``from``) of
+    a raw transaction, through the one signed-tx decoder (``operators.signed_tx``)."""
     try:
-        envelope = unwrap_envelope(HexBytes(raw_hex))
-        if not envelope:
-            raise DumpsterRowError("bad rawTx: empty")
-        if envelope[0] >= 0xC0:
-            items = rlp.decode(envelope)
-            fields = dict(zip(LEGACY_FIELDS, items, strict=True))
-            v = int.from_bytes(fields["v"], "big")
-            out: dict[str, Any] = {
-                "type": "0x0",
-                "nonce": _hex(int.from_bytes(fields["nonce"], "big")),
-                "gasPrice": _hex(int.from_bytes(fields["gasPrice"], "big")),
-                "gas": _hex(int.from_bytes(fields["gas"], "big")),
-                "to": _address(fields["to"]),
-                "value": _hex(int.from_bytes(fields["value"], "big")),
-                "input": _bytes_hex(fields["data"]),
-                "v": _hex(v),
-                "r": _hex(int.from_bytes(fields["r"], "big")),
-                "s": _hex(int.from_bytes(fields["s"], "big")),
-            }
-            if v >= 35:  # EIP-155: the chain id is in v
-                out["chainId"] = _hex((v - 35) // 2)
-            return envelope, out
-        typed = TypedTransaction.from_bytes(HexBytes(envelope)).as_dict()
-    except DumpsterRowError:
-        raise
-    except Exception as exc:  # rlp / eth-account raise many types for malformed input
-        raise DumpsterRowError(f"bad rawTx: {type(exc).__name__}: {exc}") from exc
-    return envelope, _typed_fields(typed)
-
-
-def _typed_fields(typed: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": _hex(typed["type"])}
-    for name in (
-        "chainId",
-        "nonce",
-        "gas",
-        "value",
-        "maxFeePerGas",
-        "maxPriorityFeePerGas",
-        "gasPrice",
-        "maxFeePerBlobGas",
-        "v",
-        "r",
-        "s",
-    ):
-        if name in typed:
-            out[name] = _hex(typed[name])
-    if "yParity" not in out and "v" in out:
-        out["yParity"] = out["v"]
-    out["to"] = _address(typed.get("to"))
-    out["input"] = _bytes_hex(typed.get("data", b""))
-    if "accessList" in typed:
-        out["accessList"] = [
-            {
-                "address": _address(entry["address"]),
-                "storageKeys": [
-                    k if isinstance(k, str) else _bytes_hex(k) for k in entry["storageKeys"]
-                ],
-            }
-            for entry in typed["accessList"]
-        ]
-    if "blobVersionedHashes" in typed:
-        out["blobVersionedHashes"] = [
-            h if isinstance(h, str) else _bytes_hex(h) for h in typed["blobVersionedHashes"]
-        ]
-    if "authorizationList" in typed:
-        out["authorizationList"] = [
-            {
-                "chainId": _hex(a["chainId"]),
-                "address": _address(a["address"]),
-                "nonce": _hex(a["nonce"]),
-                "yParity": _hex(a["yParity"]),
-                "r": _hex(a["r"]),
-                "s": _hex(a["s"]),
-                "authority": _authority(a),
-            }
-            for a in typed["authorizationList"]
-        ]
-    return out
-
-
-def _authority(signed: dict[str, Any]) -> str | None:
-    """The EOA that signed an EIP-7702 authorization; None when the signature is invalid (EIP-7702
-    skips such tuples rather than failing the transaction)."""
-    try:
-        message = Authorization(signed["chainId"], HexBytes(signed["address"]), signed["nonce"])
-        signature = Signature(vrs=(signed["yParity"], signed["r"], signed["s"]))
-        key = signature.recover_public_key_from_msg_hash(message.hash())
-    except (BadSignature, ValidationError, ValueError):
-        return None
-    return key.to_checksum_address().lower()
+        envelope = unwrap_envelope(bytes.fromhex(raw_hex.removeprefix("0x")))
+        return envelope, decode_signed_tx(envelope)
+    except (BadTx, ValueError) as exc:
+        raise DumpsterRowError(f"bad rawTx: {exc}") from exc
 
 
 def _seen_ms(value: Any) -> int:
@@ -213,16 +109,14 @@ def row_to_rpc(row: dict[str, Any]) -> dict[str, Any]:
         raise DumpsterRowError("missing field: 'hash'")
     raw = row.get("rawTx")
     if raw:
-        envelope, decoded = decode_raw_tx(raw)
-        actual = _bytes_hex(keccak(envelope))
+        _, decoded = decode_raw_tx(raw)
+        actual = decoded.pop("hash")
         if actual != tx_hash:
             raise DumpsterRowError(f"rawTx hash mismatch: row {tx_hash}, rawTx {actual}")
+        recovered = decoded.pop("from")
         sender = _address(row.get("from"))
         if sender in (None, ZERO_ADDRESS):
-            try:
-                sender = Account.recover_transaction(envelope).lower()
-            except Exception as exc:
-                raise DumpsterRowError(f"bad signature: {exc}") from exc
+            sender = recovered
         return {"hash": tx_hash, "from": sender, **decoded, "blockNumber": None, "blockHash": None}
     tx_type = int(row.get("txType") or 0)
     selector = row.get("data4Bytes") or ""

@@ -283,6 +283,12 @@ class RpcConfig:
     base_urls: tuple[str, ...] = _secret_urls("BASE_RPC_URLS")
     # Any other chain (devnets, Anvil's 31337): "chain_id=url" pairs, e.g. "31337=ws://127.0.0.1:8545".
     extra: tuple[str, ...] = _secret_urls("SCORPIUS_RPC_EXTRA")
+    # L2 sequencer feeds (docs/l2.md): Arbitrum's sequencer feed (wss://arb1.arbitrum.io/feed or
+    # your relay) and OP-stack Flashblocks (wss://mainnet.flashblocks.base.org/ws). Each URL is
+    # one more partition of the RPC source; its txs arrive "sequenced" / "preconfirmed".
+    arbitrum_feed_urls: tuple[str, ...] = _secret_urls("ARBITRUM_FEED_URLS")
+    optimism_flashblocks_urls: tuple[str, ...] = _secret_urls("OPTIMISM_FLASHBLOCKS_URLS")
+    base_flashblocks_urls: tuple[str, ...] = _secret_urls("BASE_FLASHBLOCKS_URLS")
     # Frames larger than this are refused (dead letter) and the connection is re-opened.
     max_frame_bytes: int = 64 * 1024 * 1024
     request_timeout_s: float = 15.0

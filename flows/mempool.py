@@ -50,6 +50,9 @@ def build_flow(
         raw = raw_input("source", flow, cfg, stop)
     else:
         raw = op.input("source", flow, source)
+    # Flashblocks (L2 feeds) also arrive whole: MEV inside them before their block exists
+    preconfirmed = stages.preconfirmed_detect("preconfirmed_mev", raw)
+    raw = op.filter("not_flashblocks", raw, lambda item: not stages.is_flashblock(item))
 
     # normalize: RawItem → Tx (pending or mined) and Block
     norm = stages.normalize_stage("normalize", raw, cfg.limits)
@@ -84,7 +87,7 @@ def build_flow(
     # alerts that predicted them
     mempool = stages.mempool_detect("mempool_mev", etxs, cfg.detect)
     mined = stages.block_detect("block_mev", norm.blocks, stages.amm_factories(cfg.detect))
-    found = op.merge("found", mempool.oks, mined.oks, *found_parts)
+    found = op.merge("found", mempool.oks, mined.oks, preconfirmed.oks, *found_parts)
     predicted = stages.link_predictions(
         "predicted", found, cfg.detect.prediction_horizon_s, cfg.detect.prediction_max_victims
     )
@@ -97,7 +100,10 @@ def build_flow(
     alerts = op.map("to_alert", op.merge("alertable", detections, rules.matches), to_alert)
 
     # dead letters of every stage
-    dead = op.merge("dead_letters", norm.errs, mempool.errs, mined.errs, rules.errs, *dead_parts)
+    dead = op.merge(
+        "dead_letters",
+        norm.errs, mempool.errs, mined.errs, preconfirmed.errs, rules.errs, *dead_parts,
+    )  # fmt: skip
 
     # sinks: Kafka topics (when publishing), Parquet archive, ClickHouse (when configured), local JSON lines and console
     if cfg.kafka.publish:

@@ -86,7 +86,8 @@ def live_input(
     if not endpoints:
         raise ConfigError(
             "SCORPIUS_SOURCE_KIND=rpc: no node URLs; set ETHEREUM_RPC_URLS, ARBITRUM_RPC_URLS, "
-            "OPTIMISM_RPC_URLS, BASE_RPC_URLS or SCORPIUS_RPC_EXTRA"
+            "OPTIMISM_RPC_URLS, BASE_RPC_URLS, SCORPIUS_RPC_EXTRA or an L2 feed "
+            "(ARBITRUM_FEED_URLS, OPTIMISM_FLASHBLOCKS_URLS, BASE_FLASHBLOCKS_URLS)"
         )
     raw = op.input(step_id, flow, RpcSource(endpoints, cfg.rpc, stop))
     return dedup_items(f"{step_id}_dedup", raw, cfg.rpc.dedup_ttl_s, cfg.rpc.dedup_max_per_shard)

@@ -20,6 +20,7 @@ from bytewax.operators import windowing as win
 from flows.config import ConfigError, DetectConfig, EnrichConfig, LimitsConfig
 from operators.bounds import TimeBounds
 from operators.enrich import DEFAULT_ENRICHER, Enricher
+from operators.l2 import FLASHBLOCK_KIND
 from operators.metrics import (
     DEAD_LETTERS,
     DETECTIONS,
@@ -383,18 +384,58 @@ def link_predictions(
     return op.key_rm("unkey", op.stateful_flat_map("link", keyed, step))
 
 
+def is_flashblock(item: object) -> bool:
+    return isinstance(item, RawItem) and item.kind == FLASHBLOCK_KIND
+
+
+@operator
+def preconfirmed_detect(step_id: str, raw: Stream[RawItem | Tx | DeadLetter]) -> Checked[Detection]:
+    """Sandwiches, arbitrages and back-runs inside each Flashblock (the feed's whole-flashblock
+    items, operators/l2/preconfirmed.py), before the block exists."""
+
+    def detect(item: RawItem | Tx | DeadLetter) -> list[Detection | DeadLetter]:
+        # Imported on the first flashblock: flows without an L2 feed never load the decoders.
+        from operators.l2.flashblocks import decode_flashblock_item
+        from operators.l2.preconfirmed import preconfirmed_detections
+
+        assert isinstance(item, RawItem)
+        try:
+            found = decode_flashblock_item(item.payload)
+            return list(
+                preconfirmed_detections(
+                    found.flashblock, found.block_number, found.tx_hashes, item.chain_id,
+                    item.source, item.seen_ms,
+                )
+            )  # fmt: skip
+        except Exception as exc:  # a bad item or a classifier bug must not stop the flow
+            return [
+                DeadLetter(
+                    stage="preconfirmed_mev",
+                    reason=f"detector error: {type(exc).__name__}: {exc}",
+                    payload=item.payload[:4096].decode("utf-8", "replace"),
+                    source=item.source,
+                    chain_id=item.chain_id,
+                    at_ms=_now_ms(),
+                )
+            ]
+
+    flashblocks = op.filter("flashblocks", raw, is_flashblock)
+    return split_errors("split", op.flat_map("detect", flashblocks, detect))
+
+
 @operator
 def block_detect(
     step_id: str, blocks: Stream[Block], factories: AmmFactories = BUNDLED
 ) -> Checked[Detection]:
-    """Sandwiches, arbitrages and liquidations from each block's call traces.
+    """Sandwiches, arbitrages and liquidations from each block's call traces, or from its
+    receipts' logs where the node had no traces (``operators.mev.logs``; ``data["path"]``).
 
     A block arrives whole (body, receipts and traces in one bundle from the source), so no
     window is needed to collect it; a block the classifiers cannot read becomes a dead letter.
     """
 
     def detect(block: Block) -> list[Detection | DeadLetter]:
-        if not block.traces:
+        if not block.traces and not any(r.logs for r in block.receipts):
             return []
         try:
             return list(detect_block(block, factories=factories))

@@ -5,6 +5,10 @@ with latency = block seen time - tx first seen. A block that replaces a tracked 
 height (a reorg) reports the replaced block's tracked txs as "reorged" and tracks them as pending
 again (with their original first-seen time), as does any tracked block above it. A tx not mined
 within ``pending_ttl_ms`` of item time is reported "expired" (dropped or replaced) and forgotten.
+L2 sequencer feeds (operators/l2) start tracking at their own stage, "sequenced" or
+"preconfirmed" (the record's ``stage``): latency then runs from the sequencer's sighting; a
+preconfirmed tx (a Flashblock's) that is missing from the block its flashblock belonged to is
+reported "not_landed" (and kept tracked: it may still land later).
 Memory is bounded by ``max_pending`` txs and ``reorg_depth`` blocks per chain.
 
 State is per chain (one key per chain): a block and its txs must meet in one place, and mempool
@@ -31,6 +35,8 @@ class PendingSeen(NamedTuple):
     tx_hash: str
     seen_ms: int
     source: str
+    stage: str | None = None  # L2 feeds: "sequenced" / "preconfirmed"; None: a mempool sighting
+    promised_block: int | None = None  # preconfirmed: the block its flashblock belongs to
 
 
 class BlockSeen(NamedTuple):
@@ -42,7 +48,7 @@ class BlockSeen(NamedTuple):
 
 
 Sighting = PendingSeen | BlockSeen
-FirstSeen = tuple[int, str]  # (first seen ms, source)
+FirstSeen = tuple[int, str, str | None]  # (first seen ms, source, stage)
 
 
 @dataclass
@@ -78,6 +84,7 @@ def _inclusion(
         block_hash=block_hash,
         included_ms=included_ms,
         latency_ms=latency,
+        stage=first[2],
     )
 
 
@@ -94,6 +101,8 @@ class InclusionTracker:
         self._pending: OrderedDict[str, FirstSeen] = OrderedDict()
         self._blocks: dict[int, _Mined] = {}
         self._mined_in: dict[str, int] = {}  # tx hash → number of the tracked block holding it
+        # Preconfirmed txs by the block number their flashblock promised.
+        self._promised: dict[int, dict[str, FirstSeen]] = {}
         self._clock = 0
 
     @property
@@ -115,7 +124,10 @@ class InclusionTracker:
     def _on_pending(self, seen: PendingSeen) -> list[Inclusion]:
         if seen.tx_hash in self._pending or seen.tx_hash in self._mined_in:
             return []  # seen before, or announced only after its block
-        self._pending[seen.tx_hash] = (seen.seen_ms, seen.source)
+        self._pending[seen.tx_hash] = (seen.seen_ms, seen.source, seen.stage)
+        if seen.promised_block is not None:
+            promised = self._promised.setdefault(seen.promised_block, {})
+            promised[seen.tx_hash] = self._pending[seen.tx_hash]
         out: list[Inclusion] = []
         while len(self._pending) > self.max_pending:
             # Reported "expired" early: the cap, not the TTL, ended its tracking (counted here).
@@ -155,6 +167,7 @@ class InclusionTracker:
             )
             latency.observe(max(0, seen.seen_ms - first[0]) / 1000)
             out.append(record)
+        out.extend(self._broken_promises(seen))
         unseen = len(seen.tx_hashes) - len(mined.txs)
         if unseen:
             INCLUSION_UNSEEN.labels(chain).inc(unseen)
@@ -164,6 +177,21 @@ class InclusionTracker:
             for tx_hash in self._blocks.pop(number).all_txs:
                 self._mined_in.pop(tx_hash, None)
         return out
+
+    def _broken_promises(self, seen: BlockSeen) -> list[Inclusion]:
+        """Preconfirmed txs of this block's flashblocks that the block does not hold."""
+        for number in [n for n in self._promised if n < seen.number - self.reorg_depth]:
+            del self._promised[number]  # their block was never seen: nothing to compare with
+        promised = self._promised.pop(seen.number, {})
+        landed = set(seen.tx_hashes)
+        return [
+            _inclusion(
+                "not_landed", self.chain_id, tx_hash, first, seen.number, seen.block_hash,
+                seen.seen_ms,
+            )
+            for tx_hash, first in promised.items()
+            if tx_hash not in landed
+        ]  # fmt: skip
 
     def _orphan(self, number: int) -> list[Inclusion]:
         block = self._blocks.pop(number)
@@ -216,8 +244,19 @@ class _Bundle(msgspec.Struct):
     block: _BlockRef
 
 
+class _SequencedRef(msgspec.Struct):
+    hash: str
+    position: list[int] = []
+
+
 _decode_tx = msgspec.json.Decoder(_TxRef).decode
 _decode_bundle = msgspec.json.Decoder(_Bundle).decode
+_decode_sequenced = msgspec.json.Decoder(_SequencedRef).decode
+SEQUENCER_STAGES = ("sequenced", "preconfirmed")
+
+
+def _promised_block(stage: str | None, position: tuple[int, ...] | list[int]) -> int | None:
+    return position[0] if stage == "preconfirmed" and position else None
 
 
 def sighting(item: RawItem | Tx | Block | DeadLetter) -> Sighting | None:
@@ -226,11 +265,14 @@ def sighting(item: RawItem | Tx | Block | DeadLetter) -> Sighting | None:
     if isinstance(item, Tx):
         if item.block_number is not None:
             return None
-        return PendingSeen(item.chain_id, item.hash, item.first_seen_ms, item.source)
+        return PendingSeen(
+            item.chain_id, item.hash, item.first_seen_ms, item.source, item.stage,
+            _promised_block(item.stage, item.position),
+        )  # fmt: skip
     if isinstance(item, Block):
         if item.hash is None:
             return None
-        hashes = tuple(tx.hash for tx in item.txs)
+        hashes = item.tx_hashes or tuple(tx.hash for tx in item.txs)
         return BlockSeen(item.chain_id, item.number, item.hash, item.first_seen_ms, hashes)
     if not isinstance(item, RawItem):
         return None
@@ -238,6 +280,12 @@ def sighting(item: RawItem | Tx | Block | DeadLetter) -> Sighting | None:
         if item.kind == "tx":
             tx_hash = item.hash or _decode_tx(item.payload).hash
             return PendingSeen(item.chain_id, tx_hash.lower(), item.seen_ms, item.source)
+        if item.kind in SEQUENCER_STAGES:
+            ref = _decode_sequenced(item.payload)
+            return PendingSeen(
+                item.chain_id, (item.hash or ref.hash).lower(), item.seen_ms, item.source,
+                item.kind, _promised_block(item.kind, ref.position),
+            )  # fmt: skip
         if item.kind == "block":
             block = _decode_bundle(item.payload).block
             hashes = tuple(

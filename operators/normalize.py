@@ -11,6 +11,8 @@ Item kinds:
   ``newPendingTransactions`` notifications, entries of a block body).
 - ``"call"``: a top-level call recovered from a trace, without nonce, type or signature. It becomes
   a ``Tx`` with ``nonce=None`` and ``tx_type=TYPE_UNKNOWN`` (-1: unknown, recovered from a trace).
+- ``"sequenced"`` / ``"preconfirmed"``: a tx object from an L2 sequencer feed (operators/l2),
+  with its ``position`` in the sequencer's order; the ``Tx`` carries that ``stage`` and position.
 - ``"block"``: a bundle ``{"block": {...}, "receipts": [...], "traces": [...]}`` where the block's
   ``transactions`` are full objects, hashes or empty; receipts and Parity ``trace_block`` entries
   (RPC camelCase) are optional. A bad tx, receipt or trace inside a good block becomes an extra
@@ -81,6 +83,8 @@ class SizeLimits:
 DEFAULT_LIMITS = SizeLimits()
 
 UINT256_MAX = (1 << 256) - 1
+# Item kinds of L2 sequencer feeds (operators/l2): a tx the sequencer has ordered or preconfirmed.
+SEQUENCER_STAGES = frozenset({"sequenced", "preconfirmed"})
 TYPE_UNKNOWN = -1  # a call recovered from a trace: its envelope type is not known
 
 TYPE_LEGACY = 0x0
@@ -144,6 +148,8 @@ class _RpcTx(msgspec.Struct, gc=False):
     blockNumber: str | None = None
     blockHash: str | None = None
     transactionIndex: str | None = None
+    # L2 feed items only: the place in the sequencer's order (operators/l2).
+    position: list[int] | None = None
 
 
 class _RpcLog(msgspec.Struct, gc=False):
@@ -680,6 +686,10 @@ def _normalize_tx_item(item: RawItem, limits: SizeLimits) -> list[Tx | Block | D
             return [
                 _tx_from_rpc(raw, item.chain_id, item.source, item.seen_ms, limits.calldata_bytes)
             ]
+        if item.kind in SEQUENCER_STAGES:
+            tx = _tx_from_rpc(raw, item.chain_id, item.source, item.seen_ms, limits.calldata_bytes)
+            position = tuple(raw.position or ())
+            return [msgspec.structs.replace(tx, stage=item.kind, position=position)]
         return [
             _call_from_rpc(raw, item.chain_id, item.source, item.seen_ms, limits.calldata_bytes)
         ]
@@ -835,7 +845,7 @@ def normalize_item(
             reason = _edge_reason(item, bounds, now_ms)
             if reason is not None:
                 return [_dead(item, reason, keep=keep, at_ms=now_ms)]
-        if item.kind == "tx" or item.kind == "call":
+        if item.kind == "tx" or item.kind == "call" or item.kind in SEQUENCER_STAGES:
             return _normalize_tx_item(item, limits)
         if item.kind == "block":
             records = _normalize_block_item(item, limits)

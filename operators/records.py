@@ -76,6 +76,11 @@ class Tx(msgspec.Struct, frozen=True, gc=False):
     # OP-stack deposits (0x7e): L1-minted ETH and the deposit's source hash.
     mint: int | None = None
     source_hash: str | None = None
+    # L2 sequencer feeds: "sequenced" (Arbitrum: ordered, FCFS) or "preconfirmed" (Flashblocks:
+    # executed in a sub-block) while not yet mined, with the place in the sequencer's order:
+    # (sequence number, index) on Arbitrum, (block, flashblock index, index) on Flashblocks.
+    stage: str | None = None
+    position: tuple[int, ...] = ()
 
     @property
     def fee_cap(self) -> int:
@@ -320,3 +325,7 @@ class Inclusion(msgspec.Struct, frozen=True, gc=False):
     block_hash: str | None = None
     included_ms: int | None = None
     latency_ms: int | None = None
+    # The stage tracking started at: None (a mempool sighting), "sequenced" or "preconfirmed"
+    # (L2 feeds: the latency then runs from the sequencer's sighting). Status "not_landed": a
+    # preconfirmed tx missing from the block ``block_number`` its flashblock belonged to.
+    stage: str | None = None

@@ -42,20 +42,29 @@ def scrub(text: str, url: str) -> str:
     return text
 
 
+# What an endpoint speaks: a node's JSON-RPC, or an L2 sequencer feed (connectors/rpc/feeds.py).
+RPC = "rpc"
+ARBITRUM_FEED = "arbitrum_feed"
+FLASHBLOCKS = "flashblocks"
+
+
 @dataclass(frozen=True)
 class Endpoint:
     chain_id: int
     url: str
     index: int = 0  # position among its chain's URLs: two keys on one provider stay distinct
+    feed: str = RPC
 
     @property
     def name(self) -> str:
-        """The endpoint as records name it: ``rpc:<chain>:<url without credentials>``."""
-        return f"rpc:{self.chain_id}:{redact(self.url)}"
+        """The endpoint as records name it: ``rpc:<chain>:<url without credentials>`` (the
+        feeds: ``arbitrum_feed:...`` / ``flashblocks:...``)."""
+        return f"{self.feed}:{self.chain_id}:{redact(self.url)}"
 
     @property
     def partition(self) -> str:
-        return f"{self.chain_id}:{self.index}:{redact(self.url)}"
+        prefix = "" if self.feed == RPC else f"{self.feed}:"
+        return f"{prefix}{self.chain_id}:{self.index}:{redact(self.url)}"
 
     @property
     def is_websocket(self) -> bool:
@@ -92,6 +101,20 @@ def endpoints_from_config(cfg: RpcConfig) -> list[Endpoint]:
         chain_id = int(chain_text)
         found.append(_checked(chain_id, url.strip(), counts.get(chain_id, 0), "SCORPIUS_RPC_EXTRA"))
         counts[chain_id] = counts.get(chain_id, 0) + 1
-    if len({(e.chain_id, e.url) for e in found}) != len(found):
+    feeds = {
+        "ARBITRUM_FEED_URLS": (CHAIN_IDS["arbitrum"], ARBITRUM_FEED, cfg.arbitrum_feed_urls),
+        "OPTIMISM_FLASHBLOCKS_URLS": (
+            CHAIN_IDS["optimism"],
+            FLASHBLOCKS,
+            cfg.optimism_flashblocks_urls,
+        ),
+        "BASE_FLASHBLOCKS_URLS": (CHAIN_IDS["base"], FLASHBLOCKS, cfg.base_flashblocks_urls),
+    }
+    for setting, (chain_id, feed, urls) in feeds.items():
+        for index, url in enumerate(urls):
+            if not url.startswith(("ws://", "wss://")):
+                raise ConfigError(f"{setting}: {redact(url)!r} is not a ws:// or wss:// URL")
+            found.append(Endpoint(chain_id, url, index, feed))
+    if len({(e.chain_id, e.url, e.feed) for e in found}) != len(found):
         raise ConfigError("RPC URLs: the same URL is configured twice for one chain")
     return found

@@ -19,7 +19,8 @@ from datetime import UTC, datetime, timedelta
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
-from connectors.rpc.endpoints import Endpoint
+from connectors.rpc.endpoints import RPC, Endpoint
+from connectors.rpc.feeds import FeedSession
 from connectors.rpc.session import EndpointSession
 from flows.config import RpcConfig
 from operators.metrics import SOURCE_LAG
@@ -34,11 +35,15 @@ class _RpcPartition(StatefulSourcePartition[Item, None]):
     def __init__(self, endpoint: Endpoint, cfg: RpcConfig, stop: threading.Event | None) -> None:
         self._items: queue.SimpleQueue[Item] = queue.SimpleQueue()
         self._external_stop = stop
-        self._lag = SOURCE_LAG.labels("rpc", endpoint.partition)
+        self._lag = SOURCE_LAG.labels(endpoint.feed, endpoint.partition)
         self._awake: datetime | None = None
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
-        self._session = EndpointSession(endpoint, cfg, self._items.put)
+        self._session: EndpointSession | FeedSession = (
+            EndpointSession(endpoint, cfg, self._items.put)
+            if endpoint.feed == RPC
+            else FeedSession(endpoint, cfg, self._items.put)
+        )
         self._thread = threading.Thread(
             target=self._run, name=f"rpc {endpoint.partition}", daemon=True
         )

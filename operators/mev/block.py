@@ -1,5 +1,9 @@
 """MEV in one mined block: classify its traces once, then run every block detector.
 
+Blocks without call traces (Arbitrum; providers without ``trace_block``) are classified from
+their receipts' logs instead (``operators.mev.logs``); every finding says which in
+``data["path"]``: ``"traces"`` or ``"logs"``.
+
 ``detect_block`` is the entry point shared by the flow's block window and ``scorpius
 detect-block``. Each finding is a ``Detection`` with a natural key
 ``{chain}:{kind}:{block}:{first tx hash}:{trace address}`` so re-running a block (recovery,
@@ -8,14 +12,16 @@ replays) produces the same keys.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
 from operators.mev.arbitrages import Arbitrage, find_arbitrages
+from operators.mev.backruns import Backrun, find_backruns
 from operators.mev.classify import frames_by_tx
 from operators.mev.liquidations import block_liquidations
+from operators.mev.logs import block_liquidations_from_logs, block_swaps_from_logs, has_logs
 from operators.mev.model import Liquidation, SwapEvent
 from operators.mev.pools import BUNDLED, AmmFactories
 from operators.mev.sandwiches import Sandwich, find_sandwiches
@@ -31,6 +37,14 @@ class BlockAnalysis:
     liquidations: list[Liquidation]
     sandwiches: list[Sandwich]
     arbitrages: list[Arbitrage]
+    path: str = "traces"  # what the block was classified from: "traces" or "logs"
+    backruns: list[Backrun] = field(default_factory=list)
+
+
+# Chains whose blocks are in one sequencer's order (first come, first served on Arbitrum; the
+# OP-stack sequencer on OP Mainnet and Base): an arbitrage right after another account's swap is
+# a back-run of it, so those blocks also report back-runs (operators/mev/backruns.py).
+SEQUENCER_CHAINS = frozenset({42161, 42170, 421614, 10, 8453, 84532, 11155420})
 
 
 def _with_exchange(factories: AmmFactories, chain_id: int, swap: SwapEvent) -> SwapEvent:
@@ -40,14 +54,44 @@ def _with_exchange(factories: AmmFactories, chain_id: int, swap: SwapEvent) -> S
     return msgspec.structs.replace(swap, exchange=exchange) if exchange else swap
 
 
-def analyze_block(block: Block, factories: AmmFactories = BUNDLED) -> BlockAnalysis:
+def _backruns(
+    block: Block, swaps: list[SwapEvent], arbitrages: list[Arbitrage], backruns: bool | None
+) -> list[Backrun]:
+    wanted = block.chain_id in SEQUENCER_CHAINS if backruns is None else backruns
+    return find_backruns(swaps, arbitrages) if wanted else []
+
+
+def analyze_block(
+    block: Block, factories: AmmFactories = BUNDLED, backruns: bool | None = None
+) -> BlockAnalysis:
+    """Traces where the node had them, else the receipts' logs. ``backruns``: whether to look
+    for back-runs (None: on sequencer-ordered chains, ``SEQUENCER_CHAINS``)."""
+    if not block.traces and has_logs(block.receipts):
+        return analyze_block_logs(block, factories, backruns)
     frames = frames_by_tx(block.traces)
     swaps = [_with_exchange(factories, block.chain_id, s) for s in block_swaps(frames)]
+    arbitrages = find_arbitrages(swaps)
     return BlockAnalysis(
         swaps=swaps,
         liquidations=block_liquidations(frames),
         sandwiches=find_sandwiches(swaps),
-        arbitrages=find_arbitrages(swaps),
+        arbitrages=arbitrages,
+        backruns=_backruns(block, swaps, arbitrages, backruns),
+    )
+
+
+def analyze_block_logs(
+    block: Block, factories: AmmFactories = BUNDLED, backruns: bool | None = None
+) -> BlockAnalysis:
+    swaps = [_with_exchange(factories, block.chain_id, s) for s in block_swaps_from_logs(block)]
+    arbitrages = find_arbitrages(swaps)
+    return BlockAnalysis(
+        swaps=swaps,
+        liquidations=block_liquidations_from_logs(block),
+        sandwiches=find_sandwiches(swaps),
+        arbitrages=arbitrages,
+        path="logs",
+        backruns=_backruns(block, swaps, arbitrages, backruns),
     )
 
 
@@ -56,8 +100,9 @@ def _path(trace_address: tuple[int, ...]) -> str:
 
 
 class _Builder:
-    def __init__(self, block: Block, now_ms: int | None) -> None:
+    def __init__(self, block: Block, now_ms: int | None, path: str = "traces") -> None:
         self.block = block
+        self.path = path
         self.detected_ms = now_ms if now_ms is not None else block.first_seen_ms
 
     def make(
@@ -78,7 +123,7 @@ class _Builder:
             detected_ms=self.detected_ms,
             severity=severity,
             block_number=block.number,
-            data={"block_hash": block.hash, **data},
+            data={"block_hash": block.hash, "path": self.path, **data},
         )
 
 
@@ -153,6 +198,23 @@ def liquidation_detection(build: _Builder, liq: Liquidation) -> Detection:
     )
 
 
+def backrun_detection(build: _Builder, backrun: Backrun) -> Detection:
+    target, arb = backrun.target, backrun.arbitrage
+    return build.make(
+        "backrun",
+        target,
+        (target.tx_hash, arb.swaps[0].tx_hash),
+        {
+            "pool": target.pool,
+            "target": target.to_data(),
+            "account": arb.account,
+            "arbitrage_pools": [s.pool for s in arb.swaps],
+            "profit_token": arb.profit_token,
+            "profit_amount": arb.profit_amount,
+        },
+    )
+
+
 def swap_detection(build: _Builder, swap: SwapEvent) -> Detection:
     """A plain swap as a record (``detect-block --swaps``), not a finding of its own."""
     return build.make("swap", swap, (swap.tx_hash,), swap.to_data())
@@ -162,12 +224,13 @@ def detections_of(
     block: Block, analysis: BlockAnalysis, now_ms: int | None = None, with_swaps: bool = False
 ) -> list[Detection]:
     """Detections of an analysed block; ``with_swaps`` adds one record per swap first."""
-    build = _Builder(block, now_ms)
+    build = _Builder(block, now_ms, analysis.path)
     return [
         *(swap_detection(build, s) for s in (analysis.swaps if with_swaps else ())),
         *(sandwich_detection(build, s) for s in analysis.sandwiches),
         *(arbitrage_detection(build, a) for a in analysis.arbitrages),
         *(liquidation_detection(build, liq) for liq in analysis.liquidations),
+        *(backrun_detection(build, b) for b in analysis.backruns),
     ]
 
 

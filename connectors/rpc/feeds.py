@@ -1,0 +1,181 @@
+"""L2 sequencer feeds as partitions of the RPC source: Arbitrum's sequencer feed, Flashblocks.
+
+A feed endpoint is a websocket that pushes frames without being asked (no JSON-RPC). The session
+connects, reads frames, hands each to the pure decoder (``operators.l2``) in this thread, and
+emits the resulting ``RawItem`` ("sequenced" / "preconfirmed") and ``DeadLetter`` records through
+``emit``, like ``EndpointSession`` does for nodes; the dedup step after the source drops what
+several URLs (or a replay after a reconnect) deliver twice.
+
+- **Arbitrum**: the client sends nitro's feed headers (``Arbitrum-Feed-Client-Version: 2`` and,
+  after a reconnect, ``Arbitrum-Requested-Sequence-Number`` = the next sequence number wanted, so
+  the relay replays what was missed from its backlog). A relay answering with an
+  ``Arbitrum-Chain-Id`` header other than the configured chain is refused (dead letter ``wrong
+  chain id``) and retried only every ``wrong_chain_retry_s``.
+- **Flashblocks**: binary frames are brotli-compressed JSON, text frames plain JSON; a frame that
+  decompresses beyond ``max_frame_bytes`` is refused. Besides its txs, a flashblock whose
+  receipts have logs is handed on whole (``RawItem(kind="flashblock")``) for the preconfirmed MEV
+  step (``flows.stages.preconfirmed_detect``).
+- Frames larger than ``max_frame_bytes`` on the wire close the connection (websocket close code
+  1009): dead letter ``oversize frame``, then reconnect. Connection trouble is retried with the RPC
+  source's backoff (``backoff_delay``) and counted in ``scorpius_source_reconnects``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+
+import websockets
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from connectors.rpc.client import now_ms
+from connectors.rpc.endpoints import ARBITRUM_FEED, Endpoint, scrub
+from connectors.rpc.session import MESSAGE_TOO_BIG, Emit, WrongChain, backoff_delay
+from flows.config import RpcConfig
+from operators.l2.arbitrum import decode_feed_frame
+from operators.l2.flashblocks import FlashblockDecoder, flashblock_item
+from operators.l2.items import dead
+from operators.metrics import (
+    RPC_CONNECTED,
+    SOURCE_ERRORS,
+    SOURCE_MESSAGES,
+    SOURCE_RECONNECTS,
+    reason_class,
+)
+from operators.records import DeadLetter, RawItem
+
+log = logging.getLogger(__name__)
+
+FEED_CLIENT_VERSION = "2"
+CHAIN_ID_HEADER = "Arbitrum-Chain-Id"
+
+
+class FeedSession:
+    def __init__(self, endpoint: Endpoint, cfg: RpcConfig, emit: Emit) -> None:
+        self.endpoint = endpoint
+        self.cfg = cfg
+        self._emit = emit
+        self._chain = str(endpoint.chain_id)
+        self._name = endpoint.name
+        self._stage = f"source.{endpoint.feed}"
+        self._rng = random.Random()
+        self._next_sequence: int | None = None  # Arbitrum: resume point after a reconnect
+        self._messages = SOURCE_MESSAGES.labels(endpoint.feed, self._chain)
+        self._connected = RPC_CONNECTED.labels(self._chain, self._name)
+        self._flashblocks = FlashblockDecoder(endpoint.chain_id, self._name, cfg.max_frame_bytes)
+        self._decode: Callable[[bytes | str, int], list[RawItem | DeadLetter]] = (
+            self._arbitrum if endpoint.feed == ARBITRUM_FEED else self._flashblock
+        )
+
+    # --- decoding -----------------------------------------------------------------------------
+
+    def _arbitrum(self, frame: bytes | str, seen_ms: int) -> list[RawItem | DeadLetter]:
+        items, highest = decode_feed_frame(frame, self.endpoint.chain_id, self._name, seen_ms)
+        if highest is not None and (self._next_sequence is None or highest >= self._next_sequence):
+            self._next_sequence = highest + 1
+        return items
+
+    def _flashblock(self, frame: bytes | str, seen_ms: int) -> list[RawItem | DeadLetter]:
+        flashblock, items = self._flashblocks.decode(frame, seen_ms)
+        if flashblock is not None:
+            whole = flashblock_item(flashblock, items, self.endpoint.chain_id, self._name, seen_ms)
+            if whole is not None:
+                return [*items, whole]
+        return items
+
+    def on_frame(self, frame: bytes | str, seen_ms: int) -> None:
+        for item in self._decode(frame, seen_ms):
+            if isinstance(item, DeadLetter):
+                SOURCE_ERRORS.labels(
+                    self.endpoint.feed, self._chain, reason_class(item.reason)
+                ).inc()
+            else:
+                self._messages.inc()
+            self._emit(item)
+
+    def _dead(self, reason: str) -> None:
+        SOURCE_ERRORS.labels(self.endpoint.feed, self._chain, reason_class(reason)).inc()
+        log.warning("%s: %s", self._name, reason)
+        self._emit(dead(self._stage, reason, "", self._name, self.endpoint.chain_id, now_ms()))
+
+    # --- the connection -------------------------------------------------------------------
+
+    def _headers(self) -> dict[str, str]:
+        if self.endpoint.feed != ARBITRUM_FEED:
+            return {}
+        headers = {"Arbitrum-Feed-Client-Version": FEED_CLIENT_VERSION}
+        if self._next_sequence is not None:
+            headers["Arbitrum-Requested-Sequence-Number"] = str(self._next_sequence)
+        return headers
+
+    async def _serve_once(self) -> None:
+        async with connect(
+            self.endpoint.url,
+            additional_headers=self._headers(),
+            max_size=self.cfg.max_frame_bytes,
+            open_timeout=self.cfg.request_timeout_s,
+            ping_interval=20,
+            ping_timeout=20,
+        ) as ws:
+            answered = ws.response.headers.get(CHAIN_ID_HEADER) if ws.response else None
+            if answered is not None and answered.strip() != self._chain:
+                raise WrongChain(
+                    f"wrong chain id: {self._name} announced {CHAIN_ID_HEADER} {answered!r} "
+                    f"but is configured for chain {self._chain}; not ingesting from it"
+                )
+            self._connected.set(1)
+            log.info("%s: connected", self._name)
+            async for frame in ws:
+                self.on_frame(frame, now_ms())
+
+    async def run(self, stop: asyncio.Event) -> None:
+        attempt = 0
+        while not stop.is_set():
+            started = time.monotonic()
+            delay: float | None = None
+            try:
+                serve = asyncio.create_task(self._serve_once())
+                stopper = asyncio.create_task(stop.wait())
+                done, _ = await asyncio.wait({serve, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                for task in (serve, stopper):
+                    task.cancel()
+                await asyncio.gather(serve, stopper, return_exceptions=True)
+                if serve in done and serve.exception() is not None:
+                    raise serve.exception()  # type: ignore[misc]
+            except WrongChain as exc:
+                self._dead(str(exc))
+                delay = self.cfg.wrong_chain_retry_s
+            except ConnectionClosed as exc:
+                if exc.sent is not None and exc.sent.code == MESSAGE_TOO_BIG:
+                    self._dead(
+                        f"oversize frame: over max_frame_bytes={self.cfg.max_frame_bytes}, "
+                        "connection re-opened"
+                    )
+                log.info("%s: connection closed: %s", self._name, self._describe(exc))
+            except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as exc:
+                log.info("%s: connection failed: %s", self._name, self._describe(exc))
+            except Exception as exc:  # a decoder bug must not end the partition
+                log.error("%s: feed session failed: %s", self._name, self._describe(exc))
+                self._dead(f"source error: {self._describe(exc)}")
+            finally:
+                self._connected.set(0)
+            if stop.is_set():
+                return
+            if time.monotonic() - started > self.cfg.backoff_max_s:
+                attempt = 0
+            if delay is None:
+                delay = backoff_delay(
+                    attempt, self.cfg.backoff_initial_s, self.cfg.backoff_max_s, self._rng
+                )
+                attempt += 1
+            SOURCE_RECONNECTS.labels(self.endpoint.feed, self._chain).inc()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+
+    def _describe(self, exc: BaseException) -> str:
+        return scrub(f"{type(exc).__name__}: {exc}", self.endpoint.url)
