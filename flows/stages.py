@@ -16,7 +16,7 @@ import bytewax.operators as op
 from bytewax.dataflow import Stream, operator
 from bytewax.operators import windowing as win
 
-from flows.config import ConfigError, DetectConfig, EnrichConfig, LimitsConfig
+from flows.config import ConfigError, DetectConfig, EnrichConfig, LimitsConfig, RpcConfig
 from operators.enrich import DEFAULT_ENRICHER, Enricher
 from operators.metrics import (
     DEAD_LETTERS,
@@ -38,6 +38,7 @@ from operators.mev.mempool.predictions import window_key as prediction_key
 from operators.mev.mempool.reserves import FetchReserves, ReservesAtHead, ReservesUnavailable
 from operators.mev.mempool.sandwich_attempt import window_key as sandwich_key
 from operators.mev.pools import BUNDLED, AmmFactories
+from operators.mev.private import PrivateFlowTracker, WatchState
 from operators.normalize import SizeLimits, normalize_item
 from operators.records import (
     Block,
@@ -146,6 +147,47 @@ def enrich_stage(step_id: str, txs: Stream[Tx], cfg: EnrichConfig) -> Stream[Enr
         else DEFAULT_ENRICHER
     )
     return op.map("enrich", txs, enricher.enrich)
+
+
+@operator
+def private_flow(
+    step_id: str,
+    txs: Stream[Tx],
+    blocks: Stream[Block],
+    watch: Stream[WatchState],
+    lookback_s: float,
+    rpc: RpcConfig,
+) -> Stream[Block]:
+    """Blocks with each tx's private status, from pending sightings and the sources' watch states
+    (operators/mev/private.py); one tracker per chain."""
+
+    def keyed(item: Tx | Block | WatchState) -> Iterable[tuple[str, Tx | Block | WatchState]]:
+        if isinstance(item, Tx) and item.block_number is not None:
+            return ()
+        return ((str(item.chain_id), item),)
+
+    def step(
+        tracker: PrivateFlowTracker | None, item: Tx | Block | WatchState
+    ) -> tuple[PrivateFlowTracker, list[Block]]:
+        if tracker is None:
+            tracker = PrivateFlowTracker(
+                item.chain_id,
+                int(lookback_s * 1000),
+                rpc.max_pending,
+                int(rpc.pending_ttl_s * 1000),
+                rpc.reorg_depth,
+            )
+        if isinstance(item, Block):
+            return tracker, [tracker.on_block(item)]
+        if isinstance(item, Tx):
+            tracker.on_pending(item.hash, item.first_seen_ms)
+        else:
+            tracker.on_watch(item)
+        return tracker, []
+
+    merged = op.merge("sightings", txs, blocks, watch)
+    tracked = op.stateful_flat_map("track", op.flat_map("by_chain", merged, keyed), step)
+    return op.key_rm("unkey", tracked)
 
 
 @operator

@@ -76,6 +76,9 @@ class Tx(msgspec.Struct, frozen=True, gc=False):
     # OP-stack deposits (0x7e): L1-minted ETH and the deposit's source hash.
     mint: int | None = None
     source_hash: str | None = None
+    # Mined txs only: "true" (never seen pending while a source watched: private order flow),
+    # "false" (seen pending) or "unknown" (operators/mev/private.py); None while pending.
+    private: str | None = None
 
     @property
     def fee_cap(self) -> int:
@@ -146,6 +149,9 @@ class Block(msgspec.Struct, frozen=True, gc=False):
     parent_hash: str | None = None
     # Every tx hash of the block in order, also when the body came with hashes only.
     tx_hashes: tuple[str, ...] = ()
+    # The private status of each tx in ``tx_hashes`` order, once the private-flow step has seen
+    # the block (operators/mev/private.py); empty before.
+    tx_private: tuple[str, ...] = ()
 
 
 # --- enrichment --------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from operators.mev.classify import frames_by_tx
 from operators.mev.liquidations import block_liquidations
 from operators.mev.model import Liquidation, SwapEvent
 from operators.mev.pools import BUNDLED, AmmFactories
+from operators.mev.private import PRIVATE, UNKNOWN, private_status, share
 from operators.mev.sandwiches import Sandwich, find_sandwiches
 from operators.mev.swaps import block_swaps
 from operators.records import Block, Detection
@@ -59,6 +60,14 @@ class _Builder:
     def __init__(self, block: Block, now_ms: int | None) -> None:
         self.block = block
         self.detected_ms = now_ms if now_ms is not None else block.first_seen_ms
+        self.private = private_status(block)
+
+    def private_of(self, tx_hash: str) -> str:
+        return self.private.get(tx_hash, UNKNOWN)
+
+    def leg(self, swap: SwapEvent) -> dict[str, Any]:
+        """A swap of a finding with its tx's private status."""
+        return {**swap.to_data(), "private": self.private_of(swap.tx_hash)}
 
     def make(
         self,
@@ -98,9 +107,9 @@ def sandwich_detection(build: _Builder, sandwich: Sandwich) -> Detection:
             "pool": front.pool,
             "tokens": [front.token_in, front.token_out],
             "sandwicher": sandwich.sandwicher,
-            "frontrun": front.to_data(),
-            "victims": [v.to_data() for v in sandwich.victims],
-            "backrun": back.to_data(),
+            "frontrun": build.leg(front),
+            "victims": [build.leg(v) for v in sandwich.victims],
+            "backrun": build.leg(back),
             "profit_token": sandwich.profit_token,
             "profit_amount": sandwich.profit_amount,
             "error": None,
@@ -121,7 +130,8 @@ def arbitrage_detection(build: _Builder, arb: Arbitrage) -> Detection:
             "protocols": sorted({s.protocol for s in arb.swaps}),
             "pools": [s.pool for s in arb.swaps],
             "tokens": [first.token_in, *(s.token_out for s in arb.swaps)],
-            "swaps": [s.to_data() for s in arb.swaps],
+            "swaps": [build.leg(s) for s in arb.swaps],
+            "private": build.private_of(first.tx_hash),
             "profit_token": arb.profit_token,
             "start_amount": arb.start_amount,
             "end_amount": arb.end_amount,
@@ -149,6 +159,40 @@ def liquidation_detection(build: _Builder, liq: Liquidation) -> Detection:
             "received_token": liq.received_token,
             "received_amount": liq.received_amount,
             "error": liq.error,
+            "private": build.private_of(liq.tx_hash),
+        },
+    )
+
+
+def _searcher_txs(analysis: BlockAnalysis) -> set[str]:
+    """The txs of the block's MEV takers: sandwich legs, arbitrages, liquidations (not victims)."""
+    return {
+        *(tx for s in analysis.sandwiches for tx in (s.frontrun.tx_hash, s.backrun.tx_hash)),
+        *(a.swaps[0].tx_hash for a in analysis.arbitrages),
+        *(liq.tx_hash for liq in analysis.liquidations),
+    }
+
+
+def private_flow_detection(build: _Builder, analysis: BlockAnalysis) -> Detection | None:
+    """The block's share of private txs and of private MEV txs (annotated blocks only)."""
+    block = build.block
+    if not build.private:
+        return None
+    mev = _searcher_txs(analysis)
+    return Detection(
+        key=f"{block.chain_id}:private_flow:{block.number}:{block.hash}:root",
+        kind="private_flow",
+        chain_id=block.chain_id,
+        tx_hashes=tuple(h for h, s in build.private.items() if s == PRIVATE),
+        first_seen_ms=block.first_seen_ms,
+        detected_ms=build.detected_ms,
+        block_number=block.number,
+        data={
+            "block_hash": block.hash,
+            "txs": len(build.private),
+            **share(build.private.values()),
+            "mev_txs": len(mev),
+            "mev": share(build.private_of(h) for h in sorted(mev)),
         },
     )
 
@@ -163,11 +207,13 @@ def detections_of(
 ) -> list[Detection]:
     """Detections of an analysed block; ``with_swaps`` adds one record per swap first."""
     build = _Builder(block, now_ms)
+    flow = private_flow_detection(build, analysis)
     return [
         *(swap_detection(build, s) for s in (analysis.swaps if with_swaps else ())),
         *(sandwich_detection(build, s) for s in analysis.sandwiches),
         *(arbitrage_detection(build, a) for a in analysis.arbitrages),
         *(liquidation_detection(build, liq) for liq in analysis.liquidations),
+        *((flow,) if flow is not None else ()),
     ]
 
 
