@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from operators.mev.protocols import aave, balancer, compound, cream, curve, erc20, uniswap, zeroex
+from operators.mev.protocols import (
+    aave,
+    balancer,
+    bancor,
+    compound,
+    cream,
+    curve,
+    erc20,
+    uniswap,
+    zeroex,
+)
 from operators.mev.protocols.spec import CallSpec
 
 # Token transfers first: a ``transfer`` on any contract is a transfer, whatever else it is.
@@ -15,4 +25,5 @@ REGISTRY: tuple[CallSpec, ...] = (
     *compound.SPECS,
     *cream.SPECS,
     *curve.SPECS,
+    *bancor.SPECS,
 )
