@@ -422,14 +422,15 @@ def link_predictions(
 def block_detect(
     step_id: str, blocks: Stream[Block], factories: AmmFactories = BUNDLED
 ) -> Checked[Detection]:
-    """Sandwiches, arbitrages and liquidations from each block's call traces.
+    """Sandwiches, arbitrages and liquidations from each block's call traces, builder payments
+    from its receipts and traces, and its private-flow share.
 
     A block arrives whole (body, receipts and traces in one bundle from the source), so no
     window is needed to collect it; a block the classifiers cannot read becomes a dead letter.
     """
 
     def detect(block: Block) -> list[Detection | DeadLetter]:
-        if not block.traces:
+        if not block.traces and not block.receipts:
             return []
         try:
             return list(detect_block(block, factories=factories))

@@ -152,6 +152,8 @@ class Block(msgspec.Struct, frozen=True, gc=False):
     # The private status of each tx in ``tx_hashes`` order, once the private-flow step has seen
     # the block (operators/mev/private.py); empty before.
     tx_private: tuple[str, ...] = ()
+    # The header's extraData (0x-hex), where builders and pools sign their blocks.
+    extra_data: str | None = None
 
 
 # --- enrichment --------------------------------------------------------------------------------

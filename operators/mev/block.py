@@ -8,12 +8,13 @@ replays) produces the same keys.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
 from operators.mev.arbitrages import Arbitrage, find_arbitrages
+from operators.mev.builders import Payment, block_payments, bundled_builders, extra_text
 from operators.mev.classify import frames_by_tx
 from operators.mev.liquidations import block_liquidations
 from operators.mev.model import Liquidation, SwapEvent
@@ -32,9 +33,18 @@ class BlockAnalysis:
     liquidations: list[Liquidation]
     sandwiches: list[Sandwich]
     arbitrages: list[Arbitrage]
+    # Each tx's payment to the fee recipient, and the builder the block names (builders.py).
+    payments: list[Payment] = field(default_factory=list)
+    builder: str | None = None
+
+
+def _is_address(text: str) -> bool:
+    return len(text) == 42 and text.startswith("0x")
 
 
 def _with_exchange(factories: AmmFactories, chain_id: int, swap: SwapEvent) -> SwapEvent:
+    if not (_is_address(swap.token_in) and _is_address(swap.token_out)):
+        return swap  # a frame without a callee (malformed traces) names no token to derive from
     exchange = factories.exchange_of(
         chain_id, swap.protocol, swap.pool, swap.token_in, swap.token_out
     )
@@ -49,6 +59,8 @@ def analyze_block(block: Block, factories: AmmFactories = BUNDLED) -> BlockAnaly
         liquidations=block_liquidations(frames),
         sandwiches=find_sandwiches(swaps),
         arbitrages=find_arbitrages(swaps),
+        payments=block_payments(block, frames),
+        builder=bundled_builders().name(block),
     )
 
 
@@ -164,6 +176,83 @@ def liquidation_detection(build: _Builder, liq: Liquidation) -> Detection:
     )
 
 
+def _payment_data(build: _Builder, analysis: BlockAnalysis) -> dict[str, Any]:
+    block = build.block
+    return {
+        "builder": analysis.builder,
+        "fee_recipient": block.miner,
+        "extra_data": extra_text(block.extra_data) or None,
+    }
+
+
+def builder_payment_detections(build: _Builder, analysis: BlockAnalysis) -> list[Detection]:
+    """Per tx paying the coinbase directly, per MEV bundle (a finding's searcher txs), per block."""
+    block = build.block
+    prefix = f"{block.chain_id}:builder_payment:{block.number}"
+    who = _payment_data(build, analysis)
+    by_tx = {p.tx_hash: p for p in analysis.payments}
+
+    def make(key: str, scope: str, payments: list[Payment], extra: dict[str, Any]) -> Detection:
+        return Detection(
+            key=key,
+            kind="builder_payment",
+            chain_id=block.chain_id,
+            tx_hashes=tuple(p.tx_hash for p in payments),
+            first_seen_ms=block.first_seen_ms,
+            detected_ms=build.detected_ms,
+            block_number=block.number,
+            data={
+                "block_hash": block.hash,
+                "scope": scope,
+                **who,
+                "coinbase_transfer": sum(p.coinbase_transfer for p in payments),
+                # None when no receipt told a gas price (trace-only blocks)
+                "priority_fee": None
+                if all(p.priority_fee is None for p in payments)
+                else sum(p.priority_fee or 0 for p in payments),
+                "total": sum(p.total for p in payments),
+                **extra,
+            },
+        )
+
+    out = [
+        make(
+            f"{prefix}:{p.tx_hash}:tx",
+            "tx",
+            [p],
+            {**p.to_data(), "private": build.private_of(p.tx_hash)},
+        )
+        for p in analysis.payments
+        if p.coinbase_transfer > 0
+    ]
+    bundles: list[tuple[str, SwapEvent | Liquidation, list[str]]] = [
+        *(
+            ("sandwich", s.frontrun, [s.frontrun.tx_hash, s.backrun.tx_hash])
+            for s in analysis.sandwiches
+        ),
+        *(("arbitrage", a.swaps[0], [a.swaps[0].tx_hash]) for a in analysis.arbitrages),
+        *(("liquidation", liq, [liq.tx_hash]) for liq in analysis.liquidations),
+    ]
+    for finding, anchor, hashes in bundles:
+        paid = [by_tx[h] for h in dict.fromkeys(hashes) if h in by_tx]
+        if not paid:
+            continue
+        key = f"{prefix}:{anchor.tx_hash}:{finding}.{_path(anchor.trace_address)}"
+        out.append(
+            make(key, "bundle", paid, {"finding": finding, "txs": [p.to_data() for p in paid]})
+        )
+    if analysis.payments:
+        out.append(
+            make(
+                f"{prefix}:{block.hash}:block",
+                "block",
+                analysis.payments,
+                {"txs_paying_coinbase": sum(p.coinbase_transfer > 0 for p in analysis.payments)},
+            )
+        )
+    return out
+
+
 def _searcher_txs(analysis: BlockAnalysis) -> set[str]:
     """The txs of the block's MEV takers: sandwich legs, arbitrages, liquidations (not victims)."""
     return {
@@ -213,6 +302,7 @@ def detections_of(
         *(sandwich_detection(build, s) for s in analysis.sandwiches),
         *(arbitrage_detection(build, a) for a in analysis.arbitrages),
         *(liquidation_detection(build, liq) for liq in analysis.liquidations),
+        *builder_payment_detections(build, analysis),
         *((flow,) if flow is not None else ()),
     ]
 
