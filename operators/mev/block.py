@@ -124,6 +124,8 @@ def sandwich_detection(build: _Builder, sandwich: Sandwich) -> Detection:
             "backrun": build.leg(back),
             "profit_token": sandwich.profit_token,
             "profit_amount": sandwich.profit_amount,
+            "layer": sandwich.layer,
+            "cut": sandwich.cut,
             "error": None,
         },
         severity="medium",
