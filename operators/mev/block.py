@@ -16,6 +16,7 @@ import msgspec
 from operators.mev.arbitrages import Arbitrage, find_arbitrages
 from operators.mev.builders import Payment, block_payments, bundled_builders, extra_text
 from operators.mev.classify import frames_by_tx
+from operators.mev.jit import JitLiquidity, PositionCall, find_jit
 from operators.mev.liquidations import block_liquidations
 from operators.mev.model import Liquidation, SwapEvent
 from operators.mev.pools import BUNDLED, AmmFactories
@@ -36,6 +37,7 @@ class BlockAnalysis:
     # Each tx's payment to the fee recipient, and the builder the block names (builders.py).
     payments: list[Payment] = field(default_factory=list)
     builder: str | None = None
+    jit: list[JitLiquidity] = field(default_factory=list)
 
 
 def _is_address(text: str) -> bool:
@@ -61,6 +63,7 @@ def analyze_block(block: Block, factories: AmmFactories = BUNDLED) -> BlockAnaly
         arbitrages=find_arbitrages(swaps),
         payments=block_payments(block, frames),
         builder=bundled_builders().name(block),
+        jit=find_jit(frames, swaps, block.chain_id, factories),
     )
 
 
@@ -255,12 +258,61 @@ def builder_payment_detections(build: _Builder, analysis: BlockAnalysis) -> list
     return out
 
 
+def _position(call: PositionCall, build: _Builder) -> dict[str, Any]:
+    return {
+        "tx_hash": call.tx_hash,
+        "tx_position": call.tx_position,
+        "trace_address": list(call.trace_address),
+        "tick_lower": call.tick_lower,
+        "tick_upper": call.tick_upper,
+        "liquidity": call.liquidity,
+        "amount0": call.amount0,
+        "amount1": call.amount1,
+        "private": build.private_of(call.tx_hash),
+    }
+
+
+def jit_detection(build: _Builder, jit: JitLiquidity) -> Detection:
+    mint = jit.mint
+    block = build.block
+    return Detection(
+        key=f"{block.chain_id}:jit_liquidity:{block.number}:{mint.tx_hash}:{_path(mint.trace_address)}",
+        kind="jit_liquidity",
+        chain_id=block.chain_id,
+        tx_hashes=_unique([mint.tx_hash, *(v.tx_hash for v in jit.victims), jit.burn.tx_hash]),
+        first_seen_ms=block.first_seen_ms,
+        detected_ms=build.detected_ms,
+        severity="medium",
+        block_number=block.number,
+        data={
+            "block_hash": block.hash,
+            "lp": jit.lp,
+            "pool": jit.pool,
+            "protocol": "uniswap_v3",
+            "fee_tier": jit.fee_tier,
+            "token0": jit.token0,
+            "token1": jit.token1,
+            "mint": _position(mint, build),
+            "burn": _position(jit.burn, build),
+            "collected0": jit.collected0,
+            "collected1": jit.collected1,
+            "fee0": jit.fee0,
+            "fee1": jit.fee1,
+            "volume0": jit.volume0,
+            "volume1": jit.volume1,
+            "share": jit.share,
+            "victims": [build.leg(v) for v in jit.victims],
+        },
+    )
+
+
 def _searcher_txs(analysis: BlockAnalysis) -> set[str]:
     """The txs of the block's MEV takers: sandwich legs, arbitrages, liquidations (not victims)."""
     return {
         *(tx for s in analysis.sandwiches for tx in (s.frontrun.tx_hash, s.backrun.tx_hash)),
         *(a.swaps[0].tx_hash for a in analysis.arbitrages),
         *(liq.tx_hash for liq in analysis.liquidations),
+        *(tx for j in analysis.jit for tx in (j.mint.tx_hash, j.burn.tx_hash)),
     }
 
 
@@ -304,6 +356,7 @@ def detections_of(
         *(sandwich_detection(build, s) for s in analysis.sandwiches),
         *(arbitrage_detection(build, a) for a in analysis.arbitrages),
         *(liquidation_detection(build, liq) for liq in analysis.liquidations),
+        *(jit_detection(build, j) for j in analysis.jit),
         *builder_payment_detections(build, analysis),
         *((flow,) if flow is not None else ()),
     ]
