@@ -11,6 +11,7 @@ from operators.mev.protocols import (
     curve,
     erc20,
     uniswap,
+    uniswap_v4,
     zeroex,
 )
 from operators.mev.protocols.spec import CallSpec
@@ -19,6 +20,7 @@ from operators.mev.protocols.spec import CallSpec
 REGISTRY: tuple[CallSpec, ...] = (
     *erc20.SPECS,
     *uniswap.SPECS,
+    *uniswap_v4.SPECS,
     *aave.SPECS,
     *zeroex.SPECS,
     *balancer.SPECS,
