@@ -115,6 +115,8 @@ TX_SCHEMA = pa.schema(
         ("token", pa.string()),
         ("token_amount", pa.string()),
         ("counterparty", pa.string()),
+        # Mined txs: "true" / "false" / "unknown" private order flow (operators/mev/private.py).
+        ("private", pa.string()),
     ]
 )
 
@@ -166,6 +168,7 @@ def tx_row(record: Tx | EnrichedTx) -> dict[str, Any]:
         "token": enriched.token if enriched else None,
         "token_amount": _amount(enriched.token_amount) if enriched else None,
         "counterparty": enriched.counterparty if enriched else None,
+        "private": tx.private,
     }
 
 
@@ -207,6 +210,7 @@ def tx_from_row(row: dict[str, Any]) -> Tx:
         tx_index=row["tx_index"],
         mint=_int(row["mint"]),
         source_hash=row["source_hash"],
+        private=row.get("private"),
     )
 
 
@@ -226,8 +230,16 @@ BLOCK_SCHEMA = pa.schema(
         ("trace_count", pa.int32()),
         ("first_seen_ms", pa.int64()),
         ("source", pa.string()),
+        # Txs by private status (null before the private-flow step saw the block).
+        ("private_txs", pa.int32()),
+        ("public_txs", pa.int32()),
+        ("unknown_txs", pa.int32()),
     ]
 )
+
+
+def _status_count(block: Block, status: str) -> int | None:
+    return block.tx_private.count(status) if block.tx_private else None
 
 
 def block_row(block: Block) -> dict[str, Any]:
@@ -244,6 +256,9 @@ def block_row(block: Block) -> dict[str, Any]:
         "trace_count": len(block.traces),
         "first_seen_ms": block.first_seen_ms,
         "source": block.source,
+        "private_txs": _status_count(block, "true"),
+        "public_txs": _status_count(block, "false"),
+        "unknown_txs": _status_count(block, "unknown"),
     }
 
 

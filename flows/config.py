@@ -108,6 +108,9 @@ class DetectConfig:
     # Victim txs the prediction linker holds per chain (mempool alerts and block sandwiches
     # each); over it the earliest go.
     prediction_max_victims: int = 100_000
+    # A mined tx never seen pending is private order flow only if some source of its chain was
+    # watching the pending txs for at least this long before the block's timestamp.
+    private_lookback_s: float = 12.0
 
 
 @dataclass(frozen=True)

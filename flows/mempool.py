@@ -30,6 +30,7 @@ from flows.sources import raw_input
 from flows.storage import archive_sink, clickhouse_sink
 from operators.alerting import at_least, console_line, to_alert
 from operators.inclusion import track_inclusion
+from operators.mev.private import is_watch_item, watch_state
 from operators.records import SEVERITIES, Alert, DeadLetter, Detection, RawItem, Tx
 from operators.rules.flow import rules_op
 
@@ -54,9 +55,18 @@ def build_flow(
     preconfirmed = stages.preconfirmed_detect("preconfirmed_mev", raw)
     raw = op.filter("not_flashblocks", raw, lambda item: not stages.is_flashblock(item))
 
+    # the live source's watch states (connected or not) go to the private-flow step only
+    watch = op.filter_map("watch_states", raw, watch_state)
+    raw = op.filter("not_watch", raw, lambda item: not is_watch_item(item))
+
     # normalize: RawItem → Tx (pending or mined) and Block
     norm = stages.normalize_stage("normalize", raw, cfg.limits)
-    txs = op.merge("all_txs", norm.txs, stages.block_txs("mined", norm.blocks))
+
+    # private order flow: each mined tx's private status from pending sightings and watch states
+    blocks = stages.private_flow(
+        "private", norm.txs, norm.blocks, watch, cfg.detect.private_lookback_s, cfg.rpc
+    )
+    txs = op.merge("all_txs", norm.txs, stages.block_txs("mined", blocks))
 
     # inclusion: pending tx later seen in a block (latency), reorged out, or expired
     inclusions = track_inclusion(
@@ -86,7 +96,7 @@ def build_flow(
     # MEV in mined blocks from their call traces, and blocks' sandwiches linked to the mempool
     # alerts that predicted them
     mempool = stages.mempool_detect("mempool_mev", etxs, cfg.detect)
-    mined = stages.block_detect("block_mev", norm.blocks, stages.amm_factories(cfg.detect))
+    mined = stages.block_detect("block_mev", blocks, stages.amm_factories(cfg.detect))
     found = op.merge("found", mempool.oks, mined.oks, preconfirmed.oks, *found_parts)
     predicted = stages.link_predictions(
         "predicted", found, cfg.detect.prediction_horizon_s, cfg.detect.prediction_max_victims
@@ -113,16 +123,14 @@ def build_flow(
         kafka_output("kafka_dead", dead, cfg.kafka, cfg.kafka.topic_dead_letters)
     parts = cfg.output.sink_partitions
     archive("archive_txs", etxs, archive_sink(cfg, "transactions", parts))
-    archive("archive_blocks", norm.blocks, archive_sink(cfg, "blocks", parts))
+    archive("archive_blocks", blocks, archive_sink(cfg, "blocks", parts))
     archive("archive_detections", detections, archive_sink(cfg, "detections", parts))
     archive("archive_rule_matches", rules.matches, archive_sink(cfg, "rule_matches", parts))
     archive("archive_alerts", alerts, archive_sink(cfg, "alerts", parts))
     archive("archive_dead", dead, archive_sink(cfg, "dead_letters", parts))
     clickhouse = clickhouse_sink(cfg, parts)
     if clickhouse is not None:
-        analytics = op.merge(
-            "analytics", etxs, norm.blocks, detections, rules.matches, alerts, dead
-        )
+        analytics = op.merge("analytics", etxs, blocks, detections, rules.matches, alerts, dead)
         write_clickhouse("clickhouse", analytics, clickhouse)
     op.output(
         "detections_out",
@@ -175,7 +183,7 @@ def build_flow(
         stages.count("count_read", raw, "read"),
         # enrich is one-to-one, so its output counts what was normalized, right before the sinks
         stages.count("count_norm", etxs, "normalized", ("sink", lambda e: e.tx.first_seen_ms)),
-        stages.count("count_blocks", norm.blocks, "blocks"),
+        stages.count("count_blocks", blocks, "blocks"),
         stages.count_dead_letters("count_dead", dead),
         stages.count("count_decoded", decoded, "decoded"),
         stages.count_detections("count_detected", detections),

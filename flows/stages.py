@@ -17,7 +17,7 @@ import bytewax.operators as op
 from bytewax.dataflow import Stream, operator
 from bytewax.operators import windowing as win
 
-from flows.config import ConfigError, DetectConfig, EnrichConfig, LimitsConfig
+from flows.config import ConfigError, DetectConfig, EnrichConfig, LimitsConfig, RpcConfig
 from operators.bounds import TimeBounds
 from operators.enrich import DEFAULT_ENRICHER, Enricher
 from operators.l2 import FLASHBLOCK_KIND
@@ -41,6 +41,7 @@ from operators.mev.mempool.predictions import window_key as prediction_key
 from operators.mev.mempool.reserves import FetchReserves, ReservesAtHead, ReservesUnavailable
 from operators.mev.mempool.sandwich_attempt import window_key as sandwich_key
 from operators.mev.pools import BUNDLED, AmmFactories
+from operators.mev.private import PrivateFlowTracker, WatchState
 from operators.normalize import SizeLimits, normalize_item
 from operators.records import (
     Block,
@@ -154,6 +155,47 @@ def enricher_for(cfg: EnrichConfig) -> Enricher:
 def enrich_stage(step_id: str, txs: Stream[Tx], cfg: EnrichConfig) -> Stream[EnrichedTx]:
     """Decoding never fails a tx: unknown calldata is the normal case, so there is no errs stream."""
     return op.map("enrich", txs, enricher_for(cfg).enrich)
+
+
+@operator
+def private_flow(
+    step_id: str,
+    txs: Stream[Tx],
+    blocks: Stream[Block],
+    watch: Stream[WatchState],
+    lookback_s: float,
+    rpc: RpcConfig,
+) -> Stream[Block]:
+    """Blocks with each tx's private status, from pending sightings and the sources' watch states
+    (operators/mev/private.py); one tracker per chain."""
+
+    def keyed(item: Tx | Block | WatchState) -> Iterable[tuple[str, Tx | Block | WatchState]]:
+        if isinstance(item, Tx) and item.block_number is not None:
+            return ()
+        return ((str(item.chain_id), item),)
+
+    def step(
+        tracker: PrivateFlowTracker | None, item: Tx | Block | WatchState
+    ) -> tuple[PrivateFlowTracker, list[Block]]:
+        if tracker is None:
+            tracker = PrivateFlowTracker(
+                item.chain_id,
+                int(lookback_s * 1000),
+                rpc.max_pending,
+                int(rpc.pending_ttl_s * 1000),
+                rpc.reorg_depth,
+            )
+        if isinstance(item, Block):
+            return tracker, [tracker.on_block(item)]
+        if isinstance(item, Tx):
+            tracker.on_pending(item.hash, item.first_seen_ms)
+        else:
+            tracker.on_watch(item)
+        return tracker, []
+
+    merged = op.merge("sightings", txs, blocks, watch)
+    tracked = op.stateful_flat_map("track", op.flat_map("by_chain", merged, keyed), step)
+    return op.key_rm("unkey", tracked)
 
 
 @operator
@@ -428,14 +470,15 @@ def block_detect(
     step_id: str, blocks: Stream[Block], factories: AmmFactories = BUNDLED
 ) -> Checked[Detection]:
     """Sandwiches, arbitrages and liquidations from each block's call traces, or from its
-    receipts' logs where the node had no traces (``operators.mev.logs``; ``data["path"]``).
+    receipts' logs where the node had no traces (``operators.mev.logs``; ``data["path"]``);
+    builder payments from its receipts and traces, and its private-flow share.
 
     A block arrives whole (body, receipts and traces in one bundle from the source), so no
     window is needed to collect it; a block the classifiers cannot read becomes a dead letter.
     """
 
     def detect(block: Block) -> list[Detection | DeadLetter]:
-        if not block.traces and not any(r.logs for r in block.receipts):
+        if not block.traces and not block.receipts:
             return []
         try:
             return list(detect_block(block, factories=factories))

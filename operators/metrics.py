@@ -162,3 +162,13 @@ STATE_EVICTIONS = Counter(
     "Entries a stateful step forgot because its per-key state reached its cap, by stage and limit",
     ["stage", "limit"],
 )
+MINED_TXS_PRIVATE = Counter(
+    "scorpius_mined_txs_private",
+    "Mined txs by private status (true: never seen pending while a source watched), by chain",
+    ["chain", "private"],
+)
+MEV_BOUND_CUTS = Counter(
+    "scorpius_mev_bound_cuts",
+    "Block findings a time or size bound cut short (fewer victims or layers reported), by kind",
+    ["kind"],
+)

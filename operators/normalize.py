@@ -210,6 +210,7 @@ class _RpcBlock(msgspec.Struct, gc=False):
     timestamp: str | None = None
     miner: str | None = None
     baseFeePerGas: str | None = None
+    extraData: str | None = None
     transactions: list[msgspec.Raw] = []
 
 
@@ -728,6 +729,18 @@ def _decode_trace(raw: bytes) -> Trace:
     return _trace_from_rpc(_trace_decoder.decode(raw))
 
 
+def _extra_data(text: str | None) -> str | None:
+    """extraData as lowercase hex, or None (it only names a block's builder: never worth a dead
+    letter, so an odd value is dropped rather than refused)."""
+    if text is None or len(text) > 2 + 2 * 1024 or not text.startswith("0x"):
+        return None
+    try:
+        bytes.fromhex(text[2:])
+    except ValueError:
+        return None
+    return text.lower()
+
+
 def _block_header(item: RawItem) -> tuple[Block, _RpcBundle]:
     """The block without its parts, and the decoded bundle; raises on a malformed header."""
     bundle = _bundle_decoder.decode(item.payload)
@@ -746,6 +759,7 @@ def _block_header(item: RawItem) -> tuple[Block, _RpcBundle]:
         first_seen_ms=item.seen_ms,
         source=item.source,
         parent_hash=None if block.parentHash is None else _hash(block.parentHash, "parentHash"),
+        extra_data=_extra_data(block.extraData),
     )
     return header, bundle
 

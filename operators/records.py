@@ -81,6 +81,9 @@ class Tx(msgspec.Struct, frozen=True, gc=False):
     # (sequence number, index) on Arbitrum, (block, flashblock index, index) on Flashblocks.
     stage: str | None = None
     position: tuple[int, ...] = ()
+    # Mined txs only: "true" (never seen pending while a source watched: private order flow),
+    # "false" (seen pending) or "unknown" (operators/mev/private.py); None while pending.
+    private: str | None = None
 
     @property
     def fee_cap(self) -> int:
@@ -151,6 +154,11 @@ class Block(msgspec.Struct, frozen=True, gc=False):
     parent_hash: str | None = None
     # Every tx hash of the block in order, also when the body came with hashes only.
     tx_hashes: tuple[str, ...] = ()
+    # The private status of each tx in ``tx_hashes`` order, once the private-flow step has seen
+    # the block (operators/mev/private.py); empty before.
+    tx_private: tuple[str, ...] = ()
+    # The header's extraData (0x-hex), where builders and pools sign their blocks.
+    extra_data: str | None = None
 
 
 # --- enrichment --------------------------------------------------------------------------------

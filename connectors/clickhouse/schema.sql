@@ -42,6 +42,8 @@ CREATE TABLE IF NOT EXISTS transactions (
     token Nullable(String),
     token_amount Nullable(String),
     counterparty Nullable(String),
+    -- Mined txs: 'true' / 'false' / 'unknown' private order flow; NULL while pending.
+    private Nullable(String),
     version UInt64
 ) ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(event_date)
@@ -62,6 +64,10 @@ CREATE TABLE IF NOT EXISTS blocks (
     trace_count UInt32,
     first_seen_ms UInt64,
     source String,
+    -- Txs by private status; NULL before the private-flow step saw the block.
+    private_txs Nullable(UInt32),
+    public_txs Nullable(UInt32),
+    unknown_txs Nullable(UInt32),
     version UInt64
 ) ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(event_date)

@@ -45,6 +45,7 @@ from operators.metrics import (
     SOURCE_RECONNECTS,
     reason_class,
 )
+from operators.mev.private import watch_item
 from operators.records import DeadLetter, RawItem
 
 log = logging.getLogger(__name__)
@@ -168,6 +169,7 @@ class EndpointSession:
         self._last_head = time.monotonic()
         self._messages = SOURCE_MESSAGES.labels("rpc", self._chain)
         self._connected = RPC_CONNECTED.labels(self._chain, self._name)
+        self._up = False
 
     # --- output ---------------------------------------------------------------------------
 
@@ -183,6 +185,14 @@ class EndpointSession:
                 ref.lower() if ref else None,
             )
         )
+
+    def _watching(self, up: bool) -> None:
+        """The pending watch came up or went down: the gauge, and a ``watch`` item on each change
+        (the private-flow step judges mined txs by it, operators/mev/private.py)."""
+        if up != self._up:
+            self._up = up
+            self._emit_raw(watch_item(self.endpoint.chain_id, self._name, up, now_ms()))
+        self._connected.set(1 if up else 0)
 
     def _garbage(self, what: str, exc: Exception, frame: bytes | msgspec.Raw) -> None:
         """A frame the node sent that does not decode: a dead letter with the frame's text."""
@@ -255,7 +265,7 @@ class EndpointSession:
                 log.error("%s: session failed%s: %s", self._name, at, self._describe(exc))
                 self._dead(f"source error: {self._describe(exc)}")
             finally:
-                self._connected.set(0)
+                self._watching(False)
                 self._reading_txpool = False
             if stop.is_set():
                 return
@@ -325,7 +335,7 @@ class EndpointSession:
                         workers.append(asyncio.create_task(self._watch_heads()))
                 except RpcError:
                     workers.append(asyncio.create_task(self._poll_heads(rpc, heads)))
-                self._connected.set(1)
+                self._watching(True)
                 log.info("%s: connected to chain %d", self._name, self.endpoint.chain_id)
                 await _supervise(workers, reader)
             finally:
@@ -583,7 +593,7 @@ class EndpointSession:
         async with aiohttp.ClientSession(timeout=timeout) as http:
             rpc = HttpRpc(http, self.endpoint.url, self.cfg.max_frame_bytes)
             await self._check_chain(rpc)
-            self._connected.set(1)
+            self._watching(True)
             hashes: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
             heads: asyncio.Queue[_Head] = asyncio.Queue()
             workers = [

@@ -19,11 +19,14 @@ import msgspec
 
 from operators.mev.arbitrages import Arbitrage, find_arbitrages
 from operators.mev.backruns import Backrun, find_backruns
+from operators.mev.builders import Payment, block_payments, bundled_builders, extra_text
 from operators.mev.classify import frames_by_tx
+from operators.mev.jit import JitLiquidity, PositionCall, find_jit
 from operators.mev.liquidations import block_liquidations
 from operators.mev.logs import block_liquidations_from_logs, block_swaps_from_logs, has_logs
 from operators.mev.model import Liquidation, SwapEvent
 from operators.mev.pools import BUNDLED, AmmFactories
+from operators.mev.private import PRIVATE, UNKNOWN, private_status, share
 from operators.mev.sandwiches import Sandwich, find_sandwiches
 from operators.mev.swaps import block_swaps
 from operators.records import Block, Detection
@@ -39,6 +42,10 @@ class BlockAnalysis:
     arbitrages: list[Arbitrage]
     path: str = "traces"  # what the block was classified from: "traces" or "logs"
     backruns: list[Backrun] = field(default_factory=list)
+    # Each tx's payment to the fee recipient, and the builder the block names (builders.py).
+    payments: list[Payment] = field(default_factory=list)
+    builder: str | None = None
+    jit: list[JitLiquidity] = field(default_factory=list)
 
 
 # Chains whose blocks are in one sequencer's order (first come, first served on Arbitrum; the
@@ -47,7 +54,13 @@ class BlockAnalysis:
 SEQUENCER_CHAINS = frozenset({42161, 42170, 421614, 10, 8453, 84532, 11155420})
 
 
+def _is_address(text: str) -> bool:
+    return len(text) == 42 and text.startswith("0x")
+
+
 def _with_exchange(factories: AmmFactories, chain_id: int, swap: SwapEvent) -> SwapEvent:
+    if not (_is_address(swap.token_in) and _is_address(swap.token_out)):
+        return swap  # a frame without a callee (malformed traces) names no token to derive from
     exchange = factories.exchange_of(
         chain_id, swap.protocol, swap.pool, swap.token_in, swap.token_out
     )
@@ -77,6 +90,9 @@ def analyze_block(
         sandwiches=find_sandwiches(swaps),
         arbitrages=arbitrages,
         backruns=_backruns(block, swaps, arbitrages, backruns),
+        payments=block_payments(block, frames),
+        builder=bundled_builders().name(block),
+        jit=find_jit(frames, swaps, block.chain_id, factories),
     )
 
 
@@ -92,6 +108,8 @@ def analyze_block_logs(
         arbitrages=arbitrages,
         path="logs",
         backruns=_backruns(block, swaps, arbitrages, backruns),
+        payments=block_payments(block, {}),
+        builder=bundled_builders().name(block),
     )
 
 
@@ -104,6 +122,14 @@ class _Builder:
         self.block = block
         self.path = path
         self.detected_ms = now_ms if now_ms is not None else block.first_seen_ms
+        self.private = private_status(block)
+
+    def private_of(self, tx_hash: str) -> str:
+        return self.private.get(tx_hash, UNKNOWN)
+
+    def leg(self, swap: SwapEvent) -> dict[str, Any]:
+        """A swap of a finding with its tx's private status."""
+        return {**swap.to_data(), "private": self.private_of(swap.tx_hash)}
 
     def make(
         self,
@@ -143,11 +169,13 @@ def sandwich_detection(build: _Builder, sandwich: Sandwich) -> Detection:
             "pool": front.pool,
             "tokens": [front.token_in, front.token_out],
             "sandwicher": sandwich.sandwicher,
-            "frontrun": front.to_data(),
-            "victims": [v.to_data() for v in sandwich.victims],
-            "backrun": back.to_data(),
+            "frontrun": build.leg(front),
+            "victims": [build.leg(v) for v in sandwich.victims],
+            "backrun": build.leg(back),
             "profit_token": sandwich.profit_token,
             "profit_amount": sandwich.profit_amount,
+            "layer": sandwich.layer,
+            "cut": sandwich.cut,
             "error": None,
         },
         severity="medium",
@@ -166,7 +194,8 @@ def arbitrage_detection(build: _Builder, arb: Arbitrage) -> Detection:
             "protocols": sorted({s.protocol for s in arb.swaps}),
             "pools": [s.pool for s in arb.swaps],
             "tokens": [first.token_in, *(s.token_out for s in arb.swaps)],
-            "swaps": [s.to_data() for s in arb.swaps],
+            "swaps": [build.leg(s) for s in arb.swaps],
+            "private": build.private_of(first.tx_hash),
             "profit_token": arb.profit_token,
             "start_amount": arb.start_amount,
             "end_amount": arb.end_amount,
@@ -194,6 +223,166 @@ def liquidation_detection(build: _Builder, liq: Liquidation) -> Detection:
             "received_token": liq.received_token,
             "received_amount": liq.received_amount,
             "error": liq.error,
+            "private": build.private_of(liq.tx_hash),
+        },
+    )
+
+
+def _payment_data(build: _Builder, analysis: BlockAnalysis) -> dict[str, Any]:
+    block = build.block
+    return {
+        "builder": analysis.builder,
+        "fee_recipient": block.miner,
+        "extra_data": extra_text(block.extra_data) or None,
+    }
+
+
+def builder_payment_detections(build: _Builder, analysis: BlockAnalysis) -> list[Detection]:
+    """Per tx paying the coinbase directly, per MEV bundle (a finding's searcher txs), per block."""
+    block = build.block
+    prefix = f"{block.chain_id}:builder_payment:{block.number}"
+    who = _payment_data(build, analysis)
+    by_tx = {p.tx_hash: p for p in analysis.payments}
+
+    def make(key: str, scope: str, payments: list[Payment], extra: dict[str, Any]) -> Detection:
+        return Detection(
+            key=key,
+            kind="builder_payment",
+            chain_id=block.chain_id,
+            tx_hashes=tuple(p.tx_hash for p in payments),
+            first_seen_ms=block.first_seen_ms,
+            detected_ms=build.detected_ms,
+            block_number=block.number,
+            data={
+                "block_hash": block.hash,
+                "scope": scope,
+                **who,
+                "coinbase_transfer": sum(p.coinbase_transfer for p in payments),
+                # None when no receipt told a gas price (trace-only blocks)
+                "priority_fee": None
+                if all(p.priority_fee is None for p in payments)
+                else sum(p.priority_fee or 0 for p in payments),
+                "total": sum(p.total for p in payments),
+                **extra,
+            },
+        )
+
+    out = [
+        make(
+            f"{prefix}:{p.tx_hash}:tx",
+            "tx",
+            [p],
+            {**p.to_data(), "private": build.private_of(p.tx_hash)},
+        )
+        for p in analysis.payments
+        if p.coinbase_transfer > 0
+    ]
+    bundles: list[tuple[str, SwapEvent | Liquidation, list[str]]] = [
+        *(
+            ("sandwich", s.frontrun, [s.frontrun.tx_hash, s.backrun.tx_hash])
+            for s in analysis.sandwiches
+        ),
+        *(("arbitrage", a.swaps[0], [a.swaps[0].tx_hash]) for a in analysis.arbitrages),
+        *(("liquidation", liq, [liq.tx_hash]) for liq in analysis.liquidations),
+    ]
+    for finding, anchor, hashes in bundles:
+        paid = [by_tx[h] for h in dict.fromkeys(hashes) if h in by_tx]
+        if not paid:
+            continue
+        key = f"{prefix}:{anchor.tx_hash}:{finding}.{_path(anchor.trace_address)}"
+        out.append(
+            make(key, "bundle", paid, {"finding": finding, "txs": [p.to_data() for p in paid]})
+        )
+    if analysis.payments:
+        out.append(
+            make(
+                f"{prefix}:{block.hash}:block",
+                "block",
+                analysis.payments,
+                {"txs_paying_coinbase": sum(p.coinbase_transfer > 0 for p in analysis.payments)},
+            )
+        )
+    return out
+
+
+def _position(call: PositionCall, build: _Builder) -> dict[str, Any]:
+    return {
+        "tx_hash": call.tx_hash,
+        "tx_position": call.tx_position,
+        "trace_address": list(call.trace_address),
+        "tick_lower": call.tick_lower,
+        "tick_upper": call.tick_upper,
+        "liquidity": call.liquidity,
+        "amount0": call.amount0,
+        "amount1": call.amount1,
+        "private": build.private_of(call.tx_hash),
+    }
+
+
+def jit_detection(build: _Builder, jit: JitLiquidity) -> Detection:
+    mint = jit.mint
+    block = build.block
+    return Detection(
+        key=f"{block.chain_id}:jit_liquidity:{block.number}:{mint.tx_hash}:{_path(mint.trace_address)}",
+        kind="jit_liquidity",
+        chain_id=block.chain_id,
+        tx_hashes=_unique([mint.tx_hash, *(v.tx_hash for v in jit.victims), jit.burn.tx_hash]),
+        first_seen_ms=block.first_seen_ms,
+        detected_ms=build.detected_ms,
+        severity="medium",
+        block_number=block.number,
+        data={
+            "block_hash": block.hash,
+            "lp": jit.lp,
+            "pool": jit.pool,
+            "protocol": "uniswap_v3",
+            "fee_tier": jit.fee_tier,
+            "token0": jit.token0,
+            "token1": jit.token1,
+            "mint": _position(mint, build),
+            "burn": _position(jit.burn, build),
+            "collected0": jit.collected0,
+            "collected1": jit.collected1,
+            "fee0": jit.fee0,
+            "fee1": jit.fee1,
+            "volume0": jit.volume0,
+            "volume1": jit.volume1,
+            "share": jit.share,
+            "victims": [build.leg(v) for v in jit.victims],
+        },
+    )
+
+
+def _searcher_txs(analysis: BlockAnalysis) -> set[str]:
+    """The txs of the block's MEV takers: sandwich legs, arbitrages, liquidations (not victims)."""
+    return {
+        *(tx for s in analysis.sandwiches for tx in (s.frontrun.tx_hash, s.backrun.tx_hash)),
+        *(a.swaps[0].tx_hash for a in analysis.arbitrages),
+        *(liq.tx_hash for liq in analysis.liquidations),
+        *(tx for j in analysis.jit for tx in (j.mint.tx_hash, j.burn.tx_hash)),
+    }
+
+
+def private_flow_detection(build: _Builder, analysis: BlockAnalysis) -> Detection | None:
+    """The block's share of private txs and of private MEV txs (annotated blocks only)."""
+    block = build.block
+    if not build.private:
+        return None
+    mev = _searcher_txs(analysis)
+    return Detection(
+        key=f"{block.chain_id}:private_flow:{block.number}:{block.hash}:root",
+        kind="private_flow",
+        chain_id=block.chain_id,
+        tx_hashes=tuple(h for h, s in build.private.items() if s == PRIVATE),
+        first_seen_ms=block.first_seen_ms,
+        detected_ms=build.detected_ms,
+        block_number=block.number,
+        data={
+            "block_hash": block.hash,
+            "txs": len(build.private),
+            **share(build.private.values()),
+            "mev_txs": len(mev),
+            "mev": share(build.private_of(h) for h in sorted(mev)),
         },
     )
 
@@ -225,12 +414,16 @@ def detections_of(
 ) -> list[Detection]:
     """Detections of an analysed block; ``with_swaps`` adds one record per swap first."""
     build = _Builder(block, now_ms, analysis.path)
+    flow = private_flow_detection(build, analysis)
     return [
         *(swap_detection(build, s) for s in (analysis.swaps if with_swaps else ())),
         *(sandwich_detection(build, s) for s in analysis.sandwiches),
         *(arbitrage_detection(build, a) for a in analysis.arbitrages),
         *(liquidation_detection(build, liq) for liq in analysis.liquidations),
         *(backrun_detection(build, b) for b in analysis.backruns),
+        *(jit_detection(build, j) for j in analysis.jit),
+        *builder_payment_detections(build, analysis),
+        *((flow,) if flow is not None else ()),
     ]
 
 

@@ -87,8 +87,11 @@ class SwapEvent(msgspec.Struct, frozen=True):
     # Who deployed the pool when its address says so (``sushiswap`` for a SushiSwap pair whose
     # interface, ``protocol``, is ``uniswap_v2``); None when unknown.
     exchange: str | None = None
+    # Uniswap V4: the hooks contract of the pool's key (None: no hooks, or another protocol).
+    hooks: str | None = None
 
     def to_data(self) -> dict[str, Any]:
+        hooks = {"hooks": self.hooks} if self.hooks is not None else {}
         return {
             "tx_hash": self.tx_hash,
             "tx_position": self.tx_position,
@@ -103,6 +106,7 @@ class SwapEvent(msgspec.Struct, frozen=True):
             "token_out": self.token_out,
             "amount_out": self.amount_out,
             "error": self.error,
+            **hooks,
         }
 
 

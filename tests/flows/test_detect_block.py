@@ -54,12 +54,16 @@ def test_unreadable_file_is_an_error(
     assert reason in capsys.readouterr().err
 
 
+def _sandwiches(out: str) -> list[dict]:
+    return [x for x in map(json.loads, out.splitlines()) if x["kind"] == "sandwich"]
+
+
 def test_the_users_pool_factories_name_the_exchange(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     path = str(DATA / "blocks" / "12775690.json.gz")
     assert _run([path]) == 0
-    [bundled] = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"sandwich"' in x]
+    [bundled] = _sandwiches(capsys.readouterr().out)
     family = bundled["data"]["exchange"]
     assert family is not None
     # The user's file replaces that exchange's factory: its pairs are no longer recognised.
@@ -68,7 +72,7 @@ def test_the_users_pool_factories_name_the_exchange(
     factories.write_text(json.dumps({"1": {"v2": {family: other}}}))
     monkeypatch.setenv("SCORPIUS_DETECT_AMM_FACTORIES", str(factories))
     assert _run([path]) == 0
-    [replaced] = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"sandwich"' in x]
+    [replaced] = _sandwiches(capsys.readouterr().out)
     assert replaced["data"]["exchange"] is None
     assert replaced["key"] == bundled["key"]
     factories.write_text("[not json")

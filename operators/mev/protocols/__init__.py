@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
-from operators.mev.protocols import aave, balancer, compound, cream, curve, erc20, uniswap, zeroex
+from operators.mev.protocols import (
+    aave,
+    balancer,
+    bancor,
+    compound,
+    cream,
+    curve,
+    erc20,
+    uniswap,
+    uniswap_v4,
+    zeroex,
+)
 from operators.mev.protocols.spec import CallSpec
 
 # Token transfers first: a ``transfer`` on any contract is a transfer, whatever else it is.
 REGISTRY: tuple[CallSpec, ...] = (
     *erc20.SPECS,
     *uniswap.SPECS,
+    *uniswap_v4.SPECS,
     *aave.SPECS,
     *zeroex.SPECS,
     *balancer.SPECS,
     *compound.SPECS,
     *cream.SPECS,
     *curve.SPECS,
+    *bancor.SPECS,
 )

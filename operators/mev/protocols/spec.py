@@ -121,3 +121,39 @@ def first_from(transfers: Sequence[Transfer], sender: str) -> Transfer | None:
 
 def first_to(transfers: Sequence[Transfer], recipient: str) -> Transfer | None:
     return next((t for t in transfers if t.recipient == recipient), None)
+
+
+def swap_from_recipient_transfers(
+    frame: Frame,
+    protocol: str,
+    recipient: str,
+    prior: Sequence[Transfer],
+    children: Sequence[Transfer],
+    *,
+    pool: str,
+) -> SwapEvent | None:
+    """A swap read off what one account paid and got back, for routers that never hold the
+    tokens (Bancor's network: the caller pays the first converter, the last one pays back).
+
+    The account must have made exactly one transfer (before or during the call) and received
+    exactly one during it; anything else is not a swap we can read.
+    """
+    paid = only([*prior, *children], sender=recipient)
+    received = only(children, recipient=recipient)
+    if len(paid) != 1 or len(received) != 1 or paid[0].token == received[0].token:
+        return None
+    transfer_in, transfer_out = paid[0], received[0]
+    return SwapEvent(
+        tx_hash=frame.tx_hash,
+        tx_position=frame.trace.tx_position or 0,
+        trace_address=frame.address,
+        protocol=protocol,
+        pool=pool,
+        sender=transfer_in.sender,
+        recipient=transfer_out.recipient,
+        token_in=transfer_in.token,
+        amount_in=transfer_in.amount,
+        token_out=transfer_out.token,
+        amount_out=transfer_out.amount,
+        error=frame.error,
+    )
