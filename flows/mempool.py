@@ -16,9 +16,9 @@ from bytewax.dataflow import Dataflow, Stream
 from connectors.alerts.log import JsonlLog
 from connectors.alerts.sink import build_alert_sink, for_alert_sink
 from connectors.clickhouse.sink import write_clickhouse
+from connectors.delta_archive import archive
 from connectors.kafka import kafka_output
 from connectors.local import SummarySink, as_line, for_summary, jsonl_sink
-from connectors.parquet_archive import archive
 from connectors.rpc import endpoints_from_config
 from connectors.rpc.reserves import RpcReserves, urls_by_chain
 from flows import stages
@@ -88,19 +88,19 @@ def build_flow(cfg: Config, stop: threading.Event | None = None) -> Dataflow:
     # dead letters of every stage
     dead = op.merge("dead_letters", norm.errs, mempool.errs, mined.errs, rules.errs, *dead_parts)
 
-    # sinks: Kafka topics (when publishing), Parquet archive, ClickHouse (when configured), local JSON lines and console
+    # sinks: Kafka topics (when publishing), Delta archive, ClickHouse (when configured), local JSON lines and console
     if cfg.kafka.publish:
         kafka_output("kafka_enriched", etxs, cfg.kafka, cfg.kafka.topic_enriched)
         kafka_output("kafka_bundles", detections, cfg.kafka, cfg.kafka.topic_bundles)
         kafka_output("kafka_alerts", alerts, cfg.kafka, cfg.kafka.topic_alerts)
         kafka_output("kafka_dead", dead, cfg.kafka, cfg.kafka.topic_dead_letters)
     parts = cfg.output.sink_partitions
-    archive("archive_txs", etxs, archive_sink(cfg, "transactions", parts))
-    archive("archive_blocks", norm.blocks, archive_sink(cfg, "blocks", parts))
-    archive("archive_detections", detections, archive_sink(cfg, "detections", parts))
-    archive("archive_rule_matches", rules.matches, archive_sink(cfg, "rule_matches", parts))
-    archive("archive_alerts", alerts, archive_sink(cfg, "alerts", parts))
-    archive("archive_dead", dead, archive_sink(cfg, "dead_letters", parts))
+    archive("archive_txs", etxs, archive_sink(cfg, "transactions"))
+    archive("archive_blocks", norm.blocks, archive_sink(cfg, "blocks"))
+    archive("archive_detections", detections, archive_sink(cfg, "detections"))
+    archive("archive_rule_matches", rules.matches, archive_sink(cfg, "rule_matches"))
+    archive("archive_alerts", alerts, archive_sink(cfg, "alerts"))
+    archive("archive_dead", dead, archive_sink(cfg, "dead_letters"))
     clickhouse = clickhouse_sink(cfg, parts)
     if clickhouse is not None:
         analytics = op.merge(

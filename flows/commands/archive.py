@@ -1,4 +1,4 @@
-"""``scorpius query`` (the Time Machine) and ``scorpius archive retention``."""
+"""``scorpius query`` (the Time Machine) and ``scorpius archive compact|retention|vacuum|history``."""
 
 from __future__ import annotations
 
@@ -13,10 +13,13 @@ from connectors.archive_query import (
     QueryError,
     delete_older_than,
     files_to_read,
+    history,
     partitions_older_than,
     query,
+    vacuum,
 )
 from connectors.archive_tables import TABLES
+from connectors.delta_archive import compact
 from flows.config import load_config
 
 
@@ -43,7 +46,7 @@ def _wei(text: str) -> int:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     q = subparsers.add_parser(
-        "query", help="query the Parquet archive (the Time Machine); prints JSON lines"
+        "query", help="query the archive (the Time Machine); prints JSON lines"
     )
     q.add_argument("--url", help="archive URL (default: the configured archive)")
     q.add_argument("--table", default="transactions", choices=sorted(TABLES))
@@ -58,10 +61,32 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     q.add_argument("--limit", type=int, default=100)
     q.add_argument("--cursor", help="the next-page cursor a previous query printed")
     q.add_argument("--explain", action="store_true", help="list the files the query reads, only")
+    travel = q.add_mutually_exclusive_group()
+    travel.add_argument("--version", type=int, help="read the table as of this Delta version")
+    travel.add_argument("--as-of", type=_time, help="read the table as it was at this time")
     q.set_defaults(func=run_query)
 
-    archive = subparsers.add_parser("archive", help="Parquet archive maintenance")
+    archive = subparsers.add_parser("archive", help="archive maintenance (Delta Lake tables)")
     actions = archive.add_subparsers(dest="action", required=True)
+    compaction = actions.add_parser("compact", help="rewrite small files into large ones")
+    compaction.add_argument("--url", help="archive URL (default: the configured archive)")
+    compaction.add_argument(
+        "--table", action="append", choices=sorted(TABLES), help="default: every table"
+    )
+    compaction.add_argument("--date", action="append", help="only these YYYY-MM-DD partitions")
+    compaction.set_defaults(func=run_compact)
+    sweep = actions.add_parser(
+        "vacuum", help="delete files no version younger than --hours needs (ends older time travel)"
+    )
+    sweep.add_argument("--url", help="archive URL (default: the configured archive)")
+    sweep.add_argument("--hours", type=int, default=168, help="keep time travel this far back")
+    sweep.add_argument("--dry-run", action="store_true")
+    sweep.set_defaults(func=run_vacuum)
+    log = actions.add_parser("history", help="a table's commits, newest first (JSON lines)")
+    log.add_argument("--url", help="archive URL (default: the configured archive)")
+    log.add_argument("--table", default="transactions", choices=sorted(TABLES))
+    log.add_argument("--limit", type=int, default=20)
+    log.set_defaults(func=run_history)
     retention = actions.add_parser("retention", help="delete date partitions older than N days")
     retention.add_argument("--url", help="archive URL (default: the configured archive)")
     retention.add_argument(
@@ -87,18 +112,28 @@ def run_query(args: argparse.Namespace) -> int:
     )
     try:
         if args.explain:
-            for path in files_to_read(url, args.table, filters, options):
+            paths = files_to_read(
+                url, args.table, filters, options, version=args.version, as_of=args.as_of
+            )
+            for path in paths:
                 print(path)
             return 0
         page = query(
-            url, args.table, filters, limit=args.limit, cursor=args.cursor, storage_options=options
+            url,
+            args.table,
+            filters,
+            limit=args.limit,
+            cursor=args.cursor,
+            storage_options=options,
+            version=args.version,
+            as_of=args.as_of,
         )
     except QueryError as exc:
         print(f"scorpius query: {exc}", file=sys.stderr)
         return 2
     out = sys.stdout.buffer
     for row in page.rows:
-        out.write(orjson.dumps(row) + b"\n")
+        out.write(orjson.dumps(row, default=str) + b"\n")
     out.flush()
     if page.next_cursor:
         print(f"next page: --cursor {page.next_cursor}", file=sys.stderr)
@@ -118,4 +153,43 @@ def run_retention(args: argparse.Namespace) -> int:
         print(path)
     verb = "would delete" if args.dry_run else "deleted"
     print(f"{verb} {len(doomed)} partition(s) older than {days} day(s)", file=sys.stderr)
+    return 0
+
+
+def run_compact(args: argparse.Namespace) -> int:
+    config = load_config()
+    url = args.url or config.output.archive
+    options = config.storage.archive_storage_options()
+    for table in args.table or sorted(TABLES):
+        result = compact(url, table, options, dates=args.date)
+        if result:
+            print(
+                f"{table}: {result['numFilesRemoved']} file(s) -> {result['numFilesAdded']}",
+                file=sys.stderr,
+            )
+    return 0
+
+
+def run_vacuum(args: argparse.Namespace) -> int:
+    config = load_config()
+    url = args.url or config.output.archive
+    options = config.storage.archive_storage_options()
+    removed = vacuum(url, args.hours, dry_run=args.dry_run, storage_options=options)
+    for paths in removed.values():
+        for path in paths:
+            print(path)
+    verb = "would delete" if args.dry_run else "deleted"
+    total = sum(len(paths) for paths in removed.values())
+    print(f"{verb} {total} file(s) older than {args.hours} hour(s)", file=sys.stderr)
+    return 0
+
+
+def run_history(args: argparse.Namespace) -> int:
+    config = load_config()
+    url = args.url or config.output.archive
+    options = config.storage.archive_storage_options()
+    out = sys.stdout.buffer
+    for commit in history(url, args.table, options, args.limit):
+        out.write(orjson.dumps(commit, default=str) + b"\n")
+    out.flush()
     return 0

@@ -7,7 +7,7 @@
 
 Transactions are EnrichedTx records as JSON lines (``--txs``: what the ``tx_enriched`` output
 carries), recordings in the replay format (``--recorded``: raw RPC items, normalized and
-enriched here as the flow does) or the Parquet archive (``--archive URL``: the exact archived
+enriched here as the flow does) or the archive (``--archive URL``: the exact archived
 ``Tx`` records, enriched again, in event-time order). With none, the bundled sample is used.
 """
 
@@ -229,7 +229,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     test.add_argument("dir", nargs="?", help="rules directory (default: SCORPIUS_RULES_DIR)")
     test.add_argument("--txs", type=Path, nargs="+", help="EnrichedTx JSON lines (.gz too)")
     test.add_argument("--recorded", type=Path, nargs="+", help="replay-format recordings")
-    test.add_argument("--archive", help="Parquet archive URL (folder, file://, s3://)")
+    test.add_argument("--archive", help="archive URL (folder, file://, s3://)")
     test.add_argument("--chain", type=int, action="append", help="archive: only this chain")
     test.add_argument("--show", type=int, default=50, help="print at most this many matches")
     test.add_argument("--strict", action="store_true", help="exit 1 on any dead letter")
@@ -239,7 +239,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     backtest.add_argument("dir", nargs="?", help="rules directory (default: SCORPIUS_RULES_DIR)")
     backtest.add_argument("--txs", type=Path, nargs="+", help="EnrichedTx JSON lines (.gz too)")
     backtest.add_argument("--recorded", type=Path, nargs="+", help="replay-format recordings")
-    backtest.add_argument("--archive", help="Parquet archive URL (folder, file://, s3://)")
+    backtest.add_argument("--archive", help="archive URL (folder, file://, s3://)")
     backtest.add_argument("--chain", type=int, action="append", help="archive: only this chain")
     backtest.add_argument("--out", type=Path, help="write every RuleMatch here as JSON lines")
     backtest.set_defaults(func=cmd_backtest)

@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         nargs="?",
         const="",
         metavar="URL",
-        help="backtest: replay the Parquet archive (default: this run's output archive)",
+        help="backtest: replay the archive (default: this run's output archive)",
     )
     parser.add_argument("--since", help="with --archive: from this ISO time (UTC)")
     parser.add_argument("--until", help="with --archive: up to this ISO time (UTC, exclusive)")
