@@ -15,12 +15,8 @@ from bytewax.dataflow import Dataflow, Stream
 
 from connectors.alerts.log import JsonlLog
 from connectors.alerts.sink import build_alert_sink, for_alert_sink
-from connectors.clickhouse.sink import write_clickhouse
 from connectors.delta_archive import archive
-from connectors.kafka import kafka_output
 from connectors.local import SummarySink, as_line, for_summary, jsonl_sink
-from connectors.rpc import endpoints_from_config
-from connectors.rpc.reserves import RpcReserves, urls_by_chain
 from flows import stages
 from flows.config import Config, load_config
 from flows.rules import rules_engine_factory
@@ -61,6 +57,10 @@ def build_flow(cfg: Config, stop: threading.Event | None = None) -> Dataflow:
     found_parts: list[Stream[Detection]] = []
     dead_parts: list[Stream[DeadLetter]] = []
     if cfg.source.kind == "rpc":
+        # Connectors are imported only when the configuration selects them (start-up time).
+        from connectors.rpc import endpoints_from_config
+        from connectors.rpc.reserves import RpcReserves, urls_by_chain
+
         endpoints = endpoints_from_config(cfg.rpc)
         reserves = RpcReserves(urls_by_chain(endpoints), cfg.detect.reserves_timeout_s)
         quoted = stages.quote_stage("quote", etxs, norm.blocks, cfg.detect, reserves)
@@ -90,6 +90,8 @@ def build_flow(cfg: Config, stop: threading.Event | None = None) -> Dataflow:
 
     # sinks: Kafka topics (when publishing), Delta archive, ClickHouse (when configured), local JSON lines and console
     if cfg.kafka.publish:
+        from connectors.kafka import kafka_output
+
         kafka_output("kafka_enriched", etxs, cfg.kafka, cfg.kafka.topic_enriched)
         kafka_output("kafka_bundles", detections, cfg.kafka, cfg.kafka.topic_bundles)
         kafka_output("kafka_alerts", alerts, cfg.kafka, cfg.kafka.topic_alerts)
@@ -103,6 +105,8 @@ def build_flow(cfg: Config, stop: threading.Event | None = None) -> Dataflow:
     archive("archive_dead", dead, archive_sink(cfg, "dead_letters"))
     clickhouse = clickhouse_sink(cfg, parts)
     if clickhouse is not None:
+        from connectors.clickhouse.sink import write_clickhouse
+
         analytics = op.merge(
             "analytics", etxs, norm.blocks, detections, rules.matches, alerts, dead
         )

@@ -8,19 +8,11 @@ from datetime import UTC, datetime
 
 import orjson
 
-from connectors.archive_query import (
-    Filters,
-    QueryError,
-    delete_older_than,
-    files_to_read,
-    history,
-    partitions_older_than,
-    query,
-    vacuum,
-)
-from connectors.archive_tables import TABLES
-from connectors.delta_archive import compact
 from flows.config import load_config
+
+# The table names, without importing the archive's modules (pyarrow, deltalake) at start-up; a
+# test checks they match connectors.archive_tables.TABLES.
+TABLE_NAMES = ("alerts", "blocks", "dead_letters", "detections", "rule_matches", "transactions")
 
 
 def _time(text: str) -> datetime:
@@ -49,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "query", help="query the archive (the Time Machine); prints JSON lines"
     )
     q.add_argument("--url", help="archive URL (default: the configured archive)")
-    q.add_argument("--table", default="transactions", choices=sorted(TABLES))
+    q.add_argument("--table", default="transactions", choices=TABLE_NAMES)
     q.add_argument("--since", type=_time, help="start time, inclusive (ISO-8601, UTC if no zone)")
     q.add_argument("--until", type=_time, help="end time, exclusive")
     q.add_argument("--chain", type=int, action="append", default=[], help="chain id (repeatable)")
@@ -71,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     compaction = actions.add_parser("compact", help="rewrite small files into large ones")
     compaction.add_argument("--url", help="archive URL (default: the configured archive)")
     compaction.add_argument(
-        "--table", action="append", choices=sorted(TABLES), help="default: every table"
+        "--table", action="append", choices=TABLE_NAMES, help="default: every table"
     )
     compaction.add_argument("--date", action="append", help="only these YYYY-MM-DD partitions")
     compaction.set_defaults(func=run_compact)
@@ -84,7 +76,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sweep.set_defaults(func=run_vacuum)
     log = actions.add_parser("history", help="a table's commits, newest first (JSON lines)")
     log.add_argument("--url", help="archive URL (default: the configured archive)")
-    log.add_argument("--table", default="transactions", choices=sorted(TABLES))
+    log.add_argument("--table", default="transactions", choices=TABLE_NAMES)
     log.add_argument("--limit", type=int, default=20)
     log.set_defaults(func=run_history)
     retention = actions.add_parser("retention", help="delete date partitions older than N days")
@@ -97,6 +89,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_query(args: argparse.Namespace) -> int:
+    from connectors.archive_query import Filters, QueryError, files_to_read, query
+
     config = load_config()
     url = args.url or config.output.archive
     options = config.storage.archive_storage_options()
@@ -141,6 +135,8 @@ def run_query(args: argparse.Namespace) -> int:
 
 
 def run_retention(args: argparse.Namespace) -> int:
+    from connectors.archive_query import delete_older_than, partitions_older_than
+
     config = load_config()
     url = args.url or config.output.archive
     days = args.days if args.days is not None else config.storage.archive_retention_days
@@ -157,10 +153,12 @@ def run_retention(args: argparse.Namespace) -> int:
 
 
 def run_compact(args: argparse.Namespace) -> int:
+    from connectors.delta_archive import compact
+
     config = load_config()
     url = args.url or config.output.archive
     options = config.storage.archive_storage_options()
-    for table in args.table or sorted(TABLES):
+    for table in args.table or TABLE_NAMES:
         result = compact(url, table, options, dates=args.date)
         if result:
             print(
@@ -171,6 +169,8 @@ def run_compact(args: argparse.Namespace) -> int:
 
 
 def run_vacuum(args: argparse.Namespace) -> int:
+    from connectors.archive_query import vacuum
+
     config = load_config()
     url = args.url or config.output.archive
     options = config.storage.archive_storage_options()
@@ -185,6 +185,8 @@ def run_vacuum(args: argparse.Namespace) -> int:
 
 
 def run_history(args: argparse.Namespace) -> int:
+    from connectors.archive_query import history
+
     config = load_config()
     url = args.url or config.output.archive
     options = config.storage.archive_storage_options()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from connectors.clickhouse.schema import apply_schema
 from flows.config import load_config
 
 
@@ -21,6 +20,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_apply_schema(args: argparse.Namespace) -> int:
+    from connectors.clickhouse.schema import apply_schema  # clickhouse_driver: only when used
+
     url = args.url or load_config().storage.clickhouse_client_url()
     if not url:
         print("no ClickHouse URL: pass --url or set SCORPIUS_STORAGE_CLICKHOUSE_URL")

@@ -26,8 +26,6 @@ from typing import IO, cast
 
 import msgspec
 
-from connectors.archive_query import Filters, iter_rows
-from connectors.archive_tables import tx_from_row
 from connectors.replay import read_items
 from flows.config import load_config
 from flows.rules import engine_for
@@ -79,6 +77,9 @@ def recorded_enriched(paths: list[Path]) -> Iterator[EnrichedTx | DeadLetter]:
 
 def archived_enriched(url: str, chains: tuple[int, ...] = ()) -> Iterator[EnrichedTx]:
     """The archive's transactions (a folder, file:// or s3:// URL), oldest first, enriched."""
+    from connectors.archive_query import Filters, iter_rows  # pyarrow.dataset: only when used
+    from connectors.archive_tables import tx_from_row
+
     for _, rows in iter_rows(url, "transactions", Filters(chains=chains)):
         for row in rows:
             yield enrich(tx_from_row(row))

@@ -7,11 +7,7 @@ import dataclasses
 import os
 from datetime import timedelta
 
-from bytewax.recovery import RecoveryConfig
-from bytewax.run import cli_main
-
 from flows.config import load_config
-from flows.mempool import build_flow
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -76,6 +72,12 @@ def run(args: argparse.Namespace) -> int:
     if args.rebase:
         source = dataclasses.replace(source, replay_rebase=True)
     cfg = dataclasses.replace(cfg, output=output, source=source)
+    # The flow's modules load only when a flow runs: `scorpius --help` stays fast.
+    from bytewax.recovery import RecoveryConfig
+    from bytewax.run import cli_main
+
+    from flows.mempool import build_flow
+
     recovery = RecoveryConfig(args.recovery_directory) if args.recovery_directory else None
     cli_main(
         build_flow(cfg),

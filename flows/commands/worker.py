@@ -17,7 +17,6 @@ from bytewax.run import cli_main
 
 from connectors.health import HealthServer
 from flows.config import K8sConfig, load_config
-from flows.mempool import build_flow
 
 
 def pod_ordinal(pod_name: str) -> int:
@@ -75,6 +74,8 @@ def worker(args: argparse.Namespace) -> int:
         if ensure_recovery_partitions(k8s.recovery_dir, process_id, partitions):
             print(f"created {partitions} recovery partitions in {k8s.recovery_dir}", flush=True)
         recovery = RecoveryConfig(k8s.recovery_dir, timedelta(seconds=k8s.backup_interval_s))
+    from flows.mempool import build_flow  # only when a worker runs: `scorpius --help` stays fast
+
     flow = build_flow(cfg)
     health = HealthServer(k8s.health_port, k8s.stall_after_s).start()
     try:
