@@ -3,11 +3,14 @@
 Where: a URL. A plain folder path or ``file://...`` writes locally; ``s3://bucket/prefix`` writes
 to S3 (or any S3-compatible endpoint: see ``delta_storage_options``). Each table is one Delta
 table, ``<url>/<table>``, partitioned by the record's event date (``date=YYYY-MM-DD``, UTC), with
-rows sorted by (chain, event time) inside each file so file statistics prune well.
+rows sorted by event time inside each file so file statistics prune well.
 
 Batching: each sink partition buffers rows and commits them when it holds ``batch_rows`` rows or
 ``batch_bytes`` bytes (Arrow size), when its oldest buffered row is ``flush_seconds`` old (checked
-whenever a batch arrives) and at EOF / close. A commit writes one file per event date in it, so a
+whenever a batch arrives) and at EOF / close. Commits run on a writer thread, one in flight at a time (a second flush waits
+for it: back-pressure), so the flow's other outputs, alerts first, never wait for the store; a
+snapshot keeps the rows of the commit in flight until it is done. A commit writes one file per
+event date in it, so a
 replay of old data makes a few large files, never a file per hour. A commit is atomic: readers see
 all of its rows or none.
 
@@ -37,6 +40,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -211,6 +215,14 @@ class _ArchivePartition(StatefulSinkPartition[Any, ArchivePartState]):
         self._dates: set[str] = set()
         self._last_compact = clock()
         self._compactor: threading.Thread | None = None
+        # Commits run on this thread so the flow (and the alert path) never waits for one; the
+        # rows of the commit in flight stay in snapshots until it is done.
+        self._writer = (
+            ThreadPoolExecutor(1, thread_name_prefix=f"archive-{sink.table}")
+            if sink.background
+            else None
+        )
+        self._inflight: tuple[Future[None], list[pa.RecordBatch], pa.Table, int] | None = None
 
     def _committed_rows(self) -> int:
         self._table = open_table(self._uri, self._options)
@@ -247,24 +259,41 @@ class _ArchivePartition(StatefulSinkPartition[Any, ArchivePartState]):
             self._rows = []
 
     def flush(self) -> None:
-        """Commit every buffered row as one Delta transaction."""
+        """Commit every buffered row as one Delta transaction (on the writer thread, if any)."""
         self._seal()
         if not self._count:
             return
-        data = pa.Table.from_batches(self._batches, schema=self._schema).sort_by(
-            [("chain_id", "ascending"), ("event_time", "ascending")]
+        self._wait()  # one commit in flight at most: back-pressure when the store is slow
+        batches = self._batches
+        data = pa.Table.from_batches(batches, schema=self._schema).sort_by(
+            [("event_time", "ascending"), ("chain_id", "ascending")]
         )
         version = self._state.committed_rows + data.num_rows
         write = self._merge if self._state.committed_rows < self._seen_rows else self._append
-        retry_until_done(partial(write, data, version), sink=self._metric)
-        self._state.committed_rows = version
-        self._dates.update(data.column(PARTITION_COLUMN).unique().to_pylist())
-        SINK_WRITES.labels(sink=self._metric).inc(data.num_rows)
+        commit = partial(retry_until_done, partial(write, data, version), sink=self._metric)
         self._batches = []
         self._count = 0
         self._bytes = 0
         self._oldest = None
         SINK_BUFFERED.labels(sink=self._metric).set(0)
+        if self._writer is None:
+            commit()
+            self._committed(data, version)
+        else:
+            self._inflight = (self._writer.submit(commit), batches, data, version)
+
+    def _wait(self) -> None:
+        """Wait for the commit in flight, if any, and account for it."""
+        if self._inflight is not None:
+            future, _, data, version = self._inflight
+            future.result()
+            self._inflight = None
+            self._committed(data, version)
+
+    def _committed(self, data: pa.Table, version: int) -> None:
+        self._state.committed_rows = version
+        self._dates.update(data.column(PARTITION_COLUMN).unique().to_pylist())
+        SINK_WRITES.labels(sink=self._metric).inc(data.num_rows)
         self._maybe_compact()
 
     def _commit_properties(self, version: int) -> Any:
@@ -352,15 +381,22 @@ class _ArchivePartition(StatefulSinkPartition[Any, ArchivePartState]):
     def snapshot(self) -> ArchivePartState:
         if self._count > self._sink.max_state_rows:
             self.flush()
+            self._wait()
+        elif self._inflight is not None and self._inflight[0].done():
+            self._wait()
         self._seal()
+        inflight = list(self._inflight[1]) if self._inflight is not None else []
         return ArchivePartState(
             run=self._state.run,
             committed_rows=self._state.committed_rows,
-            pending=list(self._batches),
+            pending=inflight + list(self._batches),
         )
 
     def close(self) -> None:
         self.flush()
+        self._wait()
+        if self._writer is not None:
+            self._writer.shutdown()
         if self._compactor is not None:
             self._compactor.join()
 
@@ -389,6 +425,7 @@ class DeltaArchiveSink(FixedPartitionedSink[Any, ArchivePartState]):
         batch_bytes: int = 64 * 1024 * 1024,
         run_id: str = "",
         compact_seconds: float = 3_600.0,
+        background: bool = True,
     ) -> None:
         if table not in TABLES:
             raise ValueError(f"unknown archive table {table!r}; one of {sorted(TABLES)}")
@@ -409,6 +446,7 @@ class DeltaArchiveSink(FixedPartitionedSink[Any, ArchivePartState]):
         self.max_state_rows = max_state_rows
         self.run_id = run_id
         self.compact_seconds = compact_seconds
+        self.background = background
         self._clock = clock
 
     def list_parts(self) -> list[str]:

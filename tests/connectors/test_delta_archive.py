@@ -125,7 +125,7 @@ def test_commits_are_bounded_by_rows_and_always_made_at_eof(tmp_path: Path) -> N
 
 
 def test_commits_are_bounded_by_bytes(tmp_path: Path) -> None:
-    sink = DeltaArchiveSink(str(tmp_path), "transactions", batch_bytes=1)
+    sink = DeltaArchiveSink(str(tmp_path), "transactions", batch_bytes=1, background=False)
     part = sink.build_part("archive", "0", None)
     part.write_batch([make_tx(i) for i in range(5)])
     assert data_files(tmp_path) == []  # rows are sized once sealed into Arrow
@@ -135,7 +135,9 @@ def test_commits_are_bounded_by_bytes(tmp_path: Path) -> None:
 
 def test_commits_wait_at_most_flush_seconds(tmp_path: Path) -> None:
     now = [0.0]
-    sink = DeltaArchiveSink(str(tmp_path), "transactions", flush_seconds=60, clock=lambda: now[0])
+    sink = DeltaArchiveSink(
+        str(tmp_path), "transactions", flush_seconds=60, clock=lambda: now[0], background=False
+    )
     part = sink.build_part("archive", "0", None)
     part.write_batch([make_tx(0)])
     now[0] = 59.0
@@ -221,7 +223,11 @@ def test_rows_committed_after_the_snapshot_are_not_written_twice_on_resume(
     where: S3Archive,
 ) -> None:
     sink = DeltaArchiveSink(
-        where.url, "transactions", batch_rows=3, storage_options=where.storage_options
+        where.url,
+        "transactions",
+        batch_rows=3,
+        storage_options=where.storage_options,
+        background=False,
     )
     txs = [make_tx(i) for i in range(9)]
     part = sink.build_part("archive", "0", None)
@@ -242,6 +248,7 @@ class CrashingSink(DeltaArchiveSink):
     """A sink whose partitions die without close(): bytewax does not promise close() on abort."""
 
     def build_part(self, step_id: str, for_part: str, resume_state: Any) -> Any:
+        self.background = False  # a commit in flight at the crash would make the count below vary
         part = super().build_part(step_id, for_part, resume_state)
         part.close = lambda: None  # type: ignore[method-assign]
         return part
@@ -307,7 +314,12 @@ def test_compaction_merges_small_files_keeps_rows_and_time_travel(where: S3Archi
 def test_the_flow_compacts_on_its_schedule(tmp_path: Path) -> None:
     now = [0.0]
     sink = DeltaArchiveSink(
-        str(tmp_path), "transactions", batch_rows=1, compact_seconds=10, clock=lambda: now[0]
+        str(tmp_path),
+        "transactions",
+        batch_rows=1,
+        compact_seconds=10,
+        clock=lambda: now[0],
+        background=False,
     )
     part = sink.build_part("archive", "0", None)
     for i in range(5):
@@ -341,3 +353,19 @@ def test_storage_options_translate_the_s3fs_spelling() -> None:
     }
     assert delta_storage_options({}) is None
     assert Filters() == Filters()
+
+
+def test_commits_run_on_the_writer_thread_and_snapshots_keep_rows_in_flight(tmp_path: Path) -> None:
+    sink = DeltaArchiveSink(str(tmp_path), "transactions", batch_rows=3)
+    part = sink.build_part("archive", "0", None)
+    part.write_batch([make_tx(i) for i in range(3)])  # a commit starts on the writer thread
+    state = part.snapshot()
+    in_snapshot = sum(b.num_rows for b in state.pending)
+    # Either the commit was still in flight (its rows stay in the snapshot) or it is done.
+    assert (state.committed_rows, in_snapshot) in {(0, 3), (3, 0)}
+    part.write_batch([make_tx(i) for i in range(3, 6)])  # waits for the first, starts the second
+    part.close()
+    assert sorted(r["hash"] for r in read_table(tmp_path, "transactions")) == sorted(
+        make_tx(i).hash for i in range(6)
+    )
+    assert delta(tmp_path).version() == 1
