@@ -1,4 +1,4 @@
-"""Rows per second into the Parquet archive and into ClickHouse, for one bytewax worker.
+"""Rows per second into the Delta Lake archive and into ClickHouse, for one bytewax worker.
 
     python bench/bench_storage.py [--rows 200000] [--clickhouse-url clickhouse://127.0.0.1:9000/bench]
 
@@ -22,7 +22,7 @@ from bytewax.testing import TestingSource, run_main
 
 from connectors.clickhouse.schema import apply_schema
 from connectors.clickhouse.sink import ClickHouseSink, write_clickhouse
-from connectors.parquet_archive import ParquetArchiveSink, archive
+from connectors.delta_archive import DeltaArchiveSink, archive
 from operators.records import Tx
 
 T0_MS = 1_700_000_000_000
@@ -59,13 +59,13 @@ def timed_flow(records: list[Any], wire: Callable[[Dataflow, Any], None]) -> flo
     return time.perf_counter() - started
 
 
-def bench_parquet(txs: list[Tx], compression: str) -> float:
+def bench_archive(txs: list[Tx], compression: str) -> float:
     with tempfile.TemporaryDirectory() as folder:
-        sink = ParquetArchiveSink(folder, "transactions", compression, roll_rows=100_000)
+        sink = DeltaArchiveSink(folder, "transactions", compression, batch_rows=100_000)
         seconds = timed_flow(txs, lambda flow, up: archive("archive", up, sink))
         size = sum(p.stat().st_size for p in Path(folder).rglob("*.parquet"))
     print(
-        f"parquet {compression:7s} {len(txs):>8,} rows  {seconds:6.2f} s  "
+        f"delta   {compression:7s} {len(txs):>8,} rows  {seconds:6.2f} s  "
         f"{len(txs) / seconds:>9,.0f} rows/s/worker  {size / len(txs):6.1f} bytes/row"
     )
     return len(txs) / seconds
@@ -90,7 +90,7 @@ def main() -> None:
     args = parser.parse_args()
     txs = synthetic_txs(args.rows)
     for compression in ("zstd", "snappy", "lz4", "gzip"):
-        bench_parquet(txs, compression)
+        bench_archive(txs, compression)
     if args.skip_clickhouse:
         return
     if args.clickhouse_url:

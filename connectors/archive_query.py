@@ -1,16 +1,22 @@
-"""The Time Machine's query layer: filter the Parquet archive with partition pruning, page results.
+"""The Time Machine's query layer: filter the Delta archive with file pruning, page results.
 
-``query(url, table, filters, ...)`` reads one archive table through ``pyarrow.dataset``. The time
-range and chains become expressions on the Hive partition columns (``chain``, ``date``, ``hour``),
-so folders outside them are never opened; the remaining filters are pushed down to the Parquet
-reader (row-group statistics) and then applied exactly.
+``query(url, table, filters, ...)`` reads one archive table (a Delta table, see
+``connectors.delta_archive``) through the file list of its log. The time range and chains prune
+files by the ``date`` partition and the files' min/max statistics (``event_time``, ``chain_id``)
+recorded in the log, so files outside them are never opened; the remaining filters are pushed down
+to the Parquet reader (row-group statistics) and then applied exactly.
+
+Time travel: every read takes ``version`` (a Delta table version) or ``as_of`` (a UTC time) and
+then sees the table exactly as it was after that commit.
 
 Pages are ordered by (event time, natural key) and chained by an opaque cursor (the last row's
-position), so pages stay stable while the archive grows. Copies of a row (a replay after a
-recovery may archive a row twice, see ``connectors.parquet_archive``) are dropped on the natural
-key.
+position), so pages stay stable while the archive grows. Copies of a row on the natural key are
+dropped (the writer's MERGE after a restart prevents them; this keeps readers safe on tables other
+writers filled).
 
-``delete_older_than`` is the retention job: it removes whole ``date=`` folders.
+Maintenance: ``delete_older_than`` is the retention job (a Delta DELETE of whole dates; the files go
+at the next ``vacuum``), ``vacuum`` removes files no version younger than its horizon needs, and
+``history`` lists commits.
 """
 
 from __future__ import annotations
@@ -20,13 +26,22 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from connectors.archive_tables import PARTITION_SCHEMA, TABLES, TableSpec
-from connectors.parquet_archive import open_archive
+from connectors.archive_tables import HOUR_MS, TABLES, TableSpec
+from connectors.delta_archive import (
+    PARTITION_COLUMN,
+    delta_schema,
+    delta_storage_options,
+    open_table,
+    table_uri,
+)
+
+if TYPE_CHECKING:
+    from deltalake import DeltaTable
 
 
 @dataclass(frozen=True)
@@ -58,34 +73,56 @@ class QueryError(ValueError):
     """A filter that does not apply to the table, or a malformed cursor."""
 
 
-def _dataset(url: str, table: str, storage_options: dict[str, Any] | None) -> ds.Dataset:
-    fs, root = open_archive(url, storage_options)
-    path = f"{root}/{table}"
-    schema = pa.unify_schemas([TABLES[table].schema, PARTITION_SCHEMA])
-    if not fs.exists(path):
-        return ds.dataset(schema.empty_table())
-    return ds.dataset(
-        path,
-        schema=schema,
-        format="parquet",
-        filesystem=fs,
-        partitioning=ds.partitioning(PARTITION_SCHEMA, flavor="hive"),
-    )
-
-
 def _utc(at: datetime) -> datetime:
     if at.tzinfo is None:
         raise QueryError(f"time must be timezone-aware: {at.isoformat()}")
     return at.astimezone(UTC)
 
 
-def _hour_bound(at: datetime, *, lower: bool) -> ds.Expression:
-    """Partitions at or after (lower) / at or before (upper) the hour of ``at``."""
-    day, hour = at.strftime("%Y-%m-%d"), at.hour
-    field_date, field_hour = ds.field("date"), ds.field("hour")
-    if lower:
-        return (field_date > day) | ((field_date == day) & (field_hour >= hour))
-    return (field_date < day) | ((field_date == day) & (field_hour <= hour))
+def open_version(
+    url: str,
+    table: str,
+    storage_options: dict[str, Any] | None = None,
+    *,
+    version: int | None = None,
+    as_of: datetime | None = None,
+) -> DeltaTable | None:
+    """The archive table as of ``version`` / ``as_of`` (default: now); None if never written."""
+    if table not in TABLES:
+        raise QueryError(f"unknown archive table {table!r}; one of {sorted(TABLES)}")
+    dt = open_table(table_uri(url, table), delta_storage_options(storage_options))
+    if dt is None or (version is None and as_of is None):
+        return dt
+    when: int | datetime = version if version is not None else _utc(as_of)  # type: ignore[arg-type]
+    try:
+        dt.load_as_version(when)
+    except Exception as exc:  # delta-rs raises plain DeltaError / ValueError here
+        raise QueryError(f"table {table} has no version as of {when}: {exc}") from exc
+    return dt
+
+
+def _pruning(filters: Filters) -> str | None:
+    """A SQL predicate selecting files by the date partition and min/max statistics."""
+    parts: list[str] = []
+    if filters.start is not None:
+        start = _utc(filters.start)
+        parts += [
+            f"{PARTITION_COLUMN} >= '{start:%Y-%m-%d}'",
+            f"event_time >= '{start.isoformat()}'",
+        ]
+    if filters.end is not None:
+        end = _utc(filters.end)
+        last = end - timedelta(milliseconds=1)
+        parts += [f"{PARTITION_COLUMN} <= '{last:%Y-%m-%d}'", f"event_time < '{end.isoformat()}'"]
+    if filters.chains:
+        parts.append(f"chain_id IN ({', '.join(str(int(c)) for c in filters.chains)})")
+    return " AND ".join(parts) or None
+
+
+def _dataset(dt: DeltaTable | None, spec: TableSpec, filters: Filters) -> ds.Dataset:
+    if dt is None:
+        return ds.dataset(delta_schema(spec).empty_table())
+    return dt.to_pyarrow_dataset(file_pruning_predicate=_pruning(filters))
 
 
 def _expression(spec: TableSpec, filters: Filters) -> ds.Expression | None:
@@ -99,19 +136,19 @@ def _expression(spec: TableSpec, filters: Filters) -> ds.Expression | None:
     if filters.start is not None:
         start = _utc(filters.start)
         parts += [
-            _hour_bound(start, lower=True),
-            ds.field("event_time") >= pa.scalar(start, pa.timestamp("ms", tz="UTC")),
+            ds.field(PARTITION_COLUMN) >= f"{start:%Y-%m-%d}",
+            ds.field("event_time") >= pa.scalar(start, pa.timestamp("us", tz="UTC")),
         ]
     if filters.end is not None:
         end = _utc(filters.end)
-        # The end is exclusive: the partition holding the last included millisecond.
+        # The end is exclusive: the date holding the last included millisecond.
         last = end - timedelta(milliseconds=1)
         parts += [
-            _hour_bound(last, lower=False),
-            ds.field("event_time") < pa.scalar(end, pa.timestamp("ms", tz="UTC")),
+            ds.field(PARTITION_COLUMN) <= f"{last:%Y-%m-%d}",
+            ds.field("event_time") < pa.scalar(end, pa.timestamp("us", tz="UTC")),
         ]
     if filters.chains:
-        parts.append(ds.field("chain").isin(list(filters.chains)))
+        parts.append(ds.field("chain_id").isin(list(filters.chains)))
     if filters.sender is not None:
         need("sender", "sender")
         parts.append(ds.field("sender") == filters.sender.lower())
@@ -138,13 +175,19 @@ def _expression(spec: TableSpec, filters: Filters) -> ds.Expression | None:
 
 
 def files_to_read(
-    url: str, table: str, filters: Filters, storage_options: dict[str, Any] | None = None
+    url: str,
+    table: str,
+    filters: Filters,
+    storage_options: dict[str, Any] | None = None,
+    *,
+    version: int | None = None,
+    as_of: datetime | None = None,
 ) -> list[str]:
-    """The files a query opens after partition pruning (what ``--explain`` shows)."""
-    dataset = _dataset(url, table, storage_options)
-    if not isinstance(dataset, ds.FileSystemDataset):
+    """The files a query opens after file pruning (what ``--explain`` shows)."""
+    dt = open_version(url, table, storage_options, version=version, as_of=as_of)
+    if dt is None:
         return []
-    return sorted(f.path for f in dataset.get_fragments(filter=_expression(TABLES[table], filters)))
+    return sorted(dt.file_uris(file_pruning_predicate=_pruning(filters)))
 
 
 def _encode_cursor(position: tuple[Any, ...]) -> str:
@@ -166,7 +209,8 @@ def _position(spec: TableSpec, row: dict[str, Any]) -> tuple[Any, ...]:
 def _sorted_rows(
     dataset: ds.Dataset, spec: TableSpec, expression: ds.Expression | None
 ) -> Iterator[dict[str, Any]]:
-    table = dataset.to_table(filter=expression, columns=spec.schema.names)
+    # Back to the table's reading schema: uint64 instead of the stored decimal(20, 0).
+    table = dataset.to_table(filter=expression, columns=spec.schema.names).cast(spec.schema)
     table = table.sort_by(
         [("event_time", "ascending"), *((c, "ascending") for c in spec.key_columns)]
     )
@@ -182,8 +226,12 @@ def query(
     limit: int = 100,
     cursor: str | None = None,
     storage_options: dict[str, Any] | None = None,
+    version: int | None = None,
+    as_of: datetime | None = None,
 ) -> Page:
-    """One page of ``table`` rows matching ``filters``, in event-time order, without copies."""
+    """One page of ``table`` rows matching ``filters``, in event-time order, without copies.
+
+    ``version`` / ``as_of`` read the table as it was then (time travel)."""
     if table not in TABLES:
         raise QueryError(f"unknown archive table {table!r}; one of {sorted(TABLES)}")
     if limit < 1:
@@ -193,7 +241,8 @@ def query(
     rows: list[dict[str, Any]] = []
     last: tuple[Any, ...] | None = None
     more = False
-    dataset = _dataset(url, table, storage_options)
+    dt = open_version(url, table, storage_options, version=version, as_of=as_of)
+    dataset = _dataset(dt, spec, filters)
     for row in _sorted_rows(dataset, spec, _expression(spec, filters)):
         position = _position(spec, row)
         if position == last or (after is not None and position <= after):
@@ -208,10 +257,68 @@ def query(
     return Page(rows, _encode_cursor(last) if more and last is not None else None)
 
 
-def _hour_of(path: str) -> str:
-    """ "date=YYYY-MM-DD/hour=HH" of an archive file path (sorts in time order)."""
-    tail = path[path.index("date=") :]
-    return tail.rsplit("/", 1)[0]
+def _hour_key(hour: int) -> str:
+    """ "date=YYYY-MM-DD/hour=HH" of an hour since the epoch (sorts in time order)."""
+    at = datetime.fromtimestamp(hour * 3600, UTC)
+    return f"date={at:%Y-%m-%d}/hour={at:%H}"
+
+
+def _file_stats(dt: DeltaTable) -> pa.Table:
+    """The log's add actions: path, rows, date and min/max event time of every live file."""
+    return pa.table(dt.get_add_actions(flatten=True))
+
+
+def _ms(value: Any) -> int | None:
+    return None if value is None else int(value.timestamp() * 1000)
+
+
+def _hours(dt: DeltaTable, filters: Filters) -> list[int]:
+    """Hours (since the epoch) in which some file may hold a matching row, from file statistics."""
+    lo_bound = None if filters.start is None else int(_utc(filters.start).timestamp() * 1000)
+    hi_bound = None if filters.end is None else int(_utc(filters.end).timestamp() * 1000) - 1
+    stats = _file_stats(dt)
+    if not stats.num_rows:
+        return []
+    days = stats.column(f"partition.{PARTITION_COLUMN}").to_pylist()
+    names = stats.column_names
+    lows = (
+        stats.column("min.event_time").to_pylist()
+        if "min.event_time" in names
+        else [None] * len(days)
+    )
+    highs = (
+        stats.column("max.event_time").to_pylist()
+        if "max.event_time" in names
+        else [None] * len(days)
+    )
+    hours: set[int] = set()
+    for day, low, high in zip(days, lows, highs, strict=True):
+        day_ms = int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp() * 1000)
+        first = _ms(low) if low is not None else day_ms
+        last = _ms(high) if high is not None else day_ms + 24 * HOUR_MS - 1
+        assert first is not None and last is not None
+        first = first if lo_bound is None else max(first, lo_bound)
+        last = last if hi_bound is None else min(last, hi_bound)
+        hours.update(range(first // HOUR_MS, last // HOUR_MS + 1))
+    return sorted(hours)
+
+
+def rows_to_read(
+    url: str, table: str, filters: Filters, storage_options: dict[str, Any] | None = None
+) -> int:
+    """Rows in the files a read of ``filters`` opens (before row filters): a progress total."""
+    dt = open_version(url, table, storage_options)
+    if dt is None:
+        return 0
+    selected = {
+        uri.rsplit("/", 1)[-1] for uri in dt.file_uris(file_pruning_predicate=_pruning(filters))
+    }
+    stats = _file_stats(dt)
+    paths = stats.column("path").to_pylist()
+    counts = stats.column("num_records").to_pylist()
+    return sum(
+        n or 0 for p, n in zip(paths, counts, strict=True) if p.rsplit("/", 1)[-1] in selected
+    )
 
 
 def iter_rows(
@@ -220,33 +327,45 @@ def iter_rows(
     filters: Filters = Filters(),
     *,
     storage_options: dict[str, Any] | None = None,
+    version: int | None = None,
+    as_of: datetime | None = None,
 ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """Every matching row in event-time order, one hour at a time: (hour folder, its rows).
+    """Every matching row in event-time order, one hour at a time: (hour, its rows).
 
-    Memory holds one hour of the selection (all chains), not the whole archive.
+    The hour is "date=YYYY-MM-DD/hour=HH". Memory holds one hour of the selection (all chains),
+    not the whole archive; files whose statistics exclude an hour are not opened for it.
     """
     spec = TABLES[table]
-    dataset = _dataset(url, table, storage_options)
-    if not isinstance(dataset, ds.FileSystemDataset):
+    dt = open_version(url, table, storage_options, version=version, as_of=as_of)
+    if dt is None:
         return
+    dataset = _dataset(dt, spec, filters)
     expression = _expression(spec, filters)
-    by_hour: dict[str, list[ds.Fragment]] = {}
-    for fragment in dataset.get_fragments(filter=expression):
-        by_hour.setdefault(_hour_of(fragment.path), []).append(fragment)
-    for hour in sorted(by_hour):
-        hour_set = ds.FileSystemDataset(
-            by_hour[hour], dataset.schema, dataset.format, dataset.filesystem
+    for hour in _hours(dt, filters):
+        begin = datetime.fromtimestamp(hour * 3600, UTC)
+        in_hour = (ds.field("event_time") >= pa.scalar(begin, pa.timestamp("us", tz="UTC"))) & (
+            ds.field("event_time")
+            < pa.scalar(begin + timedelta(hours=1), pa.timestamp("us", tz="UTC"))
         )
         rows: list[dict[str, Any]] = []
         last: tuple[Any, ...] | None = None
-        for row in _sorted_rows(hour_set, spec, expression):
+        for row in _sorted_rows(
+            dataset, spec, in_hour if expression is None else expression & in_hour
+        ):
             position = _position(spec, row)
             if position == last:
                 continue
             last = position
             if filters.min_value is None or int(row["value"]) >= filters.min_value:
                 rows.append(row)
-        yield hour, rows
+        if rows:
+            yield _hour_key(hour), rows
+
+
+def _cutoff(days: int, today: date | None) -> date:
+    if days < 0:
+        raise ValueError(f"days must be >= 0, got {days}")
+    return (today or datetime.now(UTC).date()) - timedelta(days=days)
 
 
 def partitions_older_than(
@@ -256,19 +375,15 @@ def partitions_older_than(
     today: date | None = None,
     storage_options: dict[str, Any] | None = None,
 ) -> list[str]:
-    """Every ``date=`` folder of every table older than ``days`` days before ``today`` (UTC)."""
-    if days < 0:
-        raise ValueError(f"days must be >= 0, got {days}")
-    cutoff = (today or datetime.now(UTC).date()) - timedelta(days=days)
-    fs, root = open_archive(url, storage_options)
+    """Every ``<table>/date=...`` partition older than ``days`` days before ``today`` (UTC)."""
+    cutoff = _cutoff(days, today).isoformat()
     old: list[str] = []
-    for folder in sorted(fs.glob(f"{root}/*/chain=*/date=*")):
-        try:
-            day = date.fromisoformat(folder.rsplit("date=", 1)[1])
-        except ValueError:
-            continue  # not an archive folder
-        if day < cutoff:
-            old.append(folder)
+    for table in sorted(TABLES):
+        dt = open_version(url, table, storage_options)
+        if dt is None:
+            continue
+        dates = {p[PARTITION_COLUMN] for p in dt.partitions()}
+        old += [f"{table}/{PARTITION_COLUMN}={d}" for d in sorted(dates) if d < cutoff]
     return old
 
 
@@ -279,9 +394,44 @@ def delete_older_than(
     today: date | None = None,
     storage_options: dict[str, Any] | None = None,
 ) -> list[str]:
-    """The retention job: remove what ``partitions_older_than`` lists; the removed paths."""
+    """The retention job: delete what ``partitions_older_than`` lists, one commit per table.
+
+    The rows vanish from the current version at once; their files stay for time travel until
+    ``vacuum`` removes them. Returns the deleted partitions."""
     old = partitions_older_than(url, days, today=today, storage_options=storage_options)
-    fs, _ = open_archive(url, storage_options)
-    for folder in old:
-        fs.rm(folder, recursive=True)
+    cutoff = _cutoff(days, today).isoformat()
+    for table in sorted({p.split("/", 1)[0] for p in old}):
+        dt = open_version(url, table, storage_options)
+        if dt is not None:
+            dt.delete(f"{PARTITION_COLUMN} < '{cutoff}'")
     return old
+
+
+def vacuum(
+    url: str,
+    retention_hours: int,
+    *,
+    dry_run: bool = False,
+    storage_options: dict[str, Any] | None = None,
+) -> dict[str, list[str]]:
+    """Remove files that no version younger than ``retention_hours`` needs (per table).
+
+    Time travel to versions older than that horizon stops working; the current rows never change."""
+    if retention_hours < 0:
+        raise ValueError(f"retention_hours must be >= 0, got {retention_hours}")
+    removed: dict[str, list[str]] = {}
+    for table in sorted(TABLES):
+        dt = open_version(url, table, storage_options)
+        if dt is not None:
+            removed[table] = dt.vacuum(
+                retention_hours=retention_hours, dry_run=dry_run, enforce_retention_duration=False
+            )
+    return removed
+
+
+def history(
+    url: str, table: str, storage_options: dict[str, Any] | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """The table's commits, newest first (version, timestamp, operation, metrics)."""
+    dt = open_version(url, table, storage_options)
+    return [] if dt is None else dt.history(limit)

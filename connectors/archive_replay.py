@@ -3,7 +3,7 @@
 ``ArchiveReplaySource`` emits the exact ``Tx`` records the live run archived (already normalized,
 so they bypass ``normalize`` and go straight to ``enrich``: the same input the live detectors and
 rules saw, hence the same detections). It reads the archive one hour folder at a time through
-``connectors.archive_query.iter_rows`` (partition pruning by the filters), shows a progress bar on
+``connectors.archive_query.iter_rows`` (file pruning by the filters), shows a progress bar on
 stderr, and resumes after a crash at the hour and row it had reached.
 """
 
@@ -17,9 +17,8 @@ from typing import Any
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from tqdm import tqdm
 
-from connectors.archive_query import Filters, files_to_read, iter_rows
+from connectors.archive_query import Filters, iter_rows, rows_to_read
 from connectors.archive_tables import tx_from_row
-from connectors.parquet_archive import open_archive
 from operators.metrics import SOURCE_MESSAGES
 from operators.records import Tx
 
@@ -28,22 +27,10 @@ PART = "archive"
 
 @dataclass(frozen=True)
 class ReplayPosition:
-    """The hour folder ("date=YYYY-MM-DD/hour=HH") being replayed and rows of it already emitted."""
+    """The hour ("date=YYYY-MM-DD/hour=HH") being replayed and rows of it already emitted."""
 
     hour: str = ""
     done: int = 0
-
-
-def _row_upper_bound(url: str, filters: Filters, storage_options: dict[str, Any] | None) -> int:
-    """Rows in the files the replay opens (before row filters): the progress bar's total."""
-    import pyarrow.parquet as pq
-
-    fs, _ = open_archive(url, storage_options)
-    total = 0
-    for path in files_to_read(url, "transactions", filters, storage_options):
-        with fs.open(path, "rb") as handle:
-            total += pq.ParquetFile(handle).metadata.num_rows
-    return total
 
 
 class _ReplayPartition(StatefulSourcePartition[Tx, ReplayPosition]):
@@ -57,7 +44,7 @@ class _ReplayPartition(StatefulSourcePartition[Tx, ReplayPosition]):
         self._hour = ""
         self._done = 0
         total = (
-            _row_upper_bound(source.url, source.filters, source.storage_options)
+            rows_to_read(source.url, "transactions", source.filters, source.storage_options)
             if source.progress
             else None
         )
@@ -90,6 +77,8 @@ class _ReplayPartition(StatefulSourcePartition[Tx, ReplayPosition]):
                 continue
             batch.append(tx_from_row(row))
         if not batch:
+            # The total was an upper bound (rows in the files read, before row filters).
+            self._bar.total = self._bar.n
             self._bar.close()
             raise StopIteration
         self._done += len(batch)

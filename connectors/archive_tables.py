@@ -1,15 +1,17 @@
 """The archive's tables: one Arrow schema per table and pure functions record → row.
 
-Shared by the Parquet sink (writing), the Time Machine (reading, pruning) and the replay source
-(row → ``Tx``). No I/O here.
+Shared by the Delta archive sink (writing), the Time Machine (reading, pruning), the replay source
+(row → ``Tx``) and ClickHouse's rows. No I/O here.
 
 Amounts are uint256 in Ethereum and do not fit any Arrow integer type (decimal256 stops at 76
 digits, 2**256 has 78), so every amount column is its exact decimal string. ``value`` also gets a
 ``value_eth`` float64 twin for fast filters and charts; exact comparisons re-check the string.
 
-Every file lives under ``<table>/chain=<id>/date=YYYY-MM-DD/hour=HH/`` by the record's event time
-(first-seen ms for txs and findings, block timestamp for blocks, ``at_ms`` for dead letters). The
-partition values are in the path only (Hive style), not in the files.
+The schemas here are what readers get; the Delta tables store the unsigned 64-bit fields (nonce,
+gas) as ``decimal(20, 0)`` (``connectors.delta_archive.delta_schema``).
+
+Every table is partitioned by the record's event date (``event_date``: first-seen ms for txs and
+findings, block timestamp for blocks, ``at_ms`` for dead letters).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -37,8 +40,7 @@ from operators.records import (
 WEI_PER_ETH = 10**18
 HOUR_MS = 3_600_000
 
-# Hive partition columns; hour is zero-padded in paths ("hour=07") and read back as an int.
-PARTITION_SCHEMA = pa.schema([("chain", pa.int64()), ("date", pa.string()), ("hour", pa.int32())])
+DAY_MS = 24 * HOUR_MS
 
 
 def _amount(value: int | None) -> str | None:
@@ -55,16 +57,15 @@ def _event_dt(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
-def partition_path(chain_id: int | None, event_ms: int) -> str:
-    """The Hive partition folder of a record (chain 0 stands for "unknown chain")."""
-    return _hour_folder(chain_id or 0, event_ms // HOUR_MS)
+def event_date(event_ms: int) -> str:
+    """The date partition (YYYY-MM-DD, UTC) of a record's event time."""
+    return _day(event_ms // DAY_MS)
 
 
 @lru_cache(maxsize=4096)
-def _hour_folder(chain_id: int, hour: int) -> str:
-    # Formatting dates is a large share of the sink's per-row cost; a stream touches few hours.
-    at = _event_dt(hour * HOUR_MS)
-    return f"chain={chain_id}/date={at:%Y-%m-%d}/hour={at:%H}"
+def _day(day: int) -> str:
+    # Formatting dates is a large share of the sink's per-row cost; a stream touches few days.
+    return f"{_event_dt(day * DAY_MS):%Y-%m-%d}"
 
 
 # --- transactions ------------------------------------------------------------------------------
@@ -172,7 +173,8 @@ def tx_row(record: Tx | EnrichedTx) -> dict[str, Any]:
     }
 
 
-def _int(text: str | None) -> int | None:
+def _int(text: str | int | Decimal | None) -> int | None:
+    # Amounts are decimal strings; uint64 columns come back as int or (from Delta) Decimal.
     return None if text is None else int(text)
 
 
@@ -183,9 +185,9 @@ def tx_from_row(row: dict[str, Any]) -> Tx:
         hash=row["hash"],
         sender=row["sender"],
         to=row["to"],
-        nonce=row["nonce"],
+        nonce=_int(row["nonce"]),
         value=int(row["value"]),
-        gas=row["gas"],
+        gas=int(row["gas"]),
         tx_type=row["tx_type"],
         input=row["input"],
         selector=row["selector"],
@@ -200,7 +202,7 @@ def tx_from_row(row: dict[str, Any]) -> Tx:
             Authorization(
                 chain_id=int(a["chain_id"]),
                 address=a["address"],
-                nonce=a["nonce"],
+                nonce=int(a["nonce"]),
                 authority=a["authority"],
             )
             for a in row["authorizations"] or ()

@@ -63,7 +63,7 @@ class SourceConfig:
     # within a partition, and event-time windows absorb disorder up to the watermark wait (later
     # items are dead-lettered as "late").
     replay_partitions: int = 1
-    # kind=archive replays this Parquet archive (default: the output archive) between these ISO
+    # kind=archive replays this archive (default: the output archive) between these ISO
     # times (UTC; empty = open); kind=dumpster replays mempool-dumpster files (comma-separated).
     archive_url: str = ""
     archive_start: str = ""
@@ -150,13 +150,21 @@ class RulesConfig:
 
 @dataclass(frozen=True)
 class OutputConfig:
-    # Local outputs: JSON lines, summary.json and (by default) the Parquet archive.
+    # Local outputs: JSON lines, summary.json and (by default) the Delta Lake archive.
     dir: str = "out"
-    # Where the Parquet archive goes: a folder path, file://..., or s3://bucket/prefix.
+    # Where the archive (Delta Lake tables) goes: a folder path, file://..., or s3://bucket/prefix.
     archive_url: str = ""
     archive_compression: str = "zstd"
+    # An archive commit (one Delta transaction) holds at most this many rows / Arrow bytes, and
+    # waits at most this long for more.
     archive_roll_rows: int = 100_000
+    archive_roll_bytes: int = 64 * 1024 * 1024
     archive_roll_seconds: float = 60.0
+    # Writers per archive table (each commits on its own; more make more, smaller files).
+    archive_partitions: int = 1
+    # How often the flow compacts the dates it wrote into large files (0 = never; see
+    # `scorpius archive compact`).
+    archive_compact_seconds: float = 3_600.0
     # Partitions of the archive and ClickHouse sinks: spread writes over up to this many workers.
     sink_partitions: int = 4
     # One line per alert on stdout (false: none), from this severity up (info, low, medium, high,

@@ -15,12 +15,8 @@ from bytewax.inputs import Source
 
 from connectors.alerts.log import JsonlLog
 from connectors.alerts.sink import build_alert_sink, for_alert_sink
-from connectors.clickhouse.sink import write_clickhouse
-from connectors.kafka import kafka_output
+from connectors.delta_archive import archive
 from connectors.local import ConsoleSink, SummarySink, as_line, for_summary, jsonl_sink
-from connectors.parquet_archive import archive
-from connectors.rpc import endpoints_from_config
-from connectors.rpc.reserves import RpcReserves, urls_by_chain
 from flows import stages
 from flows.config import Config, ConfigError, load_config
 from flows.logs import configure_logging
@@ -85,6 +81,10 @@ def build_flow(
     found_parts: list[Stream[Detection]] = []
     dead_parts: list[Stream[DeadLetter]] = []
     if cfg.source.kind == "rpc":
+        # Connectors are imported only when the configuration selects them (start-up time).
+        from connectors.rpc import endpoints_from_config
+        from connectors.rpc.reserves import RpcReserves, urls_by_chain
+
         endpoints = endpoints_from_config(cfg.rpc)
         reserves = RpcReserves(urls_by_chain(endpoints), cfg.detect.reserves_timeout_s)
         quoted = stages.quote_stage("quote", etxs, norm.blocks, cfg.detect, reserves)
@@ -115,21 +115,25 @@ def build_flow(
         norm.errs, mempool.errs, mined.errs, preconfirmed.errs, rules.errs, *dead_parts,
     )  # fmt: skip
 
-    # sinks: Kafka topics (when publishing), Parquet archive, ClickHouse (when configured), local JSON lines and console
+    # sinks: Kafka topics (when publishing), Delta archive, ClickHouse (when configured), local JSON lines and console
     if cfg.kafka.publish:
+        from connectors.kafka import kafka_output
+
         kafka_output("kafka_enriched", etxs, cfg.kafka, cfg.kafka.topic_enriched)
         kafka_output("kafka_bundles", detections, cfg.kafka, cfg.kafka.topic_bundles)
         kafka_output("kafka_alerts", alerts, cfg.kafka, cfg.kafka.topic_alerts)
         kafka_output("kafka_dead", dead, cfg.kafka, cfg.kafka.topic_dead_letters)
     parts = cfg.output.sink_partitions
-    archive("archive_txs", etxs, archive_sink(cfg, "transactions", parts))
-    archive("archive_blocks", blocks, archive_sink(cfg, "blocks", parts))
-    archive("archive_detections", detections, archive_sink(cfg, "detections", parts))
-    archive("archive_rule_matches", rules.matches, archive_sink(cfg, "rule_matches", parts))
-    archive("archive_alerts", alerts, archive_sink(cfg, "alerts", parts))
-    archive("archive_dead", dead, archive_sink(cfg, "dead_letters", parts))
+    archive("archive_txs", etxs, archive_sink(cfg, "transactions"))
+    archive("archive_blocks", blocks, archive_sink(cfg, "blocks"))
+    archive("archive_detections", detections, archive_sink(cfg, "detections"))
+    archive("archive_rule_matches", rules.matches, archive_sink(cfg, "rule_matches"))
+    archive("archive_alerts", alerts, archive_sink(cfg, "alerts"))
+    archive("archive_dead", dead, archive_sink(cfg, "dead_letters"))
     clickhouse = clickhouse_sink(cfg, parts)
     if clickhouse is not None:
+        from connectors.clickhouse.sink import write_clickhouse
+
         analytics = op.merge("analytics", etxs, blocks, detections, rules.matches, alerts, dead)
         write_clickhouse("clickhouse", analytics, clickhouse)
     op.output(

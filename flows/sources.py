@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
 
-from connectors.archive_query import Filters
-from connectors.archive_replay import ArchiveReplaySource
-from connectors.kafka import kafka_raw_input
-from connectors.mempool_dumpster import MempoolDumpsterSource
 from connectors.replay import Pacing, ReplaySource
-from connectors.rpc import RpcSource, endpoints_from_config
 from connectors.stoppable import StoppableSource
 from flows.config import Config, ConfigError
 from operators.bounds import TimeBounds
 from operators.dedup import dedup_items
 from operators.records import DeadLetter, RawItem, Tx
+
+# Each source's connector is imported when the configuration selects it: the others pull in
+# heavy modules (eth_account, confluent_kafka, deltalake, ...) that start-up need not pay for.
+if TYPE_CHECKING:
+    from connectors.archive_replay import ArchiveReplaySource
 
 
 def _when(text: str, name: str) -> datetime | None:
@@ -34,6 +34,9 @@ def _when(text: str, name: str) -> datetime | None:
 
 def archive_source(cfg: Config) -> ArchiveReplaySource:
     """The Time Machine: archived transactions (already normalized ``Tx``) in time order."""
+    from connectors.archive_query import Filters
+    from connectors.archive_replay import ArchiveReplaySource
+
     filters = Filters(
         start=_when(cfg.source.archive_start, "SCORPIUS_SOURCE_ARCHIVE_START"),
         end=_when(cfg.source.archive_end, "SCORPIUS_SOURCE_ARCHIVE_END"),
@@ -54,6 +57,8 @@ def raw_input(
     if kind == "rpc":
         return live_input(step_id, flow, cfg, stop)
     if kind == "kafka":
+        from connectors.kafka import kafka_raw_input
+
         raws, dead = kafka_raw_input(step_id, flow, cfg.kafka, stop)
         return op.merge(f"{step_id}_all", raws, dead)
     source: Any
@@ -70,6 +75,8 @@ def raw_input(
     elif kind == "dumpster":
         if not cfg.source.dumpster_paths:
             raise ConfigError("SCORPIUS_SOURCE_KIND=dumpster: set SCORPIUS_SOURCE_DUMPSTER_PATHS")
+        from connectors.mempool_dumpster import MempoolDumpsterSource
+
         source = MempoolDumpsterSource(cfg.source.dumpster_paths)
     else:
         raise ConfigError(
@@ -82,6 +89,8 @@ def live_input(
     step_id: str, flow: Dataflow, cfg: Config, stop: threading.Event | None = None
 ) -> Stream[RawItem | DeadLetter]:
     """Every configured (chain, URL) at once, deduped across URLs and reconnects."""
+    from connectors.rpc import RpcSource, endpoints_from_config
+
     endpoints = endpoints_from_config(cfg.rpc)
     if not endpoints:
         raise ConfigError(

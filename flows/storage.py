@@ -2,23 +2,67 @@
 
 from __future__ import annotations
 
-from connectors.archive_query import Filters
-from connectors.archive_replay import ArchiveReplaySource
-from connectors.clickhouse.sink import ClickHouseSink
-from connectors.parquet_archive import ParquetArchiveSink
+import hashlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from flows.config import Config
 
+if TYPE_CHECKING:
+    from connectors.archive_query import Filters
+    from connectors.archive_replay import ArchiveReplaySource
+    from connectors.clickhouse.sink import ClickHouseSink
+    from connectors.delta_archive import DeltaArchiveSink
 
-def archive_sink(config: Config, table: str, partitions: int = 1) -> ParquetArchiveSink:
-    """The Parquet archive sink of one table (``connectors.archive_tables.TABLES``)."""
-    return ParquetArchiveSink(
-        config.output.archive,
+
+def _files_fingerprint(paths: list[str]) -> list[str]:
+    """Path, size and modification time of every file under ``paths``: a cheap input identity."""
+    out: list[str] = []
+    for text in paths:
+        root = Path(text)
+        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+        for f in files:
+            stat = f.stat() if f.exists() else None
+            out.append(
+                f"{f.resolve()}:{stat.st_size if stat else -1}:{stat.st_mtime_ns if stat else -1}"
+            )
+    return out
+
+
+def archive_run_id(config: Config) -> str:
+    """The archive's run id: the same for every run over the same recorded input, so a rerun adds
+    nothing to the archive; empty (a fresh id per run) for live sources (rpc, kafka)."""
+    source = config.source
+    if source.kind == "replay":
+        parts = ["replay", *_files_fingerprint([source.replay_path])]
+    elif source.kind == "dumpster":
+        parts = ["dumpster", *_files_fingerprint(list(source.dumpster_paths))]
+    elif source.kind == "archive":
+        url = source.archive_url or config.output.archive
+        parts = ["archive", url, source.archive_start, source.archive_end]
+    else:
+        return ""
+    return f"{source.kind}-{hashlib.sha256('|'.join(parts).encode()).hexdigest()[:16]}"
+
+
+def archive_sink(config: Config, table: str, partitions: int | None = None) -> DeltaArchiveSink:
+    """The archive sink of one table (``connectors.archive_tables.TABLES``).
+
+    ``partitions`` defaults to ``SCORPIUS_OUTPUT_ARCHIVE_PARTITIONS``."""
+    from connectors.delta_archive import DeltaArchiveSink
+
+    out = config.output
+    return DeltaArchiveSink(
+        out.archive,
         table,
-        compression=config.output.archive_compression,
-        roll_rows=config.output.archive_roll_rows,
-        roll_seconds=config.output.archive_roll_seconds,
-        partitions=partitions,
+        compression=out.archive_compression,
+        batch_rows=out.archive_roll_rows,
+        batch_bytes=out.archive_roll_bytes,
+        flush_seconds=out.archive_roll_seconds,
+        partitions=partitions or out.archive_partitions,
         storage_options=config.storage.archive_storage_options(),
+        run_id=archive_run_id(config),
+        compact_seconds=out.archive_compact_seconds,
     )
 
 
@@ -27,6 +71,8 @@ def clickhouse_sink(config: Config, partitions: int = 1) -> ClickHouseSink | Non
     storage = config.storage
     if not storage.clickhouse_url:
         return None
+    from connectors.clickhouse.sink import ClickHouseSink
+
     return ClickHouseSink(
         storage.clickhouse_client_url(),
         batch_rows=storage.clickhouse_batch_rows,
@@ -37,12 +83,15 @@ def clickhouse_sink(config: Config, partitions: int = 1) -> ClickHouseSink | Non
 
 
 def archive_replay_source(
-    config: Config, filters: Filters = Filters(), progress: bool = True
+    config: Config, filters: Filters | None = None, progress: bool = True
 ) -> ArchiveReplaySource:
     """Archived ``Tx`` records (already normalized: feed them to enrich, not normalize)."""
+    from connectors.archive_query import Filters
+    from connectors.archive_replay import ArchiveReplaySource
+
     return ArchiveReplaySource(
         config.output.archive,
-        filters,
+        filters or Filters(),
         storage_options=config.storage.archive_storage_options(),
         progress=progress,
     )

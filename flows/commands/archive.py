@@ -1,4 +1,4 @@
-"""``scorpius query`` (the Time Machine) and ``scorpius archive retention``."""
+"""``scorpius query`` (the Time Machine) and ``scorpius archive compact|retention|vacuum|history``."""
 
 from __future__ import annotations
 
@@ -7,20 +7,14 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-import fsspec
 import orjson
 
-from connectors.archive_query import (
-    Filters,
-    QueryError,
-    delete_older_than,
-    files_to_read,
-    partitions_older_than,
-    query,
-)
-from connectors.archive_tables import TABLES
 from flows.commands import CommandError
 from flows.config import load_config
+
+# The table names, without importing the archive's modules (pyarrow, deltalake) at start-up; a
+# test checks they match connectors.archive_tables.TABLES.
+TABLE_NAMES = ("alerts", "blocks", "dead_letters", "detections", "rule_matches", "transactions")
 
 
 def _time(text: str) -> datetime:
@@ -47,7 +41,7 @@ def _wei(text: str) -> int:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     q = subparsers.add_parser(
         "query",
-        help="query the Parquet archive (the Time Machine); prints JSON lines",
+        help="query the archive (the Time Machine); prints JSON lines",
         description="Print the archived records that match every filter, one JSON line each, "
         "oldest first, at most --limit of them; the cursor for the next page goes to stderr. "
         "Exits 2 when the archive is missing; a query that matches nothing says so on stderr "
@@ -57,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     q.add_argument(
         "--table",
         default="transactions",
-        choices=sorted(TABLES),
+        choices=TABLE_NAMES,
         help="which records (default transactions)",
     )
     q.add_argument("--since", type=_time, help="start time, inclusive (ISO-8601, UTC if no zone)")
@@ -73,10 +67,32 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     q.add_argument("--cursor", help="the next-page cursor a previous query printed")
     q.add_argument("--explain", action="store_true", help="list the files the query reads, only")
+    travel = q.add_mutually_exclusive_group()
+    travel.add_argument("--version", type=int, help="read the table as of this Delta version")
+    travel.add_argument("--as-of", type=_time, help="read the table as it was at this time")
     q.set_defaults(func=run_query)
 
-    archive = subparsers.add_parser("archive", help="Parquet archive maintenance")
+    archive = subparsers.add_parser("archive", help="archive maintenance (Delta Lake tables)")
     actions = archive.add_subparsers(dest="action", required=True)
+    compaction = actions.add_parser("compact", help="rewrite small files into large ones")
+    compaction.add_argument("--url", help="archive URL (default: the configured archive)")
+    compaction.add_argument(
+        "--table", action="append", choices=TABLE_NAMES, help="default: every table"
+    )
+    compaction.add_argument("--date", action="append", help="only these YYYY-MM-DD partitions")
+    compaction.set_defaults(func=run_compact)
+    sweep = actions.add_parser(
+        "vacuum", help="delete files no version younger than --hours needs (ends older time travel)"
+    )
+    sweep.add_argument("--url", help="archive URL (default: the configured archive)")
+    sweep.add_argument("--hours", type=int, default=168, help="keep time travel this far back")
+    sweep.add_argument("--dry-run", action="store_true")
+    sweep.set_defaults(func=run_vacuum)
+    log = actions.add_parser("history", help="a table's commits, newest first (JSON lines)")
+    log.add_argument("--url", help="archive URL (default: the configured archive)")
+    log.add_argument("--table", default="transactions", choices=TABLE_NAMES)
+    log.add_argument("--limit", type=int, default=20)
+    log.set_defaults(func=run_history)
     retention = actions.add_parser("retention", help="delete date partitions older than N days")
     retention.add_argument("--url", help="archive URL (default: the configured archive)")
     retention.add_argument(
@@ -88,6 +104,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def existing_archive(url: str, options: dict[str, Any], option: str = "--url") -> None:
     """Raises a CommandError naming the fix when nothing is stored at ``url``."""
+    import fsspec
+
     fs, root = fsspec.core.url_to_fs(url, **options)
     if not fs.exists(root):
         raise CommandError(
@@ -96,6 +114,8 @@ def existing_archive(url: str, options: dict[str, Any], option: str = "--url") -
 
 
 def run_query(args: argparse.Namespace) -> int:
+    from connectors.archive_query import Filters, QueryError, files_to_read, query
+
     config = load_config()
     url = args.url or config.output.archive
     options = config.storage.archive_storage_options()
@@ -112,18 +132,28 @@ def run_query(args: argparse.Namespace) -> int:
     )
     try:
         if args.explain:
-            for path in files_to_read(url, args.table, filters, options):
+            paths = files_to_read(
+                url, args.table, filters, options, version=args.version, as_of=args.as_of
+            )
+            for path in paths:
                 print(path)
             return 0
         page = query(
-            url, args.table, filters, limit=args.limit, cursor=args.cursor, storage_options=options
+            url,
+            args.table,
+            filters,
+            limit=args.limit,
+            cursor=args.cursor,
+            storage_options=options,
+            version=args.version,
+            as_of=args.as_of,
         )
     except QueryError as exc:
         print(f"scorpius query: {exc}", file=sys.stderr)
         return 2
     out = sys.stdout.buffer
     for row in page.rows:
-        out.write(orjson.dumps(row) + b"\n")
+        out.write(orjson.dumps(row, default=str) + b"\n")
     out.flush()
     if not page.rows:
         print(f"scorpius query: no {args.table} in {url} match these filters", file=sys.stderr)
@@ -133,6 +163,8 @@ def run_query(args: argparse.Namespace) -> int:
 
 
 def run_retention(args: argparse.Namespace) -> int:
+    from connectors.archive_query import delete_older_than, partitions_older_than
+
     config = load_config()
     url = args.url or config.output.archive
     days = args.days if args.days is not None else config.storage.archive_retention_days
@@ -146,4 +178,49 @@ def run_retention(args: argparse.Namespace) -> int:
         print(path)
     verb = "would delete" if args.dry_run else "deleted"
     print(f"{verb} {len(doomed)} partition(s) older than {days} day(s)", file=sys.stderr)
+    return 0
+
+
+def run_compact(args: argparse.Namespace) -> int:
+    from connectors.delta_archive import compact
+
+    config = load_config()
+    url = args.url or config.output.archive
+    options = config.storage.archive_storage_options()
+    for table in args.table or TABLE_NAMES:
+        result = compact(url, table, options, dates=args.date)
+        if result:
+            print(
+                f"{table}: {result['numFilesRemoved']} file(s) -> {result['numFilesAdded']}",
+                file=sys.stderr,
+            )
+    return 0
+
+
+def run_vacuum(args: argparse.Namespace) -> int:
+    from connectors.archive_query import vacuum
+
+    config = load_config()
+    url = args.url or config.output.archive
+    options = config.storage.archive_storage_options()
+    removed = vacuum(url, args.hours, dry_run=args.dry_run, storage_options=options)
+    for paths in removed.values():
+        for path in paths:
+            print(path)
+    verb = "would delete" if args.dry_run else "deleted"
+    total = sum(len(paths) for paths in removed.values())
+    print(f"{verb} {total} file(s) older than {args.hours} hour(s)", file=sys.stderr)
+    return 0
+
+
+def run_history(args: argparse.Namespace) -> int:
+    from connectors.archive_query import history
+
+    config = load_config()
+    url = args.url or config.output.archive
+    options = config.storage.archive_storage_options()
+    out = sys.stdout.buffer
+    for commit in history(url, args.table, options, args.limit):
+        out.write(orjson.dumps(commit, default=str) + b"\n")
+    out.flush()
     return 0

@@ -6,9 +6,6 @@ import argparse
 import logging
 from urllib.parse import urlsplit
 
-from clickhouse_driver.errors import Error as ClickHouseError
-
-from connectors.clickhouse.schema import apply_schema
 from flows.commands import CommandError
 from flows.config import load_config
 
@@ -26,6 +23,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_apply_schema(args: argparse.Namespace) -> int:
+    # clickhouse_driver: only when used
+    from clickhouse_driver.errors import Error as ClickHouseError
+
+    from connectors.clickhouse.schema import apply_schema
+
     url = args.url or load_config().storage.clickhouse_client_url()
     if not url:
         raise CommandError("no ClickHouse URL: pass --url or set SCORPIUS_STORAGE_CLICKHOUSE_URL")

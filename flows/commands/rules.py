@@ -7,7 +7,7 @@
 
 Transactions are EnrichedTx records as JSON lines (``--txs``: what the ``tx_enriched`` output
 carries), recordings in the replay format (``--recorded``: raw RPC items, normalized and
-enriched here as the flow does) or the Parquet archive (``--archive URL``: the exact archived
+enriched here as the flow does) or the archive (``--archive URL``: the exact archived
 ``Tx`` records, enriched again, in event-time order). With none, the bundled sample is used.
 """
 
@@ -27,8 +27,6 @@ from typing import IO, cast
 
 import msgspec
 
-from connectors.archive_query import Filters, iter_rows
-from connectors.archive_tables import tx_from_row
 from connectors.replay import read_items
 from flows.commands import CommandError
 from flows.config import RulesConfig, load_config
@@ -81,6 +79,9 @@ def recorded_enriched(paths: list[Path]) -> Iterator[EnrichedTx | DeadLetter]:
 
 def archived_enriched(url: str, chains: tuple[int, ...] = ()) -> Iterator[EnrichedTx]:
     """The archive's transactions (a folder, file:// or s3:// URL), oldest first, enriched."""
+    from connectors.archive_query import Filters, iter_rows  # pyarrow.dataset: only when used
+    from connectors.archive_tables import tx_from_row
+
     for _, rows in iter_rows(url, "transactions", Filters(chains=chains)):
         for row in rows:
             yield enrich(tx_from_row(row))
@@ -256,7 +257,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     test.add_argument("dir", nargs="?", help="rules directory (default: SCORPIUS_RULES_DIR)")
     test.add_argument("--txs", type=Path, nargs="+", help="EnrichedTx JSON lines (.gz too)")
     test.add_argument("--recorded", type=Path, nargs="+", help="replay-format recordings")
-    test.add_argument("--archive", help="Parquet archive URL (folder, file://, s3://)")
+    test.add_argument("--archive", help="archive URL (folder, file://, s3://)")
     test.add_argument("--chain", type=int, action="append", help="archive: only this chain")
     test.add_argument("--show", type=int, default=50, help="print at most this many matches")
     test.add_argument("--strict", action="store_true", help="exit 1 on any dead letter")
@@ -266,7 +267,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     backtest.add_argument("dir", nargs="?", help="rules directory (default: SCORPIUS_RULES_DIR)")
     backtest.add_argument("--txs", type=Path, nargs="+", help="EnrichedTx JSON lines (.gz too)")
     backtest.add_argument("--recorded", type=Path, nargs="+", help="replay-format recordings")
-    backtest.add_argument("--archive", help="Parquet archive URL (folder, file://, s3://)")
+    backtest.add_argument("--archive", help="archive URL (folder, file://, s3://)")
     backtest.add_argument("--chain", type=int, action="append", help="archive: only this chain")
     backtest.add_argument("--out", type=Path, help="write every RuleMatch here as JSON lines")
     backtest.set_defaults(func=cmd_backtest)

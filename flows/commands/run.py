@@ -10,14 +10,10 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from bytewax.recovery import RecoveryConfig
-from bytewax.run import cli_main
-
 from flows.commands import CommandError
 from flows.commands.archive import existing_archive
 from flows.config import Config, load_config
 from flows.logs import configure_logging
-from flows.mempool import build_flow
 from flows.shutdown import install_stop_handlers
 from operators.records import SEVERITIES
 
@@ -41,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         nargs="?",
         const="",
         metavar="URL",
-        help="backtest: replay the Parquet archive (default: this run's output archive)",
+        help="backtest: replay the archive (default: this run's output archive)",
     )
     parser.add_argument("--since", help="with --archive: from this ISO time (UTC)")
     parser.add_argument("--until", help="with --archive: up to this ISO time (UTC, exclusive)")
@@ -108,6 +104,12 @@ def run(args: argparse.Namespace) -> int:
     if args.rebase:
         source = dataclasses.replace(source, replay_rebase=True)
     cfg = dataclasses.replace(cfg, output=output, source=source)
+    # The flow's modules load only when a flow runs: `scorpius --help` stays fast.
+    from bytewax.recovery import RecoveryConfig
+    from bytewax.run import cli_main
+
+    from flows.mempool import build_flow
+
     recovery = RecoveryConfig(args.recovery_directory) if args.recovery_directory else None
     check_inputs(cfg)
     configure_logging()

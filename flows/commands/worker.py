@@ -19,7 +19,6 @@ from connectors.health import HealthServer
 from flows.commands import CommandError
 from flows.config import K8sConfig, load_config
 from flows.logs import configure_logging
-from flows.mempool import build_flow
 from flows.shutdown import install_stop_handlers
 
 
@@ -88,6 +87,8 @@ def worker(args: argparse.Namespace) -> int:
         if ensure_recovery_partitions(k8s.recovery_dir, process_id, partitions):
             print(f"created {partitions} recovery partitions in {k8s.recovery_dir}", flush=True)
         recovery = RecoveryConfig(k8s.recovery_dir, timedelta(seconds=k8s.backup_interval_s))
+    from flows.mempool import build_flow  # only when a worker runs: `scorpius --help` stays fast
+
     configure_logging()
     flow = build_flow(cfg, install_stop_handlers())
     health = HealthServer(k8s.health_port, k8s.stall_after_s).start()

@@ -20,7 +20,7 @@ from connectors.archive_query import (
     query,
 )
 from connectors.archive_tables import tx_from_row
-from connectors.parquet_archive import ParquetArchiveSink, archive
+from connectors.delta_archive import DeltaArchiveSink, archive
 from operators.records import Tx
 from tests.connectors.samples import HOUR_MS, T0_MS, make_detection, make_enriched, make_tx
 from tests.services.s3 import S3Archive
@@ -36,9 +36,13 @@ def where(request: pytest.FixtureRequest, tmp_path: Path) -> S3Archive:
     return S3Archive(f"file://{tmp_path}/archive", {})
 
 
-def write(where: S3Archive, records: list[Any], table: str = "transactions") -> None:
+def write(
+    where: S3Archive, records: list[Any], table: str = "transactions", batch_rows: int = 100_000
+) -> None:
     flow = Dataflow("query_test")
-    sink = ParquetArchiveSink(where.url, table, storage_options=where.storage_options)
+    sink = DeltaArchiveSink(
+        where.url, table, batch_rows=batch_rows, storage_options=where.storage_options
+    )
     archive("archive", op.input("in", flow, TestingSource(records)), sink)
     run_main(flow)
 
@@ -56,16 +60,19 @@ TXS = [
 ]
 
 
-def test_time_range_and_chain_prune_partitions(where: S3Archive) -> None:
-    write(where, TXS)
+def test_time_range_and_chain_prune_files_by_date_and_statistics(where: S3Archive) -> None:
+    write(where, TXS, batch_rows=10)  # one commit, hence one file, per hour of TXS
     filters = Filters(start=T0 + timedelta(hours=2), end=T0 + timedelta(hours=4), chains=(8453,))
     opened = files_to_read(where.url, "transactions", filters, where.storage_options)
-    # [00:04:46, 02:04:46) on 2023-08-05 touches hours 00, 01 and 02; the data spans 22 to 03.
-    assert [p.split("/transactions/")[1].rsplit("/", 1)[0] for p in opened] == [
-        "chain=8453/date=2023-08-05/hour=00",
-        "chain=8453/date=2023-08-05/hour=01",
-        "chain=8453/date=2023-08-05/hour=02",
-    ]
+    # [00:04:46, 02:04:46) on 2023-08-05: the files of hours 2 and 3 of TXS, by their min/max
+    # event time; hours 0 and 1 are on 2023-08-04 and pruned by date.
+    assert len(opened) == 2
+    assert {p.split("/transactions/")[1].rsplit("/", 1)[0] for p in opened} == {"date=2023-08-05"}
+    assert len(files_to_read(where.url, "transactions", Filters(), where.storage_options)) == 6
+    assert (
+        files_to_read(where.url, "transactions", Filters(chains=(84530,)), where.storage_options)
+        == []
+    )
     page = query(where.url, "transactions", filters, storage_options=where.storage_options)
     expected = [
         tx
@@ -175,7 +182,7 @@ def test_retention_deletes_only_days_older_than_the_cutoff(where: S3Archive) -> 
     removed = delete_older_than(
         where.url, 2, today=date(2023, 8, 8), storage_options=where.storage_options
     )
-    assert sorted(p.rsplit("/", 3)[-3] + "/" + p.rsplit("/", 1)[-1] for p in removed) == [
+    assert sorted(removed) == [
         "detections/date=2023-08-04",
         "transactions/date=2023-08-04",
         "transactions/date=2023-08-05",

@@ -12,7 +12,7 @@ from bytewax.testing import TestingSink, TestingSource, run_main
 
 from connectors.archive_query import Filters
 from connectors.archive_replay import ArchiveReplaySource
-from connectors.parquet_archive import ParquetArchiveSink, archive
+from connectors.delta_archive import DeltaArchiveSink, archive
 from tests.connectors.samples import HOUR_MS, T0_MS, make_enriched, make_tx
 
 # Out of order on purpose, across three hours and two chains, with two uint256 values.
@@ -33,7 +33,7 @@ def write_archive(root: Path) -> None:
     archive(
         "archive",
         op.input("in", flow, TestingSource(RECORDS)),
-        ParquetArchiveSink(str(root), "transactions", roll_rows=7),
+        DeltaArchiveSink(str(root), "transactions", batch_rows=7),
     )
     run_main(flow)
 
@@ -57,7 +57,7 @@ def test_replay_applies_the_query_filters_and_shows_progress(
 ) -> None:
     write_archive(tmp_path)
     got = replay(ArchiveReplaySource(str(tmp_path), Filters(chains=(10,))))
-    # The bar's total is the rows in the pruned files (chain 10 only): 15 of the 32.
+    # The bar ends at the rows replayed (chain 10 only): 15 of the 32.
     assert "15/15" in capsys.readouterr().err
     assert got == sorted((t for t in TXS if t.chain_id == 10), key=replay_order)
 

@@ -12,7 +12,7 @@ from bytewax.dataflow import Dataflow, Stream
 from bytewax.testing import TestingSink, TestingSource, run_main
 
 from connectors.archive_replay import ArchiveReplaySource
-from connectors.parquet_archive import ParquetArchiveSink, archive
+from connectors.delta_archive import DeltaArchiveSink, archive
 from flows import stages
 from flows.config import DetectConfig, EnrichConfig
 from operators.records import Detection, Tx
@@ -70,7 +70,7 @@ def test_replaying_the_archive_finds_the_live_detections(tmp_path: Path) -> None
     live: list[Detection] = []
     flow = Dataflow("live")
     txs = op.input("source", flow, TestingSource(LIVE_TXS))
-    archive("archive", txs, ParquetArchiveSink(str(tmp_path), "transactions"))
+    archive("archive", txs, DeltaArchiveSink(str(tmp_path), "transactions"))
     detect(flow, txs, live)
     run_main(flow)
 

@@ -12,7 +12,7 @@ import pytest
 from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSource, run_main
 
-from connectors.parquet_archive import ParquetArchiveSink, archive
+from connectors.delta_archive import DeltaArchiveSink, archive
 from flows.commands import rules as rules_command
 from flows.config import EXAMPLE_RULES
 from operators.records import RuleMatch, encode_json
@@ -101,7 +101,7 @@ def test_rules_test_defaults_to_the_bundled_sample(capsys: pytest.CaptureFixture
     assert "txs," in out
 
 
-def test_rules_backtest_over_the_parquet_archive(
+def test_rules_backtest_over_the_archive(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     txs = sample_enriched()
@@ -109,7 +109,7 @@ def test_rules_backtest_over_the_parquet_archive(
     archive(
         "archive",
         op.input("in", flow, TestingSource(txs)),
-        ParquetArchiveSink(str(tmp_path), "transactions"),
+        DeltaArchiveSink(str(tmp_path), "transactions"),
     )
     run_main(flow)
     assert _main(["rules", "backtest", str(EXAMPLE_RULES), "--archive", str(tmp_path)]) == 0

@@ -1,4 +1,4 @@
-"""The storage subcommands: scorpius query, scorpius archive retention, scorpius clickhouse."""
+"""The storage subcommands: scorpius query, scorpius archive ..., scorpius clickhouse."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSource, run_main
 from clickhouse_driver import Client
 
-from connectors.parquet_archive import ParquetArchiveSink, archive
+from connectors.delta_archive import DeltaArchiveSink, archive
 from flows.commands import archive as archive_command
 from flows.commands import clickhouse as clickhouse_command
 from tests.connectors.samples import HOUR_MS, T0_MS, make_tx
@@ -37,7 +37,7 @@ def archive_url(tmp_path: Path) -> str:
     archive(
         "a",
         op.input("in", flow, TestingSource(txs)),
-        ParquetArchiveSink(str(tmp_path), "transactions"),
+        DeltaArchiveSink(str(tmp_path), "transactions", batch_rows=1),  # three commits
     )
     run_main(flow)
     return str(tmp_path)
@@ -86,15 +86,43 @@ def test_query_refuses_a_filter_the_table_lacks(
     assert "does not apply" in capsys.readouterr().err
 
 
-def test_retention_dry_run_then_delete(
+def test_retention_dry_run_delete_then_vacuum(
     archive_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Relative to today all of 2023 is old: a 1-day retention removes every partition.
     assert scorpius(["archive", "retention", "--url", archive_url, "--days", "1", "--dry-run"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 3
-    assert len(list(Path(archive_url).rglob("*.parquet"))) == 3
     assert scorpius(["archive", "retention", "--url", archive_url, "--days", "1"]) == 0
+    capsys.readouterr()
+    assert scorpius(["query", "--url", archive_url]) == 0
+    assert capsys.readouterr().out == ""
+    # The deleted rows stay readable by time travel until a vacuum removes their files.
+    assert scorpius(["query", "--url", archive_url, "--version", "2"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 3
+    assert len(list(Path(archive_url).rglob("*.parquet"))) == 3
+    assert scorpius(["archive", "vacuum", "--url", archive_url, "--hours", "0"]) == 0
     assert list(Path(archive_url).rglob("*.parquet")) == []
+
+
+def test_compact_then_history(archive_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    more = [make_tx(i, seen_ms=T0_MS + 24 * HOUR_MS) for i in range(3, 6)]  # Aug 5 + i ms
+    flow = Dataflow("more")
+    archive(
+        "a",
+        op.input("in", flow, TestingSource(more)),
+        DeltaArchiveSink(archive_url, "transactions", batch_rows=1),
+    )
+    run_main(flow)
+    explain = ["query", "--url", archive_url, "--since", "2023-08-05", "--until", "2023-08-06"]
+    assert scorpius([*explain, "--explain"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 4  # Aug 5: tx 1 and 3, 4, 5
+    assert scorpius(["archive", "compact", "--url", archive_url, "--table", "transactions"]) == 0
+    assert "4 file(s) -> 1" in capsys.readouterr().err
+    assert scorpius([*explain, "--explain"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1
+    assert scorpius(["archive", "history", "--url", archive_url, "--limit", "2"]) == 0
+    commits = [orjson.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [c["operation"] for c in commits] == ["OPTIMIZE", "WRITE"]
 
 
 @pytest.mark.service

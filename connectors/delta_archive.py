@@ -1,0 +1,471 @@
+"""The archive: a bytewax sink appending one table of records to a Delta Lake table (delta-rs).
+
+Where: a URL. A plain folder path or ``file://...`` writes locally; ``s3://bucket/prefix`` writes
+to S3 (or any S3-compatible endpoint: see ``delta_storage_options``). Each table is one Delta
+table, ``<url>/<table>``, partitioned by the record's event date (``date=YYYY-MM-DD``, UTC), with
+rows sorted by event time inside each file so file statistics prune well.
+
+Batching: each sink partition buffers rows and commits them when it holds ``batch_rows`` rows or
+``batch_bytes`` bytes (Arrow size), when its oldest buffered row is ``flush_seconds`` old (checked
+whenever a batch arrives) and at EOF / close. Commits run on a writer thread, one in flight at a time (a second flush waits
+for it: back-pressure), so the flow's other outputs, alerts first, never wait for the store; a
+snapshot keeps the rows of the commit in flight until it is done. A commit writes one file per
+event date in it, so a
+replay of old data makes a few large files, never a file per hour. A commit is atomic: readers see
+all of its rows or none.
+
+Idempotence and recovery (bytewax is at-least-once): every commit carries a Delta application
+transaction ``(app_id, version)``: ``app_id`` is ``<run>/<table>/p<partition>`` and ``version`` the
+partition's running count of rows after the commit. The per-partition state bytewax snapshots is
+(run, rows committed, rows not yet committed). On start the partition reads the table's last
+version for its ``app_id``; while its own count is behind it, the rows it writes may already be
+in the table (a resumed run after a crash, or a rerun of the same input, which gets the same run
+id), so it inserts them with a MERGE on the table's natural key (rows already there are skipped;
+a MERGE inserting nothing commits nothing). Past that point it appends. So a kill and restart,
+or a second ``make run`` on the same input, leaves the same rows in the archive.
+
+Compaction: every ``compact_seconds`` partition 0 compacts the dates written since the last
+compaction (``compact``), on a background thread so the flow does not wait for it. Retention,
+vacuum and time travel live in ``connectors.archive_query``.
+
+Items must be ``(key, record)`` pairs (the key picks the partition); ``archive(...)`` below keys
+records by ``routing_key`` and writes them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import bytewax.operators as op
+import pyarrow as pa
+from bytewax.dataflow import Stream, operator
+from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
+
+from connectors.archive_tables import TABLES, TableSpec, event_date, routing_key
+from connectors.retry import retry_until_done
+from operators.metrics import SINK_BUFFERED, SINK_WRITES
+
+if TYPE_CHECKING:
+    from deltalake import DeltaTable
+
+log = logging.getLogger(__name__)
+
+COMPRESSIONS = ("gzip", "lz4", "zstd", "snappy")
+# Parquet codec names as delta-rs spells them (LZ4_RAW is the non-deprecated LZ4 framing).
+_CODECS: dict[str, Any] = {"gzip": "GZIP", "lz4": "LZ4_RAW", "zstd": "ZSTD", "snappy": "SNAPPY"}
+# Rows converted to Arrow at a time while buffering: the byte bound needs Arrow sizes.
+_CHUNK_ROWS = 2_048
+PARTITION_COLUMN = "date"
+
+
+def table_uri(url: str, table: str) -> str:
+    """Where ``table`` of the archive at ``url`` lives (plain paths become absolute paths)."""
+    if "://" in url:
+        if url.startswith("file://"):
+            return f"{os.path.abspath(url[len('file://') :])}/{table}"
+        return f"{url.rstrip('/')}/{table}"
+    return f"{os.path.abspath(url)}/{table}"
+
+
+def delta_storage_options(options: dict[str, Any] | None) -> dict[str, str] | None:
+    """delta-rs (object_store) options from the archive's settings.
+
+    Accepts the fsspec/s3fs spelling the rest of Scorpius uses (``key``, ``secret``,
+    ``client_kwargs.endpoint_url`` / ``region_name``) as well as object_store's own upper-case
+    keys, which pass through.
+    """
+    if not options:
+        return None
+    out: dict[str, str] = {k: str(v) for k, v in options.items() if k.isupper()}
+    client = options.get("client_kwargs") or {}
+    names = {
+        "key": "AWS_ACCESS_KEY_ID",
+        "secret": "AWS_SECRET_ACCESS_KEY",
+        "token": "AWS_SESSION_TOKEN",
+    }
+    for name, key in names.items():
+        if options.get(name):
+            out[key] = str(options[name])
+    endpoint = client.get("endpoint_url") or options.get("endpoint_url")
+    if endpoint:
+        out["AWS_ENDPOINT_URL"] = endpoint
+        if endpoint.startswith("http://"):
+            out["AWS_ALLOW_HTTP"] = "true"
+    region = client.get("region_name") or options.get("region_name")
+    if region:
+        out["AWS_REGION"] = region
+    if out:
+        # S3 has no atomic rename; delta-rs then relies on S3's conditional writes
+        # (If-None-Match) for the commit file, which AWS, MinIO and moto support.
+        out.setdefault("AWS_S3_ALLOW_UNSAFE_RENAME", "true")
+    return out or None
+
+
+# uint64 losslessly, in a type Delta Lake (and every reader of it) has: Delta has no unsigned
+# integers, and a nonce may reach 2**64 - 1.
+UINT64_STORED = pa.decimal128(20, 0)
+
+
+def _stored(kind: pa.DataType) -> pa.DataType:
+    if kind == pa.uint64():
+        return UINT64_STORED
+    if pa.types.is_list(kind):
+        return pa.list_(_stored(kind.value_type))
+    if pa.types.is_struct(kind):
+        return pa.struct([f.with_type(_stored(f.type)) for f in kind])
+    return kind
+
+
+def delta_schema(spec: TableSpec) -> pa.Schema:
+    """The Arrow schema of a table as stored: its columns plus the ``date`` partition."""
+    fields = [f.with_type(_stored(f.type)) for f in spec.schema]
+    return pa.schema([*fields, pa.field(PARTITION_COLUMN, pa.string())])
+
+
+def table_configuration(spec: TableSpec) -> dict[str, str | None]:
+    # Statistics only where they prune (time and chain): fewer bytes per commit in the log, and
+    # no min/max on decimal(20,0) columns, whose statistics delta-rs clamps to int64.
+    columns = [
+        c for c in ("chain_id", "event_time", "block_number", "number") if c in spec.schema.names
+    ]
+    return {"delta.dataSkippingStatsColumns": ",".join(columns)}
+
+
+def open_table(uri: str, storage_options: dict[str, str] | None) -> DeltaTable | None:
+    """The Delta table at ``uri``, or None when none was written yet."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        return DeltaTable(uri, storage_options=storage_options)
+    except TableNotFoundError:
+        return None
+
+
+def compact(
+    url: str,
+    table: str,
+    storage_options: dict[str, Any] | None = None,
+    *,
+    dates: Iterable[str] | None = None,
+    target_bytes: int = 256 * 1024 * 1024,
+) -> dict[str, Any]:
+    """Rewrite the small files of ``table`` (of ``dates`` only, if given) into large ones.
+
+    Readers keep seeing the same rows (the old files stay until ``vacuum``); delta-rs's metrics.
+    """
+    dt = open_table(table_uri(url, table), delta_storage_options(storage_options))
+    if dt is None:
+        return {}
+    filters = [(PARTITION_COLUMN, "in", sorted(dates))] if dates is not None else None
+    if filters is not None and not filters[0][2]:
+        return {}
+    result: dict[str, Any] = dt.optimize.compact(
+        partition_filters=filters, target_size=target_bytes
+    )
+    return result
+
+
+@dataclass
+class ArchivePartState:
+    """What a sink partition needs to resume: see the module docstring."""
+
+    run: str
+    committed_rows: int = 0
+    pending: list[pa.RecordBatch] = field(default_factory=list)
+
+
+class _ArchivePartition(StatefulSinkPartition[Any, ArchivePartState]):
+    def __init__(
+        self,
+        sink: DeltaArchiveSink,
+        part: str,
+        state: ArchivePartState,
+        clock: Callable[[], float],
+    ) -> None:
+        self._sink = sink
+        self._spec: TableSpec = TABLES[sink.table]
+        self._schema = delta_schema(self._spec)
+        self._uri = table_uri(sink.url, sink.table)
+        self._options = delta_storage_options(sink.storage_options)
+        self._part = part
+        self._app_id = f"{state.run}/{sink.table}/p{part}"
+        self._state = state
+        self._clock = clock
+        self._batches: list[pa.RecordBatch] = list(state.pending)
+        self._rows: list[dict[str, Any]] = []
+        self._count = sum(b.num_rows for b in self._batches)
+        self._bytes = sum(b.nbytes for b in self._batches)
+        self._oldest = clock() if self._count else None
+        self._metric = f"archive:{sink.table}"
+        self._table: DeltaTable | None = None
+        # Rows this app id committed before (a crashed run we resume, or an earlier run of the
+        # same input): until our count reaches it, writes MERGE instead of appending.
+        self._seen_rows = retry_until_done(self._committed_rows, sink=self._metric)
+        self._dates: set[str] = set()
+        self._last_compact = clock()
+        self._compactor: threading.Thread | None = None
+        # Commits run on this thread so the flow (and the alert path) never waits for one; the
+        # rows of the commit in flight stay in snapshots until it is done.
+        self._writer = (
+            ThreadPoolExecutor(1, thread_name_prefix=f"archive-{sink.table}")
+            if sink.background
+            else None
+        )
+        self._inflight: tuple[Future[None], list[pa.RecordBatch], pa.Table, int] | None = None
+
+    def _committed_rows(self) -> int:
+        self._table = open_table(self._uri, self._options)
+        if self._table is None:
+            return 0
+        return self._table.transaction_version(self._app_id) or 0
+
+    def write_batch(self, values: list[Any]) -> None:
+        spec = self._spec
+        for record in values:
+            row = spec.to_row(record)
+            row[PARTITION_COLUMN] = event_date(spec.event_ms(record))
+            self._rows.append(row)
+            if len(self._rows) >= _CHUNK_ROWS:
+                self._seal()
+        if values and self._oldest is None:
+            self._oldest = self._clock()
+        self._count += len(values)
+        SINK_BUFFERED.labels(sink=self._metric).set(self._count)
+        sink = self._sink
+        if (
+            self._count >= sink.batch_rows
+            or self._bytes >= sink.batch_bytes
+            or (self._oldest is not None and self._clock() - self._oldest >= sink.flush_seconds)
+        ):
+            self.flush()
+
+    def _seal(self) -> None:
+        """Convert the buffered dict rows to an Arrow batch (counted in the byte bound)."""
+        if self._rows:
+            batch = pa.RecordBatch.from_pylist(self._rows, schema=self._schema)
+            self._batches.append(batch)
+            self._bytes += batch.nbytes
+            self._rows = []
+
+    def flush(self) -> None:
+        """Commit every buffered row as one Delta transaction (on the writer thread, if any)."""
+        self._seal()
+        if not self._count:
+            return
+        self._wait()  # one commit in flight at most: back-pressure when the store is slow
+        batches = self._batches
+        data = pa.Table.from_batches(batches, schema=self._schema).sort_by(
+            [("event_time", "ascending"), ("chain_id", "ascending")]
+        )
+        version = self._state.committed_rows + data.num_rows
+        write = self._merge if self._state.committed_rows < self._seen_rows else self._append
+        commit = partial(retry_until_done, partial(write, data, version), sink=self._metric)
+        self._batches = []
+        self._count = 0
+        self._bytes = 0
+        self._oldest = None
+        SINK_BUFFERED.labels(sink=self._metric).set(0)
+        if self._writer is None:
+            commit()
+            self._committed(data, version)
+        else:
+            self._inflight = (self._writer.submit(commit), batches, data, version)
+
+    def _wait(self) -> None:
+        """Wait for the commit in flight, if any, and account for it."""
+        if self._inflight is not None:
+            future, _, data, version = self._inflight
+            future.result()
+            self._inflight = None
+            self._committed(data, version)
+
+    def _committed(self, data: pa.Table, version: int) -> None:
+        self._state.committed_rows = version
+        self._dates.update(data.column(PARTITION_COLUMN).unique().to_pylist())
+        SINK_WRITES.labels(sink=self._metric).inc(data.num_rows)
+        self._maybe_compact()
+
+    def _commit_properties(self, version: int) -> Any:
+        from deltalake import CommitProperties, Transaction
+
+        return CommitProperties(
+            app_transactions=[Transaction(self._app_id, max(version, self._seen_rows))]
+        )
+
+    def _append(self, data: pa.Table, version: int) -> None:
+        from deltalake import WriterProperties, write_deltalake
+
+        sink = self._sink
+        write_deltalake(
+            self._table if self._table is not None else self._uri,
+            data,
+            mode="append",
+            partition_by=[PARTITION_COLUMN],
+            storage_options=self._options,
+            configuration=table_configuration(self._spec),
+            writer_properties=WriterProperties(compression=_CODECS[sink.compression]),
+            commit_properties=self._commit_properties(version),
+        )
+        if self._table is None:
+            self._table = open_table(self._uri, self._options)
+
+    def _merge(self, data: pa.Table, version: int) -> None:
+        """Insert only the rows not yet in the table (equal on the natural key and date)."""
+        from deltalake import WriterProperties
+
+        if self._table is None:
+            self._append(data, version)
+            return
+        self._table.update_incremental()
+        dates = ", ".join(f"'{d}'" for d in sorted(set(data.column(PARTITION_COLUMN).to_pylist())))
+        same = " AND ".join(
+            f'(t."{c}" IS NOT DISTINCT FROM s."{c}")' for c in self._spec.key_columns
+        )
+        column = f'"{PARTITION_COLUMN}"'
+        predicate = f"t.{column} IN ({dates}) AND t.{column} = s.{column} AND {same}"
+        result = (
+            self._table.merge(
+                data,
+                predicate,
+                source_alias="s",
+                target_alias="t",
+                writer_properties=WriterProperties(compression=_CODECS[self._sink.compression]),
+                commit_properties=self._commit_properties(version),
+            )
+            .when_not_matched_insert_all()
+            .execute()
+        )
+        log.info(
+            "%s: re-wrote %d rows after a restart or rerun, %d were new",
+            self._app_id,
+            data.num_rows,
+            result.get("num_target_rows_inserted", 0),
+        )
+
+    def _maybe_compact(self) -> None:
+        sink = self._sink
+        if self._part != "0" or sink.compact_seconds <= 0:
+            return
+        if self._clock() - self._last_compact < sink.compact_seconds:
+            return
+        if self._compactor is not None and self._compactor.is_alive():
+            return
+        dates, self._dates = self._dates, set()
+        self._last_compact = self._clock()
+        self._compactor = threading.Thread(
+            target=self._compact, args=(dates,), name=f"compact-{sink.table}", daemon=True
+        )
+        self._compactor.start()
+
+    def _compact(self, dates: set[str]) -> None:
+        try:
+            result = compact(
+                self._sink.url, self._sink.table, self._sink.storage_options, dates=dates
+            )
+            log.info("%s: compacted %s: %s", self._metric, sorted(dates), result)
+        except Exception:  # a failed compaction loses nothing; the next one retries
+            log.exception("%s: compaction of %s failed", self._metric, sorted(dates))
+            self._dates |= dates
+
+    def snapshot(self) -> ArchivePartState:
+        if self._count > self._sink.max_state_rows:
+            self.flush()
+            self._wait()
+        elif self._inflight is not None and self._inflight[0].done():
+            self._wait()
+        self._seal()
+        inflight = list(self._inflight[1]) if self._inflight is not None else []
+        return ArchivePartState(
+            run=self._state.run,
+            committed_rows=self._state.committed_rows,
+            pending=inflight + list(self._batches),
+        )
+
+    def close(self) -> None:
+        self.flush()
+        self._wait()
+        if self._writer is not None:
+            self._writer.shutdown()
+        if self._compactor is not None:
+            self._compactor.join()
+
+
+class DeltaArchiveSink(FixedPartitionedSink[Any, ArchivePartState]):
+    """Archive one table (``connectors.archive_tables.TABLES``) under ``url``.
+
+    ``partitions`` is the number of independent writers (spread over the workers); keep it fixed
+    for a recovery store's lifetime. ``run_id`` names the run in the table's application
+    transactions: give the same id to reruns of the same input (they then add nothing), or leave
+    it empty for a fresh id. Records arrive as ``(key, record)``: use ``archive(...)``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        table: str,
+        compression: str = "zstd",
+        batch_rows: int = 100_000,
+        flush_seconds: float = 60.0,
+        partitions: int = 1,
+        storage_options: dict[str, Any] | None = None,
+        max_state_rows: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        batch_bytes: int = 64 * 1024 * 1024,
+        run_id: str = "",
+        compact_seconds: float = 3_600.0,
+        background: bool = True,
+    ) -> None:
+        if table not in TABLES:
+            raise ValueError(f"unknown archive table {table!r}; one of {sorted(TABLES)}")
+        if compression not in COMPRESSIONS:
+            raise ValueError(f"unknown compression {compression!r}; one of {COMPRESSIONS}")
+        if batch_rows < 1 or batch_bytes < 1 or flush_seconds <= 0 or partitions < 1:
+            raise ValueError(
+                "batch_rows, batch_bytes, flush_seconds and partitions must be positive"
+            )
+        self.url = url
+        self.table = table
+        self.compression = compression
+        self.batch_rows = batch_rows
+        self.batch_bytes = batch_bytes
+        self.flush_seconds = flush_seconds
+        self.partitions = partitions
+        self.storage_options = storage_options
+        self.max_state_rows = max_state_rows
+        self.run_id = run_id
+        self.compact_seconds = compact_seconds
+        self.background = background
+        self._clock = clock
+
+    def list_parts(self) -> list[str]:
+        return [str(i) for i in range(self.partitions)]
+
+    def build_part(
+        self, step_id: str, for_part: str, resume_state: ArchivePartState | None
+    ) -> _ArchivePartition:
+        state = resume_state or ArchivePartState(run=self.run_id or _new_run_id())
+        return _ArchivePartition(self, for_part, state, self._clock)
+
+
+def _new_run_id() -> str:
+    # Sortable by start time, unique across concurrent starts.
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}{uuid.uuid4().hex[:6]}"
+
+
+@operator
+def archive(step_id: str, up: Stream[Any], sink: DeltaArchiveSink) -> None:
+    """Write records of the sink's table to the archive (keyed by ``routing_key``)."""
+    keyed = op.key_on("key", up, routing_key)
+    op.output("write", keyed, sink)
