@@ -83,7 +83,12 @@ def build_flow(cfg: Config, stop: threading.Event | None = None) -> Dataflow:
     rules = rules_op("rules", etxs, rules_engine_factory(cfg.rules), cfg.rules.batch_size)
 
     # alerts: every detection and rule match becomes an alert
-    alerts = op.map("to_alert", op.merge("alertable", detections, rules.matches), to_alert)
+    alerts = stages.dedup_alerts(
+        "alert_dedup",
+        op.map("to_alert", op.merge("alertable", detections, rules.matches), to_alert),
+        cfg.alerts.dedup_window_s,
+        cfg.alerts.dedup_max_keys,
+    )
 
     # dead letters of every stage
     dead = op.merge("dead_letters", norm.errs, mempool.errs, mined.errs, rules.errs, *dead_parts)

@@ -7,16 +7,22 @@ output. Reserves come from an injected ``reserves(chain_id, pool) -> (reserve0, 
 single-hop exact-input swap the largest frontrun that keeps the victim at its minimum output and
 the profit it would make are computed exactly.
 
-Windowing: stateless per tx (any key; ``window_key`` = chain + first pool keeps quotes local).
+A searcher's leg is not a victim: a swap whose sender had a pending swap on the same pool the
+other way within ``SearcherLegs.horizon_ms`` (a sandwich bot's backrun, which often asks for no
+minimum output) is skipped. That memory is per chain and bounded (``SearcherLegs``).
+
+Windowing: per chain (the quote step's state holds the legs).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import islice
 
 import msgspec
 
+from operators.metrics import STATE_EVICTIONS
 from operators.mev.mempool import amm
 from operators.mev.pools import BUNDLED, AmmFactories, Hop
 from operators.records import Detection, EnrichedTx, Swap
@@ -31,16 +37,55 @@ def window_key(etx: EnrichedTx, factories: AmmFactories = BUNDLED) -> str:
     return f"{chain}:{first}"
 
 
+# Senders' recent swap directions kept per chain; over it the least recently active go.
+MAX_LEGS = 20_000
+LEG_HORIZON_MS = 60_000
+
+
+@dataclass
+class SearcherLegs:
+    """(sender, pool) -> the directions it swapped pending and when: a round trip is a searcher."""
+
+    seen: dict[tuple[str, str], dict[tuple[str, str], int]] = field(default_factory=dict)
+    max_entries: int = MAX_LEGS
+    horizon_ms: int = LEG_HORIZON_MS
+
+    def round_trip(self, etx: EnrichedTx, hops: list[Hop]) -> bool:
+        """Records ``etx``'s hops; whether its sender swapped the other way on one of them."""
+        tx = etx.tx
+        found = False
+        for hop in hops:
+            key = (tx.sender, hop.pool)
+            ways = self.seen.pop(key, {})  # re-inserted last: most recently active
+            back = ways.get((hop.token_out, hop.token_in))
+            if back is not None and tx.first_seen_ms - back <= self.horizon_ms:
+                found = True
+            ways[(hop.token_in, hop.token_out)] = tx.first_seen_ms
+            self.seen[key] = ways
+        over = len(self.seen) - self.max_entries
+        if over > 0:
+            for key in list(islice(self.seen, over)):
+                del self.seen[key]
+            STATE_EVICTIONS.labels("quote", "max_legs").inc(over)
+        return found
+
+
 @dataclass
 class SandwichableVictimDetector:
     reserves: ReservesLookup
     # Tolerance at or above which a swap is reported (50 bps = 0.5%, a common wallet default).
     min_slippage_bps: int = 50
     factories: AmmFactories = BUNDLED
+    legs: SearcherLegs | None = None
 
     def on_tx(self, etx: EnrichedTx, now_ms: int | None = None) -> list[Detection]:
         if etx.tx.block_number is not None:
             return []
+        if self.legs is not None:
+            chain = etx.tx.chain_id
+            hops = [h for swap in etx.swaps for h in self.factories.hops(chain, swap)]
+            if self.legs.round_trip(etx, hops):
+                return []
         found = []
         for index, swap in enumerate(etx.swaps):
             detection = self._judge(etx, index, swap, now_ms)
