@@ -10,7 +10,7 @@ import logging
 import time
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -43,7 +43,7 @@ from operators.mev.mempool.predictions import MAX_VICTIMS, SandwichPredictions
 from operators.mev.mempool.predictions import window_key as prediction_key
 from operators.mev.mempool.reserves import FetchReserves, ReservesAtHead, ReservesUnavailable
 from operators.mev.mempool.sandwich_attempt import window_key as sandwich_key
-from operators.mev.mempool.sandwichable import SearcherLegs
+from operators.mev.mempool.sandwichable import VictimGate
 from operators.mev.pools import BUNDLED, AmmFactories
 from operators.normalize import SizeLimits, normalize_item
 from operators.records import (
@@ -383,10 +383,10 @@ class Quoted:
 
 @dataclass
 class _QuoteState:
-    """One chain's quote state: reserves at the head, and senders' recent swap directions."""
+    """One chain's quote state: reserves at the head, and the victims held for the searcher test."""
 
     reserves: ReservesAtHead
-    legs: SearcherLegs = field(default_factory=SearcherLegs)
+    gate: VictimGate
 
 
 @operator
@@ -422,27 +422,39 @@ def quote_stage(
         state = (
             state
             if state is not None
-            else _QuoteState(ReservesAtHead(max_pools=cfg.reserves_max_pools))
+            else _QuoteState(
+                ReservesAtHead(max_pools=cfg.reserves_max_pools),
+                VictimGate(int(cfg.sandwichable_hold_s * 1000)),
+            )
         )
+        now = _now_ms()
         if not isinstance(item, EnrichedTx):
+            head = state.reserves.head
+            released = state.gate.on_block(now) if head is None or item[1] > head else []
             state.reserves.on_block(item[1])
-            return state, []
+            return state, list(released)
         detector = SandwichableVictimDetector(
-            state.reserves.lookup(fetch_reserves), cfg.min_slippage_bps, factories, state.legs
+            state.reserves.lookup(fetch_reserves), cfg.min_slippage_bps, factories
         )
+        out: list[EnrichedTx | Detection | DeadLetter]
         try:
             quoted = detector.quoted(item)
-            return state, [quoted, *detector.on_tx(quoted, _now_ms())]
+            found = detector.on_tx(quoted, now)
+            out = [quoted]
         except ReservesUnavailable as exc:
+            found = []
             letter = DeadLetter(
                 stage="quote",
                 reason=f"reserves unavailable: {exc}",
                 payload=item.tx.hash,
                 source=item.tx.source,
                 chain_id=item.tx.chain_id,
-                at_ms=_now_ms(),
+                at_ms=now,
             )
-            return state, [item, letter]
+            out = [item, letter]
+        chain = item.tx.chain_id
+        hops = [h for swap in item.swaps for h in factories.hops(chain, swap)]
+        return state, [*out, *state.gate.on_swap(item, hops, found, now)]
 
     judged = op.key_rm("unkey", op.stateful_flat_map("quote", keyed, step))
     kinds = op.branch("is_tx", judged, lambda item: isinstance(item, EnrichedTx))

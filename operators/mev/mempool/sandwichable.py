@@ -7,9 +7,9 @@ output. Reserves come from an injected ``reserves(chain_id, pool) -> (reserve0, 
 single-hop exact-input swap the largest frontrun that keeps the victim at its minimum output and
 the profit it would make are computed exactly.
 
-A searcher's leg is not a victim: a swap whose sender had a pending swap on the same pool the
-other way within ``SearcherLegs.horizon_ms`` (a sandwich bot's backrun, which often asks for no
-minimum output) is skipped. That memory is per chain and bounded (``SearcherLegs``).
+A searcher's leg is not a victim: ``VictimGate`` holds findings briefly and drops those whose
+sender has a pending swap on the same pool the other way (a sandwich bot's backrun often asks
+for no minimum output).
 
 Windowing: per chain (the quote step's state holds the legs).
 """
@@ -18,11 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import islice
 
 import msgspec
 
-from operators.metrics import STATE_EVICTIONS
 from operators.mev.mempool import amm
 from operators.mev.pools import BUNDLED, AmmFactories, Hop
 from operators.records import Detection, EnrichedTx, Swap
@@ -37,37 +35,63 @@ def window_key(etx: EnrichedTx, factories: AmmFactories = BUNDLED) -> str:
     return f"{chain}:{first}"
 
 
-# Senders' recent swap directions kept per chain; over it the least recently active go.
-MAX_LEGS = 20_000
-LEG_HORIZON_MS = 60_000
+# Findings held per chain at most (over it the earliest are decided at once).
+MAX_HELD = 10_000
+HOLD_MS = 250
 
 
 @dataclass
-class SearcherLegs:
-    """(sender, pool) -> the directions it swapped pending and when: a round trip is a searcher."""
+class VictimGate:
+    """Holds a chain's sandwichable-victim findings until the swap's sender is known not to be
+    a searcher: a swap whose sender also has a pending swap on the same pool the other way (a
+    round trip: a sandwich bot's frontrun and backrun, the backrun often asking for no minimum)
+    is not a victim. The flow may hand a searcher's two legs over in either order, so a finding
+    waits ``hold_ms`` of event time (the newest first sighting seen on the chain), or until the
+    next block, before it goes out. A block also forgets the legs: a sandwich's legs are pending
+    together, so a swap the other way in an earlier block is not one (ordinary traders come back).
+    """
 
-    seen: dict[tuple[str, str], dict[tuple[str, str], int]] = field(default_factory=dict)
-    max_entries: int = MAX_LEGS
-    horizon_ms: int = LEG_HORIZON_MS
+    hold_ms: int = HOLD_MS
+    # (sender, pool) -> the directions it swapped while pending since the last block
+    legs: dict[tuple[str, str], set[tuple[str, str]]] = field(default_factory=dict)
+    held: list[tuple[EnrichedTx, list[Hop], list[Detection]]] = field(default_factory=list)
+    clock_ms: int = 0
+    max_held: int = MAX_HELD
+
+    def on_swap(
+        self, etx: EnrichedTx, hops: list[Hop], found: list[Detection], now_ms: int
+    ) -> list[Detection]:
+        for hop in hops:
+            key = (etx.tx.sender, hop.pool)
+            self.legs.setdefault(key, set()).add((hop.token_in, hop.token_out))
+        if len(self.legs) > self.max_held:  # no block for long: forget the earliest senders
+            del self.legs[next(iter(self.legs))]
+        self.clock_ms = max(self.clock_ms, etx.tx.first_seen_ms)
+        if found:
+            self.held.append((etx, hops, found))
+        return self._release(now_ms, everything=len(self.held) > self.max_held)
+
+    def on_block(self, now_ms: int) -> list[Detection]:
+        out = self._release(now_ms, everything=True)
+        self.legs.clear()
+        return out
 
     def round_trip(self, etx: EnrichedTx, hops: list[Hop]) -> bool:
-        """Records ``etx``'s hops; whether its sender swapped the other way on one of them."""
-        tx = etx.tx
-        found = False
-        for hop in hops:
-            key = (tx.sender, hop.pool)
-            ways = self.seen.pop(key, {})  # re-inserted last: most recently active
-            back = ways.get((hop.token_out, hop.token_in))
-            if back is not None and tx.first_seen_ms - back <= self.horizon_ms:
-                found = True
-            ways[(hop.token_in, hop.token_out)] = tx.first_seen_ms
-            self.seen[key] = ways
-        over = len(self.seen) - self.max_entries
-        if over > 0:
-            for key in list(islice(self.seen, over)):
-                del self.seen[key]
-            STATE_EVICTIONS.labels("quote", "max_legs").inc(over)
-        return found
+        sender = etx.tx.sender
+        return any(
+            (hop.token_out, hop.token_in) in self.legs.get((sender, hop.pool), ()) for hop in hops
+        )
+
+    def _release(self, now_ms: int, everything: bool = False) -> list[Detection]:
+        out: list[Detection] = []
+        keep = []
+        for etx, hops, found in self.held:
+            if not everything and etx.tx.first_seen_ms + self.hold_ms > self.clock_ms:
+                keep.append((etx, hops, found))
+            elif not self.round_trip(etx, hops):
+                out += [msgspec.structs.replace(d, detected_ms=now_ms) for d in found]
+        self.held = keep
+        return out
 
 
 @dataclass
@@ -76,16 +100,10 @@ class SandwichableVictimDetector:
     # Tolerance at or above which a swap is reported (50 bps = 0.5%, a common wallet default).
     min_slippage_bps: int = 50
     factories: AmmFactories = BUNDLED
-    legs: SearcherLegs | None = None
 
     def on_tx(self, etx: EnrichedTx, now_ms: int | None = None) -> list[Detection]:
         if etx.tx.block_number is not None:
             return []
-        if self.legs is not None:
-            chain = etx.tx.chain_id
-            hops = [h for swap in etx.swaps for h in self.factories.hops(chain, swap)]
-            if self.legs.round_trip(etx, hops):
-                return []
         found = []
         for index, swap in enumerate(etx.swaps):
             detection = self._judge(etx, index, swap, now_ms)

@@ -11,7 +11,8 @@ from operators.mev.mempool import (
     SandwichAttemptDetector,
     amm,
 )
-from operators.mev.mempool.sandwichable import SearcherLegs
+from operators.mev.mempool.sandwichable import VictimGate
+from operators.mev.pools import hops as hops_of
 from operators.mev.pools import v2_pair
 from operators.records import EnrichedTx, Tx
 from tests.operators.mev.pending import enriched, pending
@@ -125,28 +126,48 @@ def test_a_searchers_backrun_is_not_a_sandwichable_victim() -> None:
     def reserves(chain_id: int, address: str) -> tuple[int, int] | None:
         return (reserve_usdc, reserve_weth) if address == pool else None
 
-    legs = SearcherLegs()
-    detector = SandwichableVictimDetector(reserves, 50, legs=legs)
+    detector = SandwichableVictimDetector(reserves, 50)
     searcher = "0x" + "5e" * 20
-    # Frontrun: buys USDC asking for exactly the quote (no tolerance: not a victim anyway).
+    # Frontrun: buys USDC asking for exactly the quote; backrun: sells it back with
+    # amountOutMin 0 - a 100 % tolerance, but a searcher's leg.
     quote = amm.amount_out(10**18, reserve_weth, reserve_usdc)
-    front = calldata(EXACT_ETH_IN, quote, [WETH, USDC], searcher, 2**40)
-    assert (
-        detector.on_tx(
-            enriched(
-                pending("0xf", searcher, UNI_ROUTER, front, value=10**18, tip=3 * GWEI, seen_ms=10)
-            )
+    front = enriched(
+        pending(
+            "0xf",
+            searcher,
+            UNI_ROUTER,
+            calldata(EXACT_ETH_IN, quote, [WETH, USDC], searcher, 2**40),
+            value=10**18,
+            tip=3 * GWEI,
+            seen_ms=10,
         )
-        == []
     )
-    # Backrun: sells it back with amountOutMin 0 - a 100 % tolerance, but a searcher's leg.
     back = calldata(EXACT_TOKENS_IN, quote, 0, [USDC, WETH], searcher, 2**40)
     backrun = enriched(pending("0xb", searcher, UNI_ROUTER, back, tip=GWEI, seen_ms=20))
-    assert detector.on_tx(backrun) == []
-    # The same sell from someone with no round trip is reported.
-    alone = SandwichableVictimDetector(reserves, 50, legs=SearcherLegs())
-    [found] = alone.on_tx(backrun)
-    assert found.kind == "sandwichable_victim"
+    [alone] = detector.on_tx(backrun)  # judged by itself, the sell is a victim
+    assert alone.kind == "sandwichable_victim"
+
+    def gated(order: list[EnrichedTx]) -> list[str]:
+        gate, out = VictimGate(hold_ms=250), []
+        for etx in order:
+            hops = [h for s in etx.swaps for h in hops_of(1, s)]
+            out += gate.on_swap(etx, hops, detector.on_tx(etx), now_ms=0)
+        out += gate.on_block(now_ms=0)
+        return [d.tx_hashes[0] for d in out]
+
+    # Whichever leg the flow hands over first, the gate drops the backrun.
+    assert gated([front, backrun]) == gated([backrun, front]) == []
+    # The same sell from a sender with no other leg goes out once the hold has passed.
+    other = enriched(pending("0xo", "0x" + "0d" * 20, UNI_ROUTER, back, tip=GWEI, seen_ms=30))
+    later = enriched(pending("0xl", "0x" + "0e" * 20, UNI_ROUTER, "0x", seen_ms=400))
+    gate = VictimGate(hold_ms=250)
+    assert gate.on_swap(other, hops_of(1, other.swaps[0]), detector.on_tx(other), 0) == []
+    [released] = gate.on_swap(later, [], [], now_ms=5)
+    assert released.tx_hashes == ("0xo",) and released.detected_ms == 5
+    # A block forgets the legs: a swap the other way in a later block is an ordinary trade.
+    gate.on_swap(front, hops_of(1, front.swaps[0]), [], 0)
+    gate.on_block(0)
+    assert not gate.round_trip(backrun, hops_of(1, backrun.swaps[0]))
 
 
 def test_a_searchers_leg_is_not_another_searchers_victim() -> None:
