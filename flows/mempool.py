@@ -77,7 +77,7 @@ def build_flow(cfg: Config, stop: threading.Event | None = None) -> Dataflow:
     predicted = stages.link_predictions(
         "predicted", found, cfg.detect.prediction_horizon_s, cfg.detect.prediction_max_victims
     )
-    detections = op.merge("detections", found, predicted)
+    detections = op.merge("detections", found, predicted.links)
 
     # rules: user WASM rules over every tx, batched and indexed
     rules = rules_op("rules", etxs, rules_engine_factory(cfg.rules), cfg.rules.batch_size)
@@ -145,6 +145,7 @@ def build_flow(cfg: Config, stop: threading.Event | None = None) -> Dataflow:
         stages.count("count_rules", rules.matches, "rule_matches"),
         stages.count("count_alerts", alerts, "alerts", ("alert", lambda a: a.first_seen_ms)),
         stages.count("count_inclusions", inclusions, "inclusions"),
+        predicted.outcomes,
     )
     op.output(
         "summary",

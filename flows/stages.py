@@ -466,26 +466,40 @@ def quote_stage(
     )
 
 
+@dataclass(frozen=True)
+class Predicted:
+    """Blocks' sandwiches linked to the alerts that foresaw them, and the alerts' outcomes as
+    ``("alerts_confirmed.<detector>" | "alerts_unconfirmed.<detector>", n)`` summary counts."""
+
+    links: Stream[Detection]
+    outcomes: Stream[tuple[str, int]]
+
+
 @operator
 def link_predictions(
     step_id: str, detections: Stream[Detection], horizon_s: float, max_victims: int = MAX_VICTIMS
-) -> Stream[Detection]:
+) -> Predicted:
     """``sandwich_predicted``: a block's sandwich matched to the mempool alerts that foresaw it
-    (operators/mev/mempool/predictions.py), with how early the alert came."""
+    (operators/mev/mempool/predictions.py), with how early the alert came; and each alert's
+    outcome (confirmed by a block or not) for the live precision figure."""
     relevant = op.filter("relevant", detections, lambda d: d.kind in PREDICTION_KINDS)
 
     def step(
         state: SandwichPredictions | None, detection: Detection
-    ) -> tuple[SandwichPredictions, list[Detection]]:
+    ) -> tuple[SandwichPredictions, list[Detection | tuple[str, int]]]:
         state = (
             state
             if state is not None
             else SandwichPredictions(int(horizon_s * 1000), max_victims=max_victims)
         )
-        return state, state.on_detection(detection)
+        links: list[Detection | tuple[str, int]] = list(state.on_detection(detection))
+        links += [(f"alerts_{outcome}.{kind}", 1) for kind, outcome in state.drain_outcomes()]
+        return state, links
 
     keyed = op.key_on("by_chain", relevant, prediction_key)
-    return op.key_rm("unkey", op.stateful_flat_map("link", keyed, step))
+    out = op.key_rm("unkey", op.stateful_flat_map("link", keyed, step))
+    kinds = op.branch("is_link", out, lambda item: isinstance(item, Detection))
+    return Predicted(kinds.trues, kinds.falses)  # type: ignore[arg-type]
 
 
 @operator

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +38,6 @@ from operators.mev.mempool import amm
 
 V2_EXACT_IN = "swapExactTokensForTokens(uint256,uint256,address[],address,uint256)"
 V3_EXACT_IN = "exactInputSingle((address,address,uint24,address,uint256,uint256,uint256,uint160))"
-DEADLINE = 2**40
 BPS = 10_000
 # Tolerances ordinary swappers pick (bps), and how often; 10_000 = amountOutMin 0.
 SLIPPAGES = ((10, 10), (30, 10), (50, 15), (100, 25), (200, 15), (300, 10), (500, 12), (BPS, 3))
@@ -152,6 +152,10 @@ class Population:
         self.truth.sent[tx_hash] = sent
         return sent
 
+    def _deadline(self) -> int:
+        """Wallets set a deadline some minutes from now: calldata differs from second to second."""
+        return int(time.time()) + self.rng.randint(60, 1_800)
+
     def _tip(self) -> int:
         return self.rng.randint(1 * GWEI, 3 * GWEI)
 
@@ -181,7 +185,7 @@ class Population:
             amount = rng.randint(1, 20) * 10**17
             data = calldata(
                 V3_EXACT_IN,
-                (token_in, token_out, 3000, sender, DEADLINE, amount, amount // 2, 0),
+                (token_in, token_out, 3000, sender, self._deadline(), amount, amount // 2, 0),
             )
             return self._send(
                 "swapper_v3",
@@ -201,7 +205,7 @@ class Population:
             amount = reserves[0][0] * rng.randint(1, 30) // 10_000
             quote = amm.quote_out(amount, reserves)
             min_out = quote * (BPS - slippage) // BPS
-            data = calldata(V2_EXACT_IN, amount, min_out, path, sender, DEADLINE)
+            data = calldata(V2_EXACT_IN, amount, min_out, path, sender, self._deadline())
             return self._send(
                 "swapper_v2_multihop",
                 sender,
@@ -223,7 +227,9 @@ class Population:
         amount = r_in * rng.randint(1, 80) // 10_000
         quote = amm.amount_out(amount, r_in, r_out)
         min_out = quote * (BPS - slippage) // BPS
-        data = calldata(V2_EXACT_IN, amount, min_out, [token_in, token_out], sender, DEADLINE)
+        data = calldata(
+            V2_EXACT_IN, amount, min_out, [token_in, token_out], sender, self._deadline()
+        )
         return self._send(
             "swapper_v2",
             sender,
@@ -270,8 +276,8 @@ class Population:
                 pool=pool.address,
             )
         else:
-            buy = calldata(V2_EXACT_IN, size, bought, [token_in, token_out], bot, DEADLINE)
-            sell = calldata(V2_EXACT_IN, bought, 0, [token_out, token_in], bot, DEADLINE)
+            buy = calldata(V2_EXACT_IN, size, bought, [token_in, token_out], bot, self._deadline())
+            sell = calldata(V2_EXACT_IN, bought, 0, [token_out, token_in], bot, self._deadline())
             front = self._send(
                 "sandwich_eoa",
                 bot,
@@ -304,7 +310,12 @@ class Population:
         amount = r_in * self.rng.randint(5, 30) // 10_000
         quote = amm.amount_out(amount, r_in, r_out)
         data = calldata(
-            V2_EXACT_IN, amount, quote * 999 // 1000, [token_in, token_out], runner, DEADLINE
+            V2_EXACT_IN,
+            amount,
+            quote * 999 // 1000,
+            [token_in, token_out],
+            runner,
+            self._deadline(),
         )
         self._send(
             "backrunner",
@@ -323,7 +334,7 @@ class Population:
         ours, fork = w.pool("uniswap_v2", t0, t1), w.pool("lab_fork", t0, t1)
         p_ours = self.reserves[ours.address][1] / self.reserves[ours.address][0]
         p_fork = self.reserves[fork.address][1] / self.reserves[fork.address][0]
-        if abs(p_ours / p_fork - 1) < 0.01:
+        if abs(p_ours / p_fork - 1) < 0.007:
             return
         # Buy T1 where it is cheap (more T1 per T0), sell it where it is dear.
         first, second = (ours, fork) if p_ours > p_fork else (fork, ours)
@@ -372,22 +383,31 @@ class Population:
             )
             self.truth.copies.append((original.hash, copy.hash, "identical"))
 
-    def _replace(self, sender: str, rounds: int, cancel: bool) -> None:
+    def _replace(self, sender: str, rounds: int, cancel: bool) -> list[Callable[[], None]]:
+        """Sends a payment now; returns its bumps, which the block sends some txs later (a wallet
+        user speeds up or cancels after waiting, not in the same millisecond)."""
         nonce = self.node.next_nonce(sender)
         to = "0x" + keccak(text=f"payee:{self.seq}")[12:].hex()
         fee_cap, tip = 20 * GWEI, self._tip()
-        previous = self._send(
+        first = self._send(
             "replacer", sender, to, "0x", tip, nonce=nonce, fee_cap=fee_cap, gas=21_000
         )
-        for i in range(rounds):
-            fee_cap, tip = fee_cap * 5 // 4, tip * 5 // 4
-            target = sender if cancel and i == rounds - 1 else to
+        chain = [first]
+
+        def bump(last: bool) -> None:
+            previous = chain[-1]
+            cap, new_tip = previous_fee[0] * 5 // 4, previous.tip * 5 // 4
+            previous_fee[0] = cap
+            target = sender if cancel and last else to
             new = self._send(
-                "replacer", sender, target, "0x", tip, nonce=nonce, fee_cap=fee_cap, gas=21_000
+                "replacer", sender, target, "0x", new_tip, nonce=nonce, fee_cap=cap, gas=21_000
             )
             previous.replaced = True
             self.truth.replacements.append((previous.hash, new.hash))
-            previous = new
+            chain.append(new)
+
+        previous_fee = [fee_cap]
+        return [lambda last=(i == rounds - 1): bump(last) for i in range(rounds)]
 
     # --- one block -------------------------------------------------------------------------
 
@@ -427,7 +447,10 @@ class Population:
         # A sandwich bot waits for 1-3 victims on one pool and direction, then brackets them.
         wants = [rng.choice((1, 1, 2, 3)) for _ in bots]
         crowd_used: set[str] = set()
-        for kind, who in plan:
+        later: list[tuple[int, Callable[[], None]]] = []
+        for step, (kind, who) in enumerate(plan):
+            while later and later[0][0] <= step:
+                later.pop(0)[1]()
             if kind == "swap":
                 sent = self._ordinary(who)
                 if (
@@ -468,9 +491,16 @@ class Population:
                 (self._bounty if kind == "bounty" else self._solve)(claimer, copier)
             elif kind == "replace":
                 roll = rng.random()
-                self._replace(who, 3 if roll < 0.3 else 1, cancel=roll > 0.7)
+                bumps = self._replace(who, 3 if roll < 0.3 else 1, cancel=roll > 0.7)
+                at = step
+                for bump in bumps:
+                    at += rng.randint(5, 15)
+                    later.append((at, bump))
+                later.sort(key=lambda item: item[0])
             elif kind == "arb":
                 self._arbitrage(who)
+        for _, bump in later:
+            bump()
         if number % 7 == 0:
             self.campaign += 1  # a new airdrop; the mint goes on
 

@@ -1,7 +1,8 @@
 """Sandwiches in one block: a searcher's swap, victims' swaps the same way on the same pool, then
 the searcher's swap back.
 
-The frontrun pays out to the sandwicher (a router is never one); victims swap in the frontrun's
+The frontrun pays out to the sandwicher (a router is never one, nor a pool: a multi-hop swap pays
+its first hop to the next pool, and two such swaps crossing one pool are not a sandwich); victims swap in the frontrun's
 direction from other addresses; the backrun comes from the sandwicher and swaps the reverse
 way. The profit is what the backrun returned minus what the frontrun paid, in the frontrun's
 input token. Reverted swaps moved nothing and take no part.
@@ -32,9 +33,11 @@ class Sandwich(msgspec.Struct, frozen=True):
         return self.backrun.amount_out - self.frontrun.amount_in
 
 
-def _sandwich_from(front: SwapEvent, later: Sequence[SwapEvent]) -> Sandwich | None:
+def _sandwich_from(
+    front: SwapEvent, later: Sequence[SwapEvent], pools: frozenset[str]
+) -> Sandwich | None:
     sandwicher = front.recipient
-    if sandwicher in ROUTERS:
+    if sandwicher in ROUTERS or sandwicher in pools:
         return None
     victims: list[SwapEvent] = []
     for swap in later:
@@ -54,9 +57,10 @@ def find_sandwiches(swaps: Sequence[SwapEvent]) -> list[Sandwich]:
     ordered = sorted(
         (s for s in swaps if s.error is None), key=lambda s: (s.tx_position, s.trace_address)
     )
+    pools = frozenset(s.pool for s in swaps)
     found = []
     for index, front in enumerate(ordered):
-        sandwich = _sandwich_from(front, ordered[index + 1 :])
+        sandwich = _sandwich_from(front, ordered[index + 1 :], pools)
         if sandwich is not None:
             found.append(sandwich)
     return found

@@ -43,7 +43,7 @@ _SENDER = "{sender}"
 # Calldata shapes one window holds (config detect.frontrun_max_originals).
 MAX_ORIGINALS = 20_000
 # How long a candidate copy waits for more senders of its calldata (config detect.frontrun_hold_s).
-HOLD_MS = 1_000
+HOLD_MS = 3_000
 # Distinct senders of one calldata shape up to which a copy is a copy, not a crowd.
 MAX_SENDERS = 2
 
@@ -102,9 +102,9 @@ class FrontrunCopyDetector:
             if original is None or original.hash in self.mined:
                 self.originals[shape] = tx
             elif original.sender != tx.sender:
-                first, copy = (
-                    (original, tx) if original.first_seen_ms <= tx.first_seen_ms else (tx, original)
-                )
+                # Seen in the same millisecond (one batch of announcements): the cheaper one is
+                # the original, since a copy must outbid it.
+                first, copy = sorted((original, tx), key=lambda t: (t.first_seen_ms, t.tip_cap))
                 if copy.tip_cap > first.tip_cap:
                     key = f"{copy.chain_id}:frontrun_copy:{first.hash}:{copy.hash}"
                     if key not in self.reported and key not in self.held:
@@ -115,7 +115,7 @@ class FrontrunCopyDetector:
                             shape,
                             now_ms,
                         )
-                if tx.first_seen_ms < original.first_seen_ms:
+                if first is tx:
                     self.originals[shape] = tx
         self._bound()
         return self._release(now_ms)

@@ -9,7 +9,9 @@ two such txs from one sender to one contract, other than the victim's, one expec
 before the victim and one after (``order.block_order``: higher tip first, ties by arrival).
 The classic public-mempool shape - frontrun tip just above the victim's, backrun just below -
 is flagged ``fee_bracketed`` with severity high. When the searcher's txs are decoded, the
-frontrun must trade the victim's way and the backrun the reverse way.
+frontrun must trade the victim's way and the backrun the reverse way. When both are undecoded and
+each names a different one of the pool's tokens alone, the frontrun must name the victim's input
+token (a bot names the token it pays the pair with).
 
 A searcher builds the bracket after seeing the victim, so the backrun must be first seen at or
 after the victim: two txs that were pending before a swap arrived do not bracket it. A victim is
@@ -63,6 +65,14 @@ class _Pending:
             if hop.pool == pool:
                 return hop.token_in, hop.token_out
         return None
+
+    def single_token(self, hop: Hop) -> str | None:
+        """The one token of ``hop``'s pool an undecoded call names, if it names exactly one."""
+        named = self.named
+        has_in, has_out = hop.token_in[2:] in named, hop.token_out[2:] in named
+        if has_in == has_out:
+            return None
+        return hop.token_in if has_in else hop.token_out
 
     @cached_property
     def named(self) -> frozenset[str]:
@@ -263,6 +273,11 @@ class SandwichAttemptDetector:
             # same router), is the one a builder would bundle.
             front = max(fronts, key=lambda p: block_order(p.etx.tx))
             back = min(backs, key=lambda p: block_order(p.etx.tx))
+            # Undecoded legs naming one different token each trade opposite ways: the frontrun
+            # pays the pair with the token it names, so it must name the victim's input.
+            paid, repaid = front.single_token(hop), back.single_token(hop)
+            if paid and repaid and paid != repaid and (paid, repaid) != way:
+                continue
             detection = self._detection(victim, front, back, hop, now_ms)
             if detection.key not in self.reported:
                 self.reported[detection.key] = None

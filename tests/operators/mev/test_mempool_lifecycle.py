@@ -246,3 +246,40 @@ def test_a_mined_original_is_not_copied_by_a_later_caller() -> None:
     repeat = pending("0xr", later, target, calldata(fn, later, 5), tip=2 * GWEI, seen_ms=600)
     found = detector.on_tx(EnrichedTx(tx=repeat, kind="other")) + detector.on_close()
     assert found == []
+
+
+def test_alert_outcomes_count_what_the_blocks_confirmed() -> None:
+    """The live precision figure: each alert once, confirmed when a block's sandwich links to
+    it, unconfirmed when the linker forgets it unmatched."""
+    from prometheus_client import REGISTRY
+
+    from operators.mev.mempool.predictions import SandwichPredictions
+    from tests.operators.mev.test_predictions import _alerts_and_sandwich, _sandwichable
+
+    def count(outcome: str) -> float:
+        labels = {"detector": "sandwich_attempt", "outcome": outcome}
+        return REGISTRY.get_sample_value("scorpius_mempool_alert_outcomes_total", labels) or 0.0
+
+    before = count("confirmed"), count("unconfirmed")
+    attempts, sandwich = _alerts_and_sandwich()
+    linker = SandwichPredictions(horizon_ms=60_000)
+    stray = msgspec.structs.replace(
+        attempts[0], key="1:sandwich_attempt:stray", tx_hashes=("0xf", "0xstray", "0xb")
+    )
+    for alert in (*attempts, stray):
+        linker.on_detection(alert)
+    linker.on_detection(sandwich)
+    linker.on_detection(sandwich)  # the same block again: no second count
+    assert linker.drain_outcomes() == [("sandwich_attempt", "confirmed")] * len(attempts)
+    # Blocks keep coming; the stray alert's victim never lands in a sandwich.
+    later = _sandwichable("0xother", sandwich.first_seen_ms + 120_000, 0)
+    late_block = msgspec.structs.replace(
+        sandwich, key="later", first_seen_ms=sandwich.first_seen_ms + 120_000
+    )
+    linker.on_detection(late_block)
+    linker.on_detection(later)
+    outcomes = linker.drain_outcomes()
+    assert ("sandwich_attempt", "unconfirmed") in outcomes
+    assert outcomes.count(("sandwich_attempt", "unconfirmed")) == 1  # the stray alert only
+    assert count("confirmed") - before[0] == len(attempts)
+    assert count("unconfirmed") - before[1] == 1
