@@ -24,6 +24,7 @@ tip, then its arrival (the order Anvil mines by, given every fee cap moves with 
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import Callable
@@ -407,7 +408,7 @@ class Population:
             chain.append(new)
 
         previous_fee = [fee_cap]
-        return [lambda last=(i == rounds - 1): bump(last) for i in range(rounds)]
+        return [functools.partial(bump, i == rounds - 1) for i in range(rounds)]
 
     # --- one block -------------------------------------------------------------------------
 
