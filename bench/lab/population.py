@@ -98,6 +98,7 @@ class Accounts:
     backrunners: list[str]
     arbers: list[str]
     copiers: list[str]
+    claimers: list[str]
     crowd: list[str]
     replacers: list[str]
 
@@ -112,7 +113,8 @@ class Accounts:
             contract_bots=group("contract_bot", 8),
             backrunners=group("backrunner", 6),
             arbers=group("arber", 2),
-            copiers=group("copier", 6),
+            copiers=group("copier", max(8, per_block // 15)),
+            claimers=group("claimer", max(8, per_block // 15)),
             crowd=group("crowd", max(20, per_block // 4)),
             replacers=group("replacer", max(6, per_block // 20)),
         )
@@ -441,8 +443,10 @@ class Population:
             min(n_attacks, 16),
         )
         runners = rng.sample(acc.backrunners, min(n_backruns, len(acc.backrunners)))
-        copiers = list(acc.copiers)
-        rng.shuffle(copiers)
+        # One tx per account and block (bots aside, whose nonce order is their tip order): Anvil
+        # mines by fee and would skip a sender's later nonce that pays more than its earlier one.
+        copiers = rng.sample(acc.copiers, len(acc.copiers))
+        claimers = rng.sample(acc.claimers, len(acc.claimers))
         waiting: dict[tuple[str, tuple[str, str]], list[Sent]] = {}
         attacked: set[str] = set()
         # A sandwich bot waits for 1-3 victims on one pool and direction, then brackets them.
@@ -487,8 +491,10 @@ class Population:
                     data = calldata("claim(address,uint256)", who, self.campaign)
                 self._send(f"crowd_{kind}", who, self.world.drop, data, self._tip(), gas=100_000)
             elif kind in ("bounty", "solve"):
-                claimer = rng.choice(acc.swappers)
-                copier = copiers[(who + number) % len(copiers)] if rng.random() < 0.6 else None
+                if not claimers:
+                    continue
+                claimer = claimers.pop()
+                copier = copiers.pop() if copiers and rng.random() < 0.6 else None
                 (self._bounty if kind == "bounty" else self._solve)(claimer, copier)
             elif kind == "replace":
                 roll = rng.random()

@@ -125,8 +125,16 @@ def run_lab(
             node.mine()
             _wait(lambda seen=seen_blocks: _counter("blocks") > seen, f"block {number} in the flow")  # type: ignore[misc]
             _settle("normalized", 0, quiet_s=0.2)
-            if (i + 1) % 10 == 0:
-                log(f"lab: {i + 1}/{blocks} blocks, {len(population.truth.sent)} pending txs sent")
+            if (i + 1) % 10 == 0 or i < 3:
+                status = node.rpc("txpool_status")
+                log(
+                    f"lab: {i + 1}/{blocks} blocks, {len(population.truth.sent)} pending txs sent, "
+                    f"left in the pool: {int(status['pending'], 16)} pending, "
+                    f"{int(status['queued'], 16)} queued"
+                )
+                if int(status["queued"], 16):
+                    queued = node.rpc("txpool_inspect")["queued"]
+                    log(f"lab: queued: {json.dumps(queued)[:600]}")
         time.sleep(2.0)  # the last alerts and links
         stop.set()
         flow.join(timeout=120)
