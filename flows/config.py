@@ -85,9 +85,10 @@ class DetectConfig:
     # Sandwichable victims (live RPC source only: quotes need a node): a pending swap whose
     # slippage tolerance is at least this many basis points is reported.
     min_slippage_bps: int = 50
-    # A sandwichable victim is held this much event time (or until the next block) so that a
-    # searcher's other leg, which the flow may hand over second, can clear it as a round trip.
-    sandwichable_hold_s: float = 0.25
+    # A sandwichable victim may be held this much event time (or until the next block) so that
+    # a searcher's other leg, if the flow hands it over second (several workers), can clear it
+    # as a round trip. 0: decided at once (one worker meets txs in the order they were seen).
+    sandwichable_hold_s: float = 0.0
     # getReserves eth_calls block the step: a slow node costs no more than this per pool and block.
     reserves_timeout_s: float = 2.0
     # A JSON file of extra pool factories (the shape of operators/mev/data/amm_factories.json):

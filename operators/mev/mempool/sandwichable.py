@@ -37,7 +37,7 @@ def window_key(etx: EnrichedTx, factories: AmmFactories = BUNDLED) -> str:
 
 # Findings held per chain at most (over it the earliest are decided at once).
 MAX_HELD = 10_000
-HOLD_MS = 250
+HOLD_MS = 0
 
 
 @dataclass
@@ -45,9 +45,10 @@ class VictimGate:
     """Holds a chain's sandwichable-victim findings until the swap's sender is known not to be
     a searcher: a swap whose sender also has a pending swap on the same pool the other way (a
     round trip: a sandwich bot's frontrun and backrun, the backrun often asking for no minimum)
-    is not a victim. The flow may hand a searcher's two legs over in either order, so a finding
-    waits ``hold_ms`` of event time (the newest first sighting seen on the chain), or until the
-    next block, before it goes out. A block also forgets the legs: a sandwich's legs are pending
+    is not a victim. One worker meets a chain's txs in the order they were seen, so by default a
+    finding is decided at once; where the legs may come in either order, a finding can wait
+    ``hold_ms`` of event time (the newest first sighting seen on the chain), or until the next
+    block, before it goes out. A block also forgets the legs: a sandwich's legs are pending
     together, so a swap the other way in an earlier block is not one (ordinary traders come back).
     """
 
