@@ -107,9 +107,10 @@ class DetectConfig:
     # Calldata shapes (per target contract) a frontrun-copy window holds, one window per bucket
     # of contracts (operators/buckets.py); over it the earliest go.
     frontrun_max_originals: int = 20_000
-    # A candidate frontrun copy waits this much event time (or until either tx is mined) for
-    # more senders of the same calldata: more than two is a crowd (a public mint), not a copy.
-    frontrun_hold_s: float = 3.0
+    # A candidate frontrun copy waits until either tx is seen mined (at most this much event
+    # time: a mainnet block) for more senders of the same calldata: more than two is a crowd (a
+    # public mint), not a copy.
+    frontrun_hold_s: float = 12.0
     # Pools whose reserves are cached per chain between two blocks; over it the earliest go.
     reserves_max_pools: int = 10_000
     # Victim txs the prediction linker holds per chain (mempool alerts and block sandwiches

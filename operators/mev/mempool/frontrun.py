@@ -43,7 +43,7 @@ _SENDER = "{sender}"
 # Calldata shapes one window holds (config detect.frontrun_max_originals).
 MAX_ORIGINALS = 20_000
 # How long a candidate copy waits for more senders of its calldata (config detect.frontrun_hold_s).
-HOLD_MS = 3_000
+HOLD_MS = 12_000
 # Distinct senders of one calldata shape up to which a copy is a copy, not a crowd.
 MAX_SENDERS = 2
 
