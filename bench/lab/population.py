@@ -421,8 +421,8 @@ class Population:
         rng, acc = self.rng, self.accounts
         burst = number % 10 == 9
         n_ordinary = int(per_block * 0.62 * (1.5 if burst else 1.0))
-        n_mint = max(3, per_block // 16)
-        n_airdrop = max(3, per_block // 25)
+        n_mint = max(6, per_block // 16)
+        n_airdrop = max(5, per_block // 25)
         n_bounty = max(2, per_block // 40)
         n_solve = max(1, per_block // 60)
         n_replace = max(1, per_block // 60)
