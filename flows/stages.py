@@ -172,6 +172,27 @@ def _event_time(first_seen_ms: Callable[[Any], int]) -> Callable[[Any], datetime
     return get
 
 
+class _SightingTime:
+    """Event time of a window's item: a pending tx's first sighting; a mined sighting is timed no
+    earlier than the newest pending sighting plus the wall time since it arrived. A block bundle
+    (traces, receipts) may take a loaded node longer than the watermark wait to fetch, and a
+    mined sighting turned away as late would leave its txs pairable in the window."""
+
+    def __init__(self) -> None:
+        self.newest_ms = 0
+        self.newest_at_ms = 0
+
+    def __call__(self, etx: EnrichedTx) -> int:
+        now = _now_ms()
+        if etx.tx.block_number is None:
+            if etx.tx.first_seen_ms > self.newest_ms:
+                self.newest_ms, self.newest_at_ms = etx.tx.first_seen_ms, now
+            return etx.tx.first_seen_ms
+        if not self.newest_ms:
+            return etx.tx.first_seen_ms
+        return max(etx.tx.first_seen_ms, self.newest_ms + now - self.newest_at_ms)
+
+
 class MempoolDetector(Protocol):
     """A per-window state machine over pending txs (operators/replacement, operators/mev/mempool)."""
 
@@ -216,13 +237,12 @@ def mempool_window(
     mode), not when the window closes. Mined sightings go to the same windows, keyed the same
     way, so a tx seen mined (or replaced by one mined) leaves the detector's state at once.
     Pending items behind the watermark become dead letters with the reason ``late``: the tx
-    itself still reaches every other output. A late mined sighting has nothing left to settle
-    in a window that already moved past it, and is only counted.
+    itself still reaches every other output. Mined sightings are timed on arrival, so they are
+    not late (``scorpius_mempool_late_mined`` counts any that still are).
     """
     keyed = op.key_on("key", etxs, key)
     clock = win.EventClock(
-        _event_time(lambda e: e.tx.first_seen_ms),
-        wait_for_system_duration=timedelta(seconds=watermark_wait_s),
+        _event_time(_SightingTime()), wait_for_system_duration=timedelta(seconds=watermark_wait_s)
     )
     windower = win.SessionWindower(gap=timedelta(seconds=gap_s))
 

@@ -160,6 +160,8 @@ def test_swaps_after_a_mined_sandwich_are_not_paired_with_it(tmp_path: Path) -> 
     )
     attempts = [d for d in read_jsonl(out / "detections.jsonl") if d["kind"] == "sandwich_attempt"]
     assert [a["tx_hashes"] for a in attempts] == [[front["hash"], victim["hash"], back["hash"]]]
+    # ... because the mined sightings settled the window, not because the later swaps were late.
+    assert read_jsonl(out / "dead_letters.jsonl") == []
 
 
 def test_a_rule_matching_the_pending_and_the_mined_sighting_alerts_once(tmp_path: Path) -> None:
