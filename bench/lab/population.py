@@ -387,7 +387,7 @@ class Population:
             self.truth.copies.append((original.hash, copy.hash, "identical"))
 
     def _replace(self, sender: str, rounds: int, cancel: bool) -> list[Callable[[], None]]:
-        """Sends a payment now; returns its bumps, which the block sends some txs later (a wallet
+        """Sends a payment now; returns its bumps, which the block sends 20-40 txs later (a wallet
         user speeds up or cancels after waiting, not in the same millisecond)."""
         nonce = self.node.next_nonce(sender)
         to = "0x" + keccak(text=f"payee:{self.seq}")[12:].hex()
@@ -501,7 +501,7 @@ class Population:
                 bumps = self._replace(who, 3 if roll < 0.3 else 1, cancel=roll > 0.7)
                 at = step
                 for bump in bumps:
-                    at += rng.randint(5, 15)
+                    at += rng.randint(20, 40)
                     later.append((at, bump))
                 later.sort(key=lambda item: item[0])
             elif kind == "arb":
