@@ -85,6 +85,10 @@ class DetectConfig:
     # Sandwichable victims (live RPC source only: quotes need a node): a pending swap whose
     # slippage tolerance is at least this many basis points is reported.
     min_slippage_bps: int = 50
+    # A sandwichable victim may be held this much event time (or until the next block) so that
+    # a searcher's other leg, if the flow hands it over second (several workers), can clear it
+    # as a round trip. 0: decided at once (one worker meets txs in the order they were seen).
+    sandwichable_hold_s: float = 0.0
     # getReserves eth_calls block the step: a slow node costs no more than this per pool and block.
     reserves_timeout_s: float = 2.0
     # A JSON file of extra pool factories (the shape of operators/mev/data/amm_factories.json):
@@ -103,6 +107,10 @@ class DetectConfig:
     # Calldata shapes (per target contract) a frontrun-copy window holds, one window per bucket
     # of contracts (operators/buckets.py); over it the earliest go.
     frontrun_max_originals: int = 20_000
+    # A candidate frontrun copy waits until either tx is seen mined (at most this much event
+    # time: a mainnet block) for more senders of the same calldata: more than two is a crowd (a
+    # public mint), not a copy.
+    frontrun_hold_s: float = 12.0
     # Pools whose reserves are cached per chain between two blocks; over it the earliest go.
     reserves_max_pools: int = 10_000
     # Victim txs the prediction linker holds per chain (mempool alerts and block sandwiches

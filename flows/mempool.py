@@ -101,13 +101,18 @@ def build_flow(
     predicted = stages.link_predictions(
         "predicted", found, cfg.detect.prediction_horizon_s, cfg.detect.prediction_max_victims
     )
-    detections = op.merge("detections", found, predicted)
+    detections = op.merge("detections", found, predicted.links)
 
     # rules: user WASM rules over every tx, batched and indexed
     rules = rules_op("rules", etxs, rules_engine_factory(cfg.rules), cfg.rules.batch_size)
 
     # alerts: every detection and rule match becomes an alert
-    alerts = op.map("to_alert", op.merge("alertable", detections, rules.matches), to_alert)
+    alerts = stages.dedup_alerts(
+        "alert_dedup",
+        op.map("to_alert", op.merge("alertable", detections, rules.matches), to_alert),
+        cfg.alerts.dedup_window_s,
+        cfg.alerts.dedup_max_keys,
+    )
 
     # dead letters of every stage
     dead = op.merge(
@@ -194,6 +199,7 @@ def build_flow(
         stages.count("count_rules", rules.matches, "rule_matches"),
         stages.count("count_alerts", alerts, "alerts", ("alert", lambda a: a.first_seen_ms)),
         stages.count_inclusions("count_inclusions", inclusions),
+        predicted.outcomes,
     )
     op.output(
         "summary",

@@ -6,7 +6,9 @@ streams (errors are data). Counting taps feed Prometheus and the run summary onc
 
 from __future__ import annotations
 
+import logging
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -19,13 +21,17 @@ from bytewax.operators import windowing as win
 
 from flows.config import ConfigError, DetectConfig, EnrichConfig, LimitsConfig, RpcConfig
 from operators.bounds import TimeBounds
+from operators.dedup import SeenSet
 from operators.enrich import DEFAULT_ENRICHER, Enricher
 from operators.l2 import FLASHBLOCK_KIND
 from operators.metrics import (
+    ALERT_REPEATS,
     DEAD_LETTERS,
     DETECTIONS,
     END_TO_END_SECONDS,
+    LATE_MINED,
     STAGE_ITEMS,
+    UNKNOWN_POOLS,
     reason_class,
 )
 from operators.mev import detect_block
@@ -40,10 +46,12 @@ from operators.mev.mempool.predictions import MAX_VICTIMS, SandwichPredictions
 from operators.mev.mempool.predictions import window_key as prediction_key
 from operators.mev.mempool.reserves import FetchReserves, ReservesAtHead, ReservesUnavailable
 from operators.mev.mempool.sandwich_attempt import window_key as sandwich_key
+from operators.mev.mempool.sandwichable import VictimGate
 from operators.mev.pools import BUNDLED, AmmFactories
 from operators.mev.private import PrivateFlowTracker, WatchState
 from operators.normalize import SizeLimits, normalize_item
 from operators.records import (
+    Alert,
     Block,
     DeadLetter,
     Detection,
@@ -55,6 +63,7 @@ from operators.records import (
 from operators.replacement import SenderBucket, sender_key
 
 X = TypeVar("X")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -213,6 +222,27 @@ def _event_time(first_seen_ms: Callable[[Any], int]) -> Callable[[Any], datetime
     return get
 
 
+class _SightingTime:
+    """Event time of a window's item: a pending tx's first sighting; a mined sighting is timed no
+    earlier than the newest pending sighting plus the wall time since it arrived. A block bundle
+    (traces, receipts) may take a loaded node longer than the watermark wait to fetch, and a
+    mined sighting turned away as late would leave its txs pairable in the window."""
+
+    def __init__(self) -> None:
+        self.newest_ms = 0
+        self.newest_at_ms = 0
+
+    def __call__(self, etx: EnrichedTx) -> int:
+        now = _now_ms()
+        if etx.tx.block_number is None:
+            if etx.tx.first_seen_ms > self.newest_ms:
+                self.newest_ms, self.newest_at_ms = etx.tx.first_seen_ms, now
+            return etx.tx.first_seen_ms
+        if not self.newest_ms:
+            return etx.tx.first_seen_ms
+        return max(etx.tx.first_seen_ms, self.newest_ms + now - self.newest_at_ms)
+
+
 class MempoolDetector(Protocol):
     """A per-window state machine over pending txs (operators/replacement, operators/mev/mempool)."""
 
@@ -233,7 +263,9 @@ class _DetectorWindow(win.WindowLogic[EnrichedTx, Detection, MempoolDetector]):
         return ()
 
     def on_close(self) -> Iterable[Detection]:
-        return ()
+        # Detectors that hold a finding until they know more (frontrun copies) decide it now.
+        close = getattr(self.detector, "on_close", None)
+        return close() if close is not None else ()
 
     def snapshot(self) -> MempoolDetector:
         return self.detector
@@ -250,16 +282,17 @@ def mempool_window(
 ) -> Checked[Detection]:
     """Runs a mempool detector in an event-time session window per ``key``.
 
-    A session stays open while its key keeps receiving pending txs within ``gap_s``, so the
-    window bounds the detector's state; detectors emit the moment a finding completes
-    (unordered mode), not when the window closes. Items behind the watermark become dead
-    letters with the reason ``late``: the tx itself still reaches every other output.
+    A session stays open while its key keeps receiving txs within ``gap_s``, so the window
+    bounds the detector's state; detectors emit the moment a finding completes (unordered
+    mode), not when the window closes. Mined sightings go to the same windows, keyed the same
+    way, so a tx seen mined (or replaced by one mined) leaves the detector's state at once.
+    Pending items behind the watermark become dead letters with the reason ``late``: the tx
+    itself still reaches every other output. Mined sightings are timed on arrival, so they are
+    not late (``scorpius_mempool_late_mined`` counts any that still are).
     """
-    pending = op.filter("pending", etxs, lambda e: e.tx.block_number is None)
-    keyed = op.key_on("key", pending, key)
+    keyed = op.key_on("key", etxs, key)
     clock = win.EventClock(
-        _event_time(lambda e: e.tx.first_seen_ms),
-        wait_for_system_duration=timedelta(seconds=watermark_wait_s),
+        _event_time(_SightingTime()), wait_for_system_duration=timedelta(seconds=watermark_wait_s)
     )
     windower = win.SessionWindower(gap=timedelta(seconds=gap_s))
 
@@ -280,7 +313,9 @@ def mempool_window(
             at_ms=_now_ms(),
         )
 
-    return Checked(detections, op.map("late", out.late, late_letter))
+    late = op.branch("late_pending", out.late, lambda kv: kv[1][1].tx.block_number is None)
+    op.inspect("late_mined", late.falses, lambda _s, _kv: LATE_MINED.labels(step_id).inc())
+    return Checked(detections, op.map("late", late.trues, late_letter))
 
 
 def amm_factories(cfg: DetectConfig) -> AmmFactories:
@@ -293,12 +328,83 @@ def amm_factories(cfg: DetectConfig) -> AmmFactories:
         raise ConfigError(f"SCORPIUS_DETECT_AMM_FACTORIES={cfg.amm_factories}: {exc}") from None
 
 
+def unknown_pools_line(etx: EnrichedTx) -> str:
+    """The warning for a chain whose pending swaps name pools of no known factory."""
+    swap = etx.swaps[0]
+    family = "v3" if swap.fees else "v2"
+    return (
+        f"chain {etx.tx.chain_id}: pending swaps through router {swap.router} ({swap.protocol}) "
+        f"trade on pools of a {family} factory Scorpius does not know, so the sandwich-attempt "
+        f"and sandwichable-victim detectors skip them (counted in "
+        f"scorpius_mempool_unknown_pools). Set SCORPIUS_DETECT_AMM_FACTORIES to a JSON file "
+        f'shaped like operators/mev/data/amm_factories.json with, under "{etx.tx.chain_id}", '
+        f"the factory address and pool init code hash ("
+        + (
+            '"v3": {"factory": ..., "init_code_hash": ...}'
+            if family == "v3"
+            else f'"v2": {{"<exchange>": {{"factory": ..., "init_code_hash": ...}}}}, '
+            f'"routers": {{"{swap.router}": "<exchange>"}}'
+        )
+        + ")."
+    )
+
+
+@operator
+def warn_unknown_pools(
+    step_id: str, etxs: Stream[EnrichedTx], factories: AmmFactories
+) -> Stream[str]:
+    """Pending swaps whose pools no known factory made: counted, and warned about once per chain
+    (the mempool detectors cannot see them: a blind spot must not be silent)."""
+
+    def blind(etx: EnrichedTx) -> bool:
+        chain = etx.tx.chain_id
+        return etx.tx.block_number is None and any(
+            not factories.hops(chain, swap) for swap in etx.swaps
+        )
+
+    unknown = op.filter("unknown", etxs, blind)
+
+    def step(warned: bool | None, etx: EnrichedTx) -> tuple[bool, list[str]]:
+        UNKNOWN_POOLS.labels(str(etx.tx.chain_id)).inc()
+        if warned:
+            return True, []
+        line = unknown_pools_line(etx)
+        log.warning("%s", line)
+        return True, [line]
+
+    keyed = op.key_on("by_chain", unknown, lambda e: str(e.tx.chain_id))
+    return op.key_rm("unkey", op.stateful_flat_map("once", keyed, step))
+
+
+@operator
+def dedup_alerts(
+    step_id: str, alerts: Stream[Alert], window_s: float, max_keys: int, shards: int = 16
+) -> Stream[Alert]:
+    """Each alert key once to every sink: a rule matching a tx's pending and mined sighting, or a
+    detection a recovered epoch replays, gives one alert (``scorpius_alert_repeats`` counts the
+    rest). Keys are remembered ``window_s`` of alert time, at most ``max_keys`` per shard."""
+
+    def keyed(alert: Alert) -> tuple[str, Alert]:
+        return f"{alert.chain_id}:{zlib.crc32(alert.key.encode()) % shards}", alert
+
+    def step(seen: SeenSet | None, alert: Alert) -> tuple[SeenSet, list[Alert]]:
+        seen = seen or SeenSet(int(window_s * 1000), max_keys)
+        if seen.first_sighting((alert.chain_id, alert.key), alert.created_ms, "") is None:
+            return seen, [alert]
+        ALERT_REPEATS.labels(alert.origin).inc()
+        return seen, []
+
+    return op.key_rm("unkey", op.stateful_flat_map("first", op.map("shard", alerts, keyed), step))
+
+
 @operator
 def mempool_detect(step_id: str, etxs: Stream[EnrichedTx], cfg: DetectConfig) -> Checked[Detection]:
     """Replacement / gas war (per sender), sandwich attempts (per chain), frontrun copies (per
-    target), each in its own event-time windows (senders and targets in buckets per chain)."""
+    target), each in its own event-time windows (senders and targets in buckets per chain).
+    Pending swaps on pools of unknown factories are warned about once per chain."""
     wait = cfg.watermark_wait_s
     factories = amm_factories(cfg)
+    warn_unknown_pools("unknown_pools", etxs, factories)
     replacement = mempool_window(
         "replacement",
         op.filter("has_nonce", etxs, lambda e: e.tx.nonce is not None),
@@ -324,7 +430,9 @@ def mempool_detect(step_id: str, etxs: Stream[EnrichedTx], cfg: DetectConfig) ->
         "frontrun_copy",
         etxs,
         frontrun_key,
-        lambda: FrontrunCopyDetector(max_originals=cfg.frontrun_max_originals),
+        lambda: FrontrunCopyDetector(
+            max_originals=cfg.frontrun_max_originals, hold_ms=int(cfg.frontrun_hold_s * 1000)
+        ),
         cfg.mempool_window_s,
         wait,
     )
@@ -341,6 +449,14 @@ class Quoted:
     priced: Stream[EnrichedTx]
     victims: Stream[Detection]
     errs: Stream[DeadLetter]
+
+
+@dataclass
+class _QuoteState:
+    """One chain's quote state: reserves at the head, and the victims held for the searcher test."""
+
+    reserves: ReservesAtHead
+    gate: VictimGate
 
 
 @operator
@@ -371,28 +487,44 @@ def quote_stage(
     )
 
     def step(
-        state: ReservesAtHead | None, item: EnrichedTx | tuple[int, int]
-    ) -> tuple[ReservesAtHead, list[EnrichedTx | Detection | DeadLetter]]:
-        state = state if state is not None else ReservesAtHead(max_pools=cfg.reserves_max_pools)
-        if not isinstance(item, EnrichedTx):
-            state.on_block(item[1])
-            return state, []
-        detector = SandwichableVictimDetector(
-            state.lookup(fetch_reserves), cfg.min_slippage_bps, factories
+        state: _QuoteState | None, item: EnrichedTx | tuple[int, int]
+    ) -> tuple[_QuoteState, list[EnrichedTx | Detection | DeadLetter]]:
+        state = (
+            state
+            if state is not None
+            else _QuoteState(
+                ReservesAtHead(max_pools=cfg.reserves_max_pools),
+                VictimGate(int(cfg.sandwichable_hold_s * 1000)),
+            )
         )
+        now = _now_ms()
+        if not isinstance(item, EnrichedTx):
+            head = state.reserves.head
+            released = state.gate.on_block(now) if head is None or item[1] > head else []
+            state.reserves.on_block(item[1])
+            return state, list(released)
+        detector = SandwichableVictimDetector(
+            state.reserves.lookup(fetch_reserves), cfg.min_slippage_bps, factories
+        )
+        out: list[EnrichedTx | Detection | DeadLetter]
         try:
             quoted = detector.quoted(item)
-            return state, [quoted, *detector.on_tx(quoted, _now_ms())]
+            found = detector.on_tx(quoted, now)
+            out = [quoted]
         except ReservesUnavailable as exc:
+            found = []
             letter = DeadLetter(
                 stage="quote",
                 reason=f"reserves unavailable: {exc}",
                 payload=item.tx.hash,
                 source=item.tx.source,
                 chain_id=item.tx.chain_id,
-                at_ms=_now_ms(),
+                at_ms=now,
             )
-            return state, [item, letter]
+            out = [item, letter]
+        chain = item.tx.chain_id
+        hops = [h for swap in item.swaps for h in factories.hops(chain, swap)]
+        return state, [*out, *state.gate.on_swap(item, hops, found, now)]
 
     judged = op.key_rm("unkey", op.stateful_flat_map("quote", keyed, step))
     kinds = op.branch("is_tx", judged, lambda item: isinstance(item, EnrichedTx))
@@ -404,26 +536,40 @@ def quote_stage(
     )
 
 
+@dataclass(frozen=True)
+class Predicted:
+    """Blocks' sandwiches linked to the alerts that foresaw them, and the alerts' outcomes as
+    ``("alerts_confirmed.<detector>" | "alerts_unconfirmed.<detector>", n)`` summary counts."""
+
+    links: Stream[Detection]
+    outcomes: Stream[tuple[str, int]]
+
+
 @operator
 def link_predictions(
     step_id: str, detections: Stream[Detection], horizon_s: float, max_victims: int = MAX_VICTIMS
-) -> Stream[Detection]:
+) -> Predicted:
     """``sandwich_predicted``: a block's sandwich matched to the mempool alerts that foresaw it
-    (operators/mev/mempool/predictions.py), with how early the alert came."""
+    (operators/mev/mempool/predictions.py), with how early the alert came; and each alert's
+    outcome (confirmed by a block or not) for the live precision figure."""
     relevant = op.filter("relevant", detections, lambda d: d.kind in PREDICTION_KINDS)
 
     def step(
         state: SandwichPredictions | None, detection: Detection
-    ) -> tuple[SandwichPredictions, list[Detection]]:
+    ) -> tuple[SandwichPredictions, list[Detection | tuple[str, int]]]:
         state = (
             state
             if state is not None
             else SandwichPredictions(int(horizon_s * 1000), max_victims=max_victims)
         )
-        return state, state.on_detection(detection)
+        links: list[Detection | tuple[str, int]] = list(state.on_detection(detection))
+        links += [(f"alerts_{outcome}.{kind}", 1) for kind, outcome in state.drain_outcomes()]
+        return state, links
 
     keyed = op.key_on("by_chain", relevant, prediction_key)
-    return op.key_rm("unkey", op.stateful_flat_map("link", keyed, step))
+    out = op.key_rm("unkey", op.stateful_flat_map("link", keyed, step))
+    kinds = op.branch("is_link", out, lambda item: isinstance(item, Detection))
+    return Predicted(kinds.trues, kinds.falses)  # type: ignore[arg-type]
 
 
 def is_flashblock(item: object) -> bool:

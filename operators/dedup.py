@@ -132,4 +132,14 @@ def dedup_items(
         return seen, [item] if ref is None or keep_first(seen, item, ref) else []
 
     firsts = op.stateful_flat_map("first", op.map("shard", items, keyed), step)
-    return op.merge("with_letters", op.key_rm("unkey", firsts), split.falses)
+    # A keyed step hands a batch back grouped by key; put it back in the order it was seen, so
+    # that later steps meet a sender's txs as the source did (a searcher's frontrun before its
+    # backrun).
+    in_order = op.flat_map_batch(
+        "in_order", op.key_rm("unkey", firsts), lambda batch: sorted(batch, key=_seen_ms)
+    )
+    return op.merge("with_letters", in_order, split.falses)
+
+
+def _seen_ms(item: RawItem) -> int:
+    return item.seen_ms

@@ -162,6 +162,30 @@ STATE_EVICTIONS = Counter(
     "Entries a stateful step forgot because its per-key state reached its cap, by stage and limit",
     ["stage", "limit"],
 )
+# --- mempool lifecycle and trust (flows/stages, operators/mev/mempool) -------------------------
+LATE_MINED = Counter(
+    "scorpius_mempool_late_mined",
+    "Mined sightings that reached a mempool window behind its watermark (nothing left to settle)",
+    ["window"],
+)
+ALERT_REPEATS = Counter(
+    "scorpius_alert_repeats",
+    "Alerts dropped before every sink as repeats of a key already emitted (the pending and the "
+    "mined sighting of one tx match one rule), by origin",
+    ["origin"],
+)
+UNKNOWN_POOLS = Counter(
+    "scorpius_mempool_unknown_pools",
+    "Pending swaps whose pools the mempool detectors cannot locate (no known factory for the "
+    "chain and router: configure SCORPIUS_DETECT_AMM_FACTORIES), by chain",
+    ["chain"],
+)
+ALERT_OUTCOMES = Counter(
+    "scorpius_mempool_alert_outcomes",
+    "Mempool alerts the mined blocks confirmed (a block sandwich matched, sandwich_predicted) or "
+    "did not (forgotten after the prediction horizon unmatched), by detector",
+    ["detector", "outcome"],
+)
 MINED_TXS_PRIVATE = Counter(
     "scorpius_mined_txs_private",
     "Mined txs by private status (true: never seen pending while a source watched), by chain",

@@ -77,9 +77,9 @@ class ReplacementTracker:
             # The same tx again (another node, a re-broadcast): nothing new happened.
             return []
         # Items may arrive out of event-time order: the later-seen tx is the replacement.
-        old, new = (
-            (seen, incoming) if incoming.first_seen_ms >= seen.first_seen_ms else (incoming, seen)
-        )
+        # Seen in the same millisecond (one batch of announcements): nodes accept only a higher
+        # fee as a replacement, so the higher fee cap is the new one.
+        old, new = sorted((seen, incoming), key=lambda s: (s.first_seen_ms, s.fee_cap))
         if old.fee_cap and (new.fee_cap - old.fee_cap) / old.fee_cap < self.min_fee_bump:
             # Nodes reject underpriced replacements, so this one did not take effect.
             return []

@@ -1,7 +1,8 @@
 """Sandwiches in one block: a searcher's swap, victims' swaps the same way on the same pool, then
 the searcher's swap back.
 
-The frontrun pays out to the sandwicher (a router is never one); victims swap in the frontrun's
+The frontrun pays out to the sandwicher (a router is never one, nor a pool: a multi-hop swap pays
+its first hop to the next pool, and two such swaps crossing one pool are not a sandwich); victims swap in the frontrun's
 direction from other addresses; the backrun comes from the sandwicher and swaps the reverse
 way. The profit is what the backrun returned minus what the frontrun paid, in the frontrun's
 input token. Reverted swaps moved nothing and take no part.
@@ -60,10 +61,14 @@ class _Budget:
 
 
 def _sandwich_from(
-    front: SwapEvent, later: Sequence[SwapEvent], bounds: Bounds, budget: _Budget
+    front: SwapEvent,
+    later: Sequence[SwapEvent],
+    pools: frozenset[str],
+    bounds: Bounds,
+    budget: _Budget,
 ) -> Sandwich | None:
     sandwicher = front.recipient
-    if sandwicher in ROUTERS:
+    if sandwicher in ROUTERS or sandwicher in pools:
         return None
     victims: list[SwapEvent] = []
     cut = False
@@ -111,10 +116,11 @@ def find_sandwiches(swaps: Sequence[SwapEvent], bounds: Bounds = Bounds()) -> li
     ordered = sorted(
         (s for s in swaps if s.error is None), key=lambda s: (s.tx_position, s.trace_address)
     )
+    pools = frozenset(s.pool for s in swaps)
     budget = _Budget(bounds.max_comparisons)
     found = []
     for index, front in enumerate(ordered):
-        sandwich = _sandwich_from(front, ordered[index + 1 :], bounds, budget)
+        sandwich = _sandwich_from(front, ordered[index + 1 :], pools, bounds, budget)
         if sandwich is not None:
             found.append(sandwich)
     return _with_layers(found)

@@ -2,6 +2,16 @@
 contract - the same calldata, or the same calldata with the original sender's address swapped
 for the copier's (generalised frontrunners rewrite the beneficiary) - with a higher tip.
 
+A copy is one searcher against one original; a crowd is a public function (a mint, a claim)
+that many people call with the same calldata. So a candidate is held until ``hold_ms`` of event
+time has passed after the copy (or either tx is seen mined), and reported only if no more than
+``max_senders`` distinct senders (default 2: the original and the copier) sent that calldata
+shape to that target in the window; a shape sent by more is a crowd, and none of its pairs is a
+copy.
+
+Lifecycle: mined sightings reach the window too. An original seen mined is no longer pending,
+so a later tx with its calldata is a new original, never its copy.
+
 Plain transfers, approvals and deposits are left out: identical calls of those are ordinary
 (two users approving the same router) rather than copies. A call needs arguments to count.
 
@@ -32,6 +42,10 @@ MIN_INPUT_CHARS = 2 + 8 + 64
 _SENDER = "{sender}"
 # Calldata shapes one window holds (config detect.frontrun_max_originals).
 MAX_ORIGINALS = 20_000
+# How long a candidate copy waits for more senders of its calldata (config detect.frontrun_hold_s).
+HOLD_MS = 12_000
+# Distinct senders of one calldata shape up to which a copy is a copy, not a crowd.
+MAX_SENDERS = 2
 
 
 def window_key(etx: EnrichedTx) -> str:
@@ -43,84 +57,131 @@ def _generic(tx: Tx) -> str:
 
 
 @dataclass
+class _Candidate:
+    original: Tx
+    copy: Tx
+    rewritten: bool
+    shape: str
+    detected_ms: int | None
+
+
+@dataclass
 class FrontrunCopyDetector:
     """State of one (chain, target) window: the first pending tx per calldata shape."""
 
     originals: dict[str, Tx] = field(default_factory=dict)
+    # Distinct senders per calldata shape (a crowd has more than max_senders).
+    senders: dict[str, dict[str, None]] = field(default_factory=dict)
     # Keys of detections already emitted, oldest first (a dict as an ordered set).
     reported: dict[str, None] = field(default_factory=dict)
+    # Copies waiting for the crowd test, by key.
+    held: dict[str, _Candidate] = field(default_factory=dict)
+    # Hashes seen mined, oldest first.
+    mined: dict[str, None] = field(default_factory=dict)
+    clock_ms: int = 0
     max_originals: int = MAX_ORIGINALS
+    hold_ms: int = HOLD_MS
+    max_senders: int = MAX_SENDERS
 
     def on_tx(self, etx: EnrichedTx, now_ms: int | None = None) -> list[Detection]:
         tx = etx.tx
-        if (
-            tx.block_number is not None
-            or tx.to is None
-            or etx.kind in IGNORED_KINDS
-            or len(tx.input) < MIN_INPUT_CHARS
-        ):
-            return []
+        self.clock_ms = max(self.clock_ms, tx.first_seen_ms)
+        if tx.block_number is not None:
+            self.mined[tx.hash] = None
+            self._bound()
+            return self._release(now_ms, settled=tx.hash)
+        if tx.to is None or etx.kind in IGNORED_KINDS or len(tx.input) < MIN_INPUT_CHARS:
+            return self._release(now_ms)
         exact, generic = tx.input.lower(), _generic(tx)
-        found: list[Detection] = []
         for calldata, rewritten in ((exact, False), (generic, True)):
             shape = f"{tx.to}{calldata}"
+            senders = self.senders.setdefault(shape, {})
+            if len(senders) <= self.max_senders:
+                senders[tx.sender] = None
             original = self.originals.get(shape)
-            if original is None:
+            if original is None or original.hash in self.mined:
                 self.originals[shape] = tx
             elif original.sender != tx.sender:
-                first, copy = (
-                    (original, tx) if original.first_seen_ms <= tx.first_seen_ms else (tx, original)
-                )
+                # Seen in the same millisecond (one batch of announcements): the cheaper one is
+                # the original, since a copy must outbid it.
+                first, copy = sorted((original, tx), key=lambda t: (t.first_seen_ms, t.tip_cap))
                 if copy.tip_cap > first.tip_cap:
-                    found += self._report(
-                        first, copy, rewritten and exact != original.input.lower(), now_ms
-                    )
-                if tx.first_seen_ms < original.first_seen_ms:
+                    key = f"{copy.chain_id}:frontrun_copy:{first.hash}:{copy.hash}"
+                    if key not in self.reported and key not in self.held:
+                        self.held[key] = _Candidate(
+                            first,
+                            copy,
+                            rewritten and exact != original.input.lower(),
+                            shape,
+                            now_ms,
+                        )
+                if first is tx:
                     self.originals[shape] = tx
         self._bound()
+        return self._release(now_ms)
+
+    def on_close(self) -> list[Detection]:
+        """The window closes: decide every held candidate on what it saw."""
+        return self._release(None, everything=True)
+
+    def _release(
+        self, now_ms: int | None, settled: str | None = None, everything: bool = False
+    ) -> list[Detection]:
+        found: list[Detection] = []
+        for key, c in list(self.held.items()):
+            due = c.copy.first_seen_ms + self.hold_ms <= self.clock_ms
+            if not (everything or due or settled in (c.original.hash, c.copy.hash)):
+                continue
+            del self.held[key]
+            if len(self.senders.get(c.shape, ())) > self.max_senders:
+                continue  # a crowd calling a public function
+            self.reported[key] = None
+            found.append(self._detection(key, c, now_ms))
         return found
 
     def _bound(self) -> None:
-        for table, limit in ((self.originals, "max_originals"), (self.reported, "max_reported")):
+        for table, limit in (
+            (self.originals, "max_originals"),
+            (self.senders, "max_shapes"),
+            (self.reported, "max_reported"),
+            (self.held, "max_held"),
+            (self.mined, "max_mined"),
+        ):
             over = len(table) - self.max_originals
             if over > 0:
                 for key in list(islice(table, over)):
                     del table[key]
                 STATE_EVICTIONS.labels("frontrun_copy", limit).inc(over)
 
-    def _report(
-        self, original: Tx, copy: Tx, rewritten: bool, now_ms: int | None
-    ) -> list[Detection]:
-        key = f"{copy.chain_id}:frontrun_copy:{original.hash}:{copy.hash}"
-        if key in self.reported:
-            return []
-        self.reported[key] = None
-        return [
-            Detection(
-                key=key,
-                kind="frontrun_copy",
-                chain_id=copy.chain_id,
-                tx_hashes=(original.hash, copy.hash),
-                first_seen_ms=original.first_seen_ms,
-                detected_ms=now_ms if now_ms is not None else copy.first_seen_ms,
-                severity="high",
-                data={
-                    "target": copy.to,
-                    "selector": copy.selector,
-                    "original": original.hash,
-                    "original_sender": original.sender,
-                    "copy": copy.hash,
-                    "copier": copy.sender,
-                    "calldata": "sender_rewritten" if rewritten else "identical",
-                    "original_tip": original.tip_cap,
-                    "copy_tip": copy.tip_cap,
-                    "ms_after": copy.first_seen_ms - original.first_seen_ms,
-                    "why": "same target and calldata"
-                    + (" (sender address swapped)" if rewritten else "")
-                    + ", higher tip, seen later",
-                },
-            )
-        ]
+    def _detection(self, key: str, c: _Candidate, now_ms: int | None) -> Detection:
+        original, copy, rewritten = c.original, c.copy, c.rewritten
+        senders = len(self.senders.get(c.shape, ()))
+        return Detection(
+            key=key,
+            kind="frontrun_copy",
+            chain_id=copy.chain_id,
+            tx_hashes=(original.hash, copy.hash),
+            first_seen_ms=original.first_seen_ms,
+            detected_ms=now_ms if now_ms is not None else self.clock_ms,
+            severity="high",
+            data={
+                "target": copy.to,
+                "selector": copy.selector,
+                "original": original.hash,
+                "original_sender": original.sender,
+                "copy": copy.hash,
+                "copier": copy.sender,
+                "calldata": "sender_rewritten" if rewritten else "identical",
+                "original_tip": original.tip_cap,
+                "copy_tip": copy.tip_cap,
+                "ms_after": copy.first_seen_ms - original.first_seen_ms,
+                "senders": senders,
+                "why": "same target and calldata"
+                + (" (sender address swapped)" if rewritten else "")
+                + f", higher tip, seen {copy.first_seen_ms - original.first_seen_ms} ms later; "
+                + f"{senders} senders of this calldata in the window (more would be a crowd)",
+            },
+        )
 
     def merge(self, other: FrontrunCopyDetector) -> None:
         """Take in another window's state: the earliest tx per calldata shape wins."""
@@ -128,5 +189,11 @@ class FrontrunCopyDetector:
             mine = self.originals.get(shape)
             if mine is None or tx.first_seen_ms < mine.first_seen_ms:
                 self.originals[shape] = tx
+        for shape, senders in other.senders.items():
+            self.senders.setdefault(shape, {}).update(senders)
         self.reported.update(other.reported)
+        self.mined.update(other.mined)
+        for key, candidate in other.held.items():
+            self.held.setdefault(key, candidate)
+        self.clock_ms = max(self.clock_ms, other.clock_ms)
         self._bound()

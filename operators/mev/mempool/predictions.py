@@ -28,6 +28,12 @@ txs were not mined as that sandwich), a block's sandwich once alerts on txs firs
 (a mempool-only source) alerts would never age, so each table also holds at most
 ``max_victims`` victims, the earliest recorded forgotten first
 (``scorpius_state_evictions{stage="predicted"}``).
+
+Precision in production: each alert is counted once in
+``scorpius_mempool_alert_outcomes{detector, outcome}``: ``confirmed`` when a block's sandwich
+links to it, ``unconfirmed`` when it is forgotten (aged past the horizon or evicted) without one.
+The share confirmed is the live precision of ``sandwich_attempt``; for ``sandwichable_victim`` it
+is the share of exposed swaps that were in fact sandwiched.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import islice
 
-from operators.metrics import STATE_EVICTIONS
+from operators.metrics import ALERT_OUTCOMES, STATE_EVICTIONS
 from operators.records import Detection
 
 ATTEMPT = "sandwich_attempt"
@@ -74,6 +80,25 @@ class SandwichPredictions:
     alert_clock_ms: int = 0
     swept_ms: int = 0
     max_victims: int = MAX_VICTIMS
+    # Alert keys a block confirmed (oldest first), and outcomes not yet handed to the flow.
+    confirmed: dict[str, None] = field(default_factory=dict)
+    outcomes: list[tuple[str, str]] = field(default_factory=list)
+
+    def drain_outcomes(self) -> list[tuple[str, str]]:
+        """(alert kind, "confirmed" | "unconfirmed") since the last call, for the run summary."""
+        out, self.outcomes = self.outcomes, []
+        return out
+
+    def _outcome(self, alert: Detection, outcome: str) -> None:
+        ALERT_OUTCOMES.labels(alert.kind, outcome).inc()
+        self.outcomes.append((alert.kind, outcome))
+
+    def _forgotten(self, alerts: dict[str, Detection]) -> None:
+        for key, alert in alerts.items():
+            if key in self.confirmed:
+                del self.confirmed[key]
+            else:  # never confirmed: the blocks did not bear it out
+                self._outcome(alert, "unconfirmed")
 
     def on_detection(self, detection: Detection) -> list[Detection]:
         if detection.kind not in KINDS:
@@ -109,8 +134,13 @@ class SandwichPredictions:
             over = len(table) - self.max_victims
             if over > 0:
                 for key in list(islice(table, over)):
-                    del table[key]
+                    gone = table.pop(key)
+                    if table is self.alerts:
+                        self._forgotten(gone)  # type: ignore[arg-type]
                 STATE_EVICTIONS.labels("predicted", limit).inc(over)
+        over = len(self.confirmed) - self.max_victims
+        for key in list(islice(self.confirmed, max(over, 0))):
+            del self.confirmed[key]
 
     def _link(self, sandwich: Detection, victim: str, alert: Detection) -> list[Detection]:
         front, _, back = _sandwich_txs(sandwich)
@@ -122,6 +152,9 @@ class SandwichPredictions:
         if key in self.reported:
             return []
         self.reported[key] = sandwich.first_seen_ms
+        if alert.key not in self.confirmed:
+            self.confirmed[alert.key] = None
+            self._outcome(alert, "confirmed")
         data = sandwich.data
         block_seen = sandwich.first_seen_ms
         return [
@@ -166,6 +199,8 @@ class SandwichPredictions:
         ):
             for victim in list(table):
                 kept = {k: d for k, d in table[victim].items() if d.first_seen_ms >= horizon}
+                if table is self.alerts:
+                    self._forgotten({k: d for k, d in table[victim].items() if k not in kept})
                 if kept:
                     table[victim] = kept
                 else:

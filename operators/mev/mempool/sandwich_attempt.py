@@ -9,7 +9,19 @@ two such txs from one sender to one contract, other than the victim's, one expec
 before the victim and one after (``order.block_order``: higher tip first, ties by arrival).
 The classic public-mempool shape - frontrun tip just above the victim's, backrun just below -
 is flagged ``fee_bracketed`` with severity high. When the searcher's txs are decoded, the
-frontrun must trade the victim's way and the backrun the reverse way.
+frontrun must trade the victim's way and the backrun the reverse way. When both are undecoded and
+each names a different one of the pool's tokens alone, the frontrun must name the victim's input
+token (a bot names the token it pays the pair with).
+
+A searcher builds the bracket after seeing the victim, so the backrun must be first seen at or
+after the victim: two txs that were pending before a swap arrived do not bracket it. A victim is
+an ordinary swap, not a searcher's leg: a swap whose sender has a tx pending through the same
+contract on the same pool the other way (a round trip) is never a victim.
+
+Lifecycle: the window also receives mined sightings. A tx seen mined, or replaced (another tx
+of its sender and nonce, pending or mined), leaves the state at once and a later pending
+sighting of it (or of any tx at a nonce its sender has had mined) is ignored, so no attempt
+combines a tx with one mined in an earlier block.
 
 Windowing: one state per chain (``window_key``), event time = ``first_seen_ms``; a window of a
 block time or two keeps the state small. The state is a plain object (``on_tx`` returns the
@@ -31,7 +43,7 @@ from typing import Any
 from operators.metrics import STATE_EVICTIONS
 from operators.mev.mempool.order import block_order
 from operators.mev.pools import BUNDLED, AmmFactories, Hop
-from operators.records import Detection, EnrichedTx
+from operators.records import Detection, EnrichedTx, Tx
 
 # Pending txs one chain's window holds (config detect.sandwich_max_pending).
 MAX_PENDING = 10_000
@@ -53,6 +65,14 @@ class _Pending:
             if hop.pool == pool:
                 return hop.token_in, hop.token_out
         return None
+
+    def single_token(self, hop: Hop) -> str | None:
+        """The one token of ``hop``'s pool an undecoded call names, if it names exactly one."""
+        named = self.named
+        has_in, has_out = hop.token_in[2:] in named, hop.token_out[2:] in named
+        if has_in == has_out:
+            return None
+        return hop.token_in if has_in else hop.token_out
 
     @cached_property
     def named(self) -> frozenset[str]:
@@ -102,11 +122,24 @@ class SandwichAttemptDetector:
     max_pending: int = MAX_PENDING
     # Every pending tx by hash, in arrival order: what the cap evicts first.
     arrived: dict[str, _Pending] = field(default_factory=dict)
+    # Hashes seen mined or replaced, oldest first (a dict as an ordered set).
+    gone: dict[str, None] = field(default_factory=dict)
+    # Highest nonce seen mined per sender: a pending tx at or below it can no longer land.
+    mined_nonce: dict[str, int] = field(default_factory=dict)
+    # Held pending txs by (sender, nonce), to drop the replaced one.
+    by_nonce: dict[tuple[str, int], str] = field(default_factory=dict)
 
     def on_tx(self, etx: EnrichedTx, now_ms: int | None = None) -> list[Detection]:
         tx = etx.tx
-        if tx.block_number is not None or tx.hash in self.arrived:
+        if tx.block_number is not None:
+            self._settle(etx)
             return []
+        if tx.hash in self.arrived or tx.hash in self.gone or self._stale(etx):
+            return []
+        if tx.nonce is not None:
+            replaced = self.by_nonce.get((tx.sender, tx.nonce))
+            if replaced is not None:
+                self._drop(replaced)
         pending = self._pending(etx)
         self._add(pending)
         self._bound()
@@ -124,8 +157,34 @@ class SandwichAttemptDetector:
                             found += self._check(victim, hop, now_ms)
         return found
 
+    def _stale(self, etx: EnrichedTx) -> bool:
+        tx = etx.tx
+        return tx.nonce is not None and self.mined_nonce.get(tx.sender, -1) >= tx.nonce
+
+    def _settle(self, etx: EnrichedTx) -> None:
+        """A mined sighting: the tx, and any other of its sender at its nonce, leave the state."""
+        tx = etx.tx
+        self._drop(tx.hash)
+        if tx.nonce is not None:
+            other = self.by_nonce.get((tx.sender, tx.nonce))
+            if other is not None:
+                self._drop(other)
+            if self.mined_nonce.get(tx.sender, -1) < tx.nonce:
+                self.mined_nonce.pop(tx.sender, None)  # re-inserted last: newest activity
+                self.mined_nonce[tx.sender] = tx.nonce
+        self._bound()
+
+    def _drop(self, tx_hash: str) -> None:
+        self.gone[tx_hash] = None
+        pending = self.arrived.pop(tx_hash, None)
+        if pending is not None:
+            self._forget(pending)
+
     def _add(self, pending: _Pending) -> None:
-        self.arrived[pending.etx.tx.hash] = pending
+        tx = pending.etx.tx
+        self.arrived[tx.hash] = pending
+        if tx.nonce is not None:
+            self.by_nonce[(tx.sender, tx.nonce)] = tx.hash
         group = _group(pending)
         members = self.by_group.setdefault(group, [])
         members.append(pending)
@@ -135,6 +194,9 @@ class SandwichAttemptDetector:
             self.victims.setdefault(hop, []).append(pending)
 
     def _forget(self, pending: _Pending) -> None:
+        tx = pending.etx.tx
+        if tx.nonce is not None and self.by_nonce.get((tx.sender, tx.nonce)) == tx.hash:
+            del self.by_nonce[(tx.sender, tx.nonce)]
         group = _group(pending)
         members = [p for p in self.by_group.get(group, ()) if p is not pending]
         if members:
@@ -156,16 +218,34 @@ class SandwichAttemptDetector:
             for tx_hash in list(islice(self.arrived, over)):
                 self._forget(self.arrived.pop(tx_hash))
             STATE_EVICTIONS.labels("sandwich_attempt", "max_pending").inc(over)
-        over = len(self.reported) - self.max_pending
-        if over > 0:
-            for key in list(islice(self.reported, over)):
-                del self.reported[key]
-            STATE_EVICTIONS.labels("sandwich_attempt", "max_reported").inc(over)
+        for table, limit in (
+            (self.reported, "max_reported"),
+            (self.gone, "max_gone"),
+            (self.mined_nonce, "max_mined_senders"),
+        ):
+            over = len(table) - self.max_pending
+            if over > 0:
+                for key in list(islice(table, over)):
+                    del table[key]
+                STATE_EVICTIONS.labels("sandwich_attempt", limit).inc(over)
+
+    def _round_trip(self, pending: _Pending, hop: Hop) -> bool:
+        """Whether ``pending``'s sender also has a tx on ``hop``'s pool the other way through
+        the same contract: a searcher's leg, not a victim."""
+        reverse = (hop.token_out, hop.token_in)
+        if pending.direction(hop.pool) is None:
+            return False
+        return any(
+            p is not pending and p.direction(hop.pool) == reverse
+            for p in self.by_group.get(_group(pending), ())
+        )
 
     def _check(self, victim: _Pending, hop: Hop, now_ms: int | None) -> list[Detection]:
         found = []
         pool = hop.pool
         victim_tx = victim.etx.tx
+        if self._round_trip(victim, hop):
+            return []
         victim_at = block_order(victim_tx)
         way = (hop.token_in, hop.token_out)
         for group in self.pairs:
@@ -180,13 +260,24 @@ class SandwichAttemptDetector:
             backs = [p for p in touching if block_order(p.etx.tx) > victim_at]
             reverse = (way[1], way[0])
             fronts = [p for p in fronts if p.direction(pool) in (None, way)]
-            backs = [p for p in backs if p.direction(pool) in (None, reverse)]
+            # The bracket is built on seeing the victim: its backrun cannot predate it.
+            backs = [
+                p
+                for p in backs
+                if p.direction(pool) in (None, reverse)
+                and p.etx.tx.first_seen_ms >= victim_tx.first_seen_ms
+            ]
             if not fronts or not backs:
                 continue
             # The closest pair around the victim, through one contract (a searcher's bot or the
             # same router), is the one a builder would bundle.
             front = max(fronts, key=lambda p: block_order(p.etx.tx))
             back = min(backs, key=lambda p: block_order(p.etx.tx))
+            # Undecoded legs naming one different token each trade opposite ways: the frontrun
+            # pays the pair with the token it names, so it must name the victim's input.
+            paid, repaid = front.single_token(hop), back.single_token(hop)
+            if paid and repaid and paid != repaid and (paid, repaid) != way:
+                continue
             detection = self._detection(victim, front, back, hop, now_ms)
             if detection.key not in self.reported:
                 self.reported[detection.key] = None
@@ -226,11 +317,7 @@ class SandwichAttemptDetector:
                 "tips": {"frontrun": f.tip_cap, "victim": v.tip_cap, "backrun": b.tip_cap},
                 "fee_caps": {"frontrun": f.fee_cap, "victim": v.fee_cap, "backrun": b.fee_cap},
                 "fee_bracketed": fee_bracketed,
-                "why": (
-                    "frontrun tip above the victim's, backrun tip below it"
-                    if fee_bracketed
-                    else "frontrun and backrun bracket the victim in arrival order at equal tips"
-                ),
+                "why": _why(f, v, b),
             },
         )
 
@@ -240,6 +327,8 @@ class SandwichAttemptDetector:
         return {
             "etxs": [p.etx for p in self.arrived.values()],
             "reported": list(self.reported),
+            "gone": list(self.gone),
+            "mined_nonce": self.mined_nonce,
             "factories": self.factories,
             "max_pending": self.max_pending,
         }
@@ -247,6 +336,8 @@ class SandwichAttemptDetector:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(  # type: ignore[misc]
             reported=dict.fromkeys(state["reported"]),
+            gone=dict.fromkeys(state["gone"]),
+            mined_nonce=state["mined_nonce"],
             factories=state["factories"],
             max_pending=state["max_pending"],
         )
@@ -260,8 +351,31 @@ class SandwichAttemptDetector:
 
     def merge(self, other: SandwichAttemptDetector) -> None:
         """Take in another window's state (session windows that grow together)."""
+        self.gone.update(other.gone)
+        for sender, nonce in other.mined_nonce.items():
+            self.mined_nonce[sender] = max(nonce, self.mined_nonce.get(sender, -1))
+        for tx_hash in [h for h in self.arrived if h in self.gone]:
+            self._drop(tx_hash)
         for tx_hash, pending in other.arrived.items():
-            if tx_hash not in self.arrived:
+            if tx_hash not in self.arrived and tx_hash not in self.gone:
                 self._add(pending)
         self.reported.update(other.reported)
         self._bound()
+
+
+def _relation(mine: int, theirs: int) -> str:
+    return "above" if mine > theirs else "below" if mine < theirs else "equal to"
+
+
+def _why(f: Tx, v: Tx, b: Tx) -> str:
+    """What the data shows: each leg's tip against the victim's, and when each was first seen."""
+    return (
+        f"one sender's txs on the victim's pool: frontrun tip {_relation(f.tip_cap, v.tip_cap)} "
+        f"the victim's, backrun tip {_relation(b.tip_cap, v.tip_cap)} it (block order: tip, "
+        f"then arrival); frontrun first seen {_ms(f.first_seen_ms - v.first_seen_ms)} the "
+        f"victim, backrun {_ms(b.first_seen_ms - v.first_seen_ms)} it"
+    )
+
+
+def _ms(delta: int) -> str:
+    return f"{delta} ms after" if delta >= 0 else f"{-delta} ms before"

@@ -7,13 +7,17 @@ output. Reserves come from an injected ``reserves(chain_id, pool) -> (reserve0, 
 single-hop exact-input swap the largest frontrun that keeps the victim at its minimum output and
 the profit it would make are computed exactly.
 
-Windowing: stateless per tx (any key; ``window_key`` = chain + first pool keeps quotes local).
+A searcher's leg is not a victim: ``VictimGate`` holds findings briefly and drops those whose
+sender has a pending swap on the same pool the other way (a sandwich bot's backrun often asks
+for no minimum output).
+
+Windowing: per chain (the quote step's state holds the legs).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgspec
 
@@ -29,6 +33,66 @@ def window_key(etx: EnrichedTx, factories: AmmFactories = BUNDLED) -> str:
     chain = etx.tx.chain_id
     first = next((h[0].pool for s in etx.swaps if (h := factories.hops(chain, s))), "none")
     return f"{chain}:{first}"
+
+
+# Findings held per chain at most (over it the earliest are decided at once).
+MAX_HELD = 10_000
+HOLD_MS = 0
+
+
+@dataclass
+class VictimGate:
+    """Holds a chain's sandwichable-victim findings until the swap's sender is known not to be
+    a searcher: a swap whose sender also has a pending swap on the same pool the other way (a
+    round trip: a sandwich bot's frontrun and backrun, the backrun often asking for no minimum)
+    is not a victim. One worker meets a chain's txs in the order they were seen, so by default a
+    finding is decided at once; where the legs may come in either order, a finding can wait
+    ``hold_ms`` of event time (the newest first sighting seen on the chain), or until the next
+    block, before it goes out. A block also forgets the legs: a sandwich's legs are pending
+    together, so a swap the other way in an earlier block is not one (ordinary traders come back).
+    """
+
+    hold_ms: int = HOLD_MS
+    # (sender, pool) -> the directions it swapped while pending since the last block
+    legs: dict[tuple[str, str], set[tuple[str, str]]] = field(default_factory=dict)
+    held: list[tuple[EnrichedTx, list[Hop], list[Detection]]] = field(default_factory=list)
+    clock_ms: int = 0
+    max_held: int = MAX_HELD
+
+    def on_swap(
+        self, etx: EnrichedTx, hops: list[Hop], found: list[Detection], now_ms: int
+    ) -> list[Detection]:
+        for hop in hops:
+            key = (etx.tx.sender, hop.pool)
+            self.legs.setdefault(key, set()).add((hop.token_in, hop.token_out))
+        if len(self.legs) > self.max_held:  # no block for long: forget the earliest senders
+            del self.legs[next(iter(self.legs))]
+        self.clock_ms = max(self.clock_ms, etx.tx.first_seen_ms)
+        if found:
+            self.held.append((etx, hops, found))
+        return self._release(now_ms, everything=len(self.held) > self.max_held)
+
+    def on_block(self, now_ms: int) -> list[Detection]:
+        out = self._release(now_ms, everything=True)
+        self.legs.clear()
+        return out
+
+    def round_trip(self, etx: EnrichedTx, hops: list[Hop]) -> bool:
+        sender = etx.tx.sender
+        return any(
+            (hop.token_out, hop.token_in) in self.legs.get((sender, hop.pool), ()) for hop in hops
+        )
+
+    def _release(self, now_ms: int, everything: bool = False) -> list[Detection]:
+        out: list[Detection] = []
+        keep = []
+        for etx, hops, found in self.held:
+            if not everything and etx.tx.first_seen_ms + self.hold_ms > self.clock_ms:
+                keep.append((etx, hops, found))
+            elif not self.round_trip(etx, hops):
+                out += [msgspec.structs.replace(d, detected_ms=now_ms) for d in found]
+        self.held = keep
+        return out
 
 
 @dataclass

@@ -97,7 +97,8 @@ def test_no_attempt_when_both_bot_txs_land_on_one_side() -> None:
 def test_frontrun_copy_with_rewritten_sender_and_higher_tip() -> None:
     target = "0x" + "cc" * 20
     fn = "claim(address beneficiary,uint256 amount)"
-    detector = FrontrunCopyDetector()
+    # No hold: the copy is decided at once, on the two senders seen so far.
+    detector = FrontrunCopyDetector(hold_ms=0)
     original = pending("0xo", ALICE, target, calldata(fn, ALICE, 5), tip=GWEI, seen_ms=10)
     copy = pending("0xc", BOT, target, calldata(fn, BOT, 5), tip=3 * GWEI, seen_ms=20)
     cheaper = pending(
