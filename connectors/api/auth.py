@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -94,6 +95,7 @@ class KeyRing:
         self.jwt_ttl_s = jwt_ttl_s
         self._verified: dict[bytes, tuple[str, float]] = {}
         self._buckets: dict[str, TokenBucket] = {}
+        self._verify_lock = threading.Lock()
 
     # --- keys ------------------------------------------------------------------------------
 
@@ -148,16 +150,23 @@ class KeyRing:
         digest = hashlib.sha256(key.encode()).digest()
         row = self._live_row(parts[1])
         now = time.monotonic()
-        cached = self._verified.get(digest)
-        if cached is None or cached[0] != row.key_id or cached[1] < now:
-            try:
-                self._hasher.verify(row.secret_hash, key)
-            except (VerificationError, InvalidHashError):
-                raise AuthError("invalid_credentials", "wrong API key") from None
-            if len(self._verified) > 10_000:
-                self._verified.clear()
-            self._verified[digest] = (row.key_id, now + _VERIFIED_TTL_S)
+        if not self._fresh(digest, row.key_id, now):
+            # One argon2 check at a time: a hundred clients connecting with one key at once
+            # cost one check, not a hundred (each takes tens of ms and 64 MiB).
+            with self._verify_lock:
+                if not self._fresh(digest, row.key_id, now):
+                    try:
+                        self._hasher.verify(row.secret_hash, key)
+                    except (VerificationError, InvalidHashError):
+                        raise AuthError("invalid_credentials", "wrong API key") from None
+                    if len(self._verified) > 10_000:
+                        self._verified.clear()
+                    self._verified[digest] = (row.key_id, now + _VERIFIED_TTL_S)
         return Principal(row.key_id, row.name, row.role)
+
+    def _fresh(self, digest: bytes, key_id: str, now: float) -> bool:
+        cached = self._verified.get(digest)
+        return cached is not None and cached[0] == key_id and cached[1] >= now
 
     # --- tokens ----------------------------------------------------------------------------
 
