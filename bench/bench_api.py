@@ -53,7 +53,9 @@ def _alert(i: int, pad: str) -> str:
 
 
 async def _clients(url: str, n: int, expect: int, ready: Any, go: Any) -> list[Any]:
-    sockets = [await connect(url, max_size=None, open_timeout=120) for _ in range(n)]
+    sockets = [
+        await connect(url, max_size=None, open_timeout=120, ping_interval=None) for _ in range(n)
+    ]
     for ws in sockets:
         await ws.recv()  # hello
     ready.set()
@@ -143,16 +145,32 @@ def main() -> None:
 
     out = Path(tempfile.mkdtemp(prefix="bench-api-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCORPIUS_")}
-    env.update(SCORPIUS_OUTPUT_DIR=str(out), SCORPIUS_API_CLIENT_QUEUE="100000")
+    env.update(SCORPIUS_OUTPUT_DIR=str(out), SCORPIUS_API_CLIENT_QUEUE="20000")
     key = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "api-keys", "create", "--role", "viewer",
-         "--rate", "100000", "--burst", "100000"],
-        env=env, capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-m",
+            "flows.cli",
+            "api-keys",
+            "create",
+            "--role",
+            "viewer",
+            "--rate",
+            "100000",
+            "--burst",
+            "100000",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "flows.cli", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         wait_for_port(port, timeout=120)
