@@ -332,6 +332,25 @@ def test_slow_client_is_skipped_ahead_and_never_holds_back_the_others(live: Runn
     assert dropped and float(dropped[0].rsplit(" ", 1)[1]) > 0
 
 
+def test_batched_frames_carry_every_message_in_order(live: RunningApi) -> None:
+    key = live.key("viewer")
+
+    async def scenario() -> list[Any]:
+        async with connect(f"{live.ws}/ws/alerts?api_key={key}&chain=7&batch=1") as ws:
+            await hello(ws)
+            live.append("alerts.jsonl", [alert(i, chain=7) for i in range(300, 500)])
+            frames: list[Any] = []
+            while sum(len(f) for f in frames) < 200:
+                frames.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+            return frames
+
+    frames = asyncio.run(scenario())
+    assert all(isinstance(f, list) for f in frames)
+    assert len(frames) < 200  # several messages per frame
+    keys = [m["key"] for f in frames for m in f]
+    assert keys == [f"k{i}" for i in range(300, 500)]
+
+
 def test_sse_twin_and_status_stream(live: RunningApi) -> None:
     key = live.key("viewer")
 
