@@ -28,6 +28,8 @@ COMMAND_MODULES = [
     "flows.commands.archive",
     "flows.commands.detect_block",
     "flows.commands.rules",
+    "flows.commands.serve",
+    "flows.commands.api_keys",
 ]
 
 # Mistakes in what the user gave (settings, paths, file contents), not bugs: one line, no traceback.

@@ -104,7 +104,9 @@ def build_flow(
     detections = op.merge("detections", found, predicted.links)
 
     # rules: user WASM rules over every tx, batched and indexed
-    rules = rules_op("rules", etxs, rules_engine_factory(cfg.rules), cfg.rules.batch_size)
+    rules = rules_op(
+        "rules", etxs, rules_engine_factory(cfg.rules, cfg.kafka), cfg.rules.batch_size
+    )
 
     # alerts: every detection and rule match becomes an alert
     alerts = stages.dedup_alerts(
@@ -147,6 +149,8 @@ def build_flow(
         jsonl_sink(out / "detections.jsonl"),
     )
     op.output("alerts_out", op.map("alert_line", alerts, as_line), jsonl_sink(out / "alerts.jsonl"))
+    if cfg.output.tx_lines:
+        op.output("txs_out", op.map("tx_line", etxs, as_line), jsonl_sink(out / "tx_enriched.jsonl"))
     op.output(
         "dead_out", op.map("dead_line", dead, as_line), jsonl_sink(out / "dead_letters.jsonl")
     )

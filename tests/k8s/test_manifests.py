@@ -47,7 +47,17 @@ def render_dir(path: Path) -> list[dict]:
 def test_overlay_renders_and_validates(overlay: str) -> None:
     docs = render(overlay)
     kinds = sorted(doc["kind"] for doc in docs)
-    assert kinds == ["ConfigMap", "ConfigMap", "Deployment", "PodMonitor", "Service", "StatefulSet"]
+    assert kinds == [
+        "ConfigMap",
+        "ConfigMap",
+        "Deployment",
+        "Deployment",
+        "HorizontalPodAutoscaler",
+        "PodMonitor",
+        "Service",
+        "Service",
+        "StatefulSet",
+    ]
     for doc in docs:
         if doc["apiVersion"].startswith("monitoring.coreos.com"):
             continue  # a CRD: no schema ships with Kubernetes
@@ -85,7 +95,9 @@ def test_replicas_times_workers_matches_partitions_and_addresses(overlay: str) -
     addresses = peer_addresses(cfg.k8s)
     assert plan(partitions, workers, cfg.k8s) == Plan(partitions, workers, replicas, addresses)
     assert len(addresses) == replicas
-    service = next(d for d in docs if d["kind"] == "Service")
+    service = next(
+        d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] != "scorpius-api"
+    )
     assert service["spec"]["clusterIP"] == "None"
     assert sts["spec"]["serviceName"] == service["metadata"]["name"]
     port = next(p["port"] for p in service["spec"]["ports"] if p["name"] == "bytewax")

@@ -32,6 +32,7 @@ GRAFANA_INTERVALS = re.compile(
 
 @cache
 def exported_names() -> frozenset[str]:
+    import connectors.api.metrics  # noqa: F401  (the API's, scorpius serve)
     import flows.mempool  # noqa: F401  (defines or imports every metric of the flow)
 
     names = {

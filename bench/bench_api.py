@@ -1,0 +1,207 @@
+"""The API's live streams under load: one API process (``scorpius serve``, embedded feed) and 100
+concurrent WebSocket clients.
+
+1. Throughput: N alerts appended at once to the flow's ``alerts.jsonl``; msgs/s delivered in all
+   (N x clients / time from the first receipt to the last client's last).
+2. Latency: alerts appended at --rate per second (stamped ``created_ms`` when written, which is
+   when the flow's sink writes them) for --seconds; p50 / p99 of receipt time - created_ms over
+   every message of every client.
+
+Clients run in --procs processes (a Python client process decodes ~50k frames/s), all on this
+machine: the figures include the clients' share of the CPU.
+Usage: PYTHONPATH=. python bench/bench_api.py [--clients 100] [--burst 2000] [--rate 1000]
+       [--seconds 10] [--procs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from websockets.asyncio.client import connect
+
+from tests.services.ports import free_port, wait_for_port
+
+
+def _alert(i: int, pad: str) -> str:
+    return json.dumps(
+        {
+            "key": f"bench-{i}",
+            "origin": "detector:sandwich_attempt",
+            "severity": "high",
+            "title": f"sandwich attempt {i} {pad}",
+            "chain_id": 1,
+            "tx_hashes": [f"0x{i:064x}"],
+            "first_seen_ms": int(time.time() * 1000),
+            "created_ms": int(time.time() * 1000),
+            "tags": ["mev"],
+            "data": {"searcher": "0x" + "ab" * 20},
+        },
+        separators=(",", ":"),
+    )
+
+
+async def _clients(url: str, n: int, expect: int, ready: Any, go: Any) -> list[Any]:
+    sockets = [
+        await connect(url, max_size=None, open_timeout=120, ping_interval=None) for _ in range(n)
+    ]
+    for ws in sockets:
+        await ws.recv()  # hello
+    ready.set()
+
+    async def one(ws: Any) -> tuple[int, float, float, list[float]]:
+        got = 0
+        first = last = 0.0
+        lags: list[float] = []
+        while got < expect:
+            frame = await asyncio.wait_for(ws.recv(), 120)
+            now_ms = time.time() * 1000
+            decoded = orjson.loads(frame)
+            for message in decoded if isinstance(decoded, list) else [decoded]:
+                if message["type"] != "alert":
+                    continue
+                got += 1
+                if got == 1:
+                    first = time.perf_counter()
+                lags.append(now_ms - message["data"]["created_ms"])
+        last = time.perf_counter()
+        return got, first, last, lags
+
+    results = await asyncio.gather(*(one(ws) for ws in sockets))
+    for ws in sockets:
+        await ws.close()
+    return list(results)
+
+
+def _client_proc(url: str, n: int, expect: int, ready: Any, go: Any, out: Any) -> None:
+    results = asyncio.run(_clients(url, n, expect, ready, go))
+    got = sum(r[0] for r in results)
+    first = min(r[1] for r in results)
+    last = max(r[2] for r in results)
+    lags = [lag for r in results for lag in r[3]]
+    out.put((got, first, last, lags))
+
+
+def _run(
+    url: str, out_dir: Path, clients: int, procs: int, count: int, rate: float
+) -> tuple[int, float, list[float]]:
+    ctx = multiprocessing.get_context("fork")
+    queue: Any = ctx.Queue()
+    per = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
+    readies = [ctx.Event() for _ in per]
+    go = ctx.Event()
+    workers = [
+        ctx.Process(target=_client_proc, args=(url, n, count, ready, go, queue))
+        for n, ready in zip(per, readies, strict=True)
+    ]
+    for w in workers:
+        w.start()
+    for ready in readies:
+        ready.wait(120)
+    pad = "x" * 200
+    alerts = out_dir / "alerts.jsonl"
+    with alerts.open("a") as f:
+        if rate <= 0:
+            f.write("".join(_alert(i, pad) + "\n" for i in range(count)))
+            f.flush()
+        else:
+            # Writes every 10 ms, like a sink's batches, each stamped when written.
+            step = max(1, int(rate / 100))
+            started = time.perf_counter()
+            for i in range(0, count, step):
+                due = started + i / rate
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                f.write("".join(_alert(j, pad) + "\n" for j in range(i, min(count, i + step))))
+                f.flush()
+    parts = [queue.get(timeout=120 + count / max(rate, 100)) for _ in workers]
+    for w in workers:
+        w.join()
+    got = sum(p[0] for p in parts)
+    elapsed = max(p[2] for p in parts) - min(p[1] for p in parts)
+    lags = [lag for p in parts for lag in p[3]]
+    return got, elapsed, lags
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--burst", type=int, default=2000)
+    parser.add_argument("--rate", type=float, default=1000.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--procs", type=int, default=2)
+    parser.add_argument(
+        "--batch", action="store_true", help="clients ask for batched frames (?batch=1)"
+    )
+    args = parser.parse_args()
+
+    out = Path(tempfile.mkdtemp(prefix="bench-api-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCORPIUS_")}
+    env.update(SCORPIUS_OUTPUT_DIR=str(out), SCORPIUS_API_CLIENT_QUEUE="20000")
+    key = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "flows.cli",
+            "api-keys",
+            "create",
+            "--role",
+            "viewer",
+            "--rate",
+            "100000",
+            "--burst",
+            "100000",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, timeout=120)
+        httpx.get(f"http://127.0.0.1:{port}/health", timeout=30).raise_for_status()
+        url = f"ws://127.0.0.1:{port}/ws/alerts?api_key={key}"
+        if args.batch:
+            url += "&batch=1"
+        got, elapsed, _ = _run(url, out, args.clients, args.procs, args.burst, 0)
+        print(
+            f"throughput: {got:,} messages to {args.clients} WebSocket clients in {elapsed:.2f} s"
+            f" = {got / elapsed:,.0f} msg/s (one API process)"
+        )
+        count = int(args.rate * args.seconds)
+        got, elapsed, lags = _run(url, out, args.clients, args.procs, count, args.rate)
+        lags.sort()
+        p50 = statistics.median(lags)
+        p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
+        print(
+            f"latency at {args.rate:,.0f} alerts/s to {args.clients} clients ({got:,} receipts):"
+            f" p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {lags[-1]:.1f} ms"
+            " (flow's output file write -> client receipt)"
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
