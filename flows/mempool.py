@@ -224,7 +224,7 @@ def _outputs(cfg: Config, delivering: bool) -> list[tuple[str, str]]:
         ("alerts", f"{out / 'alerts.jsonl'}" + (", and the console" if cfg.output.console else "")),
         ("detections", str(out / "detections.jsonl")),
         ("dead letters", str(out / "dead_letters.jsonl")),
-        ("archive", f"{cfg.output.archive} (Parquet; `scorpius query` reads it)"),
+        ("archive", f"{cfg.output.archive} (Delta Lake tables; `scorpius query` reads it)"),
         ("summary", str(out / "summary.json")),
     ]
     if delivering:

@@ -1,7 +1,8 @@
-"""Dashboard stats and tx look-ups over the Parquet archive with DuckDB.
+"""Dashboard stats and tx look-ups over the Delta Lake archive with DuckDB.
 
 ``archive_query`` pages one table in time order; these questions need aggregates and joins, which
-DuckDB answers over the same Hive-partitioned files (copies of a row are dropped by key first).
+DuckDB answers over the Parquet files of each table's current Delta version (the file list comes
+from the Delta log, so files a compaction or merge replaced are never read twice).
 """
 
 from __future__ import annotations
@@ -16,10 +17,14 @@ _TIME = "event_time"
 
 
 def _glob(archive: str, table: str) -> str | None:
-    root = Path(archive.removeprefix("file://")) / table
-    if not root.is_dir() or not any(root.rglob("*.parquet")):
+    """The current version's files of ``table`` as a DuckDB list literal; None if it has none."""
+    from connectors.archive_query import Filters, files_to_read
+
+    files = files_to_read(archive, table, Filters())
+    if not files:
         return None
-    return str(root / "**" / "*.parquet")
+    quoted = ", ".join("'" + f.removeprefix("file://").replace("'", "''") + "'" for f in files)
+    return f"[{quoted}]"
 
 
 def _connect() -> Any:
@@ -46,10 +51,10 @@ def _where(
 
 
 def _table(glob: str, key: str) -> str:
-    # hive_partitioning gives the chain/date/hour columns; DISTINCT ON drops archived copies.
+    # hive_partitioning gives the date column; `chain` names chain_id for the filters above.
     return (
-        f"(SELECT DISTINCT ON ({key}) * FROM read_parquet('{glob}', hive_partitioning=true, "
-        "union_by_name=true))"
+        f"(SELECT DISTINCT ON ({key}) *, chain_id AS chain FROM read_parquet({glob}, "
+        "hive_partitioning=true, union_by_name=true))"
     )
 
 
@@ -175,7 +180,7 @@ def transaction(archive: str, tx_hash: str) -> dict[str, Any] | None:
     con = _connect()
     versions = _rows(
         con.execute(
-            f"SELECT * FROM read_parquet('{txs}', hive_partitioning=true, union_by_name=true) "
+            f"SELECT * FROM read_parquet({txs}, hive_partitioning=true, union_by_name=true) "
             "WHERE hash = ? ORDER BY block_number NULLS FIRST, first_seen_ms",
             [tx_hash],
         )
