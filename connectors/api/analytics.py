@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 _TIME = "event_time"
