@@ -18,6 +18,8 @@ COMMAND_MODULES = [
     "flows.commands.archive",
     "flows.commands.detect_block",
     "flows.commands.rules",
+    "flows.commands.serve",
+    "flows.commands.api_keys",
 ]
 
 

@@ -154,6 +154,8 @@ class OutputConfig:
     # Partitions of the archive and ClickHouse sinks: spread writes over up to this many workers.
     sink_partitions: int = 4
     console: bool = True
+    # Also write every enriched tx to tx_enriched.jsonl (the embedded API's /ws/transactions).
+    tx_lines: bool = False
 
     @property
     def archive(self) -> str:
@@ -178,6 +180,8 @@ class KafkaConfig:
     topic_bundles: str = "mev_bundles"
     topic_alerts: str = "alerts"
     topic_dead_letters: str = "dead_letters"
+    # Compacted topic of rule sets (key: rule name) that every worker follows into its rules folder.
+    topic_rules: str = "rules"
     # Names the client to the brokers (quotas, ACLs, logs); offsets are not committed to it.
     group_id: str = "scorpius"
     # Used by `scorpius kafka create-topics`.
@@ -401,6 +405,39 @@ class AlertsConfig:
 
 
 @dataclass(frozen=True)
+class ApiConfig:
+    """``scorpius serve``: the REST / WebSocket / SSE API (docs/api.md)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Keys, rule sets, routes and jobs (SQLAlchemy URL): sqlite:///path or
+    # postgresql+psycopg://user@host/db; "" = sqlite in the output folder (api.db).
+    database_url: str = secret()
+    # HS256 key of the JWTs the API issues; "" = one generated once and kept in the database.
+    jwt_secret: str = secret()
+    jwt_ttl_s: int = 3600
+    # Where live streams come from: embedded (tail the output folder's JSON lines), kafka
+    # (the flow's topics) or none.
+    feed: str = "embedded"
+    # Default request rate of a new key (requests per second, burst).
+    rate_per_s: float = 20.0
+    rate_burst: int = 40
+    # Messages a stream client may have queued; over it the queue is skipped ahead ("missed").
+    client_queue: int = 1000
+    # Skips in a row (within a minute) before a slow client is closed.
+    max_skips: int = 3
+    # Messages kept per stream for clients that reconnect with a cursor or last key.
+    history: int = 10_000
+    # Largest request body and WebSocket frame accepted (bytes); larger ones are refused.
+    max_body_bytes: int = 1 << 20
+    max_frame_bytes: int = 64 << 10
+    # Largest page of a Time Machine query.
+    max_page: int = 1000
+    # The built web console (served at / when it exists).
+    console_dir: str = str(PACKAGE_ROOT / "web" / "dist")
+
+
+@dataclass(frozen=True)
 class Config:
     source: SourceConfig = field(default_factory=SourceConfig)
     detect: DetectConfig = field(default_factory=DetectConfig)
@@ -413,6 +450,7 @@ class Config:
     storage: StorageConfig = field(default_factory=StorageConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     rpc: RpcConfig = field(default_factory=RpcConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
 
 
 def _parse(value: Any, typ: Any, name: str) -> Any:

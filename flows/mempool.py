@@ -113,6 +113,8 @@ def build_flow(cfg: Config, stop: threading.Event | None = None) -> Dataflow:
         jsonl_sink(out / "detections.jsonl"),
     )
     op.output("alerts_out", op.map("alert_line", alerts, as_line), jsonl_sink(out / "alerts.jsonl"))
+    if cfg.output.tx_lines:
+        op.output("txs_out", op.map("tx_line", etxs, as_line), jsonl_sink(out / "tx_enriched.jsonl"))
     op.output(
         "dead_out", op.map("dead_line", dead, as_line), jsonl_sink(out / "dead_letters.jsonl")
     )

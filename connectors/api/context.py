@@ -1,0 +1,62 @@
+"""What every route needs: settings, the store, keys, the hub, rules and jobs (``app.state.ctx``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from connectors.api.auth import KeyRing
+from connectors.api.jobs import Backtests
+from connectors.api.rulebook import RuleBook
+from connectors.api.store import Store
+from connectors.api.streams import Hub
+from operators.records import EnrichedTx
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """Plain settings of the API (flows/commands/serve.py builds them from the configuration)."""
+
+    database_url: str
+    archive_url: str
+    storage_options: dict[str, Any] = field(default_factory=dict)
+    jwt_secret: str = ""
+    jwt_ttl_s: int = 3600
+    rate_per_s: float = 20.0
+    rate_burst: int = 40
+    client_queue: int = 1000
+    max_skips: int = 3
+    history: int = 10_000
+    max_body_bytes: int = 1 << 20
+    max_frame_bytes: int = 64 << 10
+    max_page: int = 1000
+    console_dir: str = ""
+    clickhouse_url: str = ""
+
+
+class Feed(Protocol):
+    name: str
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+@dataclass
+class ApiContext:
+    settings: ApiSettings
+    store: Store
+    keys: KeyRing
+    hub: Hub
+    rules: RuleBook
+    backtests: Backtests
+    # Sample transactions for rule tests (loaded once, on first use).
+    sample: Callable[[], list[EnrichedTx]]
+    feed_factory: Callable[[Hub], Feed] | None = None
+    feed: Feed | None = None
+
+    @property
+    def console(self) -> Path | None:
+        path = Path(self.settings.console_dir) if self.settings.console_dir else None
+        return path if path is not None and (path / "index.html").is_file() else None

@@ -1,0 +1,268 @@
+"""The fan-out hub: one publisher (a feed), many stream clients, each behind a bounded queue.
+
+Runs on the server's event loop. Feeds hand batches over with ``Hub.publish_threadsafe`` from
+their own thread. ``publish`` encodes each message once, keeps it in the stream's retained
+history (for resume), and offers it to every client whose filter matches. A client whose queue is
+full is skipped ahead: its queue is emptied and it is told how many messages it missed; after
+``max_skips`` skips within a minute it is closed. Nothing a client does slows the others or the
+feed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter, deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.api import metrics
+from connectors.api.filters import Facets, StreamFilter, facets
+
+STREAMS = ("alerts", "transactions", "detections", "status")
+# The message type of each stream's records, and the field holding a record's natural key.
+MESSAGE_TYPE = {
+    "alerts": "alert",
+    "transactions": "tx",
+    "detections": "detection",
+    "status": "status",
+}
+_SKIP_WINDOW_S = 60.0
+
+
+def encode_frame(message: Mapping[str, Any]) -> str:
+    """One stream message as compact JSON (its ``type`` first: the SSE twin reads it there)."""
+    return json.dumps(message, separators=(",", ":"))
+
+
+def record_key(stream: str, record: Mapping[str, Any]) -> str:
+    if stream == "transactions":
+        tx = record.get("tx") or {}
+        return str(tx.get("hash", ""))
+    return str(record.get("key", ""))
+
+
+def _event_ms(stream: str, record: Mapping[str, Any]) -> int | None:
+    """When the flow produced the record (alerts: created; others: first seen / detected)."""
+    if stream == "transactions":
+        value = (record.get("tx") or {}).get("first_seen_ms")
+    elif stream == "detections":
+        value = record.get("detected_ms")
+    else:
+        value = record.get("created_ms")
+    return value if isinstance(value, int) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    cursor: int
+    key: str
+    facets: Facets
+    frame: str
+
+
+@dataclass(eq=False)
+class Client:
+    """One open stream connection."""
+
+    stream: str
+    filter: StreamFilter
+    capacity: int
+    max_skips: int
+    queue: deque[str] = field(default_factory=deque)
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    missed: int = 0
+    skips: deque[float] = field(default_factory=deque)
+    closed: str | None = None  # why the hub closed it
+    last_cursor: int = 0
+
+    def offer(self, message: Message) -> None:
+        if self.closed is not None:
+            return
+        if len(self.queue) >= self.capacity:
+            self._skip()
+            if self.closed is not None:
+                return
+        self.queue.append(message.frame)
+        self.last_cursor = message.cursor
+        self.wakeup.set()
+
+    def _skip(self) -> None:
+        dropped = len(self.queue)
+        self.queue.clear()
+        self.missed += dropped
+        metrics.DROPPED.labels(self.stream).inc(dropped)
+        now = time.monotonic()
+        self.skips.append(now)
+        while self.skips and self.skips[0] < now - _SKIP_WINDOW_S:
+            self.skips.popleft()
+        if len(self.skips) > self.max_skips:
+            self.closed = "too slow: the queue overflowed too often"
+        self.wakeup.set()
+
+    def take(self) -> list[str]:
+        """What to send now: a ``missed`` notice first when messages were skipped."""
+        frames: list[str] = []
+        if self.missed:
+            frames.append(
+                encode_frame({"type": "missed", "count": self.missed, "cursor": self.last_cursor})
+            )
+            self.missed = 0
+        frames.extend(self.queue)
+        self.queue.clear()
+        self.wakeup.clear()
+        return frames
+
+
+@dataclass
+class _Stream:
+    history: deque[Message]
+    clients: set[Client] = field(default_factory=set)
+    cursor: int = 0
+    total: int = 0
+    newest_event_ms: int | None = None
+    recent: deque[tuple[float, int]] = field(default_factory=deque)  # (second, count) for rates
+
+
+class Hub:
+    def __init__(self, history: int = 10_000, client_queue: int = 1000, max_skips: int = 3) -> None:
+        self._streams = {name: _Stream(deque(maxlen=history)) for name in STREAMS}
+        self.client_queue = client_queue
+        self.max_skips = max_skips
+        self.dead_letters: Counter[str] = Counter()
+        self.feed_name = "none"
+        self.feed_ok = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    # --- publishing ------------------------------------------------------------------------
+
+    def publish(self, stream: str, records: Iterable[Mapping[str, Any]]) -> None:
+        s = self._streams[stream]
+        kind = MESSAGE_TYPE[stream]
+        count = 0
+        for record in records:
+            s.cursor += 1
+            key = record_key(stream, record)
+            frame = encode_frame({"type": kind, "cursor": s.cursor, "key": key, "data": record})
+            message = Message(s.cursor, key, facets(stream, record), frame)
+            s.history.append(message)
+            count += 1
+            event_ms = _event_ms(stream, record)
+            if event_ms is not None:
+                s.newest_event_ms = event_ms
+            for client in s.clients:
+                if client.filter.matches(message.facets):
+                    client.offer(message)
+        if count:
+            s.total += count
+            second = float(int(time.time()))
+            if s.recent and s.recent[-1][0] == second:
+                s.recent[-1] = (second, s.recent[-1][1] + count)
+            else:
+                s.recent.append((second, count))
+                while s.recent and s.recent[0][0] < second - 10:
+                    s.recent.popleft()
+            metrics.PUBLISHED.labels(stream).inc(count)
+
+    def publish_dead_letters(self, records: Iterable[Mapping[str, Any]]) -> None:
+        for record in records:
+            self.dead_letters[str(record.get("stage", "?"))] += 1
+
+    def publish_threadsafe(self, stream: str, records: list[dict[str, Any]]) -> None:
+        """From a feed's thread: hand a batch to the event loop."""
+        if self._loop is None or self._loop.is_closed():
+            return
+        if stream == "dead_letters":
+            self._loop.call_soon_threadsafe(self.publish_dead_letters, records)
+        else:
+            self._loop.call_soon_threadsafe(self.publish, stream, records)
+
+    def set_feed_state(self, ok: bool) -> None:
+        self.feed_ok = ok
+
+    # --- clients ---------------------------------------------------------------------------
+
+    def open(
+        self, stream: str, stream_filter: StreamFilter, since: int | None, last_key: str | None
+    ) -> tuple[Client, int | None]:
+        """A new client, primed with what it missed (retained history after ``since`` or
+        ``last_key``). The second value is -1 when the resume point is no longer retained."""
+        s = self._streams[stream]
+        client = Client(stream, stream_filter, self.client_queue, self.max_skips)
+        client.last_cursor = s.cursor
+        lost: int | None = None
+        if since is not None or last_key is not None:
+            backlog = self._after(s, since, last_key)
+            if backlog is None:
+                lost = -1
+            else:
+                for message in backlog:
+                    if stream_filter.matches(message.facets):
+                        client.offer(message)
+        s.clients.add(client)
+        metrics.OPEN_STREAMS.labels(stream).inc()
+        return client, lost
+
+    @staticmethod
+    def _after(s: _Stream, since: int | None, last_key: str | None) -> list[Message] | None:
+        history = list(s.history)
+        if since is not None:
+            if since >= s.cursor:
+                return []
+            if not history or since < history[0].cursor - 1:
+                return None
+            return [m for m in history if m.cursor > since]
+        for i in range(len(history) - 1, -1, -1):
+            if history[i].key == last_key:
+                return history[i + 1 :]
+        return None
+
+    def close(self, client: Client) -> None:
+        s = self._streams[client.stream]
+        if client in s.clients:
+            s.clients.discard(client)
+            metrics.OPEN_STREAMS.labels(client.stream).dec()
+
+    def cursor(self, stream: str) -> int:
+        return self._streams[stream].cursor
+
+    @property
+    def client_count(self) -> int:
+        return sum(len(s.clients) for s in self._streams.values())
+
+    # --- status ----------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        now = time.time()
+        rates: dict[str, float] = {}
+        totals: dict[str, int] = {}
+        lag: dict[str, int] = {}
+        for name in ("alerts", "transactions", "detections"):
+            s = self._streams[name]
+            recent = sum(n for second, n in s.recent if second >= now - 10)
+            rates[name] = round(recent / 10.0, 2)
+            totals[name] = s.total
+            if s.newest_event_ms is not None:
+                lag[name] = max(0, int(now * 1000) - s.newest_event_ms)
+        dead_total = sum(self.dead_letters.values())
+        totals["dead_letters"] = dead_total
+        return {
+            "at_ms": int(now * 1000),
+            "feed": self.feed_name,
+            "rates": rates,
+            "totals": totals,
+            "lag_ms": lag,
+            "dead_letters": {"total": dead_total, "by_stage": dict(self.dead_letters)},
+            "sinks": {"feed": "ok" if self.feed_ok else "down"},
+            "clients": self.client_count,
+        }
+
+    async def run_status(self, interval_s: float = 1.0) -> None:
+        while True:
+            self.publish("status", [self.status()])
+            await asyncio.sleep(interval_s)

@@ -1,0 +1,136 @@
+"""Where published rule sets go so every worker runs them without a restart.
+
+- ``FolderSink``: the rules folder that each worker's engine re-reads (embedded default).
+- ``KafkaRuleSink``: a compacted topic keyed by rule name (a tombstone removes one); every worker
+  runs a ``RuleTopicFollower`` that replays the topic from its beginning into its own local rules
+  folder, which its engine hot-reloads like any other.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+SUFFIX = {"yaml": ".yaml", "wat": ".wat"}
+
+
+class FolderSink:
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+
+    def put(self, name: str, fmt: str, source: str) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for other in SUFFIX.values():
+            if other != SUFFIX[fmt]:
+                (self.directory / f"{name}{other}").unlink(missing_ok=True)
+        # Write then rename: an engine polling the folder never reads half a file.
+        partial = self.directory / f".{name}.partial"
+        partial.write_text(source)
+        partial.replace(self.directory / f"{name}{SUFFIX[fmt]}")
+
+    def remove(self, name: str) -> None:
+        for suffix in SUFFIX.values():
+            (self.directory / f"{name}{suffix}").unlink(missing_ok=True)
+
+    def files(self) -> dict[str, Path]:
+        if not self.directory.is_dir():
+            return {}
+        return {
+            p.stem: p
+            for p in sorted(self.directory.iterdir())
+            if p.suffix in (".yaml", ".yml", ".wat") and p.is_file()
+        }
+
+
+class KafkaRuleSink:
+    def __init__(self, client_settings: Mapping[str, Any], topic: str) -> None:
+        from confluent_kafka import Producer
+
+        self.topic = topic
+        self._producer = Producer({**client_settings, "enable.idempotence": True})
+
+    def _send(self, name: str, value: bytes | None) -> None:
+        failures: list[str] = []
+
+        def delivered(err: Any, _msg: Any) -> None:
+            if err is not None:
+                failures.append(str(err))
+
+        self._producer.produce(self.topic, key=name.encode(), value=value, on_delivery=delivered)
+        remaining = self._producer.flush(15)
+        if remaining or failures:
+            raise RuntimeError(
+                f"rule set {name!r} not acknowledged by Kafka: {failures or 'timeout'}"
+            )
+
+    def put(self, name: str, fmt: str, source: str) -> None:
+        self._send(name, json.dumps({"name": name, "format": fmt, "source": source}).encode())
+
+    def remove(self, name: str) -> None:
+        self._send(name, None)
+
+
+class RuleTopicFollower:
+    """A thread mirroring the rules topic into ``directory`` (from the topic's beginning)."""
+
+    def __init__(
+        self, client_settings: Mapping[str, Any], topic: str, directory: str | Path
+    ) -> None:
+        self._settings = {
+            **client_settings,
+            "group.id": f"scorpius-rules-{uuid.uuid4().hex[:12]}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+        self.topic = topic
+        self.folder = FolderSink(directory)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rules-follower", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def apply(self, key: bytes | None, value: bytes | None) -> None:
+        name = (key or b"").decode("utf-8", "replace")
+        if not name or "/" in name or name.startswith("."):
+            log.warning("rules topic: ignoring a message with key %r", name[:80])
+            return
+        if value is None:
+            self.folder.remove(name)
+            return
+        try:
+            doc = json.loads(value)
+            fmt, source = doc["format"], doc["source"]
+            if fmt not in SUFFIX or not isinstance(source, str):
+                raise ValueError(fmt)
+        except (ValueError, KeyError, TypeError):
+            log.warning("rules topic: unreadable rule set %r skipped", name)
+            return
+        self.folder.put(name, fmt, source)
+
+    def _run(self) -> None:
+        from confluent_kafka import Consumer
+
+        consumer = Consumer(self._settings)
+        consumer.subscribe([self.topic])
+        try:
+            while not self._stop.is_set():
+                msg = consumer.poll(0.2)
+                if msg is None:
+                    continue
+                if msg.error() is not None:
+                    continue  # librdkafka reconnects by itself; unknown topic until first publish
+                self.apply(msg.key(), msg.value())
+        finally:
+            consumer.close()

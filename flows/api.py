@@ -1,0 +1,104 @@
+"""The API's wiring from the configuration: plain settings, the feed, the rule sink, the sample.
+
+Imported only by ``scorpius serve`` / ``scorpius api-keys`` (FastAPI, SQLAlchemy and argon2 load
+here, never on ``scorpius --help``).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from connectors.api.context import ApiSettings, Feed
+from connectors.api.streams import Hub
+from connectors.rule_sets import FolderSink, KafkaRuleSink
+from flows.config import Config
+from operators.records import EnrichedTx
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+# Rule tests run on this many sample transactions (the bundled recording's first ones).
+SAMPLE_TXS = 3000
+
+
+def database_url(cfg: Config) -> str:
+    return cfg.api.database_url or f"sqlite:///{Path(cfg.output.dir).resolve() / 'api.db'}"
+
+
+def api_settings(cfg: Config) -> ApiSettings:
+    api = cfg.api
+    return ApiSettings(
+        database_url=database_url(cfg),
+        archive_url=cfg.output.archive,
+        storage_options=cfg.storage.archive_storage_options(),
+        jwt_secret=api.jwt_secret,
+        jwt_ttl_s=api.jwt_ttl_s,
+        rate_per_s=api.rate_per_s,
+        rate_burst=api.rate_burst,
+        client_queue=api.client_queue,
+        max_skips=api.max_skips,
+        history=api.history,
+        max_body_bytes=api.max_body_bytes,
+        max_frame_bytes=api.max_frame_bytes,
+        max_page=api.max_page,
+        console_dir=api.console_dir,
+        clickhouse_url=cfg.storage.clickhouse_client_url(),
+    )
+
+
+def feed_factory(cfg: Config) -> Callable[[Hub], Feed] | None:
+    if cfg.api.feed == "none":
+        return None
+    if cfg.api.feed == "kafka":
+        from connectors.api.kafka_feed import KafkaFeed
+
+        k = cfg.kafka
+        topics = {
+            k.topic_alerts: "alerts",
+            k.topic_enriched: "transactions",
+            k.topic_bundles: "detections",
+            k.topic_dead_letters: "dead_letters",
+        }
+        return lambda hub: KafkaFeed(
+            k.client_settings(), topics, hub.publish_threadsafe, hub.set_feed_state
+        )
+    if cfg.api.feed == "embedded":
+        from connectors.api.embedded_feed import EmbeddedFeed
+
+        out = cfg.output.dir
+        return lambda hub: EmbeddedFeed(out, hub.publish_threadsafe, on_state=hub.set_feed_state)
+    raise ValueError(f"SCORPIUS_API_FEED must be embedded, kafka or none, not {cfg.api.feed!r}")
+
+
+def rule_sink(cfg: Config) -> FolderSink | KafkaRuleSink:
+    if cfg.api.feed == "kafka":
+        return KafkaRuleSink(cfg.kafka.client_settings(), cfg.kafka.topic_rules)
+    return FolderSink(cfg.rules.dir)
+
+
+@functools.cache
+def _sample(path: str) -> list[EnrichedTx]:
+    from flows.commands.rules import recorded_enriched
+
+    items = (i for i in recorded_enriched([Path(path)]) if isinstance(i, EnrichedTx))
+    return list(itertools.islice(items, SAMPLE_TXS))
+
+
+def sample_loader(cfg: Config) -> Callable[[], list[EnrichedTx]]:
+    path = cfg.source.replay_path
+    return lambda: _sample(path)
+
+
+def build_app(cfg: Config) -> FastAPI:
+    from connectors.api.app import create_app
+
+    return create_app(
+        api_settings(cfg),
+        rule_sink=rule_sink(cfg),
+        sample=sample_loader(cfg),
+        feed_factory=feed_factory(cfg),
+    )
