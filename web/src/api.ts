@@ -74,6 +74,21 @@ export function query(params: Record<string, string | number | (string | number)
 
 export type Filters = Record<string, string | number | (string | number)[] | undefined>;
 
+let cachedToken: { key: string; token: string; until: number } | null = null;
+
+/**
+ * A short-lived JWT for stream URLs: browsers cannot set WebSocket headers, and a URL may end up
+ * in a log, so the long-lived key never goes into one.
+ */
+async function streamToken(): Promise<string | null> {
+  const key = storedKey();
+  if (!key) return null;
+  if (cachedToken && cachedToken.key === key && cachedToken.until > Date.now()) return cachedToken.token;
+  const answer = await api<{ access_token: string; expires_in: number }>("/api/v1/token", { method: "POST" });
+  cachedToken = { key, token: answer.access_token, until: Date.now() + (answer.expires_in * 1000) / 2 };
+  return answer.access_token;
+}
+
 export interface StreamMessage<T = unknown> {
   type: string;
   cursor?: number;
@@ -86,6 +101,8 @@ export interface StreamMessage<T = unknown> {
 
 export interface StreamHandlers<T> {
   onData(batch: StreamMessage<T>[]): void;
+  /** How often batches are handed over (ms); a render per message would not keep up. */
+  flushMs?: number;
   onState?(state: "connecting" | "open" | "closed", detail?: string): void;
   onMissed?(count: number): void;
 }
@@ -94,10 +111,14 @@ export interface Stream {
   close(): void;
 }
 
+/** Messages held between two flushes at most; older ones are dropped and counted as missed. */
+const MAX_PENDING = 5000;
+
 /**
- * Opens `/ws/<name>` with server-side filters. Messages are handed over in batches (one per
- * animation frame at most), so a page at 1,000 msg/s renders a few times a second, not per message.
- * On a drop it reconnects with `since=<last cursor>` and gets what it missed from the history.
+ * Opens `/ws/<name>` with server-side filters. Messages are handed over in batches (every
+ * `flushMs`), so a page at 1,000 msg/s renders a few times a second, not per message; the batch
+ * is bounded, so a busy or hidden tab never piles messages up. On a drop it reconnects with
+ * `since=<last cursor>` and gets what it missed from the history.
  */
 export function openStream<T>(name: string, filters: Filters, handlers: StreamHandlers<T>): Stream {
   let socket: WebSocket | null = null;
@@ -115,10 +136,24 @@ export function openStream<T>(name: string, filters: Filters, handlers: StreamHa
     handlers.onData(batch);
   };
 
-  const connect = () => {
+  const retryLater = () => {
+    handlers.onState?.("connecting");
+    setTimeout(() => void connect(), retry);
+    retry = Math.min(retry * 2, 5000);
+  };
+
+  const connect = async () => {
     if (closed) return;
     handlers.onState?.("connecting");
-    const params: Filters = { ...filters, api_key: storedKey() ?? undefined };
+    let token: string | null;
+    try {
+      token = await streamToken();
+    } catch {
+      retryLater();
+      return;
+    }
+    if (closed) return;
+    const params: Filters = { ...filters, token: token ?? undefined };
     if (cursor !== null) params.since = cursor;
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     socket = new WebSocket(`${scheme}://${location.host}/ws/${name}${query(params)}`);
@@ -133,9 +168,14 @@ export function openStream<T>(name: string, filters: Filters, handlers: StreamHa
       else if (message.type === "error") handlers.onState?.("closed", message.detail ?? message.error);
       else if (message.type !== "hello") {
         pending.push(message);
+        if (pending.length > MAX_PENDING) {
+          const dropped = pending.length - MAX_PENDING;
+          pending.splice(0, dropped);
+          handlers.onMissed?.(dropped);
+        }
         if (!scheduled) {
           scheduled = true;
-          requestAnimationFrame(flush);
+          setTimeout(flush, handlers.flushMs ?? 100);
         }
       }
     };
@@ -146,12 +186,10 @@ export function openStream<T>(name: string, filters: Filters, handlers: StreamHa
         handlers.onState?.("closed", event.reason || `closed (${event.code})`);
         return;
       }
-      handlers.onState?.("connecting");
-      setTimeout(connect, retry);
-      retry = Math.min(retry * 2, 5000);
+      retryLater();
     };
   };
-  connect();
+  void connect();
   return {
     close() {
       closed = true;

@@ -42,7 +42,13 @@ export function Hash({ value, href, chain }: { value: string | null | undefined;
         <span class="mono">{text}</span>
       )}
       <button class="copy" title="copy in full" aria-label={`copy ${value}`} onClick={copy}>
-        {copied ? "✓" : "⧉"}
+        {copied ? (
+          "✓"
+        ) : (
+          <svg width="11" height="11" viewBox="0 0 16 16" aria-hidden="true">
+            <path fill="currentColor" d="M4 4V1.5A1.5 1.5 0 0 1 5.5 0h9A1.5 1.5 0 0 1 16 1.5v9a1.5 1.5 0 0 1-1.5 1.5H12v2.5a1.5 1.5 0 0 1-1.5 1.5h-9A1.5 1.5 0 0 1 0 14.5v-9A1.5 1.5 0 0 1 1.5 4zm1.5 0h5A1.5 1.5 0 0 1 12 5.5v5h2.5V1.5h-9zm-4 1.5v9h9v-9z" />
+          </svg>
+        )}
       </button>
     </span>
   );
@@ -122,17 +128,21 @@ export function DataTable<T>({
   );
   const byId = useMemo(() => new Map(columns.map((c) => [c.id, c])), [columns]);
   const table = useMemo(() => {
-    const state: Partial<TableState> = { sorting };
-    return createTable<T>({
+    const options = {
       data: rows,
       columns: defs,
-      state: state as TableState,
+      state: {} as Partial<TableState>,
       onStateChange: () => undefined,
-      onSortingChange: (updater) => setSorting(typeof updater === "function" ? updater(sorting) : updater),
-      getCoreRowModel: getCoreRowModel(),
-      getSortedRowModel: getSortedRowModel(),
+      onSortingChange: (updater: SortingState | ((old: SortingState) => SortingState)) =>
+        setSorting(typeof updater === "function" ? updater(sorting) : updater),
+      getCoreRowModel: getCoreRowModel<T>(),
+      getSortedRowModel: getSortedRowModel<T>(),
       renderFallbackValue: null,
-    });
+    };
+    const created = createTable<T>(options);
+    // table-core reads every feature's state: start from its initial state, then ours.
+    created.setOptions((prev) => ({ ...prev, state: { ...created.initialState, sorting } }));
+    return created;
   }, [rows, defs, sorting]);
   const model = table.getRowModel();
   return (
@@ -194,7 +204,19 @@ export interface Series {
 }
 
 /** A uPlot line chart; `data` is [x (unix s), ...one array per series]. */
-export function Chart({ data, series, height = 220, testId }: { data: uPlot.AlignedData; series: Series[]; height?: number; testId?: string }) {
+export function Chart({
+  data,
+  series,
+  height = 220,
+  testId,
+  points = false,
+}: {
+  data: uPlot.AlignedData;
+  series: Series[];
+  height?: number;
+  testId?: string;
+  points?: boolean;
+}) {
   const holder = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const shape = series.map((s) => s.label).join("|");
@@ -205,7 +227,17 @@ export function Chart({ data, series, height = 220, testId }: { data: uPlot.Alig
       {
         width,
         height,
-        series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, points: { show: false } }))],
+        series: [
+          {},
+          ...series.map((s) => ({
+            label: s.label,
+            stroke: s.color,
+            width: 2,
+            // Sparse buckets (a replay of historical blocks) read better as points than lines.
+            paths: points ? () => null : undefined,
+            points: { show: points, size: 7, fill: s.color },
+          })),
+        ],
         axes: [{ stroke: "#9aa4b2", grid: { stroke: "#2a3140" } }, { stroke: "#9aa4b2", grid: { stroke: "#2a3140" } }],
         legend: { show: true },
       },
@@ -217,8 +249,7 @@ export function Chart({ data, series, height = 220, testId }: { data: uPlot.Alig
       plot.current = null;
     };
     // Rebuilt only when the series change; data updates go through setData below.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [shape, height]);
+  }, [shape, height, points]);
   useEffect(() => {
     plot.current?.setData(data);
   }, [data]);

@@ -72,7 +72,10 @@ export function amount(chain: number, tokenAddress: string | null | undefined, r
   if (raw === null || raw === undefined) return "";
   const info = token(chain, tokenAddress);
   if (info) return `${units(raw as string, info.decimals)} ${info.symbol}`;
-  return `${units(raw as string, 0)} ${tokenAddress ? `units of ${short(tokenAddress)}` : ""}`.trim();
+  // Unknown decimals: base units, compact when long (the full value is in the title / copy).
+  const text = String(raw);
+  const base = text.length > 12 && /^\d+$/.test(text) ? `${text[0]}.${text.slice(1, 4)}e${text.length - 1}` : units(text, 0);
+  return `${base} ${tokenAddress ? short(tokenAddress, 4) : ""}`.trim();
 }
 
 export function eth(raw: unknown, chain = 1): string {
@@ -96,7 +99,8 @@ export function relative(ms: number | string | null | undefined, now = Date.now(
   if (abs < 60) return `${abs}s ${suffix}`;
   if (abs < 3600) return `${Math.floor(abs / 60)}m ${suffix}`;
   if (abs < 86400) return `${Math.floor(abs / 3600)}h ${suffix}`;
-  return `${Math.floor(abs / 86400)}d ${suffix}`;
+  // Older than a day (a replay of recorded data, the archive): the local date reads better.
+  return new Date(at).toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" });
 }
 
 export function duration(ms: number | null | undefined): string {

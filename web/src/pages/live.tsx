@@ -86,6 +86,7 @@ export function LivePage() {
     setRows([]);
     setMissed(0);
     const stream = openStream<EnrichedTx>("transactions", filters, {
+      flushMs: 250,
       onState: (s, detail) => setState(detail ? `${s}: ${detail}` : s),
       onMissed: (count) => setMissed((m) => m + Math.max(count, 0)),
       onData: (batch: StreamMessage<EnrichedTx>[]) => {
@@ -157,12 +158,15 @@ export function LivePage() {
   );
 
   const totalRate = Object.values(rates).reduce((a, b) => a + b, 0);
+  const wanted = address.trim().toLowerCase();
+  // The address filter also narrows what is already on screen (new rows are filtered on arrival).
+  const shown = wanted ? rows.filter((r) => r.tx.sender === wanted || r.tx.to === wanted || r.counterparty === wanted) : rows;
   return (
     <div>
       <div class="toolbar">
         <h1>Live</h1>
         <button data-testid="pause" onClick={() => setPaused(!paused)}>
-          {paused ? "▶ resume" : "⏸ pause"}
+          {paused ? "resume" : "pause"}
         </button>
         <label>
           chain
@@ -186,15 +190,15 @@ export function LivePage() {
         </label>
         <label>
           address
-          <input data-testid="filter-address" placeholder="0x… from or to" value={address} onChange={(e) => setAddress(e.currentTarget.value)} />
+          <input data-testid="filter-address" placeholder="0x… from or to" value={address} onInput={(e) => setAddress(e.currentTarget.value)} />
         </label>
         <label>
           selector
-          <input data-testid="filter-selector" size={10} placeholder="0x38ed1739" value={selector} onChange={(e) => setSelector(e.currentTarget.value)} />
+          <input data-testid="filter-selector" size={10} placeholder="0x38ed1739" value={selector} onInput={(e) => setSelector(e.currentTarget.value)} />
         </label>
         <label>
           min ETH
-          <input data-testid="filter-min" size={6} placeholder="0.1" value={minEth} onChange={(e) => setMinEth(e.currentTarget.value)} />
+          <input data-testid="filter-min" size={6} placeholder="0.1" value={minEth} onInput={(e) => setMinEth(e.currentTarget.value)} />
         </label>
       </div>
       <div class="rates" data-testid="rates">
@@ -208,12 +212,14 @@ export function LivePage() {
             {chainName(Number(c))} <b>{r.toFixed(1)}</b>/s
           </span>
         ))}
-        {missed > 0 && <span class="muted">{missed} skipped by the server (too fast)</span>}
-        <span class="muted">showing the newest {rows.length} (max {MAX_ROWS})</span>
+        {missed > 0 && <span class="muted">{missed} skipped (faster than the screen)</span>}
+        <span class="muted">
+          showing the newest {shown.length} (max {MAX_ROWS})
+        </span>
       </div>
       <DataTable
         testId="live-table"
-        rows={rows}
+        rows={shown}
         columns={columns}
         rowKey={(r) => `${r.seq}`}
         onRowClick={(r) => navigate(`/tx/${r.tx.hash}`)}

@@ -10,9 +10,10 @@ import { dataOf, listOf, type Detection, type Page } from "../types";
 interface Stats {
   source: string;
   counts: { bucket: string; chain_id: number; kind: string; count: number }[];
-  top_searchers: { chain_id: number; searcher: string; profit_wei: string; count: number }[];
-  victim_losses: { chain_id: number; loss_wei: string; victims: number }[];
-  inclusion_latency_ms: { p50: number | null; p90: number | null; p99: number | null; count: number };
+  // Profits and losses are per token (profit_token / token); *_wei shapes are ETH.
+  top_searchers: { chain_id: number; searcher: string; profit_wei?: string; profit_token?: string; profit_amount?: string; count: number }[];
+  victim_losses: { chain_id: number; token?: string; loss_amount?: string; loss_wei?: string; victims: number; sandwiches?: number }[];
+  inclusion_latency_ms: { p50: number | null; p90: number | null; p99: number | null; count: number } | null;
   confirmation_rate: { kind: string; predicted: number; confirmed: number; rate: number | null }[];
 }
 
@@ -154,7 +155,8 @@ export function MevPage() {
   }, [stats, findings]);
 
   const predicted = findings.filter((f) => f.kind === "sandwich_predicted");
-  const leads = predicted.map((p) => Number(dataOf(p).alert_lead_ms)).filter((x) => Number.isFinite(x));
+  // How long before its block the mempool saw the victim the alert was raised on.
+  const leads = predicted.map((p) => Number(dataOf(p).pending_lead_ms)).filter((x) => Number.isFinite(x) && x >= 0);
   const meanLead = leads.length ? leads.reduce((a, b) => a + b, 0) / leads.length : null;
 
   const columns = useMemo<Column<Detection>[]>(
@@ -207,7 +209,7 @@ export function MevPage() {
       <div class="grid">
         <Card title="Findings over time (per hour)" wide>
           {chart.kinds.length ? (
-            <Chart testId="mev-chart" data={chart.data} series={chart.kinds.map((k, i) => ({ label: k, color: PALETTE[i % PALETTE.length] }))} />
+            <Chart testId="mev-chart" points data={chart.data} series={chart.kinds.map((k, i) => ({ label: k, color: PALETTE[i % PALETTE.length] }))} />
           ) : (
             <p class="muted">no findings in the range</p>
           )}
@@ -241,7 +243,7 @@ export function MevPage() {
                   <td>
                     <Hash value={s.searcher} chain={s.chain_id} />
                   </td>
-                  <td class="num">{eth(s.profit_wei)}</td>
+                  <td class="num">{s.profit_amount !== undefined ? amount(s.chain_id, s.profit_token, s.profit_amount) : eth(s.profit_wei)}</td>
                   <td class="num">{s.count}</td>
                 </tr>
               ))}
@@ -251,10 +253,10 @@ export function MevPage() {
         <Card title="Victims' losses">
           <table class="data compact" data-testid="victim-losses">
             <tbody>
-              {(stats?.victim_losses ?? []).map((v) => (
-                <tr key={v.chain_id}>
+              {(stats?.victim_losses ?? []).slice(0, 12).map((v) => (
+                <tr key={`${v.chain_id}:${v.token ?? ""}`}>
                   <td>{chainName(v.chain_id)}</td>
-                  <td class="num">{eth(v.loss_wei)}</td>
+                  <td class="num">{v.loss_amount !== undefined ? amount(v.chain_id, v.token, v.loss_amount) : eth(v.loss_wei)}</td>
                   <td class="num">{v.victims} victims</td>
                 </tr>
               ))}
@@ -284,8 +286,13 @@ export function MevPage() {
           </table>
           <p class="muted">
             {predicted.length} sandwiches announced in the mempool in this view
-            {meanLead !== null && <> · mean lead time {duration(meanLead)}</>}
-            {stats?.inclusion_latency_ms?.count ? <> · inclusion p50 {duration(stats.inclusion_latency_ms.p50)}, p99 {duration(stats.inclusion_latency_ms.p99)}</> : null}
+            {meanLead !== null && <> · mean lead time {duration(meanLead)} (victim seen pending before its block)</>}
+            {stats?.inclusion_latency_ms?.count ? (
+              <>
+                {" "}
+                · inclusion p50 {duration(stats.inclusion_latency_ms.p50)}, p99 {duration(stats.inclusion_latency_ms.p99)}
+              </>
+            ) : null}
           </p>
         </Card>
       </div>

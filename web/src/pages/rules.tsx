@@ -197,7 +197,7 @@ export function RulesPage({ me }: { me: Me | null }) {
             </tbody>
           </table>
         </Card>
-        <Card title="Editor" wide>
+        <Card title="Editor">
           <div class="toolbar">
             <label>
               name
