@@ -25,6 +25,20 @@ export function storeKey(key: string | null): void {
   else localStorage.removeItem(KEY_STORAGE);
 }
 
+/**
+ * JSON.parse that keeps integers beyond 2^53 exact (amounts in wei, token base units): they come
+ * back as decimal strings, read from the source text the reviver is given (where supported).
+ */
+export function parseJson(text: string): unknown {
+  // The reviver costs a call per value: only for texts that hold a long digit run at all.
+  if (!/\d{16}/.test(text)) return JSON.parse(text);
+  return JSON.parse(text, (_key, value: unknown, context?: { source?: string }) =>
+    typeof value === "number" && !Number.isSafeInteger(value) && context?.source && /^-?\d+$/.test(context.source)
+      ? context.source
+      : value,
+  );
+}
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -50,7 +64,7 @@ export async function api<T>(path: string, init: RequestInit & { json?: unknown 
   const text = await response.text();
   let parsed: unknown = null;
   try {
-    parsed = text ? JSON.parse(text) : null;
+    parsed = text ? parseJson(text) : null;
   } catch {
     parsed = null;
   }
@@ -162,7 +176,7 @@ export function openStream<T>(name: string, filters: Filters, handlers: StreamHa
       handlers.onState?.("open");
     };
     socket.onmessage = (event) => {
-      const message = JSON.parse(event.data as string) as StreamMessage<T>;
+      const message = parseJson(event.data as string) as StreamMessage<T>;
       if (typeof message.cursor === "number") cursor = message.cursor;
       if (message.type === "missed") handlers.onMissed?.(message.count ?? -1);
       else if (message.type === "error") handlers.onState?.("closed", message.detail ?? message.error);
