@@ -96,7 +96,9 @@ def test_live_page_streams_real_txs_and_filters_them(
     wait_until(lambda: page.locator(rows).count() >= 10, 60, "ten live txs")
     first = page.locator(rows).first.inner_text()
     assert "0x" in first and ("pending" in first or "block" in first)
-    assert "tx/s" in page.inner_text("[data-testid=rates]")
+    wait_until(
+        lambda: "total 0.0 tx/s" not in page.inner_text("[data-testid=rates]"), 30, "a rate readout"
+    )
     shoot(page, "live")
     assert page.locator(rows).count() <= 200
 
@@ -164,12 +166,15 @@ def test_mev_page_shows_findings_and_drills_into_legs(
     goto(page, served, "mev")
     rows = "[data-testid=findings] tbody tr.clickable"
     wait_until(lambda: page.locator(rows).count() >= 3, 120, "three MEV findings")
-    sandwich = page.locator(rows).filter(has_text="sandwich").first
-    wait_until(lambda: sandwich.count() == 1, 60, "a sandwich finding")
-    sandwich.click()
+    page.select_option("[data-testid=mev-kind]", "sandwich")
+    wait_until(lambda: page.locator(rows).count() >= 1, 60, "a sandwich finding")
+    assert set(texts(page, f"{rows} td:nth-child(3)")) == {"sandwich"}
+    page.locator(rows).first.click()
     legs = page.locator("[data-testid=legs]")
     legs.wait_for()
     assert {"frontrun", "victim", "backrun"} <= set(texts(page, "[data-testid=legs] .badge"))
+    amounts = texts(page, "[data-testid=legs] tbody td:nth-child(6)")
+    assert amounts and all(a.strip() for a in amounts), amounts  # every leg's amount in
     wait_until(
         lambda: page.locator("[data-testid=mev-chart] canvas").count() == 1,
         60,

@@ -95,7 +95,7 @@ export function locate(source: string, message: string, line?: number | null): n
     const at = lines.findIndex((l) => new RegExp(`\\bid:\\s*['"]?${escape(ruleId)}['"]?\\s*$`).test(l));
     if (at >= 0) start = at;
   }
-  const detail = ruleId ? message.slice(message.indexOf(ruleId) + ruleId.length) : message;
+  const detail = ruleId ? message.slice(message.indexOf(`'${ruleId}'`) + ruleId.length + 2) : message;
   const tokens = [...detail.matchAll(/'([^']+)'|\{([^}]+)\}/g)].map((m) => m[1] ?? m[2]);
   for (const token of tokens) {
     for (let i = start; i < lines.length; i++) {

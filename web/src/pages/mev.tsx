@@ -46,9 +46,12 @@ export function Legs({ detection }: { detection: Detection }) {
   const data = dataOf(detection);
   const chain = detection.chain_id;
   const legs: [string, Leg][] = [];
-  if (data.frontrun) legs.push(["frontrun", data.frontrun as Leg]);
-  for (const v of (data.victims as Leg[] | undefined) ?? []) legs.push(["victim", v]);
-  if (data.backrun) legs.push(["backrun", data.backrun as Leg]);
+  // Mined findings carry each leg's swap; mempool ones (sandwich_attempt) the legs' tx hashes.
+  const leg = (value: unknown): Leg => (typeof value === "string" ? { tx_hash: value } : (value as Leg));
+  if (data.frontrun) legs.push(["frontrun", leg(data.frontrun)]);
+  const victims = (data.victims as unknown[] | undefined) ?? (data.victim ? [data.victim] : []);
+  for (const v of victims) legs.push(["victim", leg(v)]);
+  if (data.backrun) legs.push(["backrun", leg(data.backrun)]);
   for (const s of (data.swaps as Leg[] | undefined) ?? []) legs.push(["swap", s]);
   return (
     <div class="legs" data-testid="legs">
@@ -171,7 +174,7 @@ export function MevPage() {
         id: "who",
         header: "searcher",
         value: (d) => String(dataOf(d).sandwicher ?? dataOf(d).account ?? dataOf(d).liquidator ?? ""),
-        cell: (d) => <Hash value={(dataOf(d).sandwicher ?? dataOf(d).account ?? dataOf(d).liquidator ?? dataOf(d).attacker) as string} chain={d.chain_id} />,
+        cell: (d) => <Hash value={(dataOf(d).sandwicher ?? dataOf(d).account ?? dataOf(d).liquidator ?? dataOf(d).searcher ?? dataOf(d).attacker) as string} chain={d.chain_id} />,
       },
       { id: "txs", header: "txs", value: (d) => listOf(d.tx_hashes).length, cell: (d) => <TxLink hash={listOf(d.tx_hashes)[0]} /> },
       { id: "profit", header: "profit", value: profit },

@@ -28,6 +28,7 @@ interface TxView {
 }
 
 function show(value: unknown): string {
+  if (value === null || value === undefined) return "–";
   if (typeof value === "string") return value;
   return JSON.stringify(value);
 }
