@@ -50,7 +50,12 @@ def topic_specs(cfg: KafkaConfig) -> list[TopicSpec]:
         cfg.topic_alerts,
         cfg.topic_dead_letters,
     )
-    return [TopicSpec(name, cfg.partitions, cfg.replication, dict(config)) for name in names]
+    specs = [TopicSpec(name, cfg.partitions, cfg.replication, dict(config)) for name in names]
+    # Rule sets published by the API: one message per rule name, compacted (the newest of each
+    # stays for good), one partition so every worker reads them in publishing order.
+    rules = {"cleanup.policy": "compact", "max.message.bytes": str(cfg.max_message_bytes)}
+    specs.append(TopicSpec(cfg.topic_rules, 1, cfg.replication, rules))
+    return specs
 
 
 def ensure_topics(cfg: KafkaConfig) -> list[str]:

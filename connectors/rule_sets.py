@@ -31,7 +31,7 @@ class FolderSink:
             if other != SUFFIX[fmt]:
                 (self.directory / f"{name}{other}").unlink(missing_ok=True)
         # Write then rename: an engine polling the folder never reads half a file.
-        partial = self.directory / f".{name}.partial"
+        partial = self.directory / f".{name}.{uuid.uuid4().hex[:8]}.partial"
         partial.write_text(source)
         partial.replace(self.directory / f"{name}{SUFFIX[fmt]}")
 
@@ -51,20 +51,23 @@ class FolderSink:
 
 class KafkaRuleSink:
     def __init__(self, client_settings: Mapping[str, Any], topic: str) -> None:
-        from confluent_kafka import Producer
-
         self.topic = topic
-        self._producer = Producer({**client_settings, "enable.idempotence": True})
+        self._settings = {**client_settings, "enable.idempotence": True}
 
     def _send(self, name: str, value: bytes | None) -> None:
+        from confluent_kafka import Producer
+
+        # Rule sets change rarely: a producer per publish, gone afterwards, keeps no connection
+        # (and no reconnect attempts) open in every API pod for the rest of its life.
+        producer = Producer(self._settings)
         failures: list[str] = []
 
         def delivered(err: Any, _msg: Any) -> None:
             if err is not None:
                 failures.append(str(err))
 
-        self._producer.produce(self.topic, key=name.encode(), value=value, on_delivery=delivered)
-        remaining = self._producer.flush(15)
+        producer.produce(self.topic, key=name.encode(), value=value, on_delivery=delivered)
+        remaining = producer.flush(15)
         if remaining or failures:
             raise RuntimeError(
                 f"rule set {name!r} not acknowledged by Kafka: {failures or 'timeout'}"

@@ -140,6 +140,9 @@ class RulesConfig:
     reload_interval_s: float = 1.0
     # Compiled declarative modules by content hash ("" = no cache): workers and restarts reuse them.
     cache_dir: str = str(Path.home() / ".cache" / "scorpius" / "rules")
+    # Workers mirror the Kafka rules topic (SCORPIUS_KAFKA_TOPIC_RULES, published by the API)
+    # into dir, which they hot-reload: rule sets reach every worker without a restart.
+    follow_topic: bool = False
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,9 @@ def build_flow(cfg: Config, stop: threading.Event | None = None) -> Dataflow:
     detections = op.merge("detections", found, predicted)
 
     # rules: user WASM rules over every tx, batched and indexed
-    rules = rules_op("rules", etxs, rules_engine_factory(cfg.rules), cfg.rules.batch_size)
+    rules = rules_op(
+        "rules", etxs, rules_engine_factory(cfg.rules, cfg.kafka), cfg.rules.batch_size
+    )
 
     # alerts: every detection and rule match becomes an alert
     alerts = op.map("to_alert", op.merge("alertable", detections, rules.matches), to_alert)

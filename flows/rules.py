@@ -2,7 +2,7 @@
 
 Wiring (flows/mempool.py)::
 
-    rules = rules_op("rules", etxs, rules_engine_factory(cfg.rules), cfg.rules.batch_size)
+    rules = rules_op("rules", etxs, rules_engine_factory(cfg.rules, cfg.kafka), batch_size)
     alerts = op.map("to_alert", op.merge("alertable", detections, rules.matches), to_alert)
     dead = op.merge("dead_letters", ..., rules.errs)
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from flows.config import RulesConfig
+from flows.config import KafkaConfig, RulesConfig
 from operators.rules import Limits, RuleEngine
 
 
@@ -31,6 +31,19 @@ def engine_for(config: RulesConfig, directory: str | None = None) -> RuleEngine:
     )
 
 
-def rules_engine_factory(config: RulesConfig) -> Callable[[], RuleEngine]:
-    """What ``rules_op`` calls once per worker."""
+def _following(config: RulesConfig, kafka: KafkaConfig) -> RuleEngine:
+    from connectors.rule_sets import RuleTopicFollower
+
+    # The thread lives as long as the worker's process; its writes are atomic renames, so the
+    # engine (and any other worker's follower writing the same folder) never sees half a file.
+    RuleTopicFollower(kafka.client_settings(), kafka.topic_rules, config.dir).start()
+    return engine_for(config)
+
+
+def rules_engine_factory(
+    config: RulesConfig, kafka: KafkaConfig | None = None
+) -> Callable[[], RuleEngine]:
+    """What ``rules_op`` calls once per worker (following the rules topic when configured)."""
+    if config.follow_topic and kafka is not None:
+        return functools.partial(_following, config, kafka)
     return functools.partial(engine_for, config)

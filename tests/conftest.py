@@ -10,4 +10,5 @@ pytest_plugins: list[str] = [
     "tests.services.solc",
     "tests.services.prometheus",
     "tests.services.assemblyscript",
+    "tests.services.postgres",
 ]

@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from connectors.api import errors, live, metrics, rest
+from connectors.api import errors, live, logs, metrics, rest
 from connectors.api.auth import KeyRing
 from connectors.api.context import ApiContext, ApiSettings, Feed
 from connectors.api.jobs import Backtests
@@ -83,6 +83,7 @@ def create_app(
     sample: Callable[[], list[EnrichedTx]],
     feed_factory: Callable[[Hub], Feed] | None = None,
 ) -> FastAPI:
+    logs.install()
     store = Store(settings.database_url)
     hub = Hub(settings.history, settings.client_queue, settings.max_skips)
     ctx = ApiContext(
@@ -101,6 +102,7 @@ def create_app(
         await run_in_threadpool(store.migrate)
         hub.bind(asyncio.get_running_loop())
         status = asyncio.create_task(hub.run_status())
+        pump = asyncio.create_task(hub.run_pump())
         if feed_factory is not None:
             ctx.feed = feed_factory(hub)
             hub.feed_name = ctx.feed.name
@@ -109,6 +111,7 @@ def create_app(
             yield
         finally:
             status.cancel()
+            pump.cancel()
             if ctx.feed is not None:
                 await run_in_threadpool(ctx.feed.stop)
             ctx.backtests.close()

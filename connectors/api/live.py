@@ -107,19 +107,16 @@ def build_router() -> APIRouter:
         try:
             for frame in _hello(stream, client, lost):
                 await ws.send_text(frame)
-            reader = asyncio.create_task(_read_commands(ws, ctx, client))
+            reader = asyncio.create_task(_read_commands(ws, client))
             try:
-                while not reader.done():
-                    waiter = asyncio.create_task(client.wakeup.wait())
-                    done, _ = await asyncio.wait(
-                        {waiter, reader}, return_when=asyncio.FIRST_COMPLETED
-                    )
-                    if waiter not in done:
-                        waiter.cancel()
+                while True:
+                    await client.wakeup.wait()
                     frames = client.take()
                     for frame in frames:
                         await ws.send_text(frame)
                     sent.inc(len(frames))
+                    if client.gone:
+                        return
                     if client.closed is not None:
                         metrics.SLOW_CLOSED.labels(stream).inc()
                         await ws.close(CLOSE_TOO_SLOW, client.closed)
@@ -131,8 +128,16 @@ def build_router() -> APIRouter:
         finally:
             ctx.hub.close(client)
 
-    async def _read_commands(ws: WebSocket, ctx: Any, client: Client) -> None:
+    async def _read_commands(ws: WebSocket, client: Client) -> None:
         """Filter changes from the client; anything else gets an error message, not a close."""
+        try:
+            await _commands(ws, client)
+        finally:
+            # Wakes the writer: the client is gone (or sent a frame too large and was closed).
+            client.gone = True
+            client.wakeup.set()
+
+    async def _commands(ws: WebSocket, client: Client) -> None:
         while True:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":

@@ -76,6 +76,7 @@ class Client:
     missed: int = 0
     skips: deque[float] = field(default_factory=deque)
     closed: str | None = None  # why the hub closed it
+    gone: bool = False  # the connection ended on the client's side
     last_cursor: int = 0
 
     def offer(self, message: Message) -> None:
@@ -135,6 +136,9 @@ class Hub:
         self.feed_name = "none"
         self.feed_ok = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Batches from the feed's thread (deque appends and pops are thread-safe).
+        self._intake: deque[tuple[str, list[dict[str, Any]]]] = deque()
+        self._intake_ready = asyncio.Event()
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -174,13 +178,28 @@ class Hub:
             self.dead_letters[str(record.get("stage", "?"))] += 1
 
     def publish_threadsafe(self, stream: str, records: list[dict[str, Any]]) -> None:
-        """From a feed's thread: hand a batch to the event loop."""
-        if self._loop is None or self._loop.is_closed():
+        """From a feed's thread: queue a batch for the event loop's pump."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
             return
-        if stream == "dead_letters":
-            self._loop.call_soon_threadsafe(self.publish_dead_letters, records)
-        else:
-            self._loop.call_soon_threadsafe(self.publish, stream, records)
+        self._intake.append((stream, records))
+        loop.call_soon_threadsafe(self._intake_ready.set)
+
+    async def run_pump(self) -> None:
+        """Publishes queued batches in slices, yielding between them: clients drain their queues
+        between slices, so a burst from the feed larger than a client's queue is no overflow."""
+        step = max(1, self.client_queue // 4)
+        while True:
+            await self._intake_ready.wait()
+            self._intake_ready.clear()
+            while self._intake:
+                stream, records = self._intake.popleft()
+                if stream == "dead_letters":
+                    self.publish_dead_letters(records)
+                    continue
+                for start in range(0, len(records), step):
+                    self.publish(stream, records[start : start + step])
+                    await asyncio.sleep(0)
 
     def set_feed_state(self, ok: bool) -> None:
         self.feed_ok = ok

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# PostgreSQL for the API store tests: Debian's package (15 on bookworm). The tests start their own
+# cluster (initdb + pg_ctl as the postgres user in a temporary folder, tests/services/postgres.py);
+# the package's system service is not needed.
+set -euo pipefail
+if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && id postgres >/dev/null 2>&1; then
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get -o DPkg::Lock::Timeout=600 update -q
+$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends postgresql
+if command -v systemctl >/dev/null 2>&1; then
+  $SUDO systemctl disable --now postgresql >/dev/null 2>&1 || true
+fi
