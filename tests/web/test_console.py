@@ -117,9 +117,12 @@ def test_live_page_streams_real_txs_and_filters_them(
 
     # Kind filter (applied by the server): only swaps.
     page.select_option("[data-testid=filter-kind]", "swap")
-    wait_until(lambda: page.locator(rows).count() >= 1, 60, "a live swap")
-    kinds = texts(page, f"{rows} td:nth-child(8)")
-    assert kinds and set(kinds) == {"swap"}, kinds
+
+    def only_swaps() -> bool:
+        kinds = texts(page, f"{rows} td:nth-child(8)")
+        return bool(kinds) and set(kinds) == {"swap"}
+
+    wait_until(only_swaps, 60, "live rows, all swaps")
     page.select_option("[data-testid=filter-kind]", "")
 
     # Address filter: only txs from or to one address seen on the page.

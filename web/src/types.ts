@@ -1,3 +1,5 @@
+import { parseJson } from "./api";
+
 // The records the API streams and serves (operators/records.py and docs/api.md). Big integers may
 // arrive as numbers or strings; the formatters take both.
 
@@ -111,7 +113,7 @@ export function dataOf(record: { data?: unknown }): Record<string, unknown> {
   const data = record.data;
   if (typeof data === "string") {
     try {
-      return JSON.parse(data) as Record<string, unknown>;
+      return parseJson(data) as Record<string, unknown>;
     } catch {
       return {};
     }
@@ -123,7 +125,7 @@ export function listOf(value: unknown): string[] {
   if (Array.isArray(value)) return value.map(String);
   if (typeof value === "string") {
     try {
-      const parsed = JSON.parse(value) as unknown;
+      const parsed = parseJson(value);
       if (Array.isArray(parsed)) return parsed.map(String);
     } catch {
       return value ? [value] : [];

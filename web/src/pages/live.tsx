@@ -56,6 +56,9 @@ function tags(row: EnrichedTx): string[] {
 }
 
 const HEADERS = ["seen", "chain", "state", "tx", "from", "to", "value", "kind", "method", "swap", "tags"];
+// Fixed column widths (px; swap takes the rest): a fixed table layout does not measure every cell
+// of every row again when rows arrive.
+const WIDTHS = [72, 80, 100, 120, 170, 220, 170, 110, 150, undefined, 150];
 
 /**
  * One row; memoized, so a flush renders only the rows it adds (the clock re-renders the rest
@@ -225,7 +228,12 @@ export function LivePage() {
           showing the newest {shown.length} (max {MAX_ROWS}){thinned > 0 && `, ${thinned} passed by unshown`}
         </span>
       </div>
-      <table class="data" data-testid="live-table">
+      <table class="data fixed" data-testid="live-table">
+        <colgroup>
+          {WIDTHS.map((w, i) => (
+            <col key={i} style={w ? { width: `${w}px` } : undefined} />
+          ))}
+        </colgroup>
         <thead>
           <tr>
             {HEADERS.map((h) => (
