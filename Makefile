@@ -6,7 +6,14 @@ PYTHON ?= $(shell for p in python3.11 python3.12 python3; do $$p -c 'import sys;
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test setup services lint bench python
+.PHONY: run test setup services lint bench python console console-build
+
+# The web console (docs/console.md): built into web/dist when a source is newer, then served by
+# the API with the flow replaying the sample (paced, stamped with the current time). A new admin
+# key is printed first: paste it into the sign-in page at http://127.0.0.1:8000.
+WEB_DEPS := web/node_modules/.package-lock.json
+WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/index.html web/package.json \
+	web/vite.config.ts $(wildcard operators/enrich/data/labels/*)
 
 python:
 	@[ -n "$(PYTHON)" ] || { echo "scorpius needs Python 3.11 or 3.12 (python3.11 or python3.12 on PATH; see docs/install.md)" >&2; exit 1; }
@@ -34,8 +41,22 @@ test: setup services lint
 	@echo "test: pytest (the real servers start inside the session)"
 	@$(BIN)/python -m pytest
 
-lint: setup
-	@echo "lint 1/2: ruff"
+lint: setup $(WEB_DEPS)
+	@echo "lint 1/3: ruff"
 	@$(BIN)/ruff check .
-	@echo "lint 2/2: mypy"
+	@echo "lint 2/3: mypy"
 	@$(BIN)/mypy
+	@echo "lint 3/3: web (tsc)"
+	@cd web && npm run --silent lint
+
+$(WEB_DEPS): web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+
+web/dist/index.html: $(WEB_DEPS) $(WEB_SOURCES)
+	cd web && npm run build
+
+console-build: web/dist/index.html
+
+console: setup web/dist/index.html
+	$(BIN)/scorpius api-keys create --role admin --name console
+	SCORPIUS_SOURCE_REPLAY_REBASE=true SCORPIUS_OUTPUT_ARCHIVE_ROLL_SECONDS=5 $(BIN)/scorpius serve --flow

@@ -3,7 +3,8 @@
 A label file maps chain id → address → label. A label is a string, or a mapping with ``label``
 and optionally ``category`` (router, token, stablecoin, bridge, ...), ``protocol`` (the
 protocol a router's swaps belong to, such as ``sushiswap``; routers that serve several pool
-families, like Uniswap's, leave it out) and ``commands`` (the layout of a router's
+families, like Uniswap's, leave it out), ``decimals`` (a token's ERC-20 decimals, so amounts can be
+shown in token units) and ``commands`` (the layout of a router's
 ``execute(commands, inputs)``: ``uniswap`` for Universal Routers; any other value, such as
 ``aerodrome``, marks a fork whose commands are not Uniswap's, so they are not read)::
 
@@ -42,6 +43,7 @@ class Label:
     category: str | None = None
     protocol: str | None = None
     commands: str | None = None
+    decimals: int | None = None
 
 
 Labels = dict[int, dict[str, Label]]
@@ -63,14 +65,19 @@ def _label(path: Path, chain: int, address: str, value: Any) -> Label:
         return Label(value)
     if not isinstance(value, Mapping) or not isinstance(value.get("label"), str):
         raise LabelFileError(f"{where}: a label is a string or a mapping with a 'label' string")
-    unknown = set(value) - {"label", "category", "protocol", "commands"}
+    unknown = set(value) - {"label", "category", "protocol", "commands", "decimals"}
     if unknown:
         raise LabelFileError(f"{where}: unknown keys {sorted(unknown)}")
     category, protocol = value.get("category"), value.get("protocol")
     commands = value.get("commands")
     if not all(isinstance(v, str | None) for v in (category, protocol, commands)):
         raise LabelFileError(f"{where}: 'category', 'protocol' and 'commands' must be strings")
-    return Label(value["label"], category, protocol, commands)
+    decimals = value.get("decimals")
+    if decimals is not None and (
+        not isinstance(decimals, int) or isinstance(decimals, bool) or not 0 <= decimals <= 77
+    ):
+        raise LabelFileError(f"{where}: 'decimals' must be an integer from 0 to 77")
+    return Label(value["label"], category, protocol, commands, decimals)
 
 
 def _address(key: Any) -> str | None:

@@ -926,12 +926,27 @@ def test_extra_labels_and_abis_extend_and_override(tmp_path: Path) -> None:
         'mainnet:\n  "0x' + "11" * 20 + '": X\n',
         '1:\n  "0x' + "11" * 20 + '": {category: token}\n',
         '1:\n  "0x' + "11" * 20 + '": {label: X, colour: red}\n',
+        '1:\n  "0x' + "11" * 20 + '": {label: X, category: token, decimals: six}\n',
     ],
 )
 def test_malformed_label_files_are_refused_with_the_file_named(tmp_path: Path, text: str) -> None:
     (tmp_path / "bad.yaml").write_text(text)
     with pytest.raises(LabelFileError, match=r"bad\.yaml"):
         load_labels([tmp_path])
+
+
+def test_bundled_token_labels_carry_their_decimals() -> None:
+    # The console shows amounts in token units from these (web/vite.config.ts reads the same files).
+    labels = load_labels([Path(__file__).parents[2] / "operators/enrich/data/labels"])
+    assert labels[1][USDC].decimals == 6
+    assert labels[1][DAI].decimals == 18
+    tokens = [
+        x
+        for chain in labels.values()
+        for x in chain.values()
+        if x.category in {"token", "stablecoin", "wrapped_native"}
+    ]
+    assert tokens and all(isinstance(x.decimals, int) for x in tokens)
 
 
 def test_config_names_the_users_folders(tmp_path: Path) -> None:

@@ -1,0 +1,151 @@
+// Status: per-stage rates and lag, dead letters by stage and reason with a sample payload, sink
+// health and the sources' connections, from the /ws/status stream (one message a second).
+import type uPlot from "uplot";
+import { useEffect, useMemo, useState } from "preact/hooks";
+import { openStream } from "../api";
+import { Badge, Card, Chart, PALETTE } from "../components";
+import { chainName, duration } from "../format";
+
+interface StatusData {
+  at_ms: number;
+  feed: string;
+  rates: Record<string, number>;
+  totals: Record<string, number>;
+  lag_ms: Record<string, number>;
+  dead_letters: {
+    total: number;
+    by_stage: Record<string, number>;
+    by_reason?: { stage: string; reason: string; count: number; sample?: string }[];
+  };
+  sinks: Record<string, string>;
+  sources?: { chain_id: number; url: string; state: string; detail?: string }[];
+  clients?: number;
+}
+
+const HISTORY = 120;
+
+export function StatusPage() {
+  const [status, setStatus] = useState<StatusData | null>(null);
+  const [history, setHistory] = useState<StatusData[]>([]);
+  const [state, setState] = useState("connecting");
+  const [sample, setSample] = useState<string | null>(null);
+
+  useEffect(() => {
+    const stream = openStream<StatusData>("status", {}, {
+      onState: (s, detail) => setState(detail ? `${s}: ${detail}` : s),
+      onData: (batch) => {
+        const items = batch.map((m) => m.data!).filter(Boolean);
+        if (!items.length) return;
+        setStatus(items[items.length - 1]);
+        setHistory((old) => old.concat(items).slice(-HISTORY));
+      },
+    });
+    return () => stream.close();
+  }, []);
+
+  const stages = useMemo(() => Object.keys(status?.rates ?? {}).sort(), [status]);
+  const chart = useMemo(
+    () => [history.map((h) => h.at_ms / 1000), ...stages.map((s) => history.map((h) => h.rates[s] ?? 0))] as uPlot.AlignedData,
+    [history, stages],
+  );
+
+  if (!status) return <p class="muted">status stream: {state}</p>;
+  return (
+    <div>
+      <div class="toolbar">
+        <h1>Status</h1>
+        <span>
+          <span class={`dot ${state === "open" ? "ok" : "warn"}`} /> feed <b>{status.feed}</b> · {status.clients ?? 0} stream clients
+        </span>
+      </div>
+      <div class="grid">
+        <Card title="Rates per stage (per second)" wide>
+          <Chart testId="status-chart" data={chart} series={stages.map((s, i) => ({ label: s, color: PALETTE[i % PALETTE.length] }))} height={180} />
+        </Card>
+        <Card title="Stages">
+          <table class="data compact" data-testid="stages">
+            <thead>
+              <tr>
+                <th>stage</th>
+                <th>rate /s</th>
+                <th>total</th>
+                <th>lag</th>
+              </tr>
+            </thead>
+            <tbody>
+              {stages.map((s) => (
+                <tr key={s}>
+                  <td>{s}</td>
+                  <td class="num">{status.rates[s].toFixed(1)}</td>
+                  <td class="num">{(status.totals[s] ?? 0).toLocaleString()}</td>
+                  <td class="num">{status.lag_ms[s] !== undefined ? duration(status.lag_ms[s]) : "–"}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </Card>
+        <Card title={`Dead letters (${status.dead_letters.total})`}>
+          <table class="data compact" data-testid="dead-letters">
+            <thead>
+              <tr>
+                <th>stage</th>
+                <th>reason</th>
+                <th>count</th>
+              </tr>
+            </thead>
+            <tbody>
+              {status.dead_letters.by_reason
+                ? status.dead_letters.by_reason.map((d) => (
+                    <tr key={`${d.stage}:${d.reason}`} class={d.sample ? "clickable" : ""} onClick={() => setSample(d.sample ?? null)}>
+                      <td>{d.stage}</td>
+                      <td>{d.reason}</td>
+                      <td class="num">{d.count}</td>
+                    </tr>
+                  ))
+                : Object.entries(status.dead_letters.by_stage).map(([stage, n]) => (
+                    <tr key={stage}>
+                      <td>{stage}</td>
+                      <td class="muted">–</td>
+                      <td class="num">{n}</td>
+                    </tr>
+                  ))}
+            </tbody>
+          </table>
+          {sample && (
+            <pre class="payload" data-testid="dead-letter-sample">
+              {sample}
+            </pre>
+          )}
+        </Card>
+        <Card title="Sinks">
+          <ul class="plain" data-testid="sinks">
+            {Object.entries(status.sinks).map(([sink, health]) => (
+              <li key={sink}>
+                <Badge text={health} tone={health === "ok" ? "ok" : "high"} /> {sink}
+              </li>
+            ))}
+          </ul>
+        </Card>
+        <Card title="Sources">
+          {status.sources?.length ? (
+            <table class="data compact" data-testid="sources">
+              <tbody>
+                {status.sources.map((s) => (
+                  <tr key={`${s.chain_id}:${s.url}`}>
+                    <td>{chainName(s.chain_id)}</td>
+                    <td class="mono">{s.url}</td>
+                    <td>
+                      <Badge text={s.state} tone={s.state === "connected" || s.state === "ok" ? "ok" : "high"} />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          ) : (
+            <p class="muted">the feed reports no source connections ({status.feed})</p>
+          )}
+        </Card>
+      </div>
+    </div>
+  );
+}
