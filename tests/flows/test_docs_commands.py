@@ -49,6 +49,13 @@ SKIPPED = {
     r"curl .*127\.0\.0\.1:8545": "talks to the Anvil node of the live example",
     r"SCORPIUS_ALERTS_SLACK_WEBHOOK_URL=": "posts to Slack (tests/connectors use a local fake)",
     r"SCORPIUS_ALERTS_MIN_SEVERITY=high": "part of the Slack example above",
+    r"^make console$": "serves the console until stopped (tests/web start `scorpius serve --flow`)",
+    r"npm run dev": "Vite's dev server runs until stopped",
+    r"cd web && npm (ci|run lint)": "part of `make lint`, which CI runs before the tests; "
+    "tests/web/conftest.py builds web/dist",
+    r"pytest tests/web": "the browser tests are part of this suite already",
+    r"bench\.bench_console": "a benchmark (a browser and a paced flow for 20 s); "
+    "tests/web/test_live_load.py runs it briefly",
 }
 SKIPPED_RUNS_AFTER = {
     # in docs/alerts.md, `scorpius run` follows the Slack exports: it would post to Slack
