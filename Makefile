@@ -50,13 +50,17 @@ lint: setup $(WEB_DEPS)
 	@cd web && npm run --silent lint
 
 $(WEB_DEPS): web/package-lock.json
-	cd web && npm ci --no-audit --no-fund
+	@echo "web: installing the console's npm packages (web/package-lock.json)"
+	@cd web && npm ci --no-audit --no-fund --loglevel=error
 
 web/dist/index.html: $(WEB_DEPS) $(WEB_SOURCES)
-	cd web && npm run build
+	@echo "web: building the console into web/dist"
+	@cd web && npm run --silent build
 
 console-build: web/dist/index.html
 
 console: setup web/dist/index.html
-	$(BIN)/scorpius api-keys create --role admin --name console
-	SCORPIUS_SOURCE_REPLAY_REBASE=true SCORPIUS_OUTPUT_ARCHIVE_ROLL_SECONDS=5 $(BIN)/scorpius serve --flow
+	@echo "console: a new admin API key (paste it into http://127.0.0.1:8000)"
+	@$(BIN)/scorpius api-keys create --role admin --name console
+	@echo "console: scorpius serve --flow (the API and the flow replaying the sample; Ctrl-C stops)"
+	@SCORPIUS_SOURCE_REPLAY_REBASE=true SCORPIUS_OUTPUT_ARCHIVE_ROLL_SECONDS=5 $(BIN)/scorpius serve --flow

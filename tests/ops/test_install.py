@@ -96,7 +96,7 @@ def test_every_make_step_says_what_it_does_first() -> None:
     )
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     echoes = [line for line in lines if line.startswith("echo ")]
-    for step in ("setup 1/3", "setup 3/3", "lint 1/2", "lint 2/2", "test: pytest", "run: "):
+    for step in ("setup 1/3", "setup 3/3", "lint 1/3", "lint 3/3", "test: pytest", "run: "):
         assert any(step in line for line in echoes), step
     # every command that works (pip, the flow, the linters, pytest, the installers) has its line
     for i, line in enumerate(lines):
@@ -106,8 +106,11 @@ def test_every_make_step_says_what_it_does_first() -> None:
 
 
 def test_readme_first_screen_holds_what_the_two_commands_and_links() -> None:
+    # The first screen (60 lines) holds what it is, the two commands and the links; below it,
+    # README may carry a short table of measured figures, no more.
     lines = README.read_text().splitlines()
-    assert len(lines) <= 60, f"README has {len(lines)} lines"
+    assert len(lines) <= 100, f"README has {len(lines)} lines"
+    lines = lines[:60]
     text = "\n".join(lines)
     assert "make run" in text and "make test" in text
     assert "mempool monitor and MEV detector" in " ".join(lines[:6])
