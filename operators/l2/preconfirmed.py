@@ -19,6 +19,11 @@ from operators.mev.block import analyze_block_logs, detections_of
 from operators.records import Block, Detection
 
 
+# A flashblock is part of a block: its MEV shapes are findings, but what describes a whole block
+# (the builder's payments, the private-flow share) waits for the mined block.
+PRECONFIRMED_KINDS = frozenset({"sandwich", "arbitrage", "backrun", "liquidation"})
+
+
 def preconfirmed_detections(
     flashblock: Flashblock,
     block_number: int,
@@ -41,4 +46,5 @@ def preconfirmed_detections(
     return [
         msgspec.structs.replace(d, key=f"{d.key}:preconfirmed", data={**d.data, **extra})
         for d in detections_of(block, analysis)
+        if d.kind in PRECONFIRMED_KINDS
     ]
