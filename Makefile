@@ -6,7 +6,7 @@ PYTHON ?= $(shell for p in python3.11 python3.12 python3; do $$p -c 'import sys;
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test setup services lint bench python console console-build
+.PHONY: run test setup setup-dev services lint bench python console console-build
 
 # The web console (docs/console.md): built into web/dist when a source is newer, then served by
 # the API with the flow replaying the sample (paced, stamped with the current time). A new admin
@@ -24,11 +24,20 @@ $(BIN)/scorpius: pyproject.toml constraints.txt | python
 	@echo "setup 2/3: upgrading pip"
 	@$(BIN)/pip install --quiet --upgrade pip
 	@echo "setup 3/3: installing scorpius and its dependencies (constraints.txt; about a minute the first time)"
-	@$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	@$(BIN)/pip install --quiet -c constraints.txt -e .
 	@touch $@
 	@echo "setup: done ($(BIN)/scorpius)"
 
+# The tests' and linters' own packages (pytest, ruff, mypy, moto, playwright, ...): `make run`
+# does not wait for them.
+$(VENV)/.dev: $(BIN)/scorpius
+	@echo "setup (tests): installing the test and lint tools (the [dev] extra)"
+	@$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $@
+
 setup: $(BIN)/scorpius
+
+setup-dev: $(VENV)/.dev
 
 run: setup
 	@echo "run: scorpius run (the bundled sample -> ./out)"
@@ -37,11 +46,11 @@ run: setup
 services:
 	@bash tests/services/install.sh
 
-test: setup services lint
+test: setup-dev services lint
 	@echo "test: pytest (the real servers start inside the session)"
 	@$(BIN)/python -m pytest
 
-lint: setup $(WEB_DEPS)
+lint: setup-dev $(WEB_DEPS)
 	@echo "lint 1/3: ruff"
 	@$(BIN)/ruff check .
 	@echo "lint 2/3: mypy"
