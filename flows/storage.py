@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING
 from flows.config import Config
 
 if TYPE_CHECKING:
-    from connectors.archive_query import Filters
-    from connectors.archive_replay import ArchiveReplaySource
     from connectors.clickhouse.sink import ClickHouseSink
     from connectors.delta_archive import DeltaArchiveSink
 
@@ -71,27 +69,17 @@ def clickhouse_sink(config: Config, partitions: int = 1) -> ClickHouseSink | Non
     storage = config.storage
     if not storage.clickhouse_url:
         return None
+    from connectors.alerts.log import JsonlLog
     from connectors.clickhouse.sink import ClickHouseSink
 
+    # A row ClickHouse cannot hold is a dead letter in a file of its own: the sink writes it from
+    # its flush, after the flow's dead-letter file may have been truncated on resume.
+    rejected = JsonlLog(Path(config.output.dir) / "sink_dead_letters.jsonl").write
     return ClickHouseSink(
         storage.clickhouse_client_url(),
         batch_rows=storage.clickhouse_batch_rows,
         flush_seconds=storage.clickhouse_flush_seconds,
         max_buffer_rows=storage.clickhouse_max_buffer_rows,
         partitions=partitions,
-    )
-
-
-def archive_replay_source(
-    config: Config, filters: Filters | None = None, progress: bool = True
-) -> ArchiveReplaySource:
-    """Archived ``Tx`` records (already normalized: feed them to enrich, not normalize)."""
-    from connectors.archive_query import Filters
-    from connectors.archive_replay import ArchiveReplaySource
-
-    return ArchiveReplaySource(
-        config.output.archive,
-        filters or Filters(),
-        storage_options=config.storage.archive_storage_options(),
-        progress=progress,
+        rejected=rejected,
     )
