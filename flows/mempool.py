@@ -27,7 +27,7 @@ from flows.storage import archive_sink, clickhouse_sink
 from operators.alerting import at_least, console_line, to_alert
 from operators.inclusion import track_inclusion
 from operators.mev.private import is_watch_item, watch_state
-from operators.records import SEVERITIES, Alert, DeadLetter, Detection, RawItem, Tx
+from operators.records import SEVERITIES, Alert, Block, DeadLetter, Detection, RawItem, Tx
 from operators.rules.flow import rules_op
 
 
@@ -59,10 +59,16 @@ def build_flow(
     norm = stages.normalize_stage("normalize", raw, cfg.limits)
 
     # private order flow: each mined tx's private status from pending sightings and watch states
-    blocks = stages.private_flow(
-        "private", norm.txs, norm.blocks, watch, cfg.detect.private_lookback_s, cfg.rpc
+    tracked = op.branch(
+        "private_split",
+        stages.private_flow(
+            "private", norm.txs, norm.blocks, watch, cfg.detect.private_lookback_s, cfg.rpc
+        ),
+        lambda item: isinstance(item, Block),
     )
-    txs = op.merge("all_txs", norm.txs, stages.block_txs("mined", blocks))
+    blocks: Stream[Block] = tracked.trues  # type: ignore[assignment]
+    pending: Stream[Tx] = tracked.falses  # type: ignore[assignment]
+    txs = op.merge("all_txs", pending, stages.block_txs("mined", blocks))
 
     # inclusion: pending tx later seen in a block (latency), reorged out, or expired
     inclusions = track_inclusion(

@@ -174,18 +174,21 @@ def private_flow(
     watch: Stream[WatchState],
     lookback_s: float,
     rpc: RpcConfig,
-) -> Stream[Block]:
+) -> Stream[Tx | Block]:
     """Blocks with each tx's private status, from pending sightings and the sources' watch states
-    (operators/mev/private.py); one tracker per chain."""
+    (operators/mev/private.py); one tracker per chain.
 
-    def keyed(item: Tx | Block | WatchState) -> Iterable[tuple[str, Tx | Block | WatchState]]:
-        if isinstance(item, Tx) and item.block_number is not None:
-            return ()
-        return ((str(item.chain_id), item),)
+    The txs come out too, in the order they came in, beside the blocks: whatever reads both
+    (the mempool windows, which also take the blocks' mined sightings) must see them in the
+    recorded order, and a block that took this keyed route while its chain's pending txs took
+    another would overtake them on another worker and make them late."""
+
+    def keyed(item: Tx | Block | WatchState) -> tuple[str, Tx | Block | WatchState]:
+        return (str(item.chain_id), item)
 
     def step(
         tracker: PrivateFlowTracker | None, item: Tx | Block | WatchState
-    ) -> tuple[PrivateFlowTracker, list[Block]]:
+    ) -> tuple[PrivateFlowTracker, list[Tx | Block]]:
         if tracker is None:
             tracker = PrivateFlowTracker(
                 item.chain_id,
@@ -197,13 +200,14 @@ def private_flow(
         if isinstance(item, Block):
             return tracker, [tracker.on_block(item)]
         if isinstance(item, Tx):
-            tracker.on_pending(item.hash, item.first_seen_ms)
-        else:
-            tracker.on_watch(item)
+            if item.block_number is None:
+                tracker.on_pending(item.hash, item.first_seen_ms)
+            return tracker, [item]
+        tracker.on_watch(item)
         return tracker, []
 
     merged = op.merge("sightings", txs, blocks, watch)
-    tracked = op.stateful_flat_map("track", op.flat_map("by_chain", merged, keyed), step)
+    tracked = op.stateful_flat_map("track", op.map("by_chain", merged, keyed), step)
     return op.key_rm("unkey", tracked)
 
 

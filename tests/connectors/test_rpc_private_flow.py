@@ -14,7 +14,7 @@ from typing import Any
 
 import bytewax.operators as op
 import pytest
-from bytewax.dataflow import Dataflow
+from bytewax.dataflow import Dataflow, Stream
 from bytewax.testing import TestingSink, run_main
 from eth_account import Account
 
@@ -97,7 +97,9 @@ def private_flow(endpoint: Endpoint, cfg: RpcConfig) -> Iterator[tuple[list[Tx],
     )
     annotated = stages.private_flow("private", norm.txs, norm.blocks, watch, LOOKBACK_S, cfg)
     op.output("pending", norm.txs, TestingSink(pending))
-    op.output("blocks", annotated, TestingSink(blocks))
+    split = op.branch("blocks_only", annotated, lambda item: isinstance(item, Block))
+    only_blocks: Stream[Block] = split.trues  # type: ignore[assignment]
+    op.output("blocks", only_blocks, TestingSink(blocks))
     thread = threading.Thread(target=run_main, args=(flow,), daemon=True)
     thread.start()
     try:
