@@ -24,7 +24,7 @@ from flows.rules import rules_engine_factory
 from flows.shutdown import install_stop_handlers
 from flows.sources import raw_input
 from flows.storage import archive_sink, clickhouse_sink
-from operators.alerting import at_least, console_line, to_alert
+from operators.alerting import alertable, at_least, console_line, to_alert
 from operators.inclusion import track_inclusion
 from operators.mev.private import is_watch_item, watch_state
 from operators.records import SEVERITIES, Alert, Block, DeadLetter, Detection, RawItem, Tx
@@ -117,7 +117,11 @@ def build_flow(
     # alerts: every detection and rule match becomes an alert
     alerts = stages.dedup_alerts(
         "alert_dedup",
-        op.map("to_alert", op.merge("alertable", detections, rules.matches), to_alert),
+        op.map(
+            "to_alert",
+            op.filter("alertable", op.merge("alert_inputs", detections, rules.matches), alertable),
+            to_alert,
+        ),
         cfg.alerts.dedup_window_s,
         cfg.alerts.dedup_max_keys,
     )

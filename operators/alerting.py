@@ -37,6 +37,17 @@ def detection_title(d: Detection) -> str:
     return f"{label}{where}"
 
 
+# Detections that are records for analysis, not events to alert on: a block's private-flow share
+# and each tx's payment to the builder describe every block, so as alerts they would bury the
+# findings in one line per block and per paying tx. They still reach the archive, ClickHouse,
+# detections.jsonl and the mev_bundles topic.
+RECORD_KINDS = frozenset({"private_flow", "builder_payment"})
+
+
+def alertable(item: Detection | RuleMatch) -> bool:
+    return not (isinstance(item, Detection) and item.kind in RECORD_KINDS)
+
+
 def to_alert(item: Detection | RuleMatch, now_ms: int | None = None) -> Alert:
     created = int(time.time() * 1000) if now_ms is None else now_ms
     if isinstance(item, RuleMatch):

@@ -18,7 +18,6 @@ from operators.l2.flashblocks import Flashblock, receipts_of
 from operators.mev.block import analyze_block_logs, detections_of
 from operators.records import Block, Detection
 
-
 # A flashblock is part of a block: its MEV shapes are findings, but what describes a whole block
 # (the builder's payments, the private-flow share) waits for the mined block.
 PRECONFIRMED_KINDS = frozenset({"sandwich", "arbitrage", "backrun", "liquidation"})

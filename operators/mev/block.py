@@ -255,6 +255,7 @@ def builder_payment_detections(build: _Builder, analysis: BlockAnalysis) -> list
             block_number=block.number,
             data={
                 "block_hash": block.hash,
+                "path": build.path,
                 "scope": scope,
                 **who,
                 "coinbase_transfer": sum(p.coinbase_transfer for p in payments),
@@ -333,6 +334,7 @@ def jit_detection(build: _Builder, jit: JitLiquidity) -> Detection:
         block_number=block.number,
         data={
             "block_hash": block.hash,
+            "path": build.path,
             "lp": jit.lp,
             "pool": jit.pool,
             "protocol": "uniswap_v3",
@@ -379,6 +381,7 @@ def private_flow_detection(build: _Builder, analysis: BlockAnalysis) -> Detectio
         block_number=block.number,
         data={
             "block_hash": block.hash,
+            "path": build.path,
             "txs": len(build.private),
             **share(build.private.values()),
             "mev_txs": len(mev),

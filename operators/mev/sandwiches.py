@@ -63,12 +63,11 @@ class _Budget:
 def _sandwich_from(
     front: SwapEvent,
     later: Sequence[SwapEvent],
-    pools: frozenset[str],
     bounds: Bounds,
     budget: _Budget,
 ) -> Sandwich | None:
     sandwicher = front.recipient
-    if sandwicher in ROUTERS or sandwicher in pools:
+    if sandwicher in ROUTERS:
         return None
     victims: list[SwapEvent] = []
     cut = False
@@ -120,7 +119,20 @@ def find_sandwiches(swaps: Sequence[SwapEvent], bounds: Bounds = Bounds()) -> li
     budget = _Budget(bounds.max_comparisons)
     found = []
     for index, front in enumerate(ordered):
-        sandwich = _sandwich_from(front, ordered[index + 1 :], pools, bounds, budget)
+        sandwich = _sandwich_from(front, ordered[index + 1 :], bounds, budget)
         if sandwich is not None:
             found.append(sandwich)
-    return _with_layers(found)
+    return _with_layers(_without_pool_artifacts(found, pools))
+
+
+def _without_pool_artifacts(found: list[Sandwich], pools: frozenset[str]) -> list[Sandwich]:
+    """A pool "sandwicher" is a multi-hop route's middle hop, not a searcher. Its shape is kept
+    only where the same two txs also sandwich for a real account (a searcher's multi-hop
+    sandwich, which mev-inspect-py reports once per pool, as in block 12914944); two unrelated
+    users' multi-hop swaps through one pool are not a sandwich."""
+    real = {(s.frontrun.tx_hash, s.backrun.tx_hash) for s in found if s.sandwicher not in pools}
+    return [
+        s
+        for s in found
+        if s.sandwicher not in pools or (s.frontrun.tx_hash, s.backrun.tx_hash) in real
+    ]

@@ -87,7 +87,7 @@ def test_every_make_step_says_what_it_does_first() -> None:
     if make is None:
         pytest.skip("make is not installed")
     result = subprocess.run(
-        [make, "-n", "-B", "run", "test", "PYTHON=python3"],
+        [make, "--no-print-directory", "-n", "-B", "run", "test", "PYTHON=python3"],
         cwd=ROOT,
         capture_output=True,
         text=True,
