@@ -205,7 +205,7 @@ def test_two_workers_print_one_whole_line_per_alert_and_an_explained_summary(
     assert "every tx inside the blocks read" in err  # why normalized exceeds read
     for name in ("alerts.jsonl", "detections.jsonl", "dead_letters.jsonl", "summary.json"):
         assert str(tmp_path / name) in err
-    assert f"{tmp_path / 'archive'} (Parquet" in err
+    assert f"{tmp_path / 'archive'} (Delta Lake tables" in err
 
 
 def test_quiet_shows_only_high_and_critical_and_colour_on_request(tmp_path: Path) -> None:
