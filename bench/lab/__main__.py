@@ -4,6 +4,7 @@ print, per detector, precision, recall, alert latency, and every false positive 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from bench.lab.run import run_lab
@@ -18,6 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=1, help="the population's seed (default 1)")
     parser.add_argument("--out", help="the flow's output folder (default: a temporary one)")
+    parser.add_argument(
+        "--json", help="also write the scores and the actors' counts to this file, as JSON"
+    )
     args = parser.parse_args(argv)
     from pathlib import Path
 
@@ -34,7 +38,20 @@ def main(argv: list[str] | None = None) -> int:
         "\nalert ms: from sending the tx that completes a mempool finding (a block: from mining it) to the alert"
     )
     details = listing(result.scores, result.truth)
-    print("\n" + (details or "no false positives, no misses"))
+    print("\n" + (details or "no false positives, no misses"), flush=True)
+    if args.json:
+        scores = [
+            {
+                "detector": s.detector,
+                "truth": len(s.truth),
+                "found": len(s.found),
+                "precision": s.precision,
+                "recall": s.recall,
+            }
+            for s in result.scores
+        ]
+        report = {"actors": result.truth.actors(), "scores": scores}
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     return 0
 
 
