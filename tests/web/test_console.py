@@ -170,8 +170,12 @@ def test_mev_page_shows_findings_and_drills_into_legs(
     rows = "[data-testid=findings] tbody tr.clickable"
     wait_until(lambda: page.locator(rows).count() >= 3, 120, "three MEV findings")
     page.select_option("[data-testid=mev-kind]", "sandwich")
-    wait_until(lambda: page.locator(rows).count() >= 1, 60, "a sandwich finding")
-    assert set(texts(page, f"{rows} td:nth-child(3)")) == {"sandwich"}
+    # The table re-renders after the filter: wait for the filtered rows, not any rows.
+    wait_until(
+        lambda: set(texts(page, f"{rows} td:nth-child(3)")) == {"sandwich"},
+        60,
+        "only sandwich findings",
+    )
     page.locator(rows).first.click()
     legs = page.locator("[data-testid=legs]")
     legs.wait_for()
