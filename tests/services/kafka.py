@@ -71,8 +71,13 @@ def _java() -> str:
 
 
 def _cluster_id() -> str:
-    # What `kafka-storage random-uuid` prints: 16 random bytes, URL-safe base64 without padding.
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    # What `kafka-storage random-uuid` prints: 16 random bytes, URL-safe base64 without padding,
+    # and, as Kafka's own Uuid.randomUuid does, never starting with "-": the storage tool's
+    # argument parser reads "-t -Xy..." as a missing value (1 start in 64 failed that way).
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
 
 
 class KafkaServer:
