@@ -5,6 +5,8 @@
 PYTHON ?= $(shell for p in python3.11 python3.12 python3; do $$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 12))' 2>/dev/null && { echo $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
+# uv resolves and installs in parallel: a fresh setup takes about a third of pip's time.
+UV := $(BIN)/uv pip install --quiet --python $(BIN)/python
 
 .PHONY: run test setup setup-dev services lint bench python console console-build
 
@@ -21,10 +23,10 @@ python:
 $(BIN)/scorpius: pyproject.toml constraints.txt | python
 	@echo "setup 1/3: virtual environment $(VENV) ($(PYTHON))"
 	@$(PYTHON) -m venv $(VENV)
-	@echo "setup 2/3: upgrading pip"
-	@$(BIN)/pip install --quiet --upgrade pip
-	@echo "setup 3/3: installing scorpius and its dependencies (constraints.txt; about a minute the first time)"
-	@$(BIN)/pip install --quiet -c constraints.txt -e .
+	@echo "setup 2/3: the installer (uv, pinned in constraints.txt)"
+	@$(BIN)/pip install --quiet -c constraints.txt uv
+	@echo "setup 3/3: installing scorpius and its dependencies (constraints.txt; about 20 s the first time)"
+	@$(UV) -c constraints.txt -e .
 	@touch $@
 	@echo "setup: done ($(BIN)/scorpius)"
 
@@ -32,7 +34,7 @@ $(BIN)/scorpius: pyproject.toml constraints.txt | python
 # does not wait for them.
 $(VENV)/.dev: $(BIN)/scorpius
 	@echo "setup (tests): installing the test and lint tools (the [dev] extra)"
-	@$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	@$(UV) -c constraints.txt -e '.[dev]'
 	@touch $@
 
 setup: $(BIN)/scorpius
