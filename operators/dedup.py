@@ -10,6 +10,7 @@ behind the first URL another one was), which is how users compare their node pro
 
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict
 
 import bytewax.operators as op
@@ -119,27 +120,34 @@ def dedup_items(
     split = op.branch("is_item", up, lambda x: isinstance(x, RawItem))
     items: Stream[RawItem] = split.trues  # type: ignore[assignment]
 
-    def keyed(item: RawItem) -> tuple[str, tuple[str | None, RawItem]]:
+    # Arrival order, to break ties among items seen in the same millisecond: a gas war's bumps
+    # often share one, and only their arrival order tells which replaced which.
+    arrival = itertools.count()
+
+    def keyed(item: RawItem) -> tuple[str, tuple[int, str | None, RawItem]]:
         ref = item_hash(item)
         key = shard_key(item.chain_id, ref, shards) if ref else f"{item.chain_id}:unkeyed"
-        return key, (ref, item)
+        return key, (next(arrival), ref, item)
 
     def step(
-        seen: SeenSet | None, value: tuple[str | None, RawItem]
-    ) -> tuple[SeenSet, list[RawItem]]:
+        seen: SeenSet | None, value: tuple[int, str | None, RawItem]
+    ) -> tuple[SeenSet, list[tuple[int, RawItem]]]:
         seen = seen or SeenSet(int(ttl_s * 1000), max_per_shard)
-        ref, item = value
-        return seen, [item] if ref is None or keep_first(seen, item, ref) else []
+        order, ref, item = value
+        keep = ref is None or keep_first(seen, item, ref)
+        return seen, [(order, item)] if keep else []
 
     firsts = op.stateful_flat_map("first", op.map("shard", items, keyed), step)
     # A keyed step hands a batch back grouped by key; put it back in the order it was seen, so
     # that later steps meet a sender's txs as the source did (a searcher's frontrun before its
-    # backrun).
+    # backrun, a gas war's bumps in the order the node accepted them).
     in_order = op.flat_map_batch(
-        "in_order", op.key_rm("unkey", firsts), lambda batch: sorted(batch, key=_seen_ms)
+        "in_order",
+        op.key_rm("unkey", firsts),
+        lambda batch: [item for _, item in sorted(batch, key=_arrival)],
     )
     return op.merge("with_letters", in_order, split.falses)
 
 
-def _seen_ms(item: RawItem) -> int:
-    return item.seen_ms
+def _arrival(entry: tuple[int, RawItem]) -> tuple[int, int]:
+    return entry[1].seen_ms, entry[0]

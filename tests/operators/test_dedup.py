@@ -83,3 +83,18 @@ def test_dedup_step_keeps_the_first_copy_of_each_item_and_passes_dead_letters() 
         (10, 150, "rpc:10:a"),
     ]
     assert letter in out
+
+
+def test_dedup_step_keeps_arrival_order_among_items_seen_in_the_same_millisecond() -> None:
+    # A gas war's bumps can share a millisecond; which replaced which is their arrival order.
+    # Hashes spread over many shards, so the keyed step regroups them: the step restores it.
+    hashes = [f"0x{i:04x}{(i * 7919) % 65536:04x}" for i in range(40)]
+    assert len({shard_key(1, h, 64) for h in hashes}) > 10
+    items = [tx_item(h, 500) for h in hashes]
+    out: list[RawItem | DeadLetter] = []
+    flow = Dataflow("dedup_order_test")
+    op.output(
+        "out", dedup_items("dedup", op.input("in", flow, TestingSource(items, batch_size=len(items)))), TestingSink(out)
+    )
+    run_main(flow)
+    assert [json.loads(x.payload)["hash"] for x in out if isinstance(x, RawItem)] == hashes
