@@ -61,6 +61,7 @@ from operators.records import (
     Tx,
 )
 from operators.replacement import SenderBucket, sender_key
+from operators.snapshots import PickledCopy
 
 X = TypeVar("X")
 log = logging.getLogger(__name__)
@@ -456,7 +457,7 @@ class Quoted:
 
 
 @dataclass
-class _QuoteState:
+class _QuoteState(PickledCopy):
     """One chain's quote state: reserves at the head, and the victims held for the searcher test."""
 
     reserves: ReservesAtHead

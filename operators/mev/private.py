@@ -17,6 +17,7 @@ watch intervals.
 
 from __future__ import annotations
 
+import copy
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping
 
@@ -97,6 +98,16 @@ class PrivateFlowTracker:
         self._up: dict[str, int] = {}  # source → watching since (ms)
         self._intervals: deque[tuple[int, int]] = deque(maxlen=max_intervals)
         self._clock = 0
+
+    def __deepcopy__(self, memo: dict[int, object]) -> PrivateFlowTracker:
+        # Bytewax deep-copies this state at every epoch: its values are immutable, so copying
+        # the containers is a deep copy, without a Python walk over a million pending hashes.
+        twin = copy.copy(self)
+        twin._pending = self._pending.copy()
+        twin._recent = self._recent.copy()
+        twin._up = dict(self._up)
+        twin._intervals = self._intervals.copy()
+        return twin
 
     # --- inputs -----------------------------------------------------------------------------
 
