@@ -3,7 +3,7 @@
 Wiring (flows/mempool.py)::
 
     rules = rules_op("rules", etxs, rules_engine_factory(cfg.rules, cfg.kafka), batch_size)
-    alerts = op.map("to_alert", op.merge("alertable", detections, rules.matches), to_alert)
+    alerts = op.map("to_alert", op.merge("alertable", detections, rules.oks), to_alert)
     dead = op.merge("dead_letters", ..., rules.errs)
 """
 
