@@ -43,7 +43,7 @@ def _following(config: RulesConfig, kafka: KafkaConfig) -> RuleEngine:
 def rules_engine_factory(
     config: RulesConfig, kafka: KafkaConfig | None = None
 ) -> Callable[[], RuleEngine]:
-    """What ``rules_op`` calls once per worker (following the rules topic when configured)."""
+    """What ``flows.steps.rules.rules_op`` calls once per worker (following the rules topic when configured)."""
     if config.follow_topic and kafka is not None:
         return functools.partial(_following, config, kafka)
     return functools.partial(engine_for, config)

@@ -40,34 +40,30 @@ class Checked(Generic[X]):
 def split(
     step_id: str, up: Stream[A | B], is_a: Callable[[A | B], TypeGuard[A]]
 ) -> BranchOut[A, B]:
-    """``op.branch`` typed on both sides: ``trues`` are the ``A`` items, ``falses`` the ``B``."""
+    """``op.branch`` typed on both sides: ``trues`` are the ``A`` items, ``falses`` the ``B``.
+
+    Give the result's type where it is assigned (mypy cannot take ``A`` out of a wider union by
+    itself); mypy then checks that ``up`` carries exactly ``A | B``."""
     branch = op.branch(step_id, up, is_a)
     # The guard accepted every A, so what it turned away is the rest of the union: B.
     return BranchOut(branch.trues, cast(Stream[B], branch.falses))
 
 
-def is_dead_letter(item: object) -> TypeGuard[DeadLetter]:
-    return isinstance(item, DeadLetter)
+def guard(kind: type[A]) -> Callable[[object], TypeGuard[A]]:
+    """``isinstance(item, kind)`` as a ``TypeGuard``, for ``split``."""
+
+    def check(item: object) -> TypeGuard[A]:
+        return isinstance(item, kind)
+
+    return check
 
 
-def is_raw_item(item: object) -> TypeGuard[RawItem]:
-    return isinstance(item, RawItem)
-
-
-def is_tx(item: object) -> TypeGuard[Tx]:
-    return isinstance(item, Tx)
-
-
-def is_block(item: object) -> TypeGuard[Block]:
-    return isinstance(item, Block)
-
-
-def is_enriched(item: object) -> TypeGuard[EnrichedTx]:
-    return isinstance(item, EnrichedTx)
-
-
-def is_detection(item: object) -> TypeGuard[Detection]:
-    return isinstance(item, Detection)
+is_dead_letter = guard(DeadLetter)
+is_raw_item = guard(RawItem)
+is_tx = guard(Tx)
+is_block = guard(Block)
+is_enriched = guard(EnrichedTx)
+is_detection = guard(Detection)
 
 
 @operator
