@@ -74,18 +74,14 @@ def build_flow(
 
     # normalize: RawItem → Tx (pending or mined) and Block
     norm = normalize_stage("normalize", raw, cfg.limits)
-    normalized: BranchOut[Tx, Block] = split("is_tx", norm.oks, is_tx)
+    kinds: BranchOut[Tx, Block] = split("is_tx", norm.oks, is_tx)
+    norm_txs, norm_blocks = kinds.trues, kinds.falses
 
     # private order flow: each mined tx's private status from pending sightings and watch states
     tracked: BranchOut[Block, Tx] = split(
         "private_split",
         private_flow(
-            "private",
-            normalized.trues,
-            normalized.falses,
-            watch,
-            cfg.detect.private_lookback_s,
-            cfg.rpc,
+            "private", norm_txs, norm_blocks, watch, cfg.detect.private_lookback_s, cfg.rpc
         ),
         is_block,
     )
@@ -95,7 +91,7 @@ def build_flow(
     # inclusion: pending tx later seen in a block (latency), reorged out, or expired
     inclusions = track_inclusion(
         "inclusion",
-        op.merge("sightings", normalized.trues, normalized.falses),
+        op.merge("sightings", norm_txs, norm_blocks),
         cfg.rpc.pending_ttl_s,
         cfg.rpc.max_pending,
         cfg.rpc.reorg_depth,
@@ -115,7 +111,7 @@ def build_flow(
 
         endpoints = endpoints_from_config(cfg.rpc)
         reserves = RpcReserves(urls_by_chain(endpoints), cfg.detect.reserves_timeout_s)
-        quoted = quote_stage("quote", etxs, normalized.falses, cfg.detect, reserves)
+        quoted = quote_stage("quote", etxs, norm_blocks, cfg.detect, reserves)
         priced: BranchOut[EnrichedTx, Detection] = split("quoted", quoted.oks, is_enriched)
         etxs = priced.trues
         found_parts.append(priced.falses)
