@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import bytewax.operators as op
 from bytewax.dataflow import Stream, operator
@@ -18,6 +18,9 @@ from operators.metrics import (
     reason_class,
 )
 from operators.records import DeadLetter, Detection, Inclusion
+
+X = TypeVar("X")
+Summary = tuple[str, int]  # (summary count name, n) for the run summary
 
 # First-seen → output times above this are replays of history, not latencies.
 MAX_LATENCY_S = 3600.0
@@ -52,26 +55,35 @@ def count(
     return op.flat_map_batch("tally", up, tally)
 
 
+def _per_item(summary: str, observe: Callable[[X], None]) -> Callable[[list[X]], list[Summary]]:
+    """A batch tally: ``observe`` each item (its metrics), and one ``(summary, n)`` item."""
+
+    def tally(batch: list[X]) -> list[Summary]:
+        for item in batch:
+            observe(item)
+        return [(summary, len(batch))]
+
+    return tally
+
+
+def _observe_detection(d: Detection) -> None:
+    DETECTIONS.labels(d.kind, str(d.chain_id)).inc()
+    STAGE_ITEMS.labels("detect", "ok").inc()
+
+
+def _observe_dead_letter(letter: DeadLetter) -> None:
+    DEAD_LETTERS.labels(letter.stage, reason_class(letter.reason)).inc()
+    STAGE_ITEMS.labels(letter.stage, "dead_letter").inc()
+
+
 @operator
-def count_detections(step_id: str, detections: Stream[Detection]) -> Stream[tuple[str, int]]:
-    def tally(batch: list[Detection]) -> list[tuple[str, int]]:
-        for d in batch:
-            DETECTIONS.labels(d.kind, str(d.chain_id)).inc()
-        STAGE_ITEMS.labels("detect", "ok").inc(len(batch))
-        return [("detected", len(batch))]
-
-    return op.flat_map_batch("tally", detections, tally)
+def count_detections(step_id: str, detections: Stream[Detection]) -> Stream[Summary]:
+    return op.flat_map_batch("tally", detections, _per_item("detected", _observe_detection))
 
 
 @operator
-def count_dead_letters(step_id: str, letters: Stream[DeadLetter]) -> Stream[tuple[str, int]]:
-    def tally(batch: list[DeadLetter]) -> list[tuple[str, int]]:
-        for letter in batch:
-            DEAD_LETTERS.labels(letter.stage, reason_class(letter.reason)).inc()
-            STAGE_ITEMS.labels(letter.stage, "dead_letter").inc()
-        return [("dead_lettered", len(batch))]
-
-    return op.flat_map_batch("tally", letters, tally)
+def count_dead_letters(step_id: str, letters: Stream[DeadLetter]) -> Stream[Summary]:
+    return op.flat_map_batch("tally", letters, _per_item("dead_lettered", _observe_dead_letter))
 
 
 @operator
