@@ -4,7 +4,7 @@ Usage: ``python bench/bench_normalize_enrich.py [--seconds 5]``
 
 Two figures: (1) the two pure steps in a plain loop over the sample's tx and call items (the
 per-worker ceiling; CPU time, so other load on a shared machine counts less), and (2) the flow's
-own normalize and enrich stages (``flows.stages``) in a one-worker bytewax flow, wall time, which
+own normalize and enrich stages (``flows.steps.normalize``) in a one-worker bytewax flow, wall time, which
 adds the engine's per-item cost. The flow counts its output once per batch, so that the figure
 is about the two stages, not about a per-item counting step.
 """
@@ -18,14 +18,16 @@ from pathlib import Path
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
+from bytewax.operators import BranchOut
 from bytewax.testing import TestingSink, TestingSource, run_main
 
 from bench.bench_normalize import DEFAULT_SAMPLE, load_items
-from flows import stages
 from flows.config import EnrichConfig
+from flows.steps.checked import is_tx, split
+from flows.steps.normalize import enrich_stage, normalize_stage
 from operators.enrich import enrich
 from operators.normalize import normalize_item
-from operators.records import RawItem, Tx
+from operators.records import Block, RawItem, Tx
 
 
 def loop_rates(items: list[RawItem], seconds: float) -> list[float]:
@@ -45,8 +47,9 @@ def loop_rates(items: list[RawItem], seconds: float) -> list[float]:
 def flow_rate(items: list[RawItem], repeat: int) -> float:
     flow = Dataflow("bench_normalize_enrich")
     stream = op.input("in", flow, TestingSource(items * repeat, batch_size=1024))
-    normalized = stages.normalize_stage("normalize", stream)
-    enriched = stages.enrich_stage("enrich", normalized.txs, EnrichConfig())
+    norm = normalize_stage("normalize", stream)
+    normalized: BranchOut[Tx, Block] = split("is_tx", norm.oks, is_tx)
+    enriched = enrich_stage("enrich", normalized.trues, EnrichConfig())
     counted = op.flat_map_batch("count", enriched, lambda batch: [len(batch)])
     out: list[int] = []
     op.output("out", counted, TestingSink(out))

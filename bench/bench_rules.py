@@ -35,8 +35,8 @@ from operators.rules.abi import (
     RECORD_SIZE,
     encode_batch,
 )
+from operators.rules.compiler import compile_rules, parse_rules
 from operators.rules.host import new_engine
-from rules.compiler import compile_rules, parse_rules
 from tests.operators import rules_wat
 
 # One hand-written rule: a call to one address (to == {addr}) carrying more than {wei} wei, or any

@@ -21,8 +21,10 @@ from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSource, run_main
 
 from connectors.clickhouse.schema import apply_schema
-from connectors.clickhouse.sink import ClickHouseSink, write_clickhouse
-from connectors.delta_archive import DeltaArchiveSink, archive
+from connectors.clickhouse.sink import ClickHouseSink
+from connectors.delta_archive import DeltaArchiveSink
+from flows.steps.archive import archive
+from flows.steps.clickhouse import write_clickhouse
 from operators.records import Tx
 
 T0_MS = 1_700_000_000_000

@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from connectors.rpc import Endpoint, RpcSource
 from flows.config import RpcConfig
-from operators.dedup import SeenSet, dedup_items
+from flows.steps.dedup import dedup_items
+from operators.dedup import SeenSet
 from operators.inclusion import BlockSeen, InclusionTracker, PendingSeen
 from operators.records import RawItem
 from tests.services.anvil import DEV_KEYS, AnvilNode, anvil_binary

@@ -28,8 +28,8 @@ Compaction: every ``compact_seconds`` partition 0 compacts the dates written sin
 compaction (``compact``), on a background thread so the flow does not wait for it. Retention,
 vacuum and time travel live in ``connectors.archive_query``.
 
-Items must be ``(key, record)`` pairs (the key picks the partition); ``archive(...)`` below keys
-records by ``routing_key`` and writes them.
+Items must be ``(key, record)`` pairs (the key picks the partition); the step
+``flows.steps.archive.archive`` keys records by ``routing_key`` and writes them.
 """
 
 from __future__ import annotations
@@ -46,12 +46,10 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-import bytewax.operators as op
 import pyarrow as pa
-from bytewax.dataflow import Stream, operator
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
-from connectors.archive_tables import TABLES, TableSpec, event_date, routing_key
+from connectors.archive_tables import TABLES, TableSpec, event_date
 from connectors.retry import retry_until_done
 from operators.metrics import SINK_BUFFERED, SINK_WRITES
 
@@ -462,10 +460,3 @@ class DeltaArchiveSink(FixedPartitionedSink[Any, ArchivePartState]):
 def _new_run_id() -> str:
     # Sortable by start time, unique across concurrent starts.
     return f"{datetime.now(UTC):%Y%m%dT%H%M%S}{uuid.uuid4().hex[:6]}"
-
-
-@operator
-def archive(step_id: str, up: Stream[Any], sink: DeltaArchiveSink) -> None:
-    """Write records of the sink's table to the archive (keyed by ``routing_key``)."""
-    keyed = op.key_on("key", up, routing_key)
-    op.output("write", keyed, sink)

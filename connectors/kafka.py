@@ -34,10 +34,8 @@ import logging
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-import bytewax.operators as op
 import msgspec
 from bytewax.connectors.kafka import (
     KafkaError,
@@ -45,7 +43,7 @@ from bytewax.connectors.kafka import (
     KafkaSource,
     KafkaSourceMessage,
 )
-from bytewax.dataflow import Dataflow, Stream, operator
+from bytewax.inputs import FixedPartitionedSource
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Producer
 from confluent_kafka import KafkaError as ConfluentError
@@ -280,19 +278,7 @@ def fitted_message(record: Publishable, max_bytes: int, topic: str) -> SinkMessa
 
 # --- bytewax source ---------------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class RawInput:
-    """What ``kafka_raw_input`` yields: RawItems and the dead letters of the source.
-
-    Unpacks like a pair: ``raws, dead = kafka_raw_input("kafka", flow, cfg)``.
-    """
-
-    raws: Stream[RawItem]
-    dead_letters: Stream[DeadLetter]
-
-    def __iter__(self) -> Any:
-        return iter((self.raws, self.dead_letters))
+RawConsumed = RawMessage | KafkaError[bytes | None, bytes | None]
 
 
 def _starting_offset(cfg: KafkaConfig) -> int:
@@ -302,28 +288,12 @@ def _starting_offset(cfg: KafkaConfig) -> int:
     return offsets[cfg.start_at]
 
 
-def _decode_batch(batch: list[RawMessage]) -> list[RawItem | DeadLetter]:
-    # Per batch rather than per message: one Python call, and one metric update per chain.
-    items = [decode_raw(msg) for msg in batch]
-    per_chain = Counter(item.chain_id for item in items if isinstance(item, RawItem))
-    for chain_id, n in per_chain.items():
-        SOURCE_MESSAGES.labels("kafka", str(chain_id)).inc(n)
-    return items
-
-
-@dataclass(frozen=True)
-class _Consumed:
-    oks: Stream[RawMessage]
-    errs: Stream[KafkaError[bytes | None, bytes | None]]
-
-
-@operator
-def _consume(
-    step_id: str, flow: Dataflow, cfg: KafkaConfig, stop: threading.Event | None
-) -> _Consumed:
-    # bytewax's kafka input operator (same step ids, so recovery state carries over), with a
-    # source that ends on ``stop``.
-    source: Any = KafkaSource(
+def raw_source(
+    cfg: KafkaConfig, stop: threading.Event | None = None
+) -> FixedPartitionedSource[RawConsumed, Any]:
+    """``tx_raw`` as bytewax's ``KafkaSource``: one partition per Kafka partition, consumer errors
+    as items (``raise_on_errors=False``); every partition ends once ``stop`` is set."""
+    source: FixedPartitionedSource[RawConsumed, Any] = KafkaSource(
         list(cfg.brokers),
         [cfg.topic_raw],
         tail=cfg.tail,
@@ -332,31 +302,17 @@ def _consume(
         batch_size=cfg.batch_size,
         raise_on_errors=False,
     )
-    if stop is not None:
-        source = StoppableSource(source, stop)
-    consumed = op.input("kafka_input", flow, source)
-    split = op.branch("split_err", consumed, lambda msg: isinstance(msg, KafkaSourceMessage))
-    return _Consumed(cast(Stream[RawMessage], split.trues), cast(Any, split.falses))
+    return source if stop is None else StoppableSource(source, stop)
 
 
-@operator
-def kafka_raw_input(
-    step_id: str, flow: Dataflow, cfg: KafkaConfig, stop: threading.Event | None = None
-) -> RawInput:
-    """``tx_raw`` as RawItems: one bytewax source partition per Kafka partition.
-
-    Offsets are the source's recovery state (resume with ``-r``); with ``cfg.tail`` false the
-    input ends once every partition has been read to its end, and every partition ends once
-    ``stop`` is set (a graceful stop). Malformed messages and consumer errors become
-    ``DeadLetter(stage="kafka_source")``; nothing in a message can stop the flow.
-    """
-    consumed = _consume("consume", flow, cfg, stop)
-    decoded = op.flat_map_batch("decode", consumed.oks, _decode_batch)
-    split = op.branch("is_raw", decoded, lambda item: isinstance(item, RawItem))
-    consume_errors = op.map("consume_errors", consumed.errs, consume_error_letter)
-    dead = op.merge("dead_letters", split.falses, consume_errors)
-    # branch() cannot narrow the element type; the predicate above does.
-    return RawInput(cast(Stream[RawItem], split.trues), cast(Stream[DeadLetter], dead))
+def decode_batch(batch: list[RawMessage]) -> list[RawItem | DeadLetter]:
+    """Messages as RawItems (or dead letters), per batch rather than per message: one Python call,
+    and one metric update per chain."""
+    items = [decode_raw(msg) for msg in batch]
+    per_chain = Counter(item.chain_id for item in items if isinstance(item, RawItem))
+    for chain_id, n in per_chain.items():
+        SOURCE_MESSAGES.labels("kafka", str(chain_id)).inc(n)
+    return items
 
 
 # --- bytewax sink -----------------------------------------------------------------------------
@@ -423,11 +379,3 @@ class KafkaRecordSink(DynamicSink[SinkMessage]):
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _TopicPartition:
         return _TopicPartition(Producer(self._settings), self._topic)
-
-
-@operator
-def kafka_output(step_id: str, up: Stream[Publishable], cfg: KafkaConfig, topic: str) -> None:
-    """Publish records to ``topic``: RawItem as ``tx_raw`` framing, the rest as keyed JSON."""
-    limit = cfg.max_message_bytes
-    messages = op.filter_map("encode", up, lambda record: fitted_message(record, limit, topic))
-    op.output("produce", messages, KafkaRecordSink(cfg, topic))

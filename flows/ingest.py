@@ -15,9 +15,9 @@ import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import Source
 
-from connectors.kafka import kafka_output
 from flows.config import Config, ConfigError, load_config
 from flows.sources import raw_input
+from flows.steps.kafka import kafka_output
 from operators.records import DeadLetter, RawItem
 
 

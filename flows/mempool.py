@@ -12,23 +12,40 @@ from pathlib import Path
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import Source
+from bytewax.operators import BranchOut
 
 from connectors.alerts.log import JsonlLog
 from connectors.alerts.sink import build_alert_sink, for_alert_sink
-from connectors.delta_archive import archive
 from connectors.local import ConsoleSink, SummarySink, as_line, for_summary, jsonl_sink
-from flows import stages
 from flows.config import Config, ConfigError, load_config
 from flows.logs import configure_logging
 from flows.rules import rules_engine_factory
 from flows.shutdown import install_stop_handlers
 from flows.sources import raw_input
+from flows.steps.archive import archive
+from flows.steps.checked import is_block, is_enriched, is_tx, split
+from flows.steps.dedup import dedup_alerts
+from flows.steps.detect import block_detect, is_flashblock, link_predictions, preconfirmed_detect
+from flows.steps.inclusion import track_inclusion
+from flows.steps.normalize import block_txs, enrich_stage, enricher_for, normalize_stage
+from flows.steps.private import private_flow
+from flows.steps.quote import quote_stage
+from flows.steps.rules import rules_op
+from flows.steps.tally import count, count_dead_letters, count_detections, count_inclusions
+from flows.steps.windows import amm_factories, mempool_detect
 from flows.storage import archive_sink, clickhouse_sink
 from operators.alerting import alertable, at_least, console_line, to_alert
-from operators.inclusion import track_inclusion
 from operators.mev.private import is_watch_item, watch_state
-from operators.records import SEVERITIES, Alert, Block, DeadLetter, Detection, RawItem, Tx
-from operators.rules.flow import rules_op
+from operators.records import (
+    SEVERITIES,
+    Alert,
+    Block,
+    DeadLetter,
+    Detection,
+    EnrichedTx,
+    RawItem,
+    Tx,
+)
 
 
 def build_flow(
@@ -48,39 +65,40 @@ def build_flow(
     else:
         raw = op.input("source", flow, source)
     # Flashblocks (L2 feeds) also arrive whole: MEV inside them before their block exists
-    preconfirmed = stages.preconfirmed_detect("preconfirmed_mev", raw)
-    raw = op.filter("not_flashblocks", raw, lambda item: not stages.is_flashblock(item))
+    preconfirmed = preconfirmed_detect("preconfirmed_mev", raw)
+    raw = op.filter("not_flashblocks", raw, lambda item: not is_flashblock(item))
 
     # the live source's watch states (connected or not) go to the private-flow step only
     watch = op.filter_map("watch_states", raw, watch_state)
     raw = op.filter("not_watch", raw, lambda item: not is_watch_item(item))
 
     # normalize: RawItem → Tx (pending or mined) and Block
-    norm = stages.normalize_stage("normalize", raw, cfg.limits)
+    norm = normalize_stage("normalize", raw, cfg.limits)
+    kinds: BranchOut[Tx, Block] = split("is_tx", norm.oks, is_tx)
+    norm_txs, norm_blocks = kinds.trues, kinds.falses
 
     # private order flow: each mined tx's private status from pending sightings and watch states
-    tracked = op.branch(
+    tracked: BranchOut[Block, Tx] = split(
         "private_split",
-        stages.private_flow(
-            "private", norm.txs, norm.blocks, watch, cfg.detect.private_lookback_s, cfg.rpc
+        private_flow(
+            "private", norm_txs, norm_blocks, watch, cfg.detect.private_lookback_s, cfg.rpc
         ),
-        lambda item: isinstance(item, Block),
+        is_block,
     )
-    blocks: Stream[Block] = tracked.trues  # type: ignore[assignment]
-    pending: Stream[Tx] = tracked.falses  # type: ignore[assignment]
-    txs = op.merge("all_txs", pending, stages.block_txs("mined", blocks))
+    blocks, pending = tracked.trues, tracked.falses
+    txs = op.merge("all_txs", pending, block_txs("mined", blocks))
 
     # inclusion: pending tx later seen in a block (latency), reorged out, or expired
     inclusions = track_inclusion(
         "inclusion",
-        op.merge("sightings", norm.txs, norm.blocks),
+        op.merge("sightings", norm_txs, norm_blocks),
         cfg.rpc.pending_ttl_s,
         cfg.rpc.max_pending,
         cfg.rpc.reorg_depth,
     )
 
     # enrich: decoded call, swaps, labels, kind
-    etxs = stages.enrich_stage("enrich", txs, cfg.enrich)
+    etxs = enrich_stage("enrich", txs, cfg.enrich)
 
     # quote: pending swaps priced from pool reserves at the newest block (Swap.quote), and the
     # sandwichable victims among them; live nodes only (a quote needs a node to ask)
@@ -93,18 +111,19 @@ def build_flow(
 
         endpoints = endpoints_from_config(cfg.rpc)
         reserves = RpcReserves(urls_by_chain(endpoints), cfg.detect.reserves_timeout_s)
-        quoted = stages.quote_stage("quote", etxs, norm.blocks, cfg.detect, reserves)
-        etxs = quoted.priced
-        found_parts.append(quoted.victims)
+        quoted = quote_stage("quote", etxs, norm_blocks, cfg.detect, reserves)
+        priced: BranchOut[EnrichedTx, Detection] = split("quoted", quoted.oks, is_enriched)
+        etxs = priced.trues
+        found_parts.append(priced.falses)
         dead_parts.append(quoted.errs)
 
     # detect: mempool windows (replacement per sender, sandwich attempts, frontrun copies),
     # MEV in mined blocks from their call traces, and blocks' sandwiches linked to the mempool
     # alerts that predicted them
-    mempool = stages.mempool_detect("mempool_mev", etxs, cfg.detect)
-    mined = stages.block_detect("block_mev", blocks, stages.amm_factories(cfg.detect))
+    mempool = mempool_detect("mempool_mev", etxs, cfg.detect)
+    mined = block_detect("block_mev", blocks, amm_factories(cfg.detect))
     found = op.merge("found", mempool.oks, mined.oks, preconfirmed.oks, *found_parts)
-    predicted = stages.link_predictions(
+    predicted = link_predictions(
         "predicted", found, cfg.detect.prediction_horizon_s, cfg.detect.prediction_max_victims
     )
     detections = op.merge("detections", found, predicted.links)
@@ -115,11 +134,11 @@ def build_flow(
     )
 
     # alerts: every detection and rule match becomes an alert
-    alerts = stages.dedup_alerts(
+    alerts = dedup_alerts(
         "alert_dedup",
         op.map(
             "to_alert",
-            op.filter("alertable", op.merge("alert_inputs", detections, rules.matches), alertable),
+            op.filter("alertable", op.merge("alert_inputs", detections, rules.oks), alertable),
             to_alert,
         ),
         cfg.alerts.dedup_window_s,
@@ -134,7 +153,7 @@ def build_flow(
 
     # sinks: Kafka topics (when publishing), Delta archive, ClickHouse (when configured), local JSON lines and console
     if cfg.kafka.publish:
-        from connectors.kafka import kafka_output
+        from flows.steps.kafka import kafka_output
 
         kafka_output("kafka_enriched", etxs, cfg.kafka, cfg.kafka.topic_enriched)
         kafka_output("kafka_bundles", detections, cfg.kafka, cfg.kafka.topic_bundles)
@@ -144,14 +163,14 @@ def build_flow(
     archive("archive_txs", etxs, archive_sink(cfg, "transactions"))
     archive("archive_blocks", blocks, archive_sink(cfg, "blocks"))
     archive("archive_detections", detections, archive_sink(cfg, "detections"))
-    archive("archive_rule_matches", rules.matches, archive_sink(cfg, "rule_matches"))
+    archive("archive_rule_matches", rules.oks, archive_sink(cfg, "rule_matches"))
     archive("archive_alerts", alerts, archive_sink(cfg, "alerts"))
     archive("archive_dead", dead, archive_sink(cfg, "dead_letters"))
     clickhouse = clickhouse_sink(cfg, parts)
     if clickhouse is not None:
-        from connectors.clickhouse.sink import write_clickhouse
+        from flows.steps.clickhouse import write_clickhouse
 
-        analytics = op.merge("analytics", etxs, blocks, detections, rules.matches, alerts, dead)
+        analytics = op.merge("analytics", etxs, blocks, detections, rules.oks, alerts, dead)
         write_clickhouse("clickhouse", analytics, clickhouse)
     op.output(
         "detections_out",
@@ -188,7 +207,7 @@ def build_flow(
                 "always or never"
             )
         shown = op.filter("console_severity", alerts, lambda a: at_least(a.severity, minimum))
-        enricher = stages.enricher_for(cfg.enrich)
+        enricher = enricher_for(cfg.enrich)
 
         def label(chain_id: int, address: str) -> str | None:
             found = enricher.label(chain_id, address)
@@ -203,16 +222,16 @@ def build_flow(
     decoded = op.filter("decoded", etxs, lambda etx: etx.call is not None)
     counts = op.merge(
         "counts",
-        stages.count("count_read", raw, "read"),
+        count("count_read", raw, "read"),
         # enrich is one-to-one, so its output counts what was normalized, right before the sinks
-        stages.count("count_norm", etxs, "normalized", ("sink", lambda e: e.tx.first_seen_ms)),
-        stages.count("count_blocks", blocks, "blocks"),
-        stages.count_dead_letters("count_dead", dead),
-        stages.count("count_decoded", decoded, "decoded"),
-        stages.count_detections("count_detected", detections),
-        stages.count("count_rules", rules.matches, "rule_matches"),
-        stages.count("count_alerts", alerts, "alerts", ("alert", lambda a: a.first_seen_ms)),
-        stages.count_inclusions("count_inclusions", inclusions),
+        count("count_norm", etxs, "normalized", ("sink", lambda e: e.tx.first_seen_ms)),
+        count("count_blocks", blocks, "blocks"),
+        count_dead_letters("count_dead", dead),
+        count("count_decoded", decoded, "decoded"),
+        count_detections("count_detected", detections),
+        count("count_rules", rules.oks, "rule_matches"),
+        count("count_alerts", alerts, "alerts", ("alert", lambda a: a.first_seen_ms)),
+        count_inclusions("count_inclusions", inclusions),
         predicted.outcomes,
     )
     op.output(

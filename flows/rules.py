@@ -3,7 +3,7 @@
 Wiring (flows/mempool.py)::
 
     rules = rules_op("rules", etxs, rules_engine_factory(cfg.rules, cfg.kafka), batch_size)
-    alerts = op.map("to_alert", op.merge("alertable", detections, rules.matches), to_alert)
+    alerts = op.map("to_alert", op.merge("alertable", detections, rules.oks), to_alert)
     dead = op.merge("dead_letters", ..., rules.errs)
 """
 
@@ -43,7 +43,7 @@ def _following(config: RulesConfig, kafka: KafkaConfig) -> RuleEngine:
 def rules_engine_factory(
     config: RulesConfig, kafka: KafkaConfig | None = None
 ) -> Callable[[], RuleEngine]:
-    """What ``rules_op`` calls once per worker (following the rules topic when configured)."""
+    """What ``flows.steps.rules.rules_op`` calls once per worker (following the rules topic when configured)."""
     if config.follow_topic and kafka is not None:
         return functools.partial(_following, config, kafka)
     return functools.partial(engine_for, config)

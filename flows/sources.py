@@ -12,8 +12,8 @@ from bytewax.dataflow import Dataflow, Stream
 from connectors.replay import Pacing, ReplaySource
 from connectors.stoppable import StoppableSource
 from flows.config import Config, ConfigError
+from flows.steps.dedup import dedup_items
 from operators.bounds import TimeBounds
-from operators.dedup import dedup_items
 from operators.records import DeadLetter, RawItem, Tx
 
 # Each source's connector is imported when the configuration selects it: the others pull in
@@ -57,7 +57,7 @@ def raw_input(
     if kind == "rpc":
         return live_input(step_id, flow, cfg, stop)
     if kind == "kafka":
-        from connectors.kafka import kafka_raw_input
+        from flows.steps.kafka import kafka_raw_input
 
         raws, dead = kafka_raw_input(step_id, flow, cfg.kafka, stop)
         return op.merge(f"{step_id}_all", raws, dead)

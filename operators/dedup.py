@@ -2,7 +2,7 @@
 
 Several URLs of one chain deliver the same pending txs and blocks, and a reconnect may deliver a
 block again. The source cannot dedup across its partitions (they run on different workers), so
-this is a keyed step after it: items are keyed by a shard of (chain, hash), each shard holds a
+this is a keyed step after it (flows/steps/dedup.py): items are keyed by a shard of (chain, hash), each shard holds a
 bounded, time-expiring ``SeenSet``. The item that passes is the first to reach the step, with its
 own ``seen_ms`` and ``source``; later copies only feed the sighting-delay histogram (how far
 behind the first URL another one was), which is how users compare their node providers.
@@ -10,15 +10,12 @@ behind the first URL another one was), which is how users compare their node pro
 
 from __future__ import annotations
 
-import itertools
 from collections import OrderedDict
 
-import bytewax.operators as op
 import msgspec
-from bytewax.dataflow import Stream, operator
 
 from operators.metrics import SIGHTING_DELAY_SECONDS, SOURCE_DUPLICATES, STATE_EVICTIONS
-from operators.records import DeadLetter, RawItem
+from operators.records import RawItem
 
 Key = tuple[int, str]
 Sighting = tuple[int, str]  # (first seen ms, source that saw it first)
@@ -115,48 +112,3 @@ def shard_key(chain_id: int, ref: str, shards: int) -> str:
     except ValueError:
         shard = 0
     return f"{chain_id}:{shard}"
-
-
-@operator
-def dedup_items(
-    step_id: str,
-    up: Stream[RawItem | DeadLetter],
-    ttl_s: float = 900.0,
-    max_per_shard: int = 20_000,
-    shards: int = 64,
-) -> Stream[RawItem | DeadLetter]:
-    """Drop items already delivered by another URL or before a reconnect; dead letters pass."""
-    split = op.branch("is_item", up, lambda x: isinstance(x, RawItem))
-    items: Stream[RawItem] = split.trues  # type: ignore[assignment]
-
-    # Arrival order, to break ties among items seen in the same millisecond: a gas war's bumps
-    # often share one, and only their arrival order tells which replaced which.
-    arrival = itertools.count()
-
-    def keyed(item: RawItem) -> tuple[str, tuple[int, str | None, RawItem]]:
-        ref = item_hash(item)
-        key = shard_key(item.chain_id, ref, shards) if ref else f"{item.chain_id}:unkeyed"
-        return key, (next(arrival), ref, item)
-
-    def step(
-        seen: SeenSet | None, value: tuple[int, str | None, RawItem]
-    ) -> tuple[SeenSet, list[tuple[int, RawItem]]]:
-        seen = seen or SeenSet(int(ttl_s * 1000), max_per_shard)
-        order, ref, item = value
-        keep = ref is None or keep_first(seen, item, ref)
-        return seen, [(order, item)] if keep else []
-
-    firsts = op.stateful_flat_map("first", op.map("shard", items, keyed), step)
-    # A keyed step hands a batch back grouped by key; put it back in the order it was seen, so
-    # that later steps meet a sender's txs as the source did (a searcher's frontrun before its
-    # backrun, a gas war's bumps in the order the node accepted them).
-    in_order = op.flat_map_batch(
-        "in_order",
-        op.key_rm("unkey", firsts),
-        lambda batch: [item for _, item in sorted(batch, key=_arrival)],
-    )
-    return op.merge("with_letters", in_order, split.falses)
-
-
-def _arrival(entry: tuple[int, RawItem]) -> tuple[int, int]:
-    return entry[1].seen_ms, entry[0]

@@ -20,13 +20,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections import Counter, OrderedDict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-import bytewax.operators as op
 import msgspec
-from bytewax.dataflow import Stream, operator
 
 from operators.metrics import INCLUSION_SECONDS, INCLUSION_UNSEEN, INCLUSIONS, STATE_EVICTIONS
 from operators.records import Block, DeadLetter, Inclusion, RawItem, Tx
@@ -310,30 +307,3 @@ def sighting(item: RawItem | Tx | Block | DeadLetter) -> Sighting | None:
     except (msgspec.DecodeError, msgspec.ValidationError, ValueError):
         return None
     return None
-
-
-@operator
-def track_inclusion(
-    step_id: str,
-    up: Stream[RawItem | Tx | Block | DeadLetter],
-    pending_ttl_s: float = 3600.0,
-    max_pending: int = 1_000_000,
-    reorg_depth: int = 64,
-) -> Stream[Inclusion]:
-    """Inclusion records from deduped source items (or normalized Tx / Block records)."""
-
-    def keyed(item: RawItem | Tx | Block | DeadLetter) -> Iterable[tuple[str, Sighting]]:
-        found = sighting(item)
-        return () if found is None else ((str(found.chain_id), found),)
-
-    def step(
-        tracker: InclusionTracker | None, seen: Sighting
-    ) -> tuple[InclusionTracker, list[Inclusion]]:
-        if tracker is None:
-            tracker = InclusionTracker(
-                seen.chain_id, int(pending_ttl_s * 1000), max_pending, reorg_depth
-            )
-        return tracker, tracker.on_sighting(seen)
-
-    resolved = op.stateful_flat_map("track", op.flat_map("sighting", up, keyed), step)
-    return op.key_rm("unkey", resolved)

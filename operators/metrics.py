@@ -162,7 +162,7 @@ STATE_EVICTIONS = Counter(
     "Entries a stateful step forgot because its per-key state reached its cap, by stage and limit",
     ["stage", "limit"],
 )
-# --- mempool lifecycle and trust (flows/stages, operators/mev/mempool) -------------------------
+# --- mempool lifecycle and trust (flows/steps, operators/mev/mempool) --------------------------
 LATE_MINED = Counter(
     "scorpius_mempool_late_mined",
     "Mined sightings that reached a mempool window behind its watermark (nothing left to settle)",

@@ -1,5 +1,6 @@
 ;; Shared functions of every module the declarative compiler emits (a str.format template:
-;; {heap}, {abi}, {mul64}, {mul32}, {severities}, {value_eth} are filled in by rules/compiler.py).
+;; {heap}, {abi}, {mul64}, {mul32}, {severities}, {value_eth} are filled in by
+;; operators/rules/compiler.py).
   (type $pred (func (param i32) (result i32)))
   (global $heap (mut i32) (i32.const {heap}))
   (func (export "scorpius_abi_version") (result i32) (i32.const {abi}))

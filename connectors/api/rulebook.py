@@ -22,9 +22,9 @@ from connectors.api.store import RuleSet, Store
 from connectors.rule_sets import SUFFIX, FolderSink
 from operators.records import EnrichedTx, RuleMatch, to_builtins
 from operators.rules import RuleEngine
+from operators.rules.compiler import compile_rules, parse_rules
 from operators.rules.errors import RuleLoadError
 from operators.rules.host import compile_module, new_engine
-from rules.compiler import compile_rules, parse_rules
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 MAX_SOURCE = 256 << 10

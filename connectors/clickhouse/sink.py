@@ -12,7 +12,8 @@ resumed flow only replays records after the snapshot. Those may reach ClickHouse
 once); the ReplacingMergeTree tables keep one row per natural key (after a merge, or at once with
 ``SELECT ... FINAL``).
 
-Items are ``(key, record)`` pairs; ``write_clickhouse(...)`` keys records and writes them.
+Items are ``(key, record)`` pairs; the step ``flows.steps.clickhouse.write_clickhouse`` keys records
+and writes them.
 """
 
 from __future__ import annotations
@@ -25,13 +26,10 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-import bytewax.operators as op
-from bytewax.dataflow import Stream, operator
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 from clickhouse_driver import Client
 from clickhouse_driver.errors import NetworkError, ServerException, SocketTimeoutError
 
-from connectors.archive_tables import routing_key
 from connectors.clickhouse.tables import TABLES, table_for
 from connectors.retry import Backoff, retry_until_done
 from operators.metrics import (
@@ -257,9 +255,3 @@ class ClickHouseSink(FixedPartitionedSink[Any, None]):
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _ClickHousePartition:
         return _ClickHousePartition(self)
-
-
-@operator
-def write_clickhouse(step_id: str, up: Stream[Any], sink: ClickHouseSink) -> None:
-    """Write records of any ClickHouse table (keyed by ``routing_key``)."""
-    op.output("write", op.key_on("key", up, routing_key), sink)

@@ -14,7 +14,7 @@ several URLs (or a replay after a reconnect) deliver twice.
 - **Flashblocks**: binary frames are brotli-compressed JSON, text frames plain JSON; a frame that
   decompresses beyond ``max_frame_bytes`` is refused. Besides its txs, a flashblock whose
   receipts have logs is handed on whole (``RawItem(kind="flashblock")``) for the preconfirmed MEV
-  step (``flows.stages.preconfirmed_detect``).
+  step (``flows.steps.detect.preconfirmed_detect``).
 - Frames larger than ``max_frame_bytes`` on the wire close the connection (websocket close code
   1009): dead letter ``oversize frame``, then reconnect. Connection trouble is retried with the RPC
   source's backoff (``backoff_delay``) and counted in ``scorpius_source_reconnects``.

@@ -35,7 +35,7 @@ from operators.enrich import enrich
 from operators.normalize import normalize_item
 from operators.records import Block, DeadLetter, EnrichedTx, RuleMatch, encode_json
 from operators.rules import RuleEngine
-from rules.compiler import compile_rules, parse_rules
+from operators.rules.compiler import compile_rules, parse_rules
 
 _decoder = msgspec.json.Decoder(EnrichedTx)
 

@@ -26,6 +26,7 @@ import wasmtime
 from operators.metrics import RULE_EVALUATIONS, RULE_FAULTS, RULE_MATCHES, RULE_SECONDS
 from operators.records import SEVERITIES, DeadLetter, EnrichedTx, RuleMatch
 from operators.rules import abi
+from operators.rules.compiler import Rule, compile_rules, parse_rules
 from operators.rules.errors import RuleLoadError
 from operators.rules.fields import format_message, message_values
 from operators.rules.host import (
@@ -36,7 +37,6 @@ from operators.rules.host import (
     compile_module,
     new_engine,
 )
-from rules.compiler import Rule, compile_rules, parse_rules
 
 log = logging.getLogger(__name__)
 

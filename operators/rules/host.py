@@ -15,8 +15,8 @@ from typing import Any
 import wasmtime
 
 from operators.rules import abi
+from operators.rules.compiler import RuleInfo
 from operators.rules.errors import RuleLoadError
-from rules.compiler import RuleInfo
 
 log = logging.getLogger(__name__)
 

@@ -24,18 +24,19 @@ from dataclasses import dataclass
 import bytewax.operators as op
 import msgspec
 from bytewax.dataflow import Dataflow
+from bytewax.operators import BranchOut
 from confluent_kafka import KafkaError, Message, Producer
 
 from connectors.kafka import (
     HEADER_CHAIN_ID,
     HEADER_SEEN_MS,
-    kafka_output,
-    kafka_raw_input,
     raw_message,
 )
-from flows import stages
 from flows.config import EnrichConfig, KafkaConfig, load_config
-from operators.records import Detection, EnrichedTx, RawItem
+from flows.steps.checked import is_tx, split
+from flows.steps.kafka import kafka_output, kafka_raw_input
+from flows.steps.normalize import enrich_stage, normalize_stage
+from operators.records import Block, Detection, EnrichedTx, RawItem, Tx
 from tests.services.kafka import producer_headers
 
 CHAINS = (1, 42161, 10, 8453)
@@ -77,8 +78,9 @@ def track(
 def build_flow(cfg: KafkaConfig) -> Dataflow:
     flow = Dataflow("kafka_workload")
     raws, source_letters = kafka_raw_input("tx_raw", flow, cfg)
-    norm = stages.normalize_stage("normalize", raws)
-    etxs = stages.enrich_stage("enrich", norm.txs, EnrichConfig())
+    norm = normalize_stage("normalize", raws)
+    normalized: BranchOut[Tx, Block] = split("is_tx", norm.oks, is_tx)
+    etxs = enrich_stage("enrich", normalized.trues, EnrichConfig())
     keyed = op.key_on("by_sender", etxs, lambda etx: f"{etx.tx.chain_id}:{etx.tx.sender}")
     tracked = op.flat_map("unkey", op.stateful_map("track", keyed, track), lambda kv: kv[1])
     kinds = op.branch("is_enriched", tracked, lambda item: isinstance(item, EnrichedTx))

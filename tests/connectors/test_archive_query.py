@@ -20,7 +20,8 @@ from connectors.archive_query import (
     query,
 )
 from connectors.archive_tables import tx_from_row
-from connectors.delta_archive import DeltaArchiveSink, archive
+from connectors.delta_archive import DeltaArchiveSink
+from flows.steps.archive import archive
 from operators.records import Tx
 from tests.connectors.samples import HOUR_MS, T0_MS, make_detection, make_enriched, make_tx
 from tests.services.s3 import S3Archive

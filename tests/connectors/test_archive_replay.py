@@ -12,7 +12,8 @@ from bytewax.testing import TestingSink, TestingSource, run_main
 
 from connectors.archive_query import Filters
 from connectors.archive_replay import ArchiveReplaySource
-from connectors.delta_archive import DeltaArchiveSink, archive
+from connectors.delta_archive import DeltaArchiveSink
+from flows.steps.archive import archive
 from tests.connectors.samples import HOUR_MS, T0_MS, make_enriched, make_tx
 
 # Out of order on purpose, across three hours and two chains, with two uint256 values.

@@ -15,9 +15,10 @@ from clickhouse_driver import Client
 from prometheus_client import REGISTRY
 
 from connectors.clickhouse.schema import apply_schema
-from connectors.clickhouse.sink import ClickHouseSink, write_clickhouse
+from connectors.clickhouse.sink import ClickHouseSink
 from connectors.clickhouse.tables import TABLES
 from connectors.retry import Backoff
+from flows.steps.clickhouse import write_clickhouse
 from operators.records import Block, DeadLetter
 from tests.connectors.samples import (
     make_alert,

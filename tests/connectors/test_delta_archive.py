@@ -20,11 +20,11 @@ from connectors.archive_tables import TABLES, tx_from_row
 from connectors.delta_archive import (
     ArchivePartState,
     DeltaArchiveSink,
-    archive,
     compact,
     delta_storage_options,
     table_uri,
 )
+from flows.steps.archive import archive
 from tests.connectors.samples import (
     HOUR_MS,
     T0_MS,

@@ -22,8 +22,6 @@ from connectors.kafka import (
     STAGE,
     consume_error_letter,
     decode_raw,
-    kafka_output,
-    kafka_raw_input,
     raw_message,
     record_key,
     to_message,
@@ -34,6 +32,7 @@ from flows.commands import kafka as kafka_command
 from flows.config import Config, ConfigError, KafkaConfig, load_config
 from flows.ingest import build_ingest_flow
 from flows.sources import raw_input
+from flows.steps.kafka import kafka_output, kafka_raw_input
 from operators.records import (
     Alert,
     DeadLetter,

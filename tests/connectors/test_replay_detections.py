@@ -12,9 +12,11 @@ from bytewax.dataflow import Dataflow, Stream
 from bytewax.testing import TestingSink, TestingSource, run_main
 
 from connectors.archive_replay import ArchiveReplaySource
-from connectors.delta_archive import DeltaArchiveSink, archive
-from flows import stages
+from connectors.delta_archive import DeltaArchiveSink
 from flows.config import DetectConfig, EnrichConfig
+from flows.steps.archive import archive
+from flows.steps.normalize import enrich_stage
+from flows.steps.windows import mempool_detect
 from operators.records import Detection, Tx
 from tests.connectors.samples import T0_MS
 
@@ -54,8 +56,8 @@ LIVE_TXS = [
 
 
 def detect(flow: Dataflow, txs: Stream[Tx], out: list[Detection]) -> None:
-    etxs = stages.enrich_stage("enrich", txs, EnrichConfig())
-    found = stages.mempool_detect("mempool", etxs, DetectConfig())
+    etxs = enrich_stage("enrich", txs, EnrichConfig())
+    found = mempool_detect("mempool", etxs, DetectConfig())
     op.output("detections", found.oks, TestingSink(out))
 
 

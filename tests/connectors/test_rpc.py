@@ -24,8 +24,8 @@ from websockets.asyncio.server import ServerConnection, serve
 
 from connectors.rpc import Endpoint, RpcSource
 from flows.config import RpcConfig
-from operators.dedup import dedup_items
-from operators.inclusion import track_inclusion
+from flows.steps.dedup import dedup_items
+from flows.steps.inclusion import track_inclusion
 from operators.normalize import normalize_item
 from operators.records import Block, DeadLetter, Inclusion, RawItem, Tx
 from tests.services.anvil import DEV_KEYS, AnvilNode, StartAnvil

@@ -14,14 +14,17 @@ from typing import Any
 
 import bytewax.operators as op
 import pytest
-from bytewax.dataflow import Dataflow, Stream
+from bytewax.dataflow import Dataflow
+from bytewax.operators import BranchOut
 from bytewax.testing import TestingSink, run_main
 from eth_account import Account
 
 from connectors.rpc import Endpoint, RpcSource
-from flows import stages
 from flows.config import RpcConfig
-from operators.dedup import dedup_items
+from flows.steps import private
+from flows.steps.checked import is_block, is_tx, split
+from flows.steps.dedup import dedup_items
+from flows.steps.normalize import normalize_stage
 from operators.mev.private import PRIVATE, PUBLIC, UNKNOWN, is_watch_item, watch_state
 from operators.records import Block, Tx
 from tests.connectors.test_rpc import FAST, connected, nonce_of, send, tx_of_type, wait_until
@@ -92,14 +95,14 @@ def private_flow(endpoint: Endpoint, cfg: RpcConfig) -> Iterator[tuple[list[Tx],
     flow = Dataflow("private_flow_test")
     raw = dedup_items("dedup", op.input("rpc", flow, RpcSource([endpoint], cfg, stop)))
     watch = op.filter_map("watch", raw, watch_state)
-    norm = stages.normalize_stage(
-        "normalize", op.filter("rest", raw, lambda x: not is_watch_item(x))
+    norm = normalize_stage("normalize", op.filter("rest", raw, lambda x: not is_watch_item(x)))
+    normalized: BranchOut[Tx, Block] = split("is_tx", norm.oks, is_tx)
+    annotated = private.private_flow(
+        "private", normalized.trues, normalized.falses, watch, LOOKBACK_S, cfg
     )
-    annotated = stages.private_flow("private", norm.txs, norm.blocks, watch, LOOKBACK_S, cfg)
-    op.output("pending", norm.txs, TestingSink(pending))
-    split = op.branch("blocks_only", annotated, lambda item: isinstance(item, Block))
-    only_blocks: Stream[Block] = split.trues  # type: ignore[assignment]
-    op.output("blocks", only_blocks, TestingSink(blocks))
+    op.output("pending", normalized.trues, TestingSink(pending))
+    only_blocks: BranchOut[Block, Tx] = split("blocks_only", annotated, is_block)
+    op.output("blocks", only_blocks.trues, TestingSink(blocks))
     thread = threading.Thread(target=run_main, args=(flow,), daemon=True)
     thread.start()
     try:

@@ -29,8 +29,9 @@ from clickhouse_driver import Client
 from prometheus_client import REGISTRY
 
 from connectors.clickhouse.schema import apply_schema
-from connectors.clickhouse.sink import ClickHouseSink, write_clickhouse
+from connectors.clickhouse.sink import ClickHouseSink
 from connectors.retry import Backoff
+from flows.steps.clickhouse import write_clickhouse
 from operators.records import Tx
 from tests.connectors.samples import make_tx
 from tests.faults.accounting import tally

@@ -186,7 +186,7 @@ def test_swaps_on_pools_of_an_unknown_factory_are_warned_about_once_per_chain(
         tx(f"c{i}", f"0x{i:040x}", UNI_ROUTER, _buy(f"0x{i:040x}", 0), 0, 2 * GWEI, chain=chain)
         for i in range(1, 4)
     ]
-    with caplog.at_level(logging.WARNING, logger="flows.stages"):
+    with caplog.at_level(logging.WARNING, logger="flows.steps.windows"):
         run(tmp_path, [("tx", T0 + i, s) for i, s in enumerate(swaps)], chain=chain)
     lines = [
         r.getMessage() for r in caplog.records if "SCORPIUS_DETECT_AMM_FACTORIES" in r.getMessage()

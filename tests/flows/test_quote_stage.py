@@ -8,10 +8,12 @@ from datetime import timedelta
 import bytewax.operators as op
 import msgspec
 from bytewax.dataflow import Dataflow
+from bytewax.operators import BranchOut
 from bytewax.testing import TestingSink, TestingSource, run_main
 
-from flows import stages
 from flows.config import DetectConfig
+from flows.steps.checked import is_enriched, split
+from flows.steps.quote import quote_stage
 from operators.mev.mempool import amm
 from operators.mev.mempool.reserves import ReservesUnavailable
 from operators.mev.pools import v2_pair
@@ -64,12 +66,13 @@ def test_pending_swaps_are_quoted_once_per_pool_and_block_and_failures_are_lette
     stream = op.input("in", flow, TestingSource(items))
     etxs = op.filter_map("etxs", stream, lambda x: x if isinstance(x, EnrichedTx) else None)
     blocks = op.filter_map("blocks", stream, lambda x: x if isinstance(x, Block) else None)
-    quoted = stages.quote_stage("quote", etxs, blocks, DetectConfig(), fetch)
+    quoted = quote_stage("quote", etxs, blocks, DetectConfig(), fetch)
+    priced: BranchOut[EnrichedTx, Detection] = split("priced", quoted.oks, is_enriched)
     out_txs: list[EnrichedTx] = []
     out_found: list[Detection] = []
     out_dead: list[DeadLetter] = []
-    op.output("txs", quoted.priced, TestingSink(out_txs))
-    op.output("found", quoted.victims, TestingSink(out_found))
+    op.output("txs", priced.trues, TestingSink(out_txs))
+    op.output("found", priced.falses, TestingSink(out_found))
     op.output("dead", quoted.errs, TestingSink(out_dead))
     run_main(flow, epoch_interval=timedelta(0))
 

@@ -12,9 +12,10 @@ import pytest
 from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSource, run_main
 
-from connectors.delta_archive import DeltaArchiveSink, archive
+from connectors.delta_archive import DeltaArchiveSink
 from flows.commands import rules as rules_command
 from flows.config import EXAMPLE_RULES
+from flows.steps.archive import archive
 from operators.records import RuleMatch, encode_json
 from operators.rules import RuleEngine
 from tests.operators.rules_txs import sample_enriched

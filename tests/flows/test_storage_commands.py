@@ -12,9 +12,10 @@ from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSource, run_main
 from clickhouse_driver import Client
 
-from connectors.delta_archive import DeltaArchiveSink, archive
+from connectors.delta_archive import DeltaArchiveSink
 from flows.commands import archive as archive_command
 from flows.commands import clickhouse as clickhouse_command
+from flows.steps.archive import archive
 from tests.connectors.samples import HOUR_MS, T0_MS, make_tx
 from tests.services.clickhouse import ClickHouseDatabase
 

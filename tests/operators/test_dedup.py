@@ -8,7 +8,8 @@ import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSink, TestingSource, run_main
 
-from operators.dedup import SeenSet, dedup_items, item_hash, shard_key
+from flows.steps.dedup import dedup_items
+from operators.dedup import SeenSet, item_hash, shard_key
 from operators.records import DeadLetter, RawItem
 
 

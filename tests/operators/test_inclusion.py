@@ -8,7 +8,8 @@ import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSink, TestingSource, run_main
 
-from operators.inclusion import BlockSeen, InclusionTracker, PendingSeen, sighting, track_inclusion
+from flows.steps.inclusion import track_inclusion
+from operators.inclusion import BlockSeen, InclusionTracker, PendingSeen, sighting
 from operators.records import DeadLetter, Inclusion, RawItem, Tx
 
 

@@ -19,7 +19,7 @@ import yaml
 from operators.records import KINDS, EnrichedTx
 from operators.rules import RuleEngine, RuleLoadError
 from operators.rules.abi import swap_slippage
-from rules.compiler import parse_rules
+from operators.rules.compiler import parse_rules
 from tests.operators.rules_txs import sample_enriched
 
 TXS = sample_enriched()

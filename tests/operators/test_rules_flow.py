@@ -11,9 +11,9 @@ from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSink, TestingSource, cluster_main, run_main
 
 from flows.config import EXAMPLE_RULES
+from flows.steps.rules import rules_op
 from operators.records import DeadLetter, EnrichedTx, RuleMatch
 from operators.rules import Limits, RuleEngine
-from operators.rules.flow import rules_op
 from tests.operators import rules_wat
 from tests.operators.rules_txs import sample_enriched
 
@@ -27,7 +27,7 @@ def _run(rules_dir: Path, batch_size: int) -> tuple[list[RuleMatch], list[DeadLe
     out = rules_op("rules", txs, factory, batch_size=256)
     matches: list[RuleMatch] = []
     errs: list[DeadLetter] = []
-    op.output("matches", out.matches, TestingSink(matches))
+    op.output("matches", out.oks, TestingSink(matches))
     op.output("errs", out.errs, TestingSink(errs))
     run_main(flow)
     return matches, errs
@@ -78,7 +78,7 @@ def test_hot_reload_while_the_flow_runs(tmp_path: Path) -> None:
     factory = functools.partial(RuleEngine.from_dir, tmp_path, reload_interval_s=0.0)
     out = rules_op("rules", stream, factory)
     matches: list[RuleMatch] = []
-    op.output("matches", out.matches, TestingSink(matches))
+    op.output("matches", out.oks, TestingSink(matches))
     op.output("errs", out.errs, TestingSink([]))
     run_main(flow)
     by_tx = {m.tx_hash: m.message for m in matches}
@@ -101,7 +101,7 @@ def test_two_workers_each_get_their_own_engine() -> None:
     txs = op.redistribute("spread", op.input("txs", flow, TestingSource(TXS, batch_size=50)))
     out = rules_op("rules", txs, factory, batch_size=256)
     matches: list[RuleMatch] = []
-    op.output("matches", out.matches, TestingSink(matches))
+    op.output("matches", out.oks, TestingSink(matches))
     op.output("errs", out.errs, TestingSink([]))
     cluster_main(flow, [], 0, worker_count_per_proc=2)
     expected, _ = RuleEngine.from_dir(EXAMPLE_RULES).evaluate(TXS)

@@ -29,6 +29,7 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -457,7 +458,8 @@ def _index_key(rule: Rule) -> tuple[str, Predicate | None]:
     return "always", None
 
 
-_PRELUDE = (Path(__file__).parent / "compiler_prelude.wat").read_text()
+# The prelude sits with the rule language in rules/, beside the examples and the SDK.
+_PRELUDE = resources.files("rules").joinpath("compiler_prelude.wat").read_text()
 # The batch loop: for each record, the index lookups (``body``) run the candidate rules.
 _EVAL_BATCH = """
   (func (export "eval_batch")

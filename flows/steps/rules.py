@@ -10,20 +10,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import bytewax.operators as op
 from bytewax.dataflow import Stream, operator
 
+from flows.steps.checked import Checked, split_errors
 from operators.metrics import DEAD_LETTERS, STAGE_ITEMS, reason_class
 from operators.records import DeadLetter, EnrichedTx, RuleMatch
 from operators.rules.engine import RuleEngine
-
-
-@dataclass(frozen=True)
-class RulesOut:
-    matches: Stream[RuleMatch]
-    errs: Stream[DeadLetter]
 
 
 class _PerWorker:
@@ -63,10 +57,7 @@ def rules_op(
     up: Stream[EnrichedTx],
     engine_factory: Callable[[], RuleEngine],
     batch_size: int = 512,
-) -> RulesOut:
+) -> Checked[RuleMatch]:
     """Every rule match of ``up`` and the dead letters of rule faults and load errors."""
     evaluated = op.flat_map_batch("evaluate", up, _PerWorker(engine_factory, batch_size))
-    split = op.branch("split", evaluated, lambda item: isinstance(item, RuleMatch))
-    matches: Stream[RuleMatch] = split.trues  # type: ignore[assignment]
-    errs: Stream[DeadLetter] = split.falses  # type: ignore[assignment]
-    return RulesOut(matches=matches, errs=errs)
+    return split_errors("split", evaluated)

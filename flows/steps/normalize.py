@@ -1,0 +1,62 @@
+"""Normalize (RawItem → Tx and Block) and enrich (decoded call, swaps, labels, kind)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import bytewax.operators as op
+from bytewax.dataflow import Stream, operator
+
+from flows.config import EnrichConfig, LimitsConfig
+from flows.steps import now_ms
+from flows.steps.checked import Checked, split_errors
+from operators.bounds import TimeBounds
+from operators.enrich import DEFAULT_ENRICHER, Enricher
+from operators.normalize import SizeLimits, normalize_item
+from operators.records import Block, DeadLetter, EnrichedTx, RawItem, Tx
+
+
+def size_limits(cfg: LimitsConfig) -> SizeLimits:
+    return SizeLimits(
+        tx_payload_bytes=cfg.max_tx_payload_bytes,
+        block_payload_bytes=cfg.max_block_payload_bytes,
+        calldata_bytes=cfg.max_calldata_bytes,
+        dead_letter_payload_bytes=cfg.dead_letter_payload_bytes,
+    )
+
+
+@operator
+def normalize_stage(
+    step_id: str, raw: Stream[RawItem | Tx | DeadLetter], limits: LimitsConfig = LimitsConfig()
+) -> Checked[Tx | Block]:
+    """RawItem → Tx and Block; anything malformed or out of range (or already a dead letter) →
+    errs. Archived transactions arrive as ``Tx`` and pass through unchanged. Size and clock
+    limits: ``limits``."""
+    sizes = size_limits(limits)
+    bounds = TimeBounds(int(limits.max_clock_skew_s * 1000))
+
+    def run(item: RawItem | Tx | DeadLetter) -> Iterable[Tx | Block | DeadLetter]:
+        if isinstance(item, RawItem):
+            return normalize_item(item, sizes, bounds, now_ms())
+        return (item,)
+
+    return split_errors("split", op.flat_map("normalize", raw, run))
+
+
+def enricher_for(cfg: EnrichConfig) -> Enricher:
+    """The bundled selectors and labels, and the user's folders when set."""
+    if cfg.labels_dir or cfg.abi_dir:
+        return Enricher.load(cfg.labels_dir or None, cfg.abi_dir or None)
+    return DEFAULT_ENRICHER
+
+
+@operator
+def enrich_stage(step_id: str, txs: Stream[Tx], cfg: EnrichConfig) -> Stream[EnrichedTx]:
+    """Decoding never fails a tx: unknown calldata is the normal case, so there is no errs stream."""
+    return op.map("enrich", txs, enricher_for(cfg).enrich)
+
+
+@operator
+def block_txs(step_id: str, blocks: Stream[Block]) -> Stream[Tx]:
+    """The transactions inside mined blocks, for the archive and the rules."""
+    return op.flat_map("txs", blocks, lambda block: block.txs)
