@@ -6,8 +6,10 @@ Usage: ``python -m bench.bench_l2 [--samples ../shared/chain-samples] [--seconds
    frame: frame → ``operators.l2`` decoder (base64 / brotli, RLP, hash re-derived, sender
    recovered) → ``RawItem`` → the flow's ``normalize_item`` → ``Tx``. Arbitrum: the docs' real
    signed tx, 100 times in one batch message per frame (the feed's own framing). Flashblocks: the
-   real 11-tx Base frame, brotli-compressed as Base sends it. Each is measured three ways:
+   real 11-tx Base frame, brotli-compressed as Base sends it. Each is measured:
    - **one thread**, CPU time: one worker's share (a feed partition decodes in its thread);
+     to ``Tx`` (with the flow's normalizer) and to ``RawItem`` (what the source partition
+     itself does; the normalizer is the flow's next step);
    - **without sender recovery**, CPU time: the same with the secp256k1 recovery left out (a
      fixed sender), i.e. what everything else costs;
    - **recovery on a pool of N threads** inside the one worker (``SenderRecovery``; the
@@ -89,6 +91,14 @@ def to_txs(items: list[RawItem | DeadLetter]) -> int:
     return count
 
 
+def items(items: list[RawItem | DeadLetter]) -> int:
+    assert all(isinstance(item, RawItem) for item in items), items
+    return len(items)
+
+
+Count = Callable[[list[RawItem | DeadLetter]], int]
+
+
 class FixedSender(SenderRecovery):
     """Leaves the secp256k1 recovery out: every sender is the zero address."""
 
@@ -102,37 +112,47 @@ def feed_benchmarks(seconds: float, threads: int) -> None:
     compressed = brotli.compress(FLASHBLOCK_TXS)
     decoder = FlashblockDecoder(BASE, "bench")
 
-    def arbitrum(recovery: SenderRecovery) -> Callable[[], int]:
+    def arbitrum(recovery: SenderRecovery, count: Count = to_txs) -> Callable[[], int]:
         def run() -> int:
             return sum(
-                to_txs(decode_feed_frame(f, ARBITRUM_ONE, "bench", 0, recovery)[0]) for f in frames
+                count(decode_feed_frame(f, ARBITRUM_ONE, "bench", 0, recovery)[0]) for f in frames
             )
 
         return run
 
-    def flashblocks(recovery: SenderRecovery) -> Callable[[], int]:
+    def flashblocks(recovery: SenderRecovery, count: Count = to_txs) -> Callable[[], int]:
         def run() -> int:
-            return sum(to_txs(decoder.decode(compressed, 0, recovery)[1]) for _ in range(100))
+            return sum(count(decoder.decode(compressed, 0, recovery)[1]) for _ in range(100))
 
         return run
+
+    def line(what: str, rates: list[float]) -> None:
+        print(f"  {what:<48} {figures(rates)}")
 
     with ThreadPoolExecutor(threads) as pool:
         pooled = SenderRecovery(pool, threads)
         for name, make in (("arbitrum feed", arbitrum), ("flashblocks", flashblocks)):
             print(f"{name}: decoded txs/s per worker")
-            print(
-                f"  one thread (CPU time)             {figures(cpu_rates(make(INLINE), seconds))}"
+            line("frame -> Tx, one thread (CPU time)", cpu_rates(make(INLINE), seconds))
+            line(
+                "frame -> RawItem (the source's share, CPU)",
+                cpu_rates(make(INLINE, items), seconds),
             )
-            fixed = cpu_rates(make(FixedSender()), seconds)
-            print(f"  without sender recovery (CPU)     {figures(fixed)}")
+            line(
+                "frame -> Tx without sender recovery (CPU)", cpu_rates(make(FixedSender()), seconds)
+            )
+            line(
+                "frame -> RawItem without sender recovery (CPU)",
+                cpu_rates(make(FixedSender(), items), seconds),
+            )
             inline_wall: list[float] = []
             pool_wall: list[float] = []
             until = time.perf_counter() + seconds
             while time.perf_counter() < until:  # interleaved passes: both see the same load
                 inline_wall.append(once(make(INLINE), time.perf_counter)[0])
                 pool_wall.append(once(make(pooled), time.perf_counter)[0])
-            print(f"  one thread (wall clock)           {figures(inline_wall)}")
-            print(f"  recovery on {threads} threads (wall)     {figures(pool_wall)}")
+            line("frame -> Tx, one thread (wall clock)", inline_wall)
+            line(f"frame -> Tx, recovery on {threads} threads (wall clock)", pool_wall)
     # What one sender recovery (libsecp256k1 through coincurve) costs here.
     _, signature = decode_unsigned(arbitrum_signed_tx())
     assert signature is not None
