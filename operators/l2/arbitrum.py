@@ -122,15 +122,14 @@ def decode_feed_frame(
 ) -> tuple[list[RawItem | DeadLetter], int | None]:
     """Every sequenced transaction of one feed frame, a dead letter per problem, and the
     frame's highest sequence number (None if it has no message): where a client resumes."""
-    text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
     try:
         broadcast = _decode_broadcast(frame)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         reason = f"garbage frame: not a BroadcastMessage: {exc}"
-        return [dead(STAGE, reason, text, source, chain_id, seen_ms)], None
+        return [dead(STAGE, reason, _text(frame), source, chain_id, seen_ms)], None
     if broadcast.version != 1:
         reason = f"unknown feed version: {broadcast.version}"
-        return [dead(STAGE, reason, text, source, chain_id, seen_ms)], None
+        return [dead(STAGE, reason, _text(frame), source, chain_id, seen_ms)], None
     txs = FrameTxs(SEQUENCED, chain_id, source, seen_ms, STAGE)
     highest: int | None = None
     for raw in broadcast.messages or ():
@@ -142,6 +141,10 @@ def decode_feed_frame(
         highest = max(highest or 0, message.sequenceNumber)
         _add_message(txs, message, bytes(raw))
     return txs.items(recovery), highest
+
+
+def _text(frame: bytes | str) -> str:
+    return frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
 
 
 def _add_message(txs: FrameTxs, message: _FeedMessage, raw: bytes) -> None:
