@@ -35,6 +35,9 @@ from rusty_rlp import encode_raw
 from sha3 import keccak_256
 
 TYPE_OP_DEPOSIT = 0x7E
+# A tx nests lists 4 deep at most (blob wrapper, tx, access list, entry, keys); deeper input is
+# refused before Python's recursion limit is reached.
+MAX_RLP_DEPTH = 16
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 # Field names of each type's RLP list, in order (the signature is always the last three).
@@ -115,9 +118,11 @@ def _long_payload(data: bytes, pos: int, end: int, length_size: int) -> tuple[in
     return start, start + size
 
 
-def _rlp_list(data: bytes, pos: int, end: int) -> list[RlpItem]:
+def _rlp_list(data: bytes, pos: int, end: int, depth: int = 0) -> list[RlpItem]:
     """The items of the list payload ``data[pos:end]``; the string cases are inlined (most items
     of a tx are short strings, a Python call each would be a good part of the decoding)."""
+    if depth > MAX_RLP_DEPTH:
+        raise _malformed(f"lists nested deeper than {MAX_RLP_DEPTH}")
     out: list[RlpItem] = []
     append = out.append
     while pos < end:
@@ -144,7 +149,7 @@ def _rlp_list(data: bytes, pos: int, end: int) -> list[RlpItem]:
                     raise _malformed(f"list of {first - 0xC0} bytes announced at byte {start - 1}")
             else:
                 start, pos = _long_payload(data, pos, end, first - 0xF7)
-            append(_rlp_list(data, start, pos))
+            append(_rlp_list(data, start, pos, depth + 1))
     return out
 
 

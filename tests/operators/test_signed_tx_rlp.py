@@ -15,7 +15,7 @@ import rlp
 from operators.l2.flashblocks import FlashblockDecoder
 from operators.l2.items import SenderRecovery
 from operators.records import DeadLetter, RawItem
-from operators.signed_tx import BadTx, rlp_decode
+from operators.signed_tx import BadTx, decode_signed_tx, rlp_decode
 from tests.connectors.l2_frames import BASE, FLASHBLOCK_TXS, base_signed_txs
 
 SIZES = (0, 1, 2, 55, 56, 255, 256, 1024, 66_000)
@@ -78,6 +78,26 @@ def test_rlp_decoding_agrees_with_the_rlp_package_on_valid_and_broken_encodings(
 )
 def test_non_canonical_or_truncated_rlp_is_refused(data: bytes) -> None:
     assert ours(data) == "refused" == reference(data)
+
+
+def nested_lists(depth: int) -> bytes:
+    data = b"\xc0"
+    for _ in range(depth):
+        size = len(data)
+        if size < 56:
+            data = bytes((0xC0 + size,)) + data
+        else:
+            length = size.to_bytes((size.bit_length() + 7) // 8, "big")
+            data = bytes((0xF7 + len(length),)) + length + data
+    return data
+
+
+def test_deeply_nested_lists_are_refused_not_a_recursion_error() -> None:
+    assert ours(nested_lists(15)) != "refused"
+    deep = nested_lists(5_000)  # past Python's recursion limit
+    assert ours(deep) == "refused"
+    with pytest.raises(BadTx, match="lists nested deeper than"):
+        decode_signed_tx(b"\x02" + deep)
 
 
 def test_senders_recovered_on_a_thread_pool_equal_the_inline_ones_in_order() -> None:
