@@ -29,7 +29,7 @@ from collections.abc import Iterator
 
 import msgspec
 
-from operators.l2.items import SEQUENCED, dead, tx_item
+from operators.l2.items import INLINE, SEQUENCED, FrameTxs, SenderRecovery, dead
 from operators.records import DeadLetter, RawItem
 
 STAGE = "source.arbitrum_feed"
@@ -114,59 +114,61 @@ def l2_envelopes(l2msg: bytes, depth: int = 0) -> Iterator[bytes | _Bad]:
 
 
 def decode_feed_frame(
-    frame: bytes | str, chain_id: int, source: str, seen_ms: int
+    frame: bytes | str,
+    chain_id: int,
+    source: str,
+    seen_ms: int,
+    recovery: SenderRecovery = INLINE,
 ) -> tuple[list[RawItem | DeadLetter], int | None]:
     """Every sequenced transaction of one feed frame, a dead letter per problem, and the
     frame's highest sequence number (None if it has no message): where a client resumes."""
-    text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
-    out: list[RawItem | DeadLetter] = []
-
-    def letter(reason: str, payload: str) -> DeadLetter:
-        return dead(STAGE, reason, payload, source, chain_id, seen_ms)
-
     try:
         broadcast = _decode_broadcast(frame)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        return [letter(f"garbage frame: not a BroadcastMessage: {exc}", text)], None
+        reason = f"garbage frame: not a BroadcastMessage: {exc}"
+        return [dead(STAGE, reason, _text(frame), source, chain_id, seen_ms)], None
     if broadcast.version != 1:
-        return [letter(f"unknown feed version: {broadcast.version}", text)], None
+        reason = f"unknown feed version: {broadcast.version}"
+        return [dead(STAGE, reason, _text(frame), source, chain_id, seen_ms)], None
+    txs = FrameTxs(SEQUENCED, chain_id, source, seen_ms, STAGE)
     highest: int | None = None
     for raw in broadcast.messages or ():
         try:
             message = _decode_message(raw)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            out.append(letter(f"garbage message: {exc}", bytes(raw).decode("utf-8", "replace")))
+            txs.letter(f"garbage message: {exc}", bytes(raw).decode("utf-8", "replace"))
             continue
         highest = max(highest or 0, message.sequenceNumber)
-        out.extend(_message_items(message, bytes(raw), chain_id, source, seen_ms))
-    return out, highest
+        _add_message(txs, message, bytes(raw))
+    return txs.items(recovery), highest
 
 
-def _message_items(
-    message: _FeedMessage, raw: bytes, chain_id: int, source: str, seen_ms: int
-) -> list[RawItem | DeadLetter]:
-    def letter(reason: str) -> DeadLetter:
-        return dead(STAGE, reason, raw.decode("utf-8", "replace"), source, chain_id, seen_ms)
+def _text(frame: bytes | str) -> str:
+    return frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
+
+
+def _add_message(txs: FrameTxs, message: _FeedMessage, raw: bytes) -> None:
+    def letter(reason: str) -> None:
+        txs.letter(reason, raw.decode("utf-8", "replace"))
 
     l1 = message.message.message
     kind = l1.header.kind
     if kind != L1_KIND_L2_MESSAGE:
-        if kind in L1_KINDS_FROM_L1:
-            return []
-        return [letter(f"unknown message kind: L1 kind {kind}")]
+        if kind not in L1_KINDS_FROM_L1:
+            letter(f"unknown message kind: L1 kind {kind}")
+        return
     if l1.l2Msg is None:
-        return [letter("l2 message without l2Msg")]
+        letter("l2 message without l2Msg")
+        return
     try:
         l2msg = binascii.a2b_base64(l1.l2Msg, strict_mode=True)
     except (binascii.Error, ValueError) as exc:
-        return [letter(f"bad base64: {exc}")]
-    out: list[RawItem | DeadLetter] = []
+        letter(f"bad base64: {exc}")
+        return
     index = 0
     for envelope in l2_envelopes(l2msg):
         if isinstance(envelope, _Bad):
-            out.append(letter(f"{envelope} (sequence {message.sequenceNumber})"))
+            letter(f"{envelope} (sequence {message.sequenceNumber})")
             continue
-        position = (message.sequenceNumber, index)
-        out.append(tx_item(envelope, SEQUENCED, position, chain_id, source, seen_ms, STAGE))
+        txs.add(envelope, (message.sequenceNumber, index))
         index += 1
-    return out

@@ -24,7 +24,7 @@ import brotli
 import msgspec
 
 from operators.l2 import FLASHBLOCK_KIND
-from operators.l2.items import PRECONFIRMED, dead, tx_item
+from operators.l2.items import INLINE, PRECONFIRMED, FrameTxs, SenderRecovery, dead
 from operators.records import DeadLetter, RawItem, Receipt
 
 STAGE = "source.flashblocks"
@@ -175,7 +175,7 @@ class FlashblockDecoder:
         return number
 
     def decode(
-        self, frame: bytes | str, seen_ms: int
+        self, frame: bytes | str, seen_ms: int, recovery: SenderRecovery = INLINE
     ) -> tuple[Flashblock | None, list[RawItem | DeadLetter]]:
         """The decoded flashblock (None if the frame is no flashblock) and its items."""
 
@@ -204,20 +204,15 @@ class FlashblockDecoder:
                     _show(raw),
                 )
             ]
-        items: list[RawItem | DeadLetter] = []
+        txs = FrameTxs(PRECONFIRMED, self.chain_id, self.source, seen_ms, STAGE)
         for i, text in enumerate(flashblock.diff.transactions):
             try:
                 envelope = bytes.fromhex(text[2:] if text.startswith("0x") else text)
             except ValueError as exc:
-                items.append(letter(f"bad tx hex: {exc}", text))
+                txs.letter(f"bad tx hex: {exc}", text)
                 continue
-            position = (number, flashblock.index, i)
-            items.append(
-                tx_item(
-                    envelope, PRECONFIRMED, position, self.chain_id, self.source, seen_ms, STAGE
-                )
-            )
-        return flashblock, items
+            txs.add(envelope, (number, flashblock.index, i))
+        return flashblock, txs.items(recovery)
 
 
 def _show(frame: bytes | str) -> str:
