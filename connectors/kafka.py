@@ -52,7 +52,6 @@ from confluent_kafka import KafkaError as ConfluentError
 from confluent_kafka import Message as ConfluentMessage
 
 from connectors.stoppable import StoppableSource
-from flows.config import ConfigError, KafkaConfig
 from operators.bounds import chain_id_reason
 from operators.metrics import SINK_ERRORS, SINK_WRITES, SOURCE_MESSAGES
 from operators.records import (
@@ -285,7 +284,7 @@ def fitted_message(record: Publishable, max_bytes: int, topic: str) -> SinkMessa
 class RawInput:
     """What ``kafka_raw_input`` yields: RawItems and the dead letters of the source.
 
-    Unpacks like a pair: ``raws, dead = kafka_raw_input("kafka", flow, cfg)``.
+    Unpacks like a pair: ``raws, dead = kafka_raw_input("kafka", flow, where)``.
     """
 
     raws: Stream[RawItem]
@@ -295,11 +294,24 @@ class RawInput:
         return iter((self.raws, self.dead_letters))
 
 
-def _starting_offset(cfg: KafkaConfig) -> int:
-    offsets = {"earliest": OFFSET_BEGINNING, "latest": OFFSET_END}
-    if cfg.start_at not in offsets:
-        raise ConfigError(f"SCORPIUS_KAFKA_START_AT: {cfg.start_at!r} is not earliest or latest")
-    return offsets[cfg.start_at]
+# Where a source with no recovered offset begins.
+STARTING_OFFSETS = {"earliest": OFFSET_BEGINNING, "latest": OFFSET_END}
+
+
+@dataclass(frozen=True)
+class RawTopic:
+    """Where ``kafka_raw_input`` reads: bytewax's ``KafkaSource`` arguments, plainly.
+
+    ``add_config`` holds the librdkafka settings (security, ``group.id``); ``starting_offset``
+    is one of ``STARTING_OFFSETS``' values; ``tail`` false ends the input at the topic's end.
+    """
+
+    brokers: tuple[str, ...]
+    topic: str
+    add_config: dict[str, str]
+    starting_offset: int
+    tail: bool
+    batch_size: int
 
 
 def _decode_batch(batch: list[RawMessage]) -> list[RawItem | DeadLetter]:
@@ -319,17 +331,17 @@ class _Consumed:
 
 @operator
 def _consume(
-    step_id: str, flow: Dataflow, cfg: KafkaConfig, stop: threading.Event | None
+    step_id: str, flow: Dataflow, where: RawTopic, stop: threading.Event | None
 ) -> _Consumed:
     # bytewax's kafka input operator (same step ids, so recovery state carries over), with a
     # source that ends on ``stop``.
     source: Any = KafkaSource(
-        list(cfg.brokers),
-        [cfg.topic_raw],
-        tail=cfg.tail,
-        starting_offset=_starting_offset(cfg),
-        add_config={**cfg.client_settings(), "group.id": cfg.group_id},
-        batch_size=cfg.batch_size,
+        list(where.brokers),
+        [where.topic],
+        tail=where.tail,
+        starting_offset=where.starting_offset,
+        add_config=where.add_config,
+        batch_size=where.batch_size,
         raise_on_errors=False,
     )
     if stop is not None:
@@ -341,16 +353,16 @@ def _consume(
 
 @operator
 def kafka_raw_input(
-    step_id: str, flow: Dataflow, cfg: KafkaConfig, stop: threading.Event | None = None
+    step_id: str, flow: Dataflow, where: RawTopic, stop: threading.Event | None = None
 ) -> RawInput:
     """``tx_raw`` as RawItems: one bytewax source partition per Kafka partition.
 
-    Offsets are the source's recovery state (resume with ``-r``); with ``cfg.tail`` false the
+    Offsets are the source's recovery state (resume with ``-r``); with ``where.tail`` false the
     input ends once every partition has been read to its end, and every partition ends once
     ``stop`` is set (a graceful stop). Malformed messages and consumer errors become
     ``DeadLetter(stage="kafka_source")``; nothing in a message can stop the flow.
     """
-    consumed = _consume("consume", flow, cfg, stop)
+    consumed = _consume("consume", flow, where, stop)
     decoded = op.flat_map_batch("decode", consumed.oks, _decode_batch)
     split = op.branch("is_raw", decoded, lambda item: isinstance(item, RawItem))
     consume_errors = op.map("consume_errors", consumed.errs, consume_error_letter)
@@ -413,11 +425,11 @@ class _TopicPartition(StatelessSinkPartition[SinkMessage]):
 class KafkaRecordSink(DynamicSink[SinkMessage]):
     """One idempotent producer per worker, writing to one topic and checking every delivery."""
 
-    def __init__(self, cfg: KafkaConfig, topic: str) -> None:
+    def __init__(self, add_config: dict[str, str], topic: str, max_message_bytes: int) -> None:
         self._settings = {
-            **cfg.client_settings(),
+            **add_config,
             **PRODUCER_SETTINGS,
-            "message.max.bytes": str(cfg.max_message_bytes),
+            "message.max.bytes": str(max_message_bytes),
         }
         self._topic = topic
 
@@ -426,8 +438,16 @@ class KafkaRecordSink(DynamicSink[SinkMessage]):
 
 
 @operator
-def kafka_output(step_id: str, up: Stream[Publishable], cfg: KafkaConfig, topic: str) -> None:
-    """Publish records to ``topic``: RawItem as ``tx_raw`` framing, the rest as keyed JSON."""
-    limit = cfg.max_message_bytes
-    messages = op.filter_map("encode", up, lambda record: fitted_message(record, limit, topic))
-    op.output("produce", messages, KafkaRecordSink(cfg, topic))
+def kafka_output(
+    step_id: str,
+    up: Stream[Publishable],
+    add_config: dict[str, str],
+    topic: str,
+    max_message_bytes: int,
+) -> None:
+    """Publish records to ``topic``: RawItem as ``tx_raw`` framing, the rest as keyed JSON.
+    ``add_config``: librdkafka settings (``bootstrap.servers``, security)."""
+    messages = op.filter_map(
+        "encode", up, lambda record: fitted_message(record, max_message_bytes, topic)
+    )
+    op.output("produce", messages, KafkaRecordSink(add_config, topic, max_message_bytes))

@@ -3,7 +3,7 @@
 ``python -m bytewax.run flows.ingest:flow`` (or ``scorpius kafka ingest``). In production
 ingestion and processing scale separately: this job fills ``tx_raw``; processing workers read it
 with ``SCORPIUS_SOURCE_KIND=kafka``, one or more Kafka partitions each. The source is the
-processing flow's own (``flows.sources.raw_input``), so both read RPC or replay the same way;
+processing flow's own (``flows.wiring.sources.raw_input``), so both read RPC or replay the same way;
 what a source could not read goes to the dead-letter topic.
 """
 
@@ -15,9 +15,9 @@ import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import Source
 
-from connectors.kafka import kafka_output
 from flows.config import Config, ConfigError, load_config
-from flows.sources import raw_input
+from flows.wiring.kafka import kafka_output
+from flows.wiring.sources import raw_input
 from operators.records import DeadLetter, RawItem
 
 

@@ -14,16 +14,17 @@ from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import Source
 
 from connectors.alerts.log import JsonlLog
-from connectors.alerts.sink import build_alert_sink, for_alert_sink
+from connectors.alerts.sink import for_alert_sink
 from connectors.delta_archive import archive
 from connectors.local import ConsoleSink, SummarySink, as_line, for_summary, jsonl_sink
 from flows import stages
 from flows.config import Config, ConfigError, load_config
 from flows.logs import configure_logging
-from flows.rules import rules_engine_factory
 from flows.shutdown import install_stop_handlers
-from flows.sources import raw_input
-from flows.storage import archive_sink, clickhouse_sink
+from flows.wiring.alerts import build_alert_sink
+from flows.wiring.rules import rules_engine_factory
+from flows.wiring.sources import raw_input
+from flows.wiring.storage import archive_sink, clickhouse_sink
 from operators.alerting import alertable, at_least, console_line, to_alert
 from operators.inclusion import track_inclusion
 from operators.mev.private import is_watch_item, watch_state
@@ -88,11 +89,9 @@ def build_flow(
     dead_parts: list[Stream[DeadLetter]] = []
     if cfg.source.kind == "rpc":
         # Connectors are imported only when the configuration selects them (start-up time).
-        from connectors.rpc import endpoints_from_config
-        from connectors.rpc.reserves import RpcReserves, urls_by_chain
+        from flows.wiring.rpc import rpc_reserves
 
-        endpoints = endpoints_from_config(cfg.rpc)
-        reserves = RpcReserves(urls_by_chain(endpoints), cfg.detect.reserves_timeout_s)
+        reserves = rpc_reserves(cfg)
         quoted = stages.quote_stage("quote", etxs, norm.blocks, cfg.detect, reserves)
         etxs = quoted.priced
         found_parts.append(quoted.victims)
@@ -134,7 +133,7 @@ def build_flow(
 
     # sinks: Kafka topics (when publishing), Delta archive, ClickHouse (when configured), local JSON lines and console
     if cfg.kafka.publish:
-        from connectors.kafka import kafka_output
+        from flows.wiring.kafka import kafka_output
 
         kafka_output("kafka_enriched", etxs, cfg.kafka, cfg.kafka.topic_enriched)
         kafka_output("kafka_bundles", detections, cfg.kafka, cfg.kafka.topic_bundles)

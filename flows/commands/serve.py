@@ -65,7 +65,7 @@ def _flow_env(args: argparse.Namespace, out: str, rules_dir: str) -> dict[str, s
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from flows.api import build_app
+    from flows.wiring.api import build_app
 
     cfg = load_config(os.environ)
     if args.out:

@@ -29,12 +29,11 @@ from confluent_kafka import KafkaError, Message, Producer
 from connectors.kafka import (
     HEADER_CHAIN_ID,
     HEADER_SEEN_MS,
-    kafka_output,
-    kafka_raw_input,
     raw_message,
 )
 from flows import stages
 from flows.config import EnrichConfig, KafkaConfig, load_config
+from flows.wiring.kafka import kafka_output, kafka_raw_input
 from operators.records import Detection, EnrichedTx, RawItem
 from tests.services.kafka import producer_headers
 

@@ -22,8 +22,9 @@ from prometheus_client import REGISTRY
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
-from connectors.rpc import Endpoint, RpcSource
+from connectors.rpc import Endpoint
 from flows.config import RpcConfig
+from flows.wiring.rpc import rpc_source
 from operators.dedup import dedup_items
 from operators.inclusion import track_inclusion
 from operators.normalize import normalize_item
@@ -66,7 +67,7 @@ def running(endpoints: list[Endpoint], cfg: RpcConfig = FAST, workers: int = 1) 
     stop = threading.Event()
     run = Run()
     flow = Dataflow("rpc_test")
-    raw = dedup_items("dedup", op.input("rpc", flow, RpcSource(endpoints, cfg, stop)))
+    raw = dedup_items("dedup", op.input("rpc", flow, rpc_source(endpoints, cfg, stop)))
     op.output("out", raw, TestingSink(run.out))
     op.output("inclusions", track_inclusion("inclusion", raw), TestingSink(run.inclusions))
     if workers == 1:

@@ -18,9 +18,10 @@ from bytewax.dataflow import Dataflow, Stream
 from bytewax.testing import TestingSink, run_main
 from eth_account import Account
 
-from connectors.rpc import Endpoint, RpcSource
+from connectors.rpc import Endpoint
 from flows import stages
 from flows.config import RpcConfig
+from flows.wiring.rpc import rpc_source
 from operators.dedup import dedup_items
 from operators.mev.private import PRIVATE, PUBLIC, UNKNOWN, is_watch_item, watch_state
 from operators.records import Block, Tx
@@ -90,7 +91,7 @@ def private_flow(endpoint: Endpoint, cfg: RpcConfig) -> Iterator[tuple[list[Tx],
     pending: list[Tx] = []
     blocks: list[Block] = []
     flow = Dataflow("private_flow_test")
-    raw = dedup_items("dedup", op.input("rpc", flow, RpcSource([endpoint], cfg, stop)))
+    raw = dedup_items("dedup", op.input("rpc", flow, rpc_source([endpoint], cfg, stop)))
     watch = op.filter_map("watch", raw, watch_state)
     norm = stages.normalize_stage(
         "normalize", op.filter("rest", raw, lambda x: not is_watch_item(x))

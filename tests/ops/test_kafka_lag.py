@@ -14,8 +14,9 @@ from bytewax.testing import TestingSink, run_main
 from confluent_kafka import Producer
 from prometheus_client import REGISTRY
 
-from connectors.kafka import kafka_raw_input, raw_message
+from connectors.kafka import raw_message
 from flows.config import KafkaConfig
+from flows.wiring.kafka import kafka_raw_input
 from operators.records import RawItem
 from tests.services.kafka import create_topic, unique_topic
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from connectors.api.context import ApiSettings, Feed
 from connectors.api.streams import Hub
 from connectors.rule_sets import FolderSink, KafkaRuleSink
-from flows.config import Config
+from flows.config import Config, setting_name
 from operators.records import EnrichedTx
 
 if TYPE_CHECKING:
@@ -71,7 +71,9 @@ def feed_factory(cfg: Config) -> Callable[[Hub], Feed] | None:
 
         out = cfg.output.dir
         return lambda hub: EmbeddedFeed(out, hub.publish_threadsafe, on_state=hub.set_feed_state)
-    raise ValueError(f"SCORPIUS_API_FEED must be embedded, kafka or none, not {cfg.api.feed!r}")
+    raise ValueError(
+        f"{setting_name('api.feed')} must be embedded, kafka or none, not {cfg.api.feed!r}"
+    )
 
 
 def rule_sink(cfg: Config) -> FolderSink | KafkaRuleSink:
