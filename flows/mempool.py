@@ -22,6 +22,7 @@ from flows.config import Config, ConfigError, load_config
 from flows.logs import configure_logging
 from flows.shutdown import install_stop_handlers
 from flows.wiring.alerts import build_alert_sink
+from flows.wiring.operators import amm_factories, enricher_for
 from flows.wiring.rules import rules_engine_factory
 from flows.wiring.sources import raw_input
 from flows.wiring.storage import archive_sink, clickhouse_sink
@@ -101,7 +102,7 @@ def build_flow(
     # MEV in mined blocks from their call traces, and blocks' sandwiches linked to the mempool
     # alerts that predicted them
     mempool = stages.mempool_detect("mempool_mev", etxs, cfg.detect)
-    mined = stages.block_detect("block_mev", blocks, stages.amm_factories(cfg.detect))
+    mined = stages.block_detect("block_mev", blocks, amm_factories(cfg.detect))
     found = op.merge("found", mempool.oks, mined.oks, preconfirmed.oks, *found_parts)
     predicted = stages.link_predictions(
         "predicted", found, cfg.detect.prediction_horizon_s, cfg.detect.prediction_max_victims
@@ -187,7 +188,7 @@ def build_flow(
                 "always or never"
             )
         shown = op.filter("console_severity", alerts, lambda a: at_least(a.severity, minimum))
-        enricher = stages.enricher_for(cfg.enrich)
+        enricher = enricher_for(cfg.enrich)
 
         def label(chain_id: int, address: str) -> str | None:
             found = enricher.label(chain_id, address)

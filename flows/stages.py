@@ -19,10 +19,10 @@ import bytewax.operators as op
 from bytewax.dataflow import Stream, operator
 from bytewax.operators import windowing as win
 
-from flows.config import ConfigError, DetectConfig, EnrichConfig, LimitsConfig, RpcConfig
+from flows.config import DetectConfig, EnrichConfig, LimitsConfig, RpcConfig
+from flows.wiring.operators import amm_factories, enricher_for, size_limits
 from operators.bounds import TimeBounds
 from operators.dedup import SeenSet
-from operators.enrich import DEFAULT_ENRICHER, Enricher
 from operators.l2 import FLASHBLOCK_KIND
 from operators.metrics import (
     ALERT_REPEATS,
@@ -49,7 +49,7 @@ from operators.mev.mempool.sandwich_attempt import window_key as sandwich_key
 from operators.mev.mempool.sandwichable import VictimGate
 from operators.mev.pools import BUNDLED, AmmFactories
 from operators.mev.private import PrivateFlowTracker, WatchState
-from operators.normalize import SizeLimits, normalize_item
+from operators.normalize import normalize_item
 from operators.records import (
     Alert,
     Block,
@@ -124,15 +124,6 @@ def split_errors(step_id: str, up: Stream[X | DeadLetter]) -> Checked[X]:
     return Checked(branch.trues, branch.falses)  # type: ignore[arg-type]
 
 
-def size_limits(cfg: LimitsConfig) -> SizeLimits:
-    return SizeLimits(
-        tx_payload_bytes=cfg.max_tx_payload_bytes,
-        block_payload_bytes=cfg.max_block_payload_bytes,
-        calldata_bytes=cfg.max_calldata_bytes,
-        dead_letter_payload_bytes=cfg.dead_letter_payload_bytes,
-    )
-
-
 @operator
 def normalize_stage(
     step_id: str, raw: Stream[RawItem | Tx | DeadLetter], limits: LimitsConfig = LimitsConfig()
@@ -151,13 +142,6 @@ def normalize_stage(
     checked = split_errors("split", op.flat_map("normalize", raw, run))
     kinds = op.branch("is_tx", checked.oks, lambda item: isinstance(item, Tx))
     return Normalized(kinds.trues, kinds.falses, checked.errs)  # type: ignore[arg-type]
-
-
-def enricher_for(cfg: EnrichConfig) -> Enricher:
-    """The bundled selectors and labels, and the user's folders when set."""
-    if cfg.labels_dir or cfg.abi_dir:
-        return Enricher.load(cfg.labels_dir or None, cfg.abi_dir or None)
-    return DEFAULT_ENRICHER
 
 
 @operator
@@ -320,16 +304,6 @@ def mempool_window(
     late = op.branch("late_pending", out.late, lambda kv: kv[1][1].tx.block_number is None)
     op.inspect("late_mined", late.falses, lambda _s, _kv: LATE_MINED.labels(step_id).inc())
     return Checked(detections, op.map("late", late.trues, late_letter))
-
-
-def amm_factories(cfg: DetectConfig) -> AmmFactories:
-    """The bundled pool factories, plus the user's file when configured."""
-    if not cfg.amm_factories:
-        return BUNDLED
-    try:
-        return AmmFactories.load(cfg.amm_factories)
-    except (OSError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"SCORPIUS_DETECT_AMM_FACTORIES={cfg.amm_factories}: {exc}") from None
 
 
 def unknown_pools_line(etx: EnrichedTx) -> str:
