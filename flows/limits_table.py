@@ -1,5 +1,6 @@
 """operators/LIMITS.md's table, generated from the code: defaults come from ``Config`` and the
-modules' own constants, so the page cannot drift from what runs.
+modules' own constants, so the page cannot drift from what runs; the words come from
+flows/limits.yaml.
 
 In a row, ``{section.field}`` is that setting's default (bytes in KiB/MiB, seconds with "s"),
 ``{$section.field}`` its environment name, and ``{NAME}`` one of ``constants()``. The "Config env
@@ -10,7 +11,10 @@ from __future__ import annotations
 
 import inspect
 import re
+from pathlib import Path
 from typing import Any, NamedTuple
+
+import yaml
 
 from flows.config import Config, setting_name
 
@@ -27,35 +31,15 @@ class Limit(NamedTuple):
     note: str = ""  # the env var column when the default names no setting
 
 
-ROWS = (
-    Limit("RPC websocket frame / HTTP reply", "{rpc.max_frame_bytes}", "dead letter `oversize frame: ...`, connection re-opened", '`scorpius_source_errors{reason="oversize frame"}`, `scorpius_dead_letters`'),
-    Limit("One tx object (RPC JSON, Kafka `tx_raw` value)", "{limits.max_tx_payload_bytes}", "dead letter `payload too large: N bytes > L`", '`scorpius_dead_letters{stage="normalize",reason="payload too large"}`'),
-    Limit("One block bundle (body, receipts, traces)", "{limits.max_block_payload_bytes}", "dead letter `payload too large: ...`", "same"),
-    Limit("Calldata of one tx (pending, in a block, or a traced call)", "{limits.max_calldata_bytes}", "dead letter `data too large in field 'input': ...` (in a block: `bad tx in block: ...`, the block stays)", "`scorpius_dead_letters{reason=\"data too large in field 'input'\"}`"),
-    Limit("First-seen time / block timestamp (docs/robustness.md)", "chain's genesis to now + {limits.max_clock_skew_s}", "dead letter `timestamp out of range: ...` (stage `replay` or `normalize`), the whole item", '`scorpius_dead_letters{reason="timestamp out of range"}`'),
-    Limit("Chain id, nonce, gas, block number, tx index", "EIP-2294, EIP-2681, uint64, EIP-1985, 2^32", "dead letter `chain id out of range: ...` / `quantity out of range in field '...'`", "`scorpius_dead_letters`", "- (`operators/bounds.py`)"),
-    Limit("Payload kept in a normalize dead letter", "{limits.dead_letter_payload_bytes}", "payload cut, reason ends `(payload cut to K of N bytes)`", "-"),
-    Limit("Payload kept in an RPC source dead letter", "{DEAD_LETTER_MAX_CHARS} (chars)", "payload cut, reason says so", "-"),
-    Limit("Log data / trace input inside a block", "{limits.max_block_payload_bytes}", "dead letter of that receipt / trace, the block stays", "`scorpius_dead_letters`", "- (the block payload bound)"),
-    Limit("Kafka message (topics' `max.message.bytes`, producers' `message.max.bytes`)", "{kafka.max_message_bytes}", "dead letter published with its payload cut (reason says `for Kafka`); any other record is not published to Kafka, logged as an error (its other sinks have it)", '`scorpius_sink_errors{sink="kafka:<topic>"}`'),
-    Limit("Rule record fields (u32 chain, u64 nonce / times / block, u256 amounts, 20-byte addresses, hex calldata)", "ABI v1", "dead letter `unencodable: field 'value' = ~2^300 does not fit u256` (stage `rules`); the batch's other txs are evaluated", '`scorpius_dead_letters{stage="rules",reason="unencodable"}`', "-"),
-    Limit("Rule sandbox: memory, fuel, strikes", "{rules.memory_mb} MiB, {rules.fuel_per_call} + {rules.fuel_per_tx}/tx, {rules.max_strikes}", "dead letter `rule fuel` / `rule trap` / `rule memory`; module disabled after the strikes (rules/README.md, \"Limits\")", "`scorpius_rule_faults{rule,fault}`"),
-    Limit("Replacement window: senders per window (one window per chain and bucket of 64 senders, `operators/buckets.py`); a sender idle for `{$detect.replacement_window_s}` of event time is forgotten first", "{detect.replacement_max_senders}", "least recently active senders forgotten", '`scorpius_state_evictions{stage="replacement",limit="max_senders"}`'),
-    Limit("Replacement tracker: pending nonces per (chain, sender)", "{detect.replacement_max_nonces}", "lowest nonces forgotten", '`scorpius_state_evictions{stage="replacement",limit="max_nonces"}`'),
-    Limit("Replacement tracker: replaced hashes per nonce", "{MAX_REPLACED_HASHES}", "oldest forgotten (a re-gossiped loser may count again)", "-"),
-    Limit("Sandwich-attempt window: pending txs per chain (and reported keys)", "{detect.sandwich_max_pending}", "earliest-arrived txs forgotten (a bracket around a forgotten victim is missed)", '`scorpius_state_evictions{stage="sandwich_attempt",limit="max_pending"\\|"max_reported"}`'),
-    Limit("Frontrun-copy window: calldata shapes (by target contract) per window, one window per chain and bucket of 64 (`operators/buckets.py`) (and reported keys)", "{detect.frontrun_max_originals}", "earliest recorded shapes forgotten", '`scorpius_state_evictions{stage="frontrun_copy",limit="max_originals"\\|"max_reported"}`'),
-    Limit("Quote stage: pools with cached reserves per chain (emptied by each block)", "{detect.reserves_max_pools}", "earliest-fetched pool forgotten (asked again if needed)", '`scorpius_state_evictions{stage="quote",limit="max_pools"}`'),
-    Limit("Prediction linker: victims per chain, per side (alerts, block sandwiches) and reported links", "{detect.prediction_max_victims}", "earliest forgotten (besides the `prediction_horizon_s` ageing, which needs blocks to arrive)", '`scorpius_state_evictions{stage="predicted",limit="max_alert_victims"\\|"max_block_victims"\\|"max_reported"}`'),
-    Limit("Source dedup: (chain, hash) per shard (64 shards per chain)", "{rpc.dedup_max_per_shard}, {rpc.dedup_ttl_s}", "oldest forgotten (a later copy of it passes as new)", '`scorpius_state_evictions{stage="dedup",limit="max_per_shard"}`'),
-    Limit("Inclusion tracker: pending txs per chain", "{rpc.max_pending}, {rpc.pending_ttl_s}", "earliest reported `expired` early", '`scorpius_state_evictions{stage="inclusion",limit="max_pending"}`, `scorpius_inclusions{status="expired"}`'),
-    Limit("Inclusion tracker: recent blocks per chain", "{rpc.reorg_depth}", "older blocks forgotten (a deeper reorg is not reported)", "-"),
-    Limit("Alert dedup keys", "{alerts.dedup_max_keys}, {alerts.dedup_window_s}", "oldest key forgotten (a repeat of it is sent again)", '`scorpius_state_evictions{stage="alerts",limit="dedup_max_keys"}`'),
-    Limit("Alert deliveries queued per channel", "{alerts.queue_size}", "dead letter (stage `alerts`)", "`scorpius_alerts_failed{channel}`"),
-    Limit("ClickHouse rows buffered", "{storage.clickhouse_max_buffer_rows}", "the worker waits (back-pressure, nothing dropped)", "`scorpius_sink_blocked_seconds{sink}`"),
-    Limit("Parquet archive rows held per epoch", "{ARCHIVE_MAX_STATE_ROWS}", "file written early", "-", "- (`max_state_rows`)"),
-    Limit("Nested router calls decoded (multicall in multicall)", "depth {MAX_DEPTH}", "deeper calls not decoded", "-"),
-)  # fmt: skip
+ROWS_FILE = Path(__file__).with_name("limits.yaml")
+
+
+def rows() -> list[Limit]:
+    """The page's rows, in order (flows/limits.yaml)."""
+    return [
+        Limit(row["limit"], row["default"], row["over"], row["metric"], row.get("note", ""))
+        for row in yaml.safe_load(ROWS_FILE.read_text())
+    ]
 
 
 def constants() -> dict[str, Any]:
@@ -101,7 +85,7 @@ def markdown_table(cfg: Config | None = None) -> str:
         "| Limit | Default | Config env var | Over it | Metric |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for row in ROWS:
+    for row in rows():
 
         def filled(match: re.Match[str]) -> str:
             env, path = match.groups()
