@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import yaml
 
+from connectors import defaults
 from flows import config_env
 from flows.config_env import ConfigError, Setting, build, secret
 from flows.config_env import env as env  # settings with another environment name use it
@@ -146,17 +147,17 @@ class OutputConfig:
     dir: str = "out"
     # Where the archive (Delta Lake tables) goes: a folder path, file://..., or s3://bucket/prefix.
     archive_url: str = ""
-    archive_compression: str = "zstd"
+    archive_compression: str = defaults.ARCHIVE_COMPRESSION
     # An archive commit (one Delta transaction) holds at most this many rows / Arrow bytes, and
     # waits at most this long for more.
-    archive_roll_rows: int = 100_000
-    archive_roll_bytes: int = 64 * 1024 * 1024
-    archive_roll_seconds: float = 60.0
+    archive_roll_rows: int = defaults.ARCHIVE_ROLL_ROWS
+    archive_roll_bytes: int = defaults.ARCHIVE_ROLL_BYTES
+    archive_roll_seconds: float = defaults.ARCHIVE_ROLL_SECONDS
     # Writers per archive table (each commits on its own; more make more, smaller files).
     archive_partitions: int = 1
     # How often the flow compacts the dates it wrote into large files (0 = never; see
     # `scorpius archive compact`).
-    archive_compact_seconds: float = 3_600.0
+    archive_compact_seconds: float = defaults.ARCHIVE_COMPACT_SECONDS
     # Partitions of the archive and ClickHouse sinks: spread writes over up to this many workers.
     sink_partitions: int = 4
     # One line per alert on stdout (false: none), from this severity up (info, low, medium, high,
@@ -335,10 +336,10 @@ class StorageConfig:
     clickhouse_ca_certs: str = ""
     # Verify the server certificate and host name (turn off only for a self-signed test server).
     clickhouse_verify: bool = True
-    clickhouse_batch_rows: int = 10_000
-    clickhouse_flush_seconds: float = 2.0
+    clickhouse_batch_rows: int = defaults.CLICKHOUSE_BATCH_ROWS
+    clickhouse_flush_seconds: float = defaults.CLICKHOUSE_FLUSH_SECONDS
     # Rows buffered while ClickHouse is slow or down; beyond this the sink holds the worker back.
-    clickhouse_max_buffer_rows: int = 200_000
+    clickhouse_max_buffer_rows: int = defaults.CLICKHOUSE_MAX_BUFFER_ROWS
     # An S3-compatible endpoint for an s3:// archive (MinIO, ...); empty = AWS's own.
     archive_s3_endpoint: str = ""
     # `scorpius archive retention` deletes date partitions older than this many days.
