@@ -15,7 +15,7 @@ import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import Source
 
-from flows.config import Config, ConfigError, load_config
+from flows.config import Config, ConfigError, load_config, setting_name
 from flows.wiring.kafka import kafka_output
 from flows.wiring.sources import raw_input
 from operators.records import DeadLetter, RawItem
@@ -25,7 +25,8 @@ def build_ingest_flow(cfg: Config, source: Source[RawItem | DeadLetter] | None =
     """The ingest dataflow; ``source`` replaces the configured one (tests, backfills)."""
     if source is None and cfg.source.kind in ("kafka", "archive"):
         raise ConfigError(
-            f"SCORPIUS_SOURCE_KIND={cfg.source.kind}: the ingest job writes raw items to tx_raw; "
+            f"{setting_name('source.kind')}={cfg.source.kind}: the ingest job writes raw items "
+            "to tx_raw; "
             "use rpc, replay or dumpster"
         )
     flow = Dataflow("scorpius_ingest")

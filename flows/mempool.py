@@ -16,20 +16,21 @@ from bytewax.inputs import Source
 from connectors.alerts.log import JsonlLog
 from connectors.alerts.sink import for_alert_sink
 from connectors.delta_archive import archive
-from connectors.local import ConsoleSink, SummarySink, as_line, for_summary, jsonl_sink
+from connectors.local import SummarySink, as_line, for_summary, jsonl_sink
 from flows import stages
-from flows.config import Config, ConfigError, load_config
+from flows.config import Config, load_config, setting_name
 from flows.logs import configure_logging
 from flows.shutdown import install_stop_handlers
 from flows.wiring.alerts import build_alert_sink
-from flows.wiring.operators import amm_factories, enricher_for
+from flows.wiring.local import console_shows, console_sink
+from flows.wiring.operators import amm_factories
 from flows.wiring.rules import rules_engine_factory
 from flows.wiring.sources import raw_input
 from flows.wiring.storage import archive_sink, clickhouse_sink
-from operators.alerting import alertable, at_least, console_line, to_alert
+from operators.alerting import alertable, to_alert
 from operators.inclusion import track_inclusion
 from operators.mev.private import is_watch_item, watch_state
-from operators.records import SEVERITIES, Alert, Block, DeadLetter, Detection, RawItem, Tx
+from operators.records import Block, DeadLetter, Detection, RawItem, Tx
 from operators.rules.flow import rules_op
 
 
@@ -177,27 +178,8 @@ def build_flow(
     if deliver is not None:
         op.output("alerts_deliver", op.map("for_alert_sink", alerts, for_alert_sink), deliver)
     if cfg.output.console:
-        minimum = cfg.output.console_min_severity
-        if minimum not in SEVERITIES:
-            raise ConfigError(
-                f"SCORPIUS_OUTPUT_CONSOLE_MIN_SEVERITY: {minimum!r} is not one of {SEVERITIES}"
-            )
-        if cfg.output.console_color not in ("auto", "always", "never"):
-            raise ConfigError(
-                f"SCORPIUS_OUTPUT_CONSOLE_COLOR: {cfg.output.console_color!r} is not auto, "
-                "always or never"
-            )
-        shown = op.filter("console_severity", alerts, lambda a: at_least(a.severity, minimum))
-        enricher = enricher_for(cfg.enrich)
-
-        def label(chain_id: int, address: str) -> str | None:
-            found = enricher.label(chain_id, address)
-            return found.label if found is not None else None
-
-        def line(alert: Alert, color: bool) -> str:
-            return console_line(alert, label, color)
-
-        op.output("console", shown, ConsoleSink(line, cfg.output.console_color))
+        shown = op.filter("console_severity", alerts, console_shows(cfg))
+        op.output("console", shown, console_sink(cfg))
 
     # run summary: counts per stage, added up once per batch
     decoded = op.filter("decoded", etxs, lambda etx: etx.call is not None)
@@ -241,7 +223,7 @@ def _outputs(cfg: Config, delivering: bool) -> list[tuple[str, str]]:
         log = cfg.alerts.delivery_log or str(out / "alert_deliveries.jsonl")
         where.append(("alert delivery", f"the configured channels; outcomes in {log}"))
     if cfg.storage.clickhouse_url:
-        where.append(("clickhouse", "the tables of SCORPIUS_STORAGE_CLICKHOUSE_URL"))
+        where.append(("clickhouse", f"the tables of {setting_name('storage.clickhouse_url')}"))
     if cfg.kafka.publish:
         topics = (cfg.kafka.topic_enriched, cfg.kafka.topic_bundles, cfg.kafka.topic_alerts)
         where.append(("kafka", ", ".join((*topics, cfg.kafka.topic_dead_letters))))
