@@ -14,9 +14,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import field
 from pathlib import Path
-from typing import Any, TypeVar
-
-_T = TypeVar("_T")
+from typing import Any
 
 
 class ConfigError(ValueError):
@@ -169,10 +167,3 @@ def env_name(cls: type, path: str, prefix: str) -> str:
         hints = typing.get_type_hints(cls)
         return env_name(hints[section], rest, f"{prefix}{section.upper()}_")
     return str(f.metadata.get("env", f"{prefix}{section.upper()}"))
-
-
-def settings_of(cls: type[_T], section: object, **overrides: Any) -> _T:
-    """A connector's plain settings dataclass ``cls`` filled from the config ``section``'s
-    same-named fields (and ``overrides``): the connector states no defaults of its own."""
-    names = [f.name for f in dataclasses.fields(cls) if f.name not in overrides]  # type: ignore[arg-type]
-    return cls(**{name: getattr(section, name) for name in names}, **overrides)

@@ -12,4 +12,19 @@ a connector's heavy dependencies load only when it is used.
 - ``rules``: the WASM rule engine (and its Kafka rules-topic follower)
 - ``alerts``: channels, router, delivery policy and the alert sink
 - ``api``: ``scorpius serve``'s plain settings, feed, rule sink and app
+- ``operators``: size limits, the enricher, pool factories; ``local``: the console sink
 """
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
+
+
+def settings_of(cls: type[_T], section: object, **overrides: Any) -> _T:
+    """A connector's plain settings dataclass ``cls`` filled from the config ``section``'s
+    same-named fields (and ``overrides``): the connector states no defaults of its own."""
+    names = [f.name for f in dataclasses.fields(cls) if f.name not in overrides]  # type: ignore[arg-type]
+    return cls(**{name: getattr(section, name) for name in names}, **overrides)

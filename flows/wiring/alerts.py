@@ -15,7 +15,7 @@ from connectors.alerts.smtp import SmtpChannel
 from connectors.alerts.templates import Templates
 from connectors.alerts.webhook import WebhookChannel
 from flows.config import AlertsConfig
-from flows.config_env import settings_of
+from flows.wiring import settings_of
 from operators.alert_router import Router, default_routes, load_routes
 from operators.records import DeadLetter
 

@@ -16,7 +16,7 @@ from connectors.api.context import ApiSettings, Feed
 from connectors.api.streams import Hub
 from connectors.rule_sets import FolderSink, KafkaRuleSink
 from flows.config import Config, setting_name
-from flows.config_env import settings_of
+from flows.wiring import settings_of
 from operators.records import EnrichedTx
 
 if TYPE_CHECKING:

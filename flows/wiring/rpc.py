@@ -18,7 +18,7 @@ from connectors.rpc.endpoints import (
 from connectors.rpc.settings import RpcSettings
 from connectors.rpc.source import RpcSource
 from flows.config import Config, ConfigError, RpcConfig, setting_name
-from flows.config_env import settings_of
+from flows.wiring import settings_of
 
 if TYPE_CHECKING:
     from connectors.rpc.reserves import RpcReserves
