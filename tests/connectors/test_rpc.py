@@ -22,9 +22,8 @@ from prometheus_client import REGISTRY
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
-from connectors.rpc import Endpoint
 from flows.config import RpcConfig
-from flows.wiring.rpc import rpc_source
+from flows.wiring.rpc import Endpoint, rpc_source  # the endpoints and source the flow builds
 from operators.dedup import dedup_items
 from operators.inclusion import track_inclusion
 from operators.normalize import normalize_item
