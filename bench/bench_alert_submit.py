@@ -16,8 +16,8 @@ from pathlib import Path
 
 from connectors.alerts.base import Redactor
 from connectors.alerts.dispatcher import Dispatcher
-from connectors.alerts.sink import build_channels, build_router, policy_of, secrets_of
 from flows.config import AlertsConfig
+from flows.wiring.alerts import build_channels, build_router, policy_of, secrets_of
 from operators.records import Alert, DeadLetter
 
 

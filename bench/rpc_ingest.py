@@ -28,9 +28,10 @@ from eth_account import Account
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from connectors.rpc import Endpoint, RpcSource
+from connectors.rpc import Endpoint
 from flows.config import RpcConfig
 from flows.steps.dedup import dedup_items
+from flows.wiring.rpc import rpc_source
 from operators.dedup import SeenSet
 from operators.inclusion import BlockSeen, InclusionTracker, PendingSeen
 from operators.records import RawItem
@@ -89,7 +90,7 @@ def bench_source(count: int) -> None:
     stop = threading.Event()
     out: list[tuple[float, Any]] = []
     flow = Dataflow("bench_rpc")
-    raw = op.input("rpc", flow, RpcSource([Endpoint(CHAIN, node.ws_url)], RpcConfig(), stop))
+    raw = op.input("rpc", flow, rpc_source([Endpoint(CHAIN, node.ws_url)], RpcConfig(), stop))
     stamped = op.map("stamp", dedup_items("dedup", raw), lambda item: (now_ms(), item))
     op.output("out", stamped, TestingSink(out))
     runner = threading.Thread(target=run_main, args=(flow,), daemon=True)

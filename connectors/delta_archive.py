@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
+from connectors import defaults
 from connectors.archive_tables import TABLES, TableSpec, event_date
 from connectors.retry import retry_until_done
 from operators.metrics import SINK_BUFFERED, SINK_WRITES
@@ -412,17 +413,17 @@ class DeltaArchiveSink(FixedPartitionedSink[Any, ArchivePartState]):
         self,
         url: str,
         table: str,
-        compression: str = "zstd",
-        batch_rows: int = 100_000,
-        flush_seconds: float = 60.0,
+        compression: str = defaults.ARCHIVE_COMPRESSION,
+        batch_rows: int = defaults.ARCHIVE_ROLL_ROWS,
+        flush_seconds: float = defaults.ARCHIVE_ROLL_SECONDS,
         partitions: int = 1,
         storage_options: dict[str, Any] | None = None,
         max_state_rows: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
         *,
-        batch_bytes: int = 64 * 1024 * 1024,
+        batch_bytes: int = defaults.ARCHIVE_ROLL_BYTES,
         run_id: str = "",
-        compact_seconds: float = 3_600.0,
+        compact_seconds: float = defaults.ARCHIVE_COMPACT_SECONDS,
         background: bool = True,
     ) -> None:
         if table not in TABLES:

@@ -34,6 +34,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -50,7 +51,6 @@ from confluent_kafka import KafkaError as ConfluentError
 from confluent_kafka import Message as ConfluentMessage
 
 from connectors.stoppable import StoppableSource
-from flows.config import ConfigError, KafkaConfig
 from operators.bounds import chain_id_reason
 from operators.metrics import SINK_ERRORS, SINK_WRITES, SOURCE_MESSAGES
 from operators.records import (
@@ -281,25 +281,38 @@ def fitted_message(record: Publishable, max_bytes: int, topic: str) -> SinkMessa
 RawConsumed = RawMessage | KafkaError[bytes | None, bytes | None]
 
 
-def _starting_offset(cfg: KafkaConfig) -> int:
-    offsets = {"earliest": OFFSET_BEGINNING, "latest": OFFSET_END}
-    if cfg.start_at not in offsets:
-        raise ConfigError(f"SCORPIUS_KAFKA_START_AT: {cfg.start_at!r} is not earliest or latest")
-    return offsets[cfg.start_at]
+# Where a source with no recovered offset begins.
+STARTING_OFFSETS = {"earliest": OFFSET_BEGINNING, "latest": OFFSET_END}
+
+
+@dataclass(frozen=True)
+class RawTopic:
+    """Where ``kafka_raw_input`` reads: bytewax's ``KafkaSource`` arguments, plainly.
+
+    ``add_config`` holds the librdkafka settings (security, ``group.id``); ``starting_offset``
+    is one of ``STARTING_OFFSETS``' values; ``tail`` false ends the input at the topic's end.
+    """
+
+    brokers: tuple[str, ...]
+    topic: str
+    add_config: dict[str, str]
+    starting_offset: int
+    tail: bool
+    batch_size: int
 
 
 def raw_source(
-    cfg: KafkaConfig, stop: threading.Event | None = None
+    where: RawTopic, stop: threading.Event | None = None
 ) -> FixedPartitionedSource[RawConsumed, Any]:
     """``tx_raw`` as bytewax's ``KafkaSource``: one partition per Kafka partition, consumer errors
     as items (``raise_on_errors=False``); every partition ends once ``stop`` is set."""
     source: FixedPartitionedSource[RawConsumed, Any] = KafkaSource(
-        list(cfg.brokers),
-        [cfg.topic_raw],
-        tail=cfg.tail,
-        starting_offset=_starting_offset(cfg),
-        add_config={**cfg.client_settings(), "group.id": cfg.group_id},
-        batch_size=cfg.batch_size,
+        list(where.brokers),
+        [where.topic],
+        tail=where.tail,
+        starting_offset=where.starting_offset,
+        add_config=where.add_config,
+        batch_size=where.batch_size,
         raise_on_errors=False,
     )
     return source if stop is None else StoppableSource(source, stop)
@@ -369,11 +382,11 @@ class _TopicPartition(StatelessSinkPartition[SinkMessage]):
 class KafkaRecordSink(DynamicSink[SinkMessage]):
     """One idempotent producer per worker, writing to one topic and checking every delivery."""
 
-    def __init__(self, cfg: KafkaConfig, topic: str) -> None:
+    def __init__(self, add_config: dict[str, str], topic: str, max_message_bytes: int) -> None:
         self._settings = {
-            **cfg.client_settings(),
+            **add_config,
             **PRODUCER_SETTINGS,
-            "message.max.bytes": str(cfg.max_message_bytes),
+            "message.max.bytes": str(max_message_bytes),
         }
         self._topic = topic
 

@@ -9,6 +9,7 @@ both differences are reported instead.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from confluent_kafka.admin import (
     AdminClient,
@@ -18,8 +19,6 @@ from confluent_kafka.admin import (
     NewPartitions,
     NewTopic,
 )
-
-from flows.config import KafkaConfig
 
 TIMEOUT_S = 60.0
 
@@ -32,37 +31,45 @@ class TopicSpec:
     config: dict[str, str]
 
 
-def topic_specs(cfg: KafkaConfig) -> list[TopicSpec]:
-    """The topics Scorpius reads and writes, all with the configured partitions and retention."""
+@dataclass(frozen=True)
+class TopicPlan:
+    """The topics Scorpius reads and writes (``streams``) and its compacted rules topic."""
+
+    streams: tuple[str, ...]
+    rules: str
+    partitions: int
+    replication: int
+    retention_hours: float
+    max_message_bytes: int
+
+
+def topic_specs(plan: TopicPlan) -> list[TopicSpec]:
+    """Every stream topic with the planned partitions and retention, and the rules topic."""
     config = {
         "cleanup.policy": "delete",
-        "retention.ms": str(int(cfg.retention_hours * 3_600_000)),
+        "retention.ms": str(int(plan.retention_hours * 3_600_000)),
         # A block with receipts and traces is often larger than Kafka's 1 MB default.
-        "max.message.bytes": str(cfg.max_message_bytes),
+        "max.message.bytes": str(plan.max_message_bytes),
     }
-    if cfg.replication >= 3:
+    if plan.replication >= 3:
         # With acks=all, a write survives the loss of one replica.
         config["min.insync.replicas"] = "2"
-    names = (
-        cfg.topic_raw,
-        cfg.topic_enriched,
-        cfg.topic_bundles,
-        cfg.topic_alerts,
-        cfg.topic_dead_letters,
-    )
-    specs = [TopicSpec(name, cfg.partitions, cfg.replication, dict(config)) for name in names]
+    specs = [
+        TopicSpec(name, plan.partitions, plan.replication, dict(config)) for name in plan.streams
+    ]
     # Rule sets published by the API: one message per rule name, compacted (the newest of each
     # stays for good), one partition so every worker reads them in publishing order.
-    rules = {"cleanup.policy": "compact", "max.message.bytes": str(cfg.max_message_bytes)}
-    specs.append(TopicSpec(cfg.topic_rules, 1, cfg.replication, rules))
+    rules = {"cleanup.policy": "compact", "max.message.bytes": str(plan.max_message_bytes)}
+    specs.append(TopicSpec(plan.rules, 1, plan.replication, rules))
     return specs
 
 
-def ensure_topics(cfg: KafkaConfig) -> list[str]:
-    """Make the brokers' topics match ``topic_specs``; returns one line per action taken."""
-    admin = AdminClient(cfg.client_settings())
+def ensure_topics(add_config: dict[str, Any], plan: TopicPlan) -> list[str]:
+    """Make the brokers' topics match ``topic_specs(plan)``; returns one line per action taken.
+    ``add_config``: librdkafka settings (``bootstrap.servers``, security)."""
+    admin = AdminClient(add_config)
     existing = admin.list_topics(timeout=TIMEOUT_S).topics
-    specs = topic_specs(cfg)
+    specs = topic_specs(plan)
     report: list[str] = []
 
     missing = [spec for spec in specs if spec.name not in existing]
@@ -102,7 +109,7 @@ def ensure_topics(cfg: KafkaConfig) -> list[str]:
         for name, future in admin.create_partitions(grow, operation_timeout=TIMEOUT_S).items():
             future.result(timeout=TIMEOUT_S)
             report.append(
-                f"{name}: partitions raised to {cfg.partitions} "
+                f"{name}: partitions raised to {plan.partitions} "
                 "(keys now map to other partitions; per-key order holds only for new messages)"
             )
 

@@ -8,11 +8,7 @@ the environment here and nowhere else.
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
 import os
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,28 +17,14 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import yaml
 
+from connectors import defaults
+from flows import config_env
+from flows.config_env import ConfigError, Setting, build, secret
+from flows.config_env import env as env  # settings with another environment name use it
+
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_SAMPLE = PACKAGE_ROOT / "connectors" / "sample" / "mainnet.jsonl.gz"
 EXAMPLE_RULES = PACKAGE_ROOT / "rules" / "examples"
-
-
-class ConfigError(ValueError):
-    """A setting is missing or has a value of the wrong form."""
-
-
-def env(name: str, default: Any = dataclasses.MISSING, **kwargs: Any) -> Any:
-    """A field whose environment variable is ``name`` rather than the derived one."""
-    if default is dataclasses.MISSING and "default_factory" not in kwargs:
-        return field(metadata={"env": name}, **kwargs)
-    return field(default=default, metadata={"env": name}, **kwargs)
-
-
-def secret(default: str = "", name: str | None = None) -> Any:
-    """A field that holds a credential: never printed, listed or put in an error message."""
-    metadata: dict[str, Any] = {"secret": True}
-    if name:
-        metadata["env"] = name
-    return field(default=default, repr=False, metadata=metadata)
 
 
 @dataclass(frozen=True)
@@ -165,17 +147,17 @@ class OutputConfig:
     dir: str = "out"
     # Where the archive (Delta Lake tables) goes: a folder path, file://..., or s3://bucket/prefix.
     archive_url: str = ""
-    archive_compression: str = "zstd"
+    archive_compression: str = defaults.ARCHIVE_COMPRESSION
     # An archive commit (one Delta transaction) holds at most this many rows / Arrow bytes, and
     # waits at most this long for more.
-    archive_roll_rows: int = 100_000
-    archive_roll_bytes: int = 64 * 1024 * 1024
-    archive_roll_seconds: float = 60.0
+    archive_roll_rows: int = defaults.ARCHIVE_ROLL_ROWS
+    archive_roll_bytes: int = defaults.ARCHIVE_ROLL_BYTES
+    archive_roll_seconds: float = defaults.ARCHIVE_ROLL_SECONDS
     # Writers per archive table (each commits on its own; more make more, smaller files).
     archive_partitions: int = 1
     # How often the flow compacts the dates it wrote into large files (0 = never; see
     # `scorpius archive compact`).
-    archive_compact_seconds: float = 3_600.0
+    archive_compact_seconds: float = defaults.ARCHIVE_COMPACT_SECONDS
     # Partitions of the archive and ClickHouse sinks: spread writes over up to this many workers.
     sink_partitions: int = 4
     # One line per alert on stdout (false: none), from this severity up (info, low, medium, high,
@@ -354,10 +336,10 @@ class StorageConfig:
     clickhouse_ca_certs: str = ""
     # Verify the server certificate and host name (turn off only for a self-signed test server).
     clickhouse_verify: bool = True
-    clickhouse_batch_rows: int = 10_000
-    clickhouse_flush_seconds: float = 2.0
+    clickhouse_batch_rows: int = defaults.CLICKHOUSE_BATCH_ROWS
+    clickhouse_flush_seconds: float = defaults.CLICKHOUSE_FLUSH_SECONDS
     # Rows buffered while ClickHouse is slow or down; beyond this the sink holds the worker back.
-    clickhouse_max_buffer_rows: int = 200_000
+    clickhouse_max_buffer_rows: int = defaults.CLICKHOUSE_MAX_BUFFER_ROWS
     # An S3-compatible endpoint for an s3:// archive (MinIO, ...); empty = AWS's own.
     archive_s3_endpoint: str = ""
     # `scorpius archive retention` deletes date partitions older than this many days.
@@ -491,69 +473,6 @@ class Config:
     api: ApiConfig = field(default_factory=ApiConfig)
 
 
-def _parse(value: Any, typ: Any, name: str) -> Any:
-    origin = typing.get_origin(typ)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(typ) if a is not type(None)]
-        if value is None or value == "":
-            return None
-        return _parse(value, args[0], name)
-    if origin in (tuple, list):
-        (item_type, *_) = typing.get_args(typ) or (str,)
-        items = value.split(",") if isinstance(value, str) else list(value)
-        return tuple(
-            _parse(i.strip() if isinstance(i, str) else i, item_type, name)
-            for i in items
-            if not (isinstance(i, str) and not i.strip())
-        )
-    try:
-        if typ is bool:
-            if isinstance(value, bool):
-                return value
-            text = str(value).strip().lower()
-            if text in ("1", "true", "yes", "on"):
-                return True
-            if text in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(value)
-        if typ in (int, float, str):
-            return typ(value)
-    except (TypeError, ValueError):
-        shown = "the value" if "secret" in name else repr(value)
-        raise ConfigError(f"{name}: cannot read {shown} as {typ.__name__}") from None
-    return value
-
-
-def _build(cls: type, prefix: str, environ: Mapping[str, str], doc: Mapping[str, Any]) -> Any:
-    hints = typing.get_type_hints(cls)
-    values: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        typ = hints[f.name]
-        if dataclasses.is_dataclass(typ):
-            sub = doc.get(f.name) or {}
-            if not isinstance(sub, Mapping):
-                raise ConfigError(f"config file: section {f.name!r} must be a mapping")
-            values[f.name] = _build(typ, f"{prefix}{f.name.upper()}_", environ, sub)  # type: ignore[arg-type]
-            continue
-        name = f.metadata.get("env", f"{prefix}{f.name.upper()}")
-        where = name if not f.metadata.get("secret") else f"{name} (secret, value not shown)"
-        if name in environ:
-            values[f.name] = _parse(environ[name], typ, where)
-        elif f.metadata.get("secret") and f"{name}_FILE" in environ:
-            values[f.name] = _read_secret_file(environ[f"{name}_FILE"], f"{name}_FILE")
-        elif f.name in doc:
-            values[f.name] = _parse(doc[f.name], typ, where)
-    return cls(**values)
-
-
-def _read_secret_file(path: str, name: str) -> str:
-    try:
-        return Path(path).read_text().rstrip("\r\n")
-    except OSError as exc:
-        # The path is not secret, the content is: the message names only the path.
-        raise ConfigError(f"{name}: cannot read {path}: {exc.strerror}") from None
-
-
 def load_config(environ: Mapping[str, str] | None = None) -> Config:
     """Build the config from ``environ`` (default: the process environment)."""
     environ = os.environ if environ is None else environ
@@ -567,65 +486,16 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         if not isinstance(loaded, Mapping):
             raise ConfigError(f"SCORPIUS_CONFIG={path}: the top level must be a mapping")
         doc = loaded
-    config: Config = _build(Config, "SCORPIUS_", environ, doc)
+    config: Config = build(Config, "SCORPIUS_", environ, doc)
     return config
 
 
-class Setting(typing.NamedTuple):
-    """One row of the settings table (docs/settings.md)."""
-
-    name: str
-    default: str
-    secret: bool
-    doc: str
+def settings_table() -> list[Setting]:
+    """Every setting: environment name, default, whether it is secret, and its comment."""
+    return config_env.settings_table(Config, "SCORPIUS_", PACKAGE_ROOT)
 
 
-def settings_table(cls: type = Config, prefix: str = "SCORPIUS_") -> list[Setting]:
-    """Every setting: environment name, default, whether it is secret, and the comment above it."""
-    rows: list[Setting] = []
-    hints = typing.get_type_hints(cls)
-    docs = _field_comments(cls)
-    for f in dataclasses.fields(cls):
-        typ = hints[f.name]
-        if dataclasses.is_dataclass(typ):
-            rows.extend(settings_table(typ, f"{prefix}{f.name.upper()}_"))  # type: ignore[arg-type]
-            continue
-        name = f.metadata.get("env", f"{prefix}{f.name.upper()}")
-        if f.default is not dataclasses.MISSING:
-            default = f.default
-        elif f.default_factory is not dataclasses.MISSING:
-            default = f.default_factory()
-        else:
-            default = ""
-        shown = repr(default).replace(str(PACKAGE_ROOT) + os.sep, "")
-        shown = shown.replace(str(Path.home()), "~")
-        rows.append(Setting(name, shown, bool(f.metadata.get("secret")), docs.get(f.name, "")))
-    return rows
-
-
-def _field_comments(cls: type) -> dict[str, str]:
-    """The ``#`` comment lines right above each field of a config dataclass: its documentation,
-    kept next to the field so that code and docs/settings.md cannot drift apart."""
-    try:
-        lines = inspect.getsource(cls).splitlines()
-    except (OSError, TypeError):
-        return {}
-    docs: dict[str, str] = {}
-    pending: list[str] = []
-    group = False  # fields right below a commented one, without a blank line, share its comment
-    for line in lines[1:]:
-        text = line.strip()
-        if text.startswith("#"):
-            pending.append(text.lstrip("#").strip())
-            continue
-        head = text.split(":", 1)[0]
-        if ":" in text and head.isidentifier():
-            if pending:
-                docs[head] = " ".join(pending)
-                group = True
-            elif group:
-                docs[head] = "See above."
-        else:
-            group = False
-        pending = []
-    return docs
+def setting_name(path: str) -> str:
+    """The environment name of a setting by its place in ``Config``: "rpc.extra" is
+    SCORPIUS_RPC_EXTRA, "rpc.ethereum_urls" ETHEREUM_RPC_URLS (for messages that name it)."""
+    return config_env.env_name(Config, path, "SCORPIUS_")

@@ -3,7 +3,7 @@
 ``python -m bytewax.run flows.ingest:flow`` (or ``scorpius kafka ingest``). In production
 ingestion and processing scale separately: this job fills ``tx_raw``; processing workers read it
 with ``SCORPIUS_SOURCE_KIND=kafka``, one or more Kafka partitions each. The source is the
-processing flow's own (``flows.sources.raw_input``), so both read RPC or replay the same way;
+processing flow's own (``flows.wiring.sources.raw_input``), so both read RPC or replay the same way;
 what a source could not read goes to the dead-letter topic.
 """
 
@@ -15,9 +15,9 @@ import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import Source
 
-from flows.config import Config, ConfigError, load_config
-from flows.sources import raw_input
+from flows.config import Config, ConfigError, load_config, setting_name
 from flows.steps.kafka import kafka_output
+from flows.wiring.sources import raw_input
 from operators.records import DeadLetter, RawItem
 
 
@@ -25,7 +25,8 @@ def build_ingest_flow(cfg: Config, source: Source[RawItem | DeadLetter] | None =
     """The ingest dataflow; ``source`` replaces the configured one (tests, backfills)."""
     if source is None and cfg.source.kind in ("kafka", "archive"):
         raise ConfigError(
-            f"SCORPIUS_SOURCE_KIND={cfg.source.kind}: the ingest job writes raw items to tx_raw; "
+            f"{setting_name('source.kind')}={cfg.source.kind}: the ingest job writes raw items "
+            "to tx_raw; "
             "use rpc, replay or dumpster"
         )
     flow = Dataflow("scorpius_ingest")

@@ -15,37 +15,31 @@ from bytewax.inputs import Source
 from bytewax.operators import BranchOut
 
 from connectors.alerts.log import JsonlLog
-from connectors.alerts.sink import build_alert_sink, for_alert_sink
-from connectors.local import ConsoleSink, SummarySink, as_line, for_summary, jsonl_sink
-from flows.config import Config, ConfigError, load_config
+from connectors.alerts.sink import for_alert_sink
+from connectors.local import SummarySink, as_line, for_summary, jsonl_sink
+from flows.config import Config, load_config, setting_name
 from flows.logs import configure_logging
-from flows.rules import rules_engine_factory
 from flows.shutdown import install_stop_handlers
-from flows.sources import raw_input
 from flows.steps.archive import archive
 from flows.steps.checked import is_block, is_enriched, is_tx, split
 from flows.steps.dedup import dedup_alerts
 from flows.steps.detect import block_detect, is_flashblock, link_predictions, preconfirmed_detect
 from flows.steps.inclusion import track_inclusion
-from flows.steps.normalize import block_txs, enrich_stage, enricher_for, normalize_stage
+from flows.steps.normalize import block_txs, enrich_stage, normalize_stage
 from flows.steps.private import private_flow
 from flows.steps.quote import quote_stage
 from flows.steps.rules import rules_op
 from flows.steps.tally import count, count_dead_letters, count_detections, count_inclusions
-from flows.steps.windows import amm_factories, mempool_detect
-from flows.storage import archive_sink, clickhouse_sink
-from operators.alerting import alertable, at_least, console_line, to_alert
+from flows.steps.windows import mempool_detect
+from flows.wiring.alerts import build_alert_sink
+from flows.wiring.local import console_shows, console_sink
+from flows.wiring.operators import amm_factories
+from flows.wiring.rules import rules_engine_factory
+from flows.wiring.sources import raw_input
+from flows.wiring.storage import archive_sink, clickhouse_sink
+from operators.alerting import alertable, to_alert
 from operators.mev.private import is_watch_item, watch_state
-from operators.records import (
-    SEVERITIES,
-    Alert,
-    Block,
-    DeadLetter,
-    Detection,
-    EnrichedTx,
-    RawItem,
-    Tx,
-)
+from operators.records import Block, DeadLetter, Detection, EnrichedTx, RawItem, Tx
 
 
 def build_flow(
@@ -106,11 +100,9 @@ def build_flow(
     dead_parts: list[Stream[DeadLetter]] = []
     if cfg.source.kind == "rpc":
         # Connectors are imported only when the configuration selects them (start-up time).
-        from connectors.rpc import endpoints_from_config
-        from connectors.rpc.reserves import RpcReserves, urls_by_chain
+        from flows.wiring.rpc import rpc_reserves
 
-        endpoints = endpoints_from_config(cfg.rpc)
-        reserves = RpcReserves(urls_by_chain(endpoints), cfg.detect.reserves_timeout_s)
+        reserves = rpc_reserves(cfg)
         quoted = quote_stage("quote", etxs, norm_blocks, cfg.detect, reserves)
         priced: BranchOut[EnrichedTx, Detection] = split("quoted", quoted.oks, is_enriched)
         etxs = priced.trues
@@ -196,27 +188,8 @@ def build_flow(
     if deliver is not None:
         op.output("alerts_deliver", op.map("for_alert_sink", alerts, for_alert_sink), deliver)
     if cfg.output.console:
-        minimum = cfg.output.console_min_severity
-        if minimum not in SEVERITIES:
-            raise ConfigError(
-                f"SCORPIUS_OUTPUT_CONSOLE_MIN_SEVERITY: {minimum!r} is not one of {SEVERITIES}"
-            )
-        if cfg.output.console_color not in ("auto", "always", "never"):
-            raise ConfigError(
-                f"SCORPIUS_OUTPUT_CONSOLE_COLOR: {cfg.output.console_color!r} is not auto, "
-                "always or never"
-            )
-        shown = op.filter("console_severity", alerts, lambda a: at_least(a.severity, minimum))
-        enricher = enricher_for(cfg.enrich)
-
-        def label(chain_id: int, address: str) -> str | None:
-            found = enricher.label(chain_id, address)
-            return found.label if found is not None else None
-
-        def line(alert: Alert, color: bool) -> str:
-            return console_line(alert, label, color)
-
-        op.output("console", shown, ConsoleSink(line, cfg.output.console_color))
+        shown = op.filter("console_severity", alerts, console_shows(cfg))
+        op.output("console", shown, console_sink(cfg))
 
     # run summary: counts per stage, added up once per batch
     decoded = op.filter("decoded", etxs, lambda etx: etx.call is not None)
@@ -260,7 +233,7 @@ def _outputs(cfg: Config, delivering: bool) -> list[tuple[str, str]]:
         log = cfg.alerts.delivery_log or str(out / "alert_deliveries.jsonl")
         where.append(("alert delivery", f"the configured channels; outcomes in {log}"))
     if cfg.storage.clickhouse_url:
-        where.append(("clickhouse", "the tables of SCORPIUS_STORAGE_CLICKHOUSE_URL"))
+        where.append(("clickhouse", f"the tables of {setting_name('storage.clickhouse_url')}"))
     if cfg.kafka.publish:
         topics = (cfg.kafka.topic_enriched, cfg.kafka.topic_bundles, cfg.kafka.topic_alerts)
         where.append(("kafka", ", ".join((*topics, cfg.kafka.topic_dead_letters))))

@@ -50,17 +50,19 @@ STAGE = "alerts"
 
 @dataclass(frozen=True)
 class DeliveryPolicy:
-    queue_size: int = 1000
-    max_attempts: int = 5
-    backoff_base_s: float = 1.0
-    backoff_max_s: float = 60.0
-    dedup_window_s: float = 600.0
+    """Queueing, retries, dedup and rate limits (defaults: the ``alerts`` settings)."""
+
+    queue_size: int
+    max_attempts: int
+    backoff_base_s: float
+    backoff_max_s: float
+    dedup_window_s: float
     # Dedup keys held at most (an alert flood must not grow memory without bound).
-    dedup_max_keys: int = 100_000
-    channel_rate_per_s: float = 5.0
-    channel_burst: int = 10
-    recipient_rate_per_s: float = 1.0
-    recipient_burst: int = 5
+    dedup_max_keys: int
+    channel_rate_per_s: float
+    channel_burst: int
+    recipient_rate_per_s: float
+    recipient_burst: int
 
 
 @dataclass

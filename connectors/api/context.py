@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -17,23 +17,24 @@ from operators.records import EnrichedTx
 
 @dataclass(frozen=True)
 class ApiSettings:
-    """Plain settings of the API (flows/commands/serve.py builds them from the configuration)."""
+    """Plain settings of the API (flows/wiring/api.py builds them from the configuration, whose
+    ``api`` section documents them and holds their defaults)."""
 
     database_url: str
     archive_url: str
-    storage_options: dict[str, Any] = field(default_factory=dict)
-    jwt_secret: str = ""
-    jwt_ttl_s: int = 3600
-    rate_per_s: float = 20.0
-    rate_burst: int = 40
-    client_queue: int = 1000
-    max_skips: int = 3
-    history: int = 10_000
-    max_body_bytes: int = 1 << 20
-    max_frame_bytes: int = 64 << 10
-    max_page: int = 1000
-    console_dir: str = ""
-    clickhouse_url: str = ""
+    storage_options: dict[str, Any]
+    jwt_secret: str
+    jwt_ttl_s: int
+    rate_per_s: float
+    rate_burst: int
+    client_queue: int
+    max_skips: int
+    history: int
+    max_body_bytes: int
+    max_frame_bytes: int
+    max_page: int
+    console_dir: str
+    clickhouse_url: str
 
 
 class Feed(Protocol):

@@ -30,6 +30,7 @@ from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 from clickhouse_driver import Client
 from clickhouse_driver.errors import NetworkError, ServerException, SocketTimeoutError
 
+from connectors import defaults
 from connectors.clickhouse.tables import TABLES, table_for
 from connectors.retry import Backoff, retry_until_done
 from operators.metrics import (
@@ -214,9 +215,9 @@ class ClickHouseSink(FixedPartitionedSink[Any, None]):
     def __init__(
         self,
         url: str,
-        batch_rows: int = 10_000,
-        flush_seconds: float = 2.0,
-        max_buffer_rows: int = 100_000,
+        batch_rows: int = defaults.CLICKHOUSE_BATCH_ROWS,
+        flush_seconds: float = defaults.CLICKHOUSE_FLUSH_SECONDS,
+        max_buffer_rows: int = defaults.CLICKHOUSE_MAX_BUFFER_ROWS,
         partitions: int = 1,
         backoff: Backoff = Backoff(),
         rejected: Callable[[DeadLetter], None] | None = None,

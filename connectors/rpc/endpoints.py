@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
-
-from flows.config import ConfigError, RpcConfig
 
 CHAIN_IDS = {"ethereum": 1, "arbitrum": 42161, "optimism": 10, "base": 8453}
 
@@ -71,50 +70,48 @@ class Endpoint:
         return self.url.startswith(("ws://", "wss://"))
 
 
-def _checked(chain_id: int, url: str, index: int, setting: str) -> Endpoint:
-    if not url.startswith(("ws://", "wss://", "http://", "https://")):
-        raise ConfigError(
-            f"{setting}: {redact(url)!r} is not a ws://, wss://, http:// or https:// URL"
-        )
-    return Endpoint(chain_id, url, index)
+class EndpointError(ValueError):
+    """A node or feed URL that cannot be used; the message never holds the URL's secrets."""
 
 
-def endpoints_from_config(cfg: RpcConfig) -> list[Endpoint]:
-    """Every configured (chain, URL), in configuration order."""
+@dataclass(frozen=True)
+class UrlGroup:
+    """URLs of one chain (``chain_id``), or "chain_id=url" pairs (``chain_id`` None); ``label``
+    is what an error names (the caller's setting)."""
+
+    label: str
+    chain_id: int | None
+    urls: tuple[str, ...]
+    feed: str = RPC
+
+
+def _chain_and_url(group: UrlGroup, text: str) -> tuple[int, str]:
+    if group.chain_id is not None:
+        return group.chain_id, text
+    chain_text, sep, url = text.partition("=")
+    if not sep or not chain_text.strip().isdigit():
+        shown = f"{chain_text.strip()[:16]}={redact(url.strip())}" if sep else redact(text)
+        raise EndpointError(f"{group.label}: {shown!r} is not chain_id=url")
+    return int(chain_text), url.strip()
+
+
+def endpoints(groups: Sequence[UrlGroup]) -> list[Endpoint]:
+    """Every (chain, URL) of ``groups``, in their order; a URL's index counts its chain's URLs
+    of the same kind (node or feed)."""
     found: list[Endpoint] = []
-    per_chain = {
-        "ETHEREUM_RPC_URLS": (CHAIN_IDS["ethereum"], cfg.ethereum_urls),
-        "ARBITRUM_RPC_URLS": (CHAIN_IDS["arbitrum"], cfg.arbitrum_urls),
-        "OPTIMISM_RPC_URLS": (CHAIN_IDS["optimism"], cfg.optimism_urls),
-        "BASE_RPC_URLS": (CHAIN_IDS["base"], cfg.base_urls),
-    }
-    counts: dict[int, int] = {}
-    for setting, (chain_id, urls) in per_chain.items():
-        for url in urls:
-            found.append(_checked(chain_id, url, counts.get(chain_id, 0), setting))
-            counts[chain_id] = counts.get(chain_id, 0) + 1
-    for pair in cfg.extra:
-        chain_text, sep, url = pair.partition("=")
-        if not sep or not chain_text.strip().isdigit():
-            shown = f"{chain_text.strip()[:16]}={redact(url.strip())}" if sep else redact(pair)
-            raise ConfigError(f"SCORPIUS_RPC_EXTRA: {shown!r} is not chain_id=url")
-        chain_id = int(chain_text)
-        found.append(_checked(chain_id, url.strip(), counts.get(chain_id, 0), "SCORPIUS_RPC_EXTRA"))
-        counts[chain_id] = counts.get(chain_id, 0) + 1
-    feeds = {
-        "ARBITRUM_FEED_URLS": (CHAIN_IDS["arbitrum"], ARBITRUM_FEED, cfg.arbitrum_feed_urls),
-        "OPTIMISM_FLASHBLOCKS_URLS": (
-            CHAIN_IDS["optimism"],
-            FLASHBLOCKS,
-            cfg.optimism_flashblocks_urls,
-        ),
-        "BASE_FLASHBLOCKS_URLS": (CHAIN_IDS["base"], FLASHBLOCKS, cfg.base_flashblocks_urls),
-    }
-    for setting, (chain_id, feed, urls) in feeds.items():
-        for index, url in enumerate(urls):
-            if not url.startswith(("ws://", "wss://")):
-                raise ConfigError(f"{setting}: {redact(url)!r} is not a ws:// or wss:// URL")
-            found.append(Endpoint(chain_id, url, index, feed))
+    counts: dict[tuple[int, str], int] = {}
+    for group in groups:
+        schemes = (
+            ("ws://", "wss://") if group.feed != RPC else ("ws://", "wss://", "http://", "https://")
+        )
+        for text in group.urls:
+            chain_id, url = _chain_and_url(group, text)
+            if not url.startswith(schemes):
+                allowed = ", ".join(schemes[:-1]) + f" or {schemes[-1]}"
+                raise EndpointError(f"{group.label}: {redact(url)!r} is not a {allowed} URL")
+            index = counts.get((chain_id, group.feed), 0)
+            found.append(Endpoint(chain_id, url, index, group.feed))
+            counts[(chain_id, group.feed)] = index + 1
     if len({(e.chain_id, e.url, e.feed) for e in found}) != len(found):
-        raise ConfigError("RPC URLs: the same URL is configured twice for one chain")
+        raise EndpointError("RPC URLs: the same URL is configured twice for one chain")
     return found

@@ -36,7 +36,7 @@ from websockets.exceptions import ConnectionClosed
 from connectors.rpc.client import now_ms
 from connectors.rpc.endpoints import ARBITRUM_FEED, Endpoint, scrub
 from connectors.rpc.session import MESSAGE_TOO_BIG, Emit, WrongChain, backoff_delay
-from flows.config import RpcConfig
+from connectors.rpc.settings import RpcSettings
 from operators.l2.arbitrum import decode_feed_frame
 from operators.l2.flashblocks import FlashblockDecoder, flashblock_item
 from operators.l2.items import dead
@@ -56,7 +56,7 @@ CHAIN_ID_HEADER = "Arbitrum-Chain-Id"
 
 
 class FeedSession:
-    def __init__(self, endpoint: Endpoint, cfg: RpcConfig, emit: Emit) -> None:
+    def __init__(self, endpoint: Endpoint, cfg: RpcSettings, emit: Emit) -> None:
         self.endpoint = endpoint
         self.cfg = cfg
         self._emit = emit

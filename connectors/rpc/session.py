@@ -35,7 +35,7 @@ from connectors.rpc.client import (
     now_ms,
 )
 from connectors.rpc.endpoints import Endpoint, scrub
-from flows.config import RpcConfig
+from connectors.rpc.settings import RpcSettings
 from operators.metrics import (
     RPC_CONNECTED,
     RPC_HEAD_DELAY_SECONDS,
@@ -152,7 +152,7 @@ def _nonce_order(key: str) -> tuple[int, str]:
 
 
 class EndpointSession:
-    def __init__(self, endpoint: Endpoint, cfg: RpcConfig, emit: Emit) -> None:
+    def __init__(self, endpoint: Endpoint, cfg: RpcSettings, emit: Emit) -> None:
         self.endpoint = endpoint
         self.cfg = cfg
         self._emit_raw = emit

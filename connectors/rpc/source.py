@@ -22,7 +22,7 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from connectors.rpc.endpoints import RPC, Endpoint
 from connectors.rpc.feeds import FeedSession
 from connectors.rpc.session import EndpointSession
-from flows.config import RpcConfig
+from connectors.rpc.settings import RpcSettings
 from operators.metrics import SOURCE_LAG
 from operators.records import DeadLetter, RawItem
 
@@ -32,7 +32,7 @@ IDLE_WAKE = timedelta(milliseconds=5)
 
 
 class _RpcPartition(StatefulSourcePartition[Item, None]):
-    def __init__(self, endpoint: Endpoint, cfg: RpcConfig, stop: threading.Event | None) -> None:
+    def __init__(self, endpoint: Endpoint, cfg: RpcSettings, stop: threading.Event | None) -> None:
         self._items: queue.SimpleQueue[Item] = queue.SimpleQueue()
         self._external_stop = stop
         self._lag = SOURCE_LAG.labels(endpoint.feed, endpoint.partition)
@@ -91,7 +91,7 @@ class RpcSource(FixedPartitionedSource[Item, None]):
     """
 
     def __init__(
-        self, endpoints: Sequence[Endpoint], cfg: RpcConfig, stop: threading.Event | None = None
+        self, endpoints: Sequence[Endpoint], cfg: RpcSettings, stop: threading.Event | None = None
     ) -> None:
         self._endpoints = {e.partition: e for e in endpoints}
         self._cfg = cfg

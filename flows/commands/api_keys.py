@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _keyring() -> tuple[Config, KeyRing]:
     from connectors.api.auth import KeyRing
     from connectors.api.store import Store
-    from flows.api import database_url
+    from flows.wiring.api import database_url
 
     cfg = load_config(os.environ)
     store = Store(database_url(cfg))

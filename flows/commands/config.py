@@ -7,7 +7,7 @@ import os
 import re
 from pathlib import Path
 
-from flows.commands import CommandError
+from flows.commands import CommandError, add_command
 from flows.config import load_config, settings_table
 
 # docs/settings.md's table sits between these markers; `scorpius config --update docs/settings.md`
@@ -17,20 +17,22 @@ BEGIN = f"<!-- settings table: scorpius config --update {SETTINGS_PAGE} -->"
 END = "<!-- end of settings table -->"
 
 
+HELP = f"""list every setting (environment name, default) and check the current ones
+
+Check the current settings (environment variables SCORPIUS_* and the YAML file named by
+SCORPIUS_CONFIG), then list every setting with its default and, when set, its value (secrets
+show as '(set)'). A bad value exits 2 naming the variable. Meanings: {SETTINGS_PAGE}.
+"""
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "config",
-        help="list every setting (environment name, default) and check the current ones",
-        description="Check the current settings (environment variables SCORPIUS_* and the YAML "
-        "file named by SCORPIUS_CONFIG), then list every setting with its default and, when "
-        "set, its value (secrets show as '(set)'). A bad value exits 2 naming the variable. "
-        f"Meanings: {SETTINGS_PAGE}.",
-    )
+    parser = add_command(subparsers, "config", HELP)
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     parser.add_argument(
         "--update",
         metavar="FILE",
-        help=f"rewrite the settings table of FILE ({SETTINGS_PAGE}) in place",
+        help=f"rewrite the settings table of FILE ({SETTINGS_PAGE}) or the limits table "
+        "(operators/LIMITS.md) in place",
     )
     parser.set_defaults(func=show)
 
@@ -40,7 +42,7 @@ def show(args: argparse.Namespace) -> int:
     rows = settings_table()
     if args.update:
         path = Path(args.update)
-        path.write_text(with_table(path.read_text()))
+        path.write_text(with_tables(path.read_text()))
     elif args.markdown:
         print(markdown_table())
     else:
@@ -70,3 +72,12 @@ def with_table(text: str) -> str:
     if not pattern.search(text):
         raise CommandError(f"no settings table markers ({BEGIN} ... {END}) found")
     return pattern.sub(lambda _: block, text)
+
+
+def with_tables(text: str) -> str:
+    """``text`` with every generated table it holds (settings, limits) brought up to date."""
+    from flows import limits_table
+
+    if limits_table.BEGIN in text:
+        return limits_table.with_table(text)
+    return with_table(text)

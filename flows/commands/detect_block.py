@@ -13,6 +13,7 @@ import time
 
 import orjson
 
+from flows.commands import add_command
 from flows.config import ConfigError, load_config
 from operators.mev.block import analyze_block, detections_of
 from operators.mev.fixtures import load_block
@@ -20,14 +21,15 @@ from operators.mev.pools import AmmFactories
 from operators.normalize import Malformed
 from operators.records import encode_json
 
+HELP = """detect sandwiches, arbitrages and liquidations in a block file
+
+Print one JSON line per finding (kind, tx hashes, positions, trace addresses, protocol, pool,
+tokens, integer amounts, profit, error).
+"""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "detect-block",
-        help="detect sandwiches, arbitrages and liquidations in a block file",
-        description="Print one JSON line per finding (kind, tx hashes, positions, trace "
-        "addresses, protocol, pool, tokens, integer amounts, profit, error).",
-    )
+    parser = add_command(subparsers, "detect-block", HELP)
     parser.add_argument("file", help="block in the mev-fixtures format (.json or .json.gz)")
     parser.add_argument(
         "--swaps", action="store_true", help="also print every classified swap (kind 'swap')"

@@ -52,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def create_topics(args: argparse.Namespace) -> int:
     from confluent_kafka import KafkaException
 
-    from connectors.kafka_topics import ensure_topics
+    from flows.wiring.kafka import ensure_topics
 
     cfg = load_config(os.environ).kafka
     overrides = {

@@ -30,7 +30,7 @@ import msgspec
 from connectors.replay import read_items
 from flows.commands import CommandError
 from flows.config import RulesConfig, load_config
-from flows.rules import engine_for
+from flows.wiring.rules import engine_for
 from operators.enrich import enrich
 from operators.normalize import normalize_item
 from operators.records import Block, DeadLetter, EnrichedTx, RuleMatch, encode_json

@@ -10,22 +10,23 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from flows.commands import CommandError
+from flows.commands import CommandError, add_command
 from flows.commands.archive import existing_archive
 from flows.config import Config, load_config
 from flows.logs import configure_logging
 from flows.shutdown import install_stop_handlers
 from operators.records import SEVERITIES
 
+HELP = """run the flow (default: replay the bundled mainnet sample to ./out)
+
+Run the Scorpius flow in this process. Settings come from the environment (SCORPIUS_*) and
+SCORPIUS_CONFIG; the options below override them. For several processes use `python -m
+bytewax.run flows.mempool:flow -i N -a ...`.
+"""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "run",
-        help="run the flow (default: replay the bundled mainnet sample to ./out)",
-        description="Run the Scorpius flow in this process. Settings come from the environment "
-        "(SCORPIUS_*) and SCORPIUS_CONFIG; the options below override them. For several processes "
-        "use `python -m bytewax.run flows.mempool:flow -i N -a ...`.",
-    )
+    parser = add_command(subparsers, "run", HELP)
     parser.add_argument("-w", "--workers", type=int, default=1, help="worker threads (default 1)")
     parser.add_argument("-o", "--out", help="output folder (SCORPIUS_OUTPUT_DIR, default ./out)")
     parser.add_argument(

@@ -20,17 +20,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+from flows.commands import add_command
 from flows.config import EXAMPLE_RULES, load_config
 
 DEFAULT_FLOW_RATE = 200.0
 
 
+HELP = """run the API (REST + live streams); --flow also runs the flow (embedded)
+
+Serve the Scorpius API. Settings: SCORPIUS_API_* (see `scorpius config`).
+"""
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "serve",
-        help="run the API (REST + live streams); --flow also runs the flow (embedded)",
-        description="Serve the Scorpius API. Settings: SCORPIUS_API_* (see `scorpius config`).",
-    )
+    parser = add_command(subparsers, "serve", HELP)
     parser.add_argument("--host", help="listen address (SCORPIUS_API_HOST, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (SCORPIUS_API_PORT, default 8000)")
     parser.add_argument(
@@ -65,7 +68,7 @@ def _flow_env(args: argparse.Namespace, out: str, rules_dir: str) -> dict[str, s
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from flows.api import build_app
+    from flows.wiring.api import build_app
 
     cfg = load_config(os.environ)
     if args.out:

@@ -16,7 +16,7 @@ from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
 from connectors.health import HealthServer
-from flows.commands import CommandError
+from flows.commands import CommandError, add_command
 from flows.config import K8sConfig, load_config
 from flows.logs import configure_logging
 from flows.shutdown import install_stop_handlers
@@ -53,15 +53,16 @@ def ensure_recovery_partitions(recovery_dir: str | Path, process_id: int, count:
     return count
 
 
+HELP = """run one worker process of the Kubernetes StatefulSet (see k8s/)
+
+Run one Bytewax process of the StatefulSet (the container image's command). The process id is
+the pod ordinal of POD_NAME (or HOSTNAME, e.g. scorpius-worker-2); peers, workers per process,
+recovery and the health port come from SCORPIUS_K8S_* (docs/deploy.md, k8s/README.md).
+"""
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "worker",
-        help="run one worker process of the Kubernetes StatefulSet (see k8s/)",
-        description="Run one Bytewax process of the StatefulSet (the container image's command). "
-        "The process id is the pod ordinal of POD_NAME (or HOSTNAME, e.g. scorpius-worker-2); "
-        "peers, workers per process, recovery and the health port come from SCORPIUS_K8S_* "
-        "(docs/deploy.md, k8s/README.md).",
-    )
+    parser = add_command(subparsers, "worker", HELP)
     parser.add_argument("--plan", action="store_true", help="print process id and peers, then exit")
     parser.set_defaults(func=worker)
 

@@ -12,7 +12,6 @@ from bytewax.dataflow import Dataflow, Stream, operator
 from bytewax.operators import BranchOut
 
 from connectors.kafka import (
-    KafkaRecordSink,
     Publishable,
     RawConsumed,
     RawMessage,
@@ -23,6 +22,7 @@ from connectors.kafka import (
 )
 from flows.config import KafkaConfig
 from flows.steps.checked import Checked, split, split_errors
+from flows.wiring.kafka import raw_topic, record_sink
 from operators.records import RawItem
 
 
@@ -36,7 +36,7 @@ def _consume(
 ) -> Checked[RawMessage]:
     # bytewax's kafka input operator (same step ids, so recovery state carries over), with a
     # source that ends on ``stop``.
-    consumed = op.input("kafka_input", flow, raw_source(cfg, stop))
+    consumed = op.input("kafka_input", flow, raw_source(raw_topic(cfg), stop))
     kinds: BranchOut[RawMessage, KafkaError[bytes | None, bytes | None]] = split(
         "split_err", consumed, _is_message
     )
@@ -66,4 +66,4 @@ def kafka_output(step_id: str, up: Stream[Publishable], cfg: KafkaConfig, topic:
     """Publish records to ``topic``: RawItem as ``tx_raw`` framing, the rest as keyed JSON."""
     limit = cfg.max_message_bytes
     messages = op.filter_map("encode", up, lambda record: fitted_message(record, limit, topic))
-    op.output("produce", messages, KafkaRecordSink(cfg, topic))
+    op.output("produce", messages, record_sink(cfg, topic))

@@ -10,19 +10,10 @@ from bytewax.dataflow import Stream, operator
 from flows.config import EnrichConfig, LimitsConfig
 from flows.steps import now_ms
 from flows.steps.checked import Checked, split_errors
+from flows.wiring.operators import enricher_for, size_limits
 from operators.bounds import TimeBounds
-from operators.enrich import DEFAULT_ENRICHER, Enricher
-from operators.normalize import SizeLimits, normalize_item
+from operators.normalize import normalize_item
 from operators.records import Block, DeadLetter, EnrichedTx, RawItem, Tx
-
-
-def size_limits(cfg: LimitsConfig) -> SizeLimits:
-    return SizeLimits(
-        tx_payload_bytes=cfg.max_tx_payload_bytes,
-        block_payload_bytes=cfg.max_block_payload_bytes,
-        calldata_bytes=cfg.max_calldata_bytes,
-        dead_letter_payload_bytes=cfg.dead_letter_payload_bytes,
-    )
 
 
 @operator
@@ -41,13 +32,6 @@ def normalize_stage(
         return (item,)
 
     return split_errors("split", op.flat_map("normalize", raw, run))
-
-
-def enricher_for(cfg: EnrichConfig) -> Enricher:
-    """The bundled selectors and labels, and the user's folders when set."""
-    if cfg.labels_dir or cfg.abi_dir:
-        return Enricher.load(cfg.labels_dir or None, cfg.abi_dir or None)
-    return DEFAULT_ENRICHER
 
 
 @operator

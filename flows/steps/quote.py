@@ -10,7 +10,7 @@ from bytewax.dataflow import Stream, operator
 from flows.config import DetectConfig
 from flows.steps import now_ms
 from flows.steps.checked import Checked, split_errors
-from flows.steps.windows import amm_factories
+from flows.wiring.operators import amm_factories
 from operators.mev.mempool import SandwichableVictimDetector
 from operators.mev.mempool.reserves import FetchReserves, ReservesAtHead, ReservesUnavailable
 from operators.mev.mempool.sandwichable import VictimGate

@@ -13,14 +13,15 @@ import bytewax.operators as op
 from bytewax.dataflow import Stream, operator
 from bytewax.operators import windowing as win
 
-from flows.config import ConfigError, DetectConfig
+from flows.config import DetectConfig
 from flows.steps import now_ms
 from flows.steps.checked import Checked
+from flows.wiring.operators import amm_factories
 from operators.metrics import LATE_MINED, UNKNOWN_POOLS
 from operators.mev.mempool import FrontrunCopyDetector, SandwichAttemptDetector
 from operators.mev.mempool.frontrun import window_key as frontrun_key
 from operators.mev.mempool.sandwich_attempt import window_key as sandwich_key
-from operators.mev.pools import BUNDLED, AmmFactories
+from operators.mev.pools import AmmFactories
 from operators.records import DeadLetter, Detection, EnrichedTx
 from operators.replacement import SenderBucket, sender_key
 
@@ -130,16 +131,6 @@ def mempool_window(
     late = op.branch("late_pending", out.late, lambda kv: kv[1][1].tx.block_number is None)
     op.inspect("late_mined", late.falses, lambda _s, _kv: LATE_MINED.labels(step_id).inc())
     return Checked(detections, op.map("late", late.trues, late_letter))
-
-
-def amm_factories(cfg: DetectConfig) -> AmmFactories:
-    """The bundled pool factories, plus the user's file when configured."""
-    if not cfg.amm_factories:
-        return BUNDLED
-    try:
-        return AmmFactories.load(cfg.amm_factories)
-    except (OSError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"SCORPIUS_DETECT_AMM_FACTORIES={cfg.amm_factories}: {exc}") from None
 
 
 def unknown_pools_line(etx: EnrichedTx) -> str:

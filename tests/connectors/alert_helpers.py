@@ -10,8 +10,8 @@ from typing import Any
 
 from connectors.alerts.base import Channel, Redactor
 from connectors.alerts.dispatcher import DeliveryPolicy, Dispatcher
-from connectors.alerts.sink import build_channels, build_router, secrets_of
 from flows.config import AlertsConfig
+from flows.wiring.alerts import build_channels, build_router, secrets_of
 from operators.alert_router import Target
 from operators.records import Alert, DeadLetter
 
@@ -27,6 +27,7 @@ FAST = DeliveryPolicy(
     backoff_base_s=0.05,
     backoff_max_s=0.2,
     dedup_window_s=60.0,
+    dedup_max_keys=100_000,
     channel_rate_per_s=1000.0,
     channel_burst=1000,
     recipient_rate_per_s=1000.0,

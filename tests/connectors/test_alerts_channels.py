@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from connectors.alerts.base import Channel, DeliveryError, Redactor
-from connectors.alerts.sink import build_channels, secrets_of
 from connectors.alerts.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from flows.config import AlertsConfig
+from flows.wiring.alerts import build_channels, secrets_of
 from operators.alert_router import Target
 from tests.connectors.alert_helpers import (
     DISCORD_PATH,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.alerts.sink import build_alert_sink
 from flows.config import ConfigError, load_config, settings_table
+from flows.wiring.alerts import build_alert_sink
 from operators.alert_router import RoutesError
 
 TOKEN = "xoxb-0000-config-test-token"

@@ -18,7 +18,8 @@ from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSink, TestingSource, run_main
 
 from connectors.alerts.log import JsonlLog
-from connectors.alerts.sink import build_alert_sink, for_alert_sink
+from connectors.alerts.sink import for_alert_sink
+from flows.wiring.alerts import build_alert_sink
 from operators.records import Alert, DeadLetter
 from tests.connectors.alert_helpers import SLACK_WEBHOOK_PATH, alert, config
 from tests.services import http_fakes

@@ -26,13 +26,13 @@ from connectors.kafka import (
     record_key,
     to_message,
 )
-from connectors.kafka_topics import ensure_topics
 from connectors.replay import ReplaySource
 from flows.commands import kafka as kafka_command
 from flows.config import Config, ConfigError, KafkaConfig, load_config
 from flows.ingest import build_ingest_flow
-from flows.sources import raw_input
 from flows.steps.kafka import kafka_output, kafka_raw_input
+from flows.wiring.kafka import ensure_topics
+from flows.wiring.sources import raw_input
 from operators.records import (
     Alert,
     DeadLetter,

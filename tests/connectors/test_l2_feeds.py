@@ -16,11 +16,12 @@ import pytest
 from bytewax.dataflow import Dataflow, Stream
 from bytewax.testing import TestingSink, TestingSource, run_main
 
-from connectors.rpc import Endpoint, endpoints_from_config
+from connectors.rpc import Endpoint
 from connectors.rpc.endpoints import ARBITRUM_FEED, FLASHBLOCKS
 from flows.config import ConfigError, load_config
 from flows.mempool import build_flow
 from flows.steps.detect import preconfirmed_detect
+from flows.wiring.rpc import endpoints_from_config
 from operators.l2.flashblocks import FlashblockDecoder, flashblock_item
 from operators.normalize import normalize_item
 from operators.records import DeadLetter, RawItem, Tx

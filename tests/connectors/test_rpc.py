@@ -22,10 +22,10 @@ from prometheus_client import REGISTRY
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
-from connectors.rpc import Endpoint, RpcSource
 from flows.config import RpcConfig
 from flows.steps.dedup import dedup_items
 from flows.steps.inclusion import track_inclusion
+from flows.wiring.rpc import Endpoint, rpc_source  # the endpoints and source the flow builds
 from operators.normalize import normalize_item
 from operators.records import Block, DeadLetter, Inclusion, RawItem, Tx
 from tests.services.anvil import DEV_KEYS, AnvilNode, StartAnvil
@@ -66,7 +66,7 @@ def running(endpoints: list[Endpoint], cfg: RpcConfig = FAST, workers: int = 1) 
     stop = threading.Event()
     run = Run()
     flow = Dataflow("rpc_test")
-    raw = dedup_items("dedup", op.input("rpc", flow, RpcSource(endpoints, cfg, stop)))
+    raw = dedup_items("dedup", op.input("rpc", flow, rpc_source(endpoints, cfg, stop)))
     op.output("out", raw, TestingSink(run.out))
     op.output("inclusions", track_inclusion("inclusion", raw), TestingSink(run.inclusions))
     if workers == 1:

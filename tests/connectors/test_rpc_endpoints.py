@@ -7,10 +7,11 @@ import random
 import pytest
 from bytewax.dataflow import Dataflow
 
-from connectors.rpc import Endpoint, endpoints_from_config, redact
+from connectors.rpc import Endpoint, redact
 from connectors.rpc.session import backoff_delay
 from flows.config import ConfigError, load_config
-from flows.sources import raw_input
+from flows.wiring.rpc import endpoints_from_config
+from flows.wiring.sources import raw_input
 
 
 def test_urls_of_every_chain_and_extra_chains_become_endpoints() -> None:

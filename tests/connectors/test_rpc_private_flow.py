@@ -19,12 +19,13 @@ from bytewax.operators import BranchOut
 from bytewax.testing import TestingSink, run_main
 from eth_account import Account
 
-from connectors.rpc import Endpoint, RpcSource
+from connectors.rpc import Endpoint
 from flows.config import RpcConfig
 from flows.steps import private
 from flows.steps.checked import is_block, is_tx, split
 from flows.steps.dedup import dedup_items
 from flows.steps.normalize import normalize_stage
+from flows.wiring.rpc import rpc_source
 from operators.mev.private import PRIVATE, PUBLIC, UNKNOWN, is_watch_item, watch_state
 from operators.records import Block, Tx
 from tests.connectors.test_rpc import FAST, connected, nonce_of, send, tx_of_type, wait_until
@@ -93,7 +94,7 @@ def private_flow(endpoint: Endpoint, cfg: RpcConfig) -> Iterator[tuple[list[Tx],
     pending: list[Tx] = []
     blocks: list[Block] = []
     flow = Dataflow("private_flow_test")
-    raw = dedup_items("dedup", op.input("rpc", flow, RpcSource([endpoint], cfg, stop)))
+    raw = dedup_items("dedup", op.input("rpc", flow, rpc_source([endpoint], cfg, stop)))
     watch = op.filter_map("watch", raw, watch_state)
     norm = normalize_stage("normalize", op.filter("rest", raw, lambda x: not is_watch_item(x)))
     normalized: BranchOut[Tx, Block] = split("is_tx", norm.oks, is_tx)

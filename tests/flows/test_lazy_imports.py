@@ -56,7 +56,7 @@ def test_default_flow_and_cli_import_no_optional_heavy_module() -> None:
 def test_selecting_a_connector_imports_it() -> None:
     # The probe above would pass vacuously if the check could not see a module: show it can.
     out = subprocess.run(
-        [sys.executable, "-c", "import sys, flows.storage; print('deltalake' in sys.modules)"],
+        [sys.executable, "-c", "import sys, flows.wiring.storage; print('deltalake' in sys.modules)"],
         capture_output=True,
         text=True,
         check=True,

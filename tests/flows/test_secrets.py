@@ -14,11 +14,12 @@ from aiohttp import web
 from clickhouse_driver import Client
 
 from connectors.clickhouse.schema import apply_schema
-from connectors.kafka import KafkaRecordSink
-from connectors.rpc.endpoints import Endpoint, endpoints_from_config, scrub
+from connectors.rpc.endpoints import Endpoint, scrub
 from connectors.rpc.session import EndpointSession
 from flows.commands import config as config_command
 from flows.config import ConfigError, RpcConfig, load_config
+from flows.wiring.kafka import record_sink
+from flows.wiring.rpc import endpoints_from_config, rpc_settings
 from operators.records import DeadLetter
 from tests.services.ports import free_port
 
@@ -128,7 +129,7 @@ def test_rpc_session_errors_and_logs_show_no_key(caplog: pytest.LogCaptureFixtur
         await web.TCPSite(runner, "127.0.0.1", port).start()
         url = f"http://127.0.0.1:{port}/v3/{RPC_KEY}?apikey={RPC_QUERY_KEY}"
         cfg = RpcConfig(backoff_initial_s=0.05, backoff_max_s=0.1, request_timeout_s=1.0)
-        session = EndpointSession(Endpoint(1, url), cfg, letters.append)
+        session = EndpointSession(Endpoint(1, url), rpc_settings(cfg), letters.append)
         stop = asyncio.Event()
         task = asyncio.create_task(session.run(stop))
         await asyncio.sleep(1.0)
@@ -192,7 +193,7 @@ def test_kafka_tls_and_sasl_options_reach_the_client() -> None:
             "SCORPIUS_KAFKA_EXTRA": "ssl.endpoint.identification.algorithm=https",
         }
     )
-    settings = KafkaRecordSink(cfg.kafka, "alerts")._settings
+    settings = record_sink(cfg.kafka, "alerts")._settings
     assert settings["security.protocol"] == "SASL_SSL"
     assert settings["sasl.mechanism"] == "SCRAM-SHA-512"
     assert settings["sasl.username"] == "scorpius"

@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 
 from connectors.kafka import fitted_message
 from flows.config import LimitsConfig, load_config
-from flows.steps.normalize import size_limits
+from flows.wiring.operators import size_limits
 from operators.dedup import SeenSet
 from operators.inclusion import InclusionTracker, PendingSeen
 from operators.mev.mempool import FrontrunCopyDetector, SandwichAttemptDetector

@@ -13,8 +13,8 @@ from typing import Any
 import uvicorn
 
 from connectors.api.context import ApiContext
-from flows.api import build_app
 from flows.config import load_config
+from flows.wiring.api import build_app
 from tests.services.ports import free_port
 
 

@@ -17,10 +17,10 @@ import pytest
 from confluent_kafka import Producer
 from websockets.asyncio.client import connect
 
-from connectors.kafka_topics import ensure_topics
 from connectors.rule_sets import RuleTopicFollower
 from flows.config import load_config
-from flows.rules import engine_for, rules_engine_factory
+from flows.wiring.kafka import ensure_topics
+from flows.wiring.rules import engine_for, rules_engine_factory
 from operators.enrich import enrich
 from operators.records import Alert, DeadLetter, encode_json
 from tests.connectors.api.server import RunningApi, running_api

@@ -11,7 +11,7 @@ from bytewax.dataflow import Dataflow, Stream
 
 from connectors.replay import Pacing, ReplaySource
 from connectors.stoppable import StoppableSource
-from flows.config import Config, ConfigError
+from flows.config import Config, ConfigError, setting_name
 from flows.steps.dedup import dedup_items
 from operators.bounds import TimeBounds
 from operators.records import DeadLetter, RawItem, Tx
@@ -38,8 +38,8 @@ def archive_source(cfg: Config) -> ArchiveReplaySource:
     from connectors.archive_replay import ArchiveReplaySource
 
     filters = Filters(
-        start=_when(cfg.source.archive_start, "SCORPIUS_SOURCE_ARCHIVE_START"),
-        end=_when(cfg.source.archive_end, "SCORPIUS_SOURCE_ARCHIVE_END"),
+        start=_when(cfg.source.archive_start, setting_name("source.archive_start")),
+        end=_when(cfg.source.archive_end, setting_name("source.archive_end")),
     )
     return ArchiveReplaySource(
         cfg.source.archive_url or cfg.output.archive,
@@ -74,13 +74,16 @@ def raw_input(
         source = archive_source(cfg)
     elif kind == "dumpster":
         if not cfg.source.dumpster_paths:
-            raise ConfigError("SCORPIUS_SOURCE_KIND=dumpster: set SCORPIUS_SOURCE_DUMPSTER_PATHS")
+            raise ConfigError(
+                f"{setting_name('source.kind')}=dumpster: set {setting_name('source.dumpster_paths')}"
+            )
         from connectors.mempool_dumpster import MempoolDumpsterSource
 
         source = MempoolDumpsterSource(cfg.source.dumpster_paths)
     else:
         raise ConfigError(
-            f"SCORPIUS_SOURCE_KIND: unknown source {kind!r} (replay, rpc, kafka, archive, dumpster)"
+            f"{setting_name('source.kind')}: unknown source {kind!r} "
+            "(replay, rpc, kafka, archive, dumpster)"
         )
     return op.input(step_id, flow, source if stop is None else StoppableSource(source, stop))
 
@@ -89,14 +92,14 @@ def live_input(
     step_id: str, flow: Dataflow, cfg: Config, stop: threading.Event | None = None
 ) -> Stream[RawItem | DeadLetter]:
     """Every configured (chain, URL) at once, deduped across URLs and reconnects."""
-    from connectors.rpc import RpcSource, endpoints_from_config
+    from flows.wiring.rpc import endpoints_from_config, rpc_source, url_settings
 
     endpoints = endpoints_from_config(cfg.rpc)
     if not endpoints:
+        *nodes, extra, arbitrum_feed, op_flash, base_flash = url_settings()
         raise ConfigError(
-            "SCORPIUS_SOURCE_KIND=rpc: no node URLs; set ETHEREUM_RPC_URLS, ARBITRUM_RPC_URLS, "
-            "OPTIMISM_RPC_URLS, BASE_RPC_URLS, SCORPIUS_RPC_EXTRA or an L2 feed "
-            "(ARBITRUM_FEED_URLS, OPTIMISM_FLASHBLOCKS_URLS, BASE_FLASHBLOCKS_URLS)"
+            f"{setting_name('source.kind')}=rpc: no node URLs; set {', '.join(nodes)}, {extra} "
+            f"or an L2 feed ({arbitrum_feed}, {op_flash}, {base_flash})"
         )
-    raw = op.input(step_id, flow, RpcSource(endpoints, cfg.rpc, stop))
+    raw = op.input(step_id, flow, rpc_source(endpoints, cfg.rpc, stop))
     return dedup_items(f"{step_id}_dedup", raw, cfg.rpc.dedup_ttl_s, cfg.rpc.dedup_max_per_shard)

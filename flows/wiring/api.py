@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 from connectors.api.context import ApiSettings, Feed
 from connectors.api.streams import Hub
 from connectors.rule_sets import FolderSink, KafkaRuleSink
-from flows.config import Config
+from flows.config import Config, setting_name
+from flows.wiring import settings_of
 from operators.records import EnrichedTx
 
 if TYPE_CHECKING:
@@ -30,22 +31,13 @@ def database_url(cfg: Config) -> str:
 
 
 def api_settings(cfg: Config) -> ApiSettings:
-    api = cfg.api
-    return ApiSettings(
+    """The ``api`` section's same-named fields, and where the flow's outputs are."""
+    return settings_of(
+        ApiSettings,
+        cfg.api,
         database_url=database_url(cfg),
         archive_url=cfg.output.archive,
         storage_options=cfg.storage.archive_storage_options(),
-        jwt_secret=api.jwt_secret,
-        jwt_ttl_s=api.jwt_ttl_s,
-        rate_per_s=api.rate_per_s,
-        rate_burst=api.rate_burst,
-        client_queue=api.client_queue,
-        max_skips=api.max_skips,
-        history=api.history,
-        max_body_bytes=api.max_body_bytes,
-        max_frame_bytes=api.max_frame_bytes,
-        max_page=api.max_page,
-        console_dir=api.console_dir,
         clickhouse_url=cfg.storage.clickhouse_client_url(),
     )
 
@@ -71,7 +63,9 @@ def feed_factory(cfg: Config) -> Callable[[Hub], Feed] | None:
 
         out = cfg.output.dir
         return lambda hub: EmbeddedFeed(out, hub.publish_threadsafe, on_state=hub.set_feed_state)
-    raise ValueError(f"SCORPIUS_API_FEED must be embedded, kafka or none, not {cfg.api.feed!r}")
+    raise ValueError(
+        f"{setting_name('api.feed')} must be embedded, kafka or none, not {cfg.api.feed!r}"
+    )
 
 
 def rule_sink(cfg: Config) -> FolderSink | KafkaRuleSink:

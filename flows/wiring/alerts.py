@@ -1,0 +1,108 @@
+"""Alert delivery from the ``alerts`` config section: channels, router, policy and the sink."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from connectors.alerts.base import Channel, Redactor
+from connectors.alerts.discord import DiscordChannel
+from connectors.alerts.dispatcher import DeliveryPolicy, Dispatcher
+from connectors.alerts.log import JsonlLog
+from connectors.alerts.sink import AlertSink
+from connectors.alerts.slack import SlackApiChannel, SlackWebhookChannel
+from connectors.alerts.smtp import SmtpChannel
+from connectors.alerts.templates import Templates
+from connectors.alerts.webhook import WebhookChannel
+from flows.config import AlertsConfig
+from flows.wiring import settings_of
+from operators.alert_router import Router, default_routes, load_routes
+from operators.records import DeadLetter
+
+
+def secrets_of(cfg: AlertsConfig) -> list[str]:
+    return [
+        cfg.slack_webhook_url,
+        cfg.slack_bot_token,
+        cfg.discord_webhook_url,
+        cfg.smtp_password,
+        cfg.webhook_url,
+        cfg.webhook_secret,
+    ]
+
+
+def build_channels(cfg: AlertsConfig, redact: Redactor) -> dict[str, Channel]:
+    """Every channel whose URL / token / host is set."""
+    templates = Templates(cfg.templates_dir or None)
+    timeout = cfg.timeout_s
+    channels: dict[str, Channel] = {}
+    if cfg.slack_webhook_url:
+        channels["slack"] = SlackWebhookChannel(cfg.slack_webhook_url, templates, redact, timeout)
+    if cfg.slack_bot_token:
+        channels["slack_api"] = SlackApiChannel(
+            cfg.slack_bot_token, cfg.slack_api_url, templates, redact, timeout
+        )
+    if cfg.discord_webhook_url:
+        channels["discord"] = DiscordChannel(cfg.discord_webhook_url, templates, redact, timeout)
+    if cfg.smtp_host:
+        channels["email"] = SmtpChannel(
+            host=cfg.smtp_host,
+            port=cfg.smtp_port,
+            sender=cfg.email_from,
+            templates=templates,
+            redact=redact,
+            timeout_s=timeout,
+            user=cfg.smtp_user,
+            password=cfg.smtp_password,
+            starttls=cfg.smtp_starttls,
+            implicit_tls=cfg.smtp_ssl,
+            ca_file=cfg.smtp_ca_file,
+        )
+    if cfg.webhook_url:
+        channels["webhook"] = WebhookChannel(
+            cfg.webhook_url, cfg.webhook_secret, templates, redact, timeout
+        )
+    return channels
+
+
+def build_router(cfg: AlertsConfig, enabled: list[str]) -> Router:
+    routes = load_routes(cfg.routes_path) if cfg.routes_path else None
+    defaults = {
+        "slack_api": (cfg.slack_channel,) if cfg.slack_channel else (),
+        "email": cfg.email_to,
+    }
+    router = Router(
+        routes if routes is not None else default_routes(enabled, cfg.min_severity), defaults
+    )
+    router.check(enabled)
+    return router
+
+
+def policy_of(cfg: AlertsConfig) -> DeliveryPolicy:
+    """The section's same-named fields."""
+    return settings_of(DeliveryPolicy, cfg)
+
+
+def build_alert_sink(
+    cfg: AlertsConfig, out_dir: str | Path, dead_letter: Callable[[DeadLetter], None]
+) -> AlertSink | None:
+    """The sink, or None when no channel is configured. Routes are checked here, at startup:
+    a route to a channel that is not configured fails the run before the first alert."""
+    redact = Redactor(secrets_of(cfg))
+    enabled = sorted(build_channels(cfg, redact))  # built once to check, again per partition
+    if not enabled and not cfg.routes_path:
+        return None
+    router = build_router(cfg, enabled)
+    log = JsonlLog(cfg.delivery_log or Path(out_dir) / "alert_deliveries.jsonl")
+
+    def make() -> Dispatcher:
+        return Dispatcher(
+            build_channels(cfg, redact),
+            router,
+            policy_of(cfg),
+            dead_letter=dead_letter,
+            delivery_log=log.write,
+            redact=redact,
+        )
+
+    return AlertSink(make, cfg.drain_timeout_s)
