@@ -10,9 +10,7 @@ jitter and counted in ``scorpius_source_reconnects``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +33,7 @@ from connectors.rpc.client import (
     now_ms,
 )
 from connectors.rpc.endpoints import Endpoint, scrub
+from connectors.rpc.reconnect import ReconnectPolicy, reconnect_forever
 from flows.config import RpcConfig
 from operators.metrics import (
     RPC_CONNECTED,
@@ -42,7 +41,6 @@ from operators.metrics import (
     RPC_TX_UNAVAILABLE,
     SOURCE_ERRORS,
     SOURCE_MESSAGES,
-    SOURCE_RECONNECTS,
     reason_class,
 )
 from operators.mev.private import watch_item
@@ -137,12 +135,6 @@ async def _supervise(tasks: list[asyncio.Task[None]], essential: asyncio.Task[No
                 return
 
 
-def backoff_delay(attempt: int, initial: float, cap: float, rng: random.Random) -> float:
-    """Exponential backoff with jitter: half fixed, half random, so reconnecting clients spread."""
-    ceiling = min(cap, initial * (2**attempt))
-    return ceiling * (0.5 + 0.5 * rng.random())
-
-
 def _nonce_order(key: str) -> tuple[int, str]:
     """txpool_content's nonce keys are decimal (geth) or hex text; emit a sender's txs in order."""
     try:
@@ -158,7 +150,6 @@ class EndpointSession:
         self._emit_raw = emit
         self._chain = str(endpoint.chain_id)
         self._name = endpoint.name
-        self._rng = random.Random()
         # What the node offers, learned once and kept across reconnects.
         self._block_receipts: bool = True
         self._traces: bool = True
@@ -215,71 +206,57 @@ class EndpointSession:
     # --- the reconnect loop ---------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        attempt = 0
-        while not stop.is_set():
-            started = time.monotonic()
-            delay: float | None = None
-            try:
-                serve = asyncio.create_task(self._serve_once())
-                stopper = asyncio.create_task(stop.wait())
-                done, _ = await asyncio.wait({serve, stopper}, return_when=asyncio.FIRST_COMPLETED)
-                for task in (serve, stopper):
-                    task.cancel()
-                await asyncio.gather(serve, stopper, return_exceptions=True)
-                if serve in done and serve.exception() is not None:
-                    raise serve.exception()  # type: ignore[misc]
-            except WrongChain as exc:
-                self._dead(str(exc))
-                delay = self.cfg.wrong_chain_retry_s
-            except ConnectionClosed as exc:
-                if exc.sent is not None and exc.sent.code == MESSAGE_TOO_BIG:
-                    if self._reading_txpool:  # not worth a reconnect loop: read it no more
-                        self._txpool = False
-                    self._dead(
-                        f"oversize frame: over max_frame_bytes={self.cfg.max_frame_bytes}, "
-                        "connection re-opened"
-                    )
-                log.info("%s: connection closed: %s", self._name, self._describe(exc))
-            except OversizeReply as exc:
-                if self._reading_txpool:
+        cfg = self.cfg
+        await reconnect_forever(
+            stop,
+            self._serve_once,
+            self._failed,
+            self._down,
+            name=self._name,
+            kind="rpc",
+            chain=self._chain,
+            policy=ReconnectPolicy(cfg.backoff_initial_s, cfg.backoff_max_s),
+        )
+
+    def _down(self) -> None:
+        self._watching(False)
+        self._reading_txpool = False
+
+    def _failed(self, exc: Exception) -> float | None:
+        """What a failed connection means: log it, dead-letter what is data; a fixed delay or None."""
+        if isinstance(exc, WrongChain):
+            self._dead(str(exc))
+            return self.cfg.wrong_chain_retry_s
+        if isinstance(exc, ConnectionClosed):
+            if exc.sent is not None and exc.sent.code == MESSAGE_TOO_BIG:
+                if self._reading_txpool:  # not worth a reconnect loop: read it no more
                     self._txpool = False
-                self._dead(f"oversize frame: {exc}")
-            except (
-                OSError,
-                TimeoutError,
-                RpcError,
-                aiohttp.ClientError,
-                msgspec.DecodeError,
-            ) as exc:
-                log.info("%s: connection failed: %s", self._name, self._describe(exc))
-            except websockets.exceptions.WebSocketException as exc:
-                log.info("%s: websocket failed: %s", self._name, self._describe(exc))
-            except HeadStall as exc:
-                log.warning("%s: %s; reconnecting", self._name, self._describe(exc))
-            except Exception as exc:  # a reply of a shape nobody expected: report, keep going
-                # No traceback in the log: its last line is the raw message, URL and all.
-                where = exc.__traceback__
-                while where is not None and where.tb_next is not None:
-                    where = where.tb_next
-                at = f" at {where.tb_frame.f_code.co_filename}:{where.tb_lineno}" if where else ""
-                log.error("%s: session failed%s: %s", self._name, at, self._describe(exc))
-                self._dead(f"source error: {self._describe(exc)}")
-            finally:
-                self._watching(False)
-                self._reading_txpool = False
-            if stop.is_set():
-                return
-            if time.monotonic() - started > self.cfg.backoff_max_s:
-                attempt = 0  # it was a healthy connection that broke: retry quickly
-            if delay is None:
-                delay = backoff_delay(
-                    attempt, self.cfg.backoff_initial_s, self.cfg.backoff_max_s, self._rng
+                self._dead(
+                    f"oversize frame: over max_frame_bytes={self.cfg.max_frame_bytes}, "
+                    "connection re-opened"
                 )
-                attempt += 1
-            log.info("%s: reconnecting in %.1f s", self._name, delay)
-            SOURCE_RECONNECTS.labels("rpc", self._chain).inc()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
+            log.info("%s: connection closed: %s", self._name, self._describe(exc))
+        elif isinstance(exc, OversizeReply):
+            if self._reading_txpool:
+                self._txpool = False
+            self._dead(f"oversize frame: {exc}")
+        elif isinstance(
+            exc, OSError | TimeoutError | RpcError | aiohttp.ClientError | msgspec.DecodeError
+        ):
+            log.info("%s: connection failed: %s", self._name, self._describe(exc))
+        elif isinstance(exc, websockets.exceptions.WebSocketException):
+            log.info("%s: websocket failed: %s", self._name, self._describe(exc))
+        elif isinstance(exc, HeadStall):
+            log.warning("%s: %s; reconnecting", self._name, self._describe(exc))
+        else:  # a reply of a shape nobody expected: report, keep going
+            # No traceback in the log: its last line is the raw message, URL and all.
+            where = exc.__traceback__
+            while where is not None and where.tb_next is not None:
+                where = where.tb_next
+            at = f" at {where.tb_frame.f_code.co_filename}:{where.tb_lineno}" if where else ""
+            log.error("%s: session failed%s: %s", self._name, at, self._describe(exc))
+            self._dead(f"source error: {self._describe(exc)}")
+        return None
 
     async def _serve_once(self) -> None:
         if self.endpoint.is_websocket:
