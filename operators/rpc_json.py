@@ -307,3 +307,70 @@ def tx_type_of(tag: str | None) -> int:
         if tx_type not in KNOWN_TYPES:
             raise Malformed(f"unknown tx type: {show(tag)}")
     return tx_type
+
+
+# --- reference shapes: only the hashes and numbers a reader needs ------------------------------
+
+
+class HashRef(msgspec.Struct):
+    """A tx (or a block) object, read for its hash alone."""
+
+    hash: str
+
+
+class BlockRef(msgspec.Struct):
+    """A block's number, hash and its transactions (full objects or hashes)."""
+
+    number: str
+    hash: str
+    transactions: list[HashRef | str] = []
+
+
+class BundleRef(msgspec.Struct):
+    """A block bundle ``{"block": ...}`` read for the block's reference."""
+
+    block: BlockRef
+
+
+class BundleHashRef(msgspec.Struct):
+    """A block bundle read for the block's hash alone."""
+
+    block: HashRef
+
+
+class SequencedRef(msgspec.Struct):
+    """An L2 sequencer feed item: its hash and place in the sequencer's order."""
+
+    hash: str
+    position: list[int] = []
+
+
+class HeadRef(msgspec.Struct):
+    """A ``newHeads`` notification or block header."""
+
+    number: str
+    hash: str
+    timestamp: str = "0x0"
+
+
+class ReceiptRef(msgspec.Struct, rename="camel"):
+    block_hash: str
+
+
+class TxPool(msgspec.Struct):
+    """``txpool_content``: executable txs by sender, then by nonce (queued ones are left out:
+    nodes do not announce them either)."""
+
+    pending: dict[str, dict[str, msgspec.Raw]] = {}
+
+
+decode_hash_ref = msgspec.json.Decoder(HashRef).decode
+decode_tx_or_hash = msgspec.json.Decoder(HashRef | str).decode
+decode_block_ref = msgspec.json.Decoder(BlockRef).decode
+decode_bundle_ref = msgspec.json.Decoder(BundleRef).decode
+decode_bundle_hash = msgspec.json.Decoder(BundleHashRef).decode
+decode_sequenced_ref = msgspec.json.Decoder(SequencedRef).decode
+decode_head_ref = msgspec.json.Decoder(HeadRef).decode
+decode_receipt_refs = msgspec.json.Decoder(list[ReceiptRef]).decode
+decode_txpool = msgspec.json.Decoder(TxPool).decode
+decode_hashes = msgspec.json.Decoder(list[str] | None).decode

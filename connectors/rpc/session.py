@@ -45,6 +45,16 @@ from operators.metrics import (
 )
 from operators.mev.private import watch_item
 from operators.records import DeadLetter, RawItem
+from operators.rpc_json import (
+    BlockRef,
+    decode_block_ref,
+    decode_hash_ref,
+    decode_hashes,
+    decode_head_ref,
+    decode_receipt_refs,
+    decode_tx_or_hash,
+    decode_txpool,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,44 +75,6 @@ class HeadStall(Exception):
     """Subscribed, connected, answering pings, and yet no new head: providers do this."""
 
 
-class _TxRef(msgspec.Struct):
-    hash: str
-
-
-class _HeadRef(msgspec.Struct):
-    number: str
-    hash: str
-    timestamp: str = "0x0"
-
-
-class _BlockTxs(msgspec.Struct):
-    number: str
-    hash: str
-    transactions: list[_TxRef | str] = []
-
-
-_decode_tx_or_hash = msgspec.json.Decoder(_TxRef | str).decode
-_decode_head = msgspec.json.Decoder(_HeadRef).decode
-
-
-class _ReceiptRef(msgspec.Struct, rename="camel"):
-    block_hash: str
-
-
-class _TxPool(msgspec.Struct):
-    """``txpool_content``: executable txs by sender, then by nonce (queued ones are left out:
-    nodes do not announce them either)."""
-
-    pending: dict[str, dict[str, msgspec.Raw]] = {}
-
-
-_decode_block = msgspec.json.Decoder(_BlockTxs).decode
-_decode_txpool = msgspec.json.Decoder(_TxPool).decode
-_decode_tx_ref = msgspec.json.Decoder(_TxRef).decode
-_decode_receipt_refs = msgspec.json.Decoder(list[_ReceiptRef]).decode
-_decode_hashes = msgspec.json.Decoder(list[str] | None).decode
-
-
 @dataclass
 class _Head:
     number: int
@@ -110,10 +82,10 @@ class _Head:
     seen_ms: int
 
 
-def _receipts_match(receipts: bytes, block: _BlockTxs) -> bool:
+def _receipts_match(receipts: bytes, block: BlockRef) -> bool:
     """Whether block receipts fetched by number are those of this block (one per tx)."""
     try:
-        refs = _decode_receipt_refs(receipts)
+        refs = decode_receipt_refs(receipts)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return False
     return len(refs) == len(block.transactions) and all(
@@ -337,7 +309,7 @@ class EndpointSession:
         self, result: msgspec.Raw, received: int, hashes: asyncio.Queue[tuple[str, int]]
     ) -> None:
         try:
-            tx = _decode_tx_or_hash(result)
+            tx = decode_tx_or_hash(result)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             self._garbage("pending tx notification", exc, result)
             return
@@ -357,7 +329,7 @@ class EndpointSession:
     def _on_head(self, result: msgspec.Raw, received: int, heads: asyncio.Queue[_Head]) -> None:
         self._last_head = time.monotonic()
         try:
-            head = _decode_head(result)
+            head = decode_head_ref(result)
             number, timestamp = int(head.number, 16), int(head.timestamp, 16)
         except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
             self._garbage("new head notification", exc, result)
@@ -416,14 +388,14 @@ class EndpointSession:
             self._reading_txpool = False
         received = now_ms()
         try:
-            pool = _decode_txpool(reply)
+            pool = decode_txpool(reply)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             self._garbage("txpool_content", exc, reply)
             return
         for by_nonce in pool.pending.values():
             for _, raw in sorted(by_nonce.items(), key=lambda kv: _nonce_order(kv[0])):
                 try:
-                    tx = _decode_tx_ref(raw)
+                    tx = decode_hash_ref(raw)
                 except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                     self._garbage("txpool_content entry", exc, raw)
                     continue
@@ -439,7 +411,7 @@ class EndpointSession:
                         await rpc.call("eth_newPendingTransactionFilter")
                     )
                     await self._read_txpool(rpc)
-                found = _decode_hashes(await rpc.call("eth_getFilterChanges", [filter_id]))
+                found = decode_hashes(await rpc.call("eth_getFilterChanges", [filter_id]))
             except RpcError as exc:
                 if filter_id is None and exc.unsupported:
                     log.info("%s: no pending transactions offered: %s", self._name, exc)
@@ -507,7 +479,7 @@ class EndpointSession:
             else:
                 self._dead(f"block unavailable: {what} is not known to the node", what)
                 return
-            block = _decode_block(body)
+            block = decode_block_ref(body)
             if receipts is None or not _receipts_match(receipts, block):
                 receipts = await self._receipts_per_tx(rpc, block)
         except (RpcError, TimeoutError, msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -530,7 +502,7 @@ class EndpointSession:
             return None
         return None if bytes(found) == NULL else bytes(found)
 
-    async def _receipts_per_tx(self, rpc: Transport, block: _BlockTxs) -> bytes:
+    async def _receipts_per_tx(self, rpc: Transport, block: BlockRef) -> bytes:
         tx_hashes = [tx if isinstance(tx, str) else tx.hash for tx in block.transactions]
         parts: list[bytes] = []
         size = max(1, self.cfg.fetch_batch)
