@@ -21,6 +21,7 @@ from bytewax.operators import windowing as win
 
 from flows.config import ConfigError, DetectConfig, EnrichConfig, LimitsConfig, RpcConfig
 from operators.bounds import TimeBounds
+from operators.clock import now_ms as _now_ms
 from operators.dedup import SeenSet
 from operators.enrich import DEFAULT_ENRICHER, Enricher
 from operators.l2 import FLASHBLOCK_KIND
@@ -79,10 +80,6 @@ class Normalized:
     txs: Stream[Tx]
     blocks: Stream[Block]
     errs: Stream[DeadLetter]
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 # First-seen → output times above this are replays of history, not latencies.

@@ -31,6 +31,7 @@ from connectors.alerts.base import Channel, DeliveryError, Redactor
 from connectors.alerts.ratelimit import ChannelLimits
 from connectors.retry import backoff_delay
 from operators.alert_router import Router, Target
+from operators.clock import now_ms
 from operators.metrics import (
     ALERT_QUEUE_DEPTH,
     ALERTS_DEDUPED,
@@ -194,7 +195,7 @@ class Dispatcher:
         redact: Redactor | None = None,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
-        wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        wall_ms: Callable[[], int] = now_ms,
     ) -> None:
         self.policy = policy
         self.clock = clock

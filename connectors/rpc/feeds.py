@@ -30,11 +30,11 @@ import websockets
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from connectors.rpc.client import now_ms
 from connectors.rpc.endpoints import ARBITRUM_FEED, Endpoint, scrub
 from connectors.rpc.reconnect import ReconnectPolicy, reconnect_forever
 from connectors.rpc.session import MESSAGE_TOO_BIG, Emit, WrongChain
 from flows.config import RpcConfig
+from operators.clock import now_ms
 from operators.l2.arbitrum import decode_feed_frame
 from operators.l2.flashblocks import FlashblockDecoder, flashblock_item
 from operators.l2.items import dead

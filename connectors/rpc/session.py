@@ -30,11 +30,11 @@ from connectors.rpc.client import (
     RpcError,
     Transport,
     WsRpc,
-    now_ms,
 )
 from connectors.rpc.endpoints import Endpoint, scrub
 from connectors.rpc.reconnect import ReconnectPolicy, reconnect_forever
 from flows.config import RpcConfig
+from operators.clock import now_ms
 from operators.metrics import (
     RPC_CONNECTED,
     RPC_HEAD_DELAY_SECONDS,
