@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -28,6 +29,18 @@ from operators.records import (
     Tx,
     encode_json,
 )
+
+R = TypeVar("R")
+
+
+def record_from_row(kind: type[R], row: dict[str, Any], json_columns: tuple[str, ...] = ()) -> R:
+    """The ``kind`` record of a row whose columns carry its fields by name (``json_columns`` as
+    JSON text); columns the record has no field for (dates, versions, ids) are left out."""
+    fields = msgspec.structs.fields(kind)  # type: ignore[arg-type]
+    values = {f.name: row[f.name] for f in fields if f.name in row}
+    for column in json_columns:
+        values[column] = msgspec.json.decode(values[column])
+    return msgspec.convert(values, kind)
 
 
 def _with_event_time(row: dict[str, Any], version: int) -> dict[str, Any]:
@@ -97,57 +110,14 @@ def detection_row(d: Detection, version: int) -> dict[str, Any]:
     return _with_event_time(row, version)
 
 
-def detection_from_row(row: dict[str, Any]) -> Detection:
-    return Detection(
-        key=row["key"],
-        kind=row["kind"],
-        chain_id=row["chain_id"],
-        tx_hashes=tuple(row["tx_hashes"]),
-        first_seen_ms=row["first_seen_ms"],
-        detected_ms=row["detected_ms"],
-        severity=row["severity"],
-        block_number=row["block_number"],
-        data=msgspec.json.decode(row["data"]),
-    )
-
-
 def rule_match_row(m: RuleMatch, version: int) -> dict[str, Any]:
     row = at.rule_match_row(m)
     return _with_event_time(row, version)
 
 
-def rule_match_from_row(row: dict[str, Any]) -> RuleMatch:
-    return RuleMatch(
-        key=row["key"],
-        rule_id=row["rule_id"],
-        severity=row["severity"],
-        message=row["message"],
-        chain_id=row["chain_id"],
-        tx_hash=row["tx_hash"],
-        first_seen_ms=row["first_seen_ms"],
-        matched_ms=row["matched_ms"],
-        tags=tuple(row["tags"]),
-    )
-
-
 def alert_row(a: Alert, version: int) -> dict[str, Any]:
     row = at.alert_row(a)
     return _with_event_time(row, version)
-
-
-def alert_from_row(row: dict[str, Any]) -> Alert:
-    return Alert(
-        key=row["key"],
-        origin=row["origin"],
-        severity=row["severity"],
-        title=row["title"],
-        chain_id=row["chain_id"],
-        tx_hashes=tuple(row["tx_hashes"]),
-        first_seen_ms=row["first_seen_ms"],
-        created_ms=row["created_ms"],
-        tags=tuple(row["tags"]),
-        data=msgspec.json.decode(row["data"]),
-    )
 
 
 def letter_id(d: DeadLetter) -> str:
@@ -162,17 +132,6 @@ def dead_letter_row(d: DeadLetter, version: int) -> dict[str, Any]:
     row["letter_id"] = letter_id(d)
     row["version"] = version
     return row
-
-
-def dead_letter_from_row(row: dict[str, Any]) -> DeadLetter:
-    return DeadLetter(
-        stage=row["stage"],
-        reason=row["reason"],
-        payload=row["payload"],
-        source=row["source"],
-        chain_id=row["chain_id"],
-        at_ms=row["at_ms"],
-    )
 
 
 @dataclass(frozen=True)
@@ -191,21 +150,31 @@ TABLES: tuple[ClickHouseTable, ...] = (
     ),
     ClickHouseTable("blocks", (Block,), block_row, block_from_row, ("chain_id", "number", "hash")),
     ClickHouseTable(
-        "mev_events", (Detection,), detection_row, detection_from_row, ("chain_id", "kind", "key")
+        "mev_events",
+        (Detection,),
+        detection_row,
+        partial(record_from_row, Detection, json_columns=("data",)),
+        ("chain_id", "kind", "key"),
     ),
     ClickHouseTable(
         "rule_matches",
         (RuleMatch,),
         rule_match_row,
-        rule_match_from_row,
+        partial(record_from_row, RuleMatch),
         ("chain_id", "rule_id", "key"),
     ),
-    ClickHouseTable("alerts", (Alert,), alert_row, alert_from_row, ("chain_id", "key")),
+    ClickHouseTable(
+        "alerts",
+        (Alert,),
+        alert_row,
+        partial(record_from_row, Alert, json_columns=("data",)),
+        ("chain_id", "key"),
+    ),
     ClickHouseTable(
         "dead_letters",
         (DeadLetter,),
         dead_letter_row,
-        dead_letter_from_row,
+        partial(record_from_row, DeadLetter),
         ("stage", "at_ms", "letter_id"),
     ),
 )
