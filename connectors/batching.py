@@ -49,6 +49,12 @@ class BatchLimits:
     max_buffered_rows: int | None = None  # rows waiting, the batch being written included
     max_batches: int | None = None  # sealed batches waiting, the one being written included
 
+    def __post_init__(self) -> None:
+        if self.rows < 1 or self.seconds <= 0 or (self.bytes is not None and self.bytes < 1):
+            raise ValueError("batch rows, bytes and seconds must be positive")
+        if self.max_buffered_rows is not None and self.max_buffered_rows < self.rows:
+            raise ValueError("the buffer must hold at least one batch (max_buffer_rows >= rows)")
+
 
 class Buffer(Protocol[R, B_out]):
     """The open batch: ``rows`` and ``bytes`` in it, ``add`` rows, ``take`` all as one batch."""

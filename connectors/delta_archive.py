@@ -246,17 +246,11 @@ class _ArchivePartition(BatchingPartition[dict[str, Any], Batch, ArchivePartStat
         self._last_compact = clock()
         self._compactor: threading.Thread | None = None
         # Commits run on a writer thread so the flow (and the alert path) never waits for one;
-        # one commit in flight at most (a second seal waits: back-pressure); the rows of the
-        # commit in flight stay in snapshots until it is done.
+        # the rows of the commit in flight stay in snapshots until it is done.
         super().__init__(
             name="archive",
             metric=metric,
-            limits=BatchLimits(
-                rows=sink.batch_rows,
-                seconds=sink.flush_seconds,
-                bytes=sink.batch_bytes,
-                max_batches=1,
-            ),
+            limits=sink.limits,
             buffer=ArrowBuffer(self._schema, state.pending),
             clock=clock,
             background=sink.background,
@@ -427,16 +421,13 @@ class DeltaArchiveSink(FixedPartitionedSink[Any, ArchivePartState]):
             raise ValueError(f"unknown archive table {table!r}; one of {sorted(TABLES)}")
         if compression not in COMPRESSIONS:
             raise ValueError(f"unknown compression {compression!r}; one of {COMPRESSIONS}")
-        if batch_rows < 1 or batch_bytes < 1 or flush_seconds <= 0 or partitions < 1:
-            raise ValueError(
-                "batch_rows, batch_bytes, flush_seconds and partitions must be positive"
-            )
+        if partitions < 1:
+            raise ValueError("partitions must be positive")
         self.url = url
         self.table = table
         self.compression = compression
-        self.batch_rows = batch_rows
-        self.batch_bytes = batch_bytes
-        self.flush_seconds = flush_seconds
+        # One commit in flight at most: a second seal waits for it (back-pressure).
+        self.limits = BatchLimits(batch_rows, flush_seconds, batch_bytes, max_batches=1)
         self.partitions = partitions
         self.storage_options = storage_options
         self.max_state_rows = max_state_rows

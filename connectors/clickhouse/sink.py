@@ -66,11 +66,7 @@ class _ClickHousePartition(BatchingPartition[Row, list[Row], None]):
         super().__init__(
             name="ClickHouse",
             metric=METRIC,
-            limits=BatchLimits(
-                rows=sink.batch_rows,
-                seconds=sink.flush_seconds,
-                max_buffered_rows=sink.max_buffer_rows,
-            ),
+            limits=sink.limits,
             buffer=ListBuffer[Row](),
             backoff=sink.backoff,
             retryable=retryable,
@@ -145,14 +141,10 @@ class ClickHouseSink(FixedPartitionedSink[Any, None]):
         backoff: Backoff = Backoff(),
         rejected: Callable[[DeadLetter], None] | None = None,
     ) -> None:
-        if batch_rows < 1 or flush_seconds <= 0 or max_buffer_rows < batch_rows or partitions < 1:
-            raise ValueError(
-                "need batch_rows >= 1, flush_seconds > 0, max_buffer_rows >= batch_rows"
-            )
+        if partitions < 1:
+            raise ValueError("partitions must be positive")
         self.url = url
-        self.batch_rows = batch_rows
-        self.flush_seconds = flush_seconds
-        self.max_buffer_rows = max_buffer_rows
+        self.limits = BatchLimits(batch_rows, flush_seconds, max_buffered_rows=max_buffer_rows)
         self.partitions = partitions
         self.backoff = backoff
         # Where records ClickHouse cannot hold go (a dead-letter file); None: the error log.

@@ -22,7 +22,6 @@ several URLs (or a replay after a reconnect) deliver twice.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 
@@ -30,9 +29,9 @@ import websockets
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from connectors.rpc.endpoints import ARBITRUM_FEED, Endpoint, scrub
-from connectors.rpc.reconnect import ReconnectPolicy, reconnect_forever
-from connectors.rpc.session import MESSAGE_TOO_BIG, Emit, WrongChain
+from connectors.rpc.endpoints import ARBITRUM_FEED, Endpoint
+from connectors.rpc.reconnect import ReconnectingSession, ReconnectPolicy, oversize_close
+from connectors.rpc.session import Emit, WrongChain
 from flows.config import RpcConfig
 from operators.clock import now_ms
 from operators.l2.arbitrum import decode_feed_frame
@@ -52,13 +51,12 @@ FEED_CLIENT_VERSION = "2"
 CHAIN_ID_HEADER = "Arbitrum-Chain-Id"
 
 
-class FeedSession:
+class FeedSession(ReconnectingSession):
     def __init__(self, endpoint: Endpoint, cfg: RpcConfig, emit: Emit) -> None:
-        self.endpoint = endpoint
+        policy = ReconnectPolicy(cfg.backoff_initial_s, cfg.backoff_max_s)
+        super().__init__(endpoint, endpoint.feed, policy)
         self.cfg = cfg
         self._emit = emit
-        self._chain = str(endpoint.chain_id)
-        self._name = endpoint.name
         self._stage = f"source.{endpoint.feed}"
         self._next_sequence: int | None = None  # Arbitrum: resume point after a reconnect
         self._messages = SOURCE_MESSAGES.labels(endpoint.feed, self._chain)
@@ -129,18 +127,8 @@ class FeedSession:
             async for frame in ws:
                 self.on_frame(frame, now_ms())
 
-    async def run(self, stop: asyncio.Event) -> None:
-        cfg = self.cfg
-        await reconnect_forever(
-            stop,
-            self._serve_once,
-            self._failed,
-            lambda: self._connected.set(0),
-            name=self._name,
-            kind=self.endpoint.feed,
-            chain=self._chain,
-            policy=ReconnectPolicy(cfg.backoff_initial_s, cfg.backoff_max_s),
-        )
+    def _down(self) -> None:
+        self._connected.set(0)
 
     def _failed(self, exc: Exception) -> float | None:
         """What a failed connection means: log it, dead-letter what is data; a fixed delay or None."""
@@ -148,11 +136,9 @@ class FeedSession:
             self._dead(str(exc))
             return self.cfg.wrong_chain_retry_s
         if isinstance(exc, ConnectionClosed):
-            if exc.sent is not None and exc.sent.code == MESSAGE_TOO_BIG:
-                self._dead(
-                    f"oversize frame: over max_frame_bytes={self.cfg.max_frame_bytes}, "
-                    "connection re-opened"
-                )
+            oversize = oversize_close(exc, self.cfg.max_frame_bytes)
+            if oversize is not None:
+                self._dead(oversize)
             log.info("%s: connection closed: %s", self._name, self._describe(exc))
         elif isinstance(exc, OSError | TimeoutError | websockets.exceptions.WebSocketException):
             log.info("%s: connection failed: %s", self._name, self._describe(exc))
@@ -160,6 +146,3 @@ class FeedSession:
             log.error("%s: feed session failed: %s", self._name, self._describe(exc))
             self._dead(f"source error: {self._describe(exc)}")
         return None
-
-    def _describe(self, exc: BaseException) -> str:
-        return scrub(f"{type(exc).__name__}: {exc}", self.endpoint.url)

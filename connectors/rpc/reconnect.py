@@ -1,7 +1,8 @@
 """The one reconnect loop of a streaming source session (RPC node, L2 feed): serve, fail, wait, again.
 
-A session gives ``serve_once`` (connect and stream until something breaks) and ``failed`` (what a
-failure means: log it, dead-letter it, and return a fixed delay or None for the backoff). The loop
+A session (``ReconnectingSession``) gives ``_serve_once`` (connect and stream until something
+breaks) and ``_failed`` (what a failure means: log it, dead-letter it, and return a fixed delay or
+None for the backoff). ``run``
 races serving against ``stop``, waits ``connectors.retry.backoff_delay`` between attempts (reset
 after a connection that lived longer than the backoff cap: it was healthy, so come back quickly)
 and counts each reconnect in ``scorpius_source_reconnects``.
@@ -14,14 +15,20 @@ import contextlib
 import logging
 import random
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from websockets.exceptions import ConnectionClosed
+
 from connectors.retry import backoff_delay
+from connectors.rpc.endpoints import Endpoint, scrub
 from operators.metrics import SOURCE_RECONNECTS
 
 log = logging.getLogger(__name__)
+
+MESSAGE_TOO_BIG = 1009  # websocket close code sent when a frame exceeds max_size
 
 
 @dataclass(frozen=True)
@@ -44,37 +51,62 @@ async def serve_until_stopped(
         raise serve.exception()  # type: ignore[misc]
 
 
-async def reconnect_forever(
-    stop: asyncio.Event,
-    serve_once: Callable[[], Coroutine[Any, Any, None]],
-    failed: Callable[[Exception], float | None],
-    down: Callable[[], None],
-    *,
-    name: str,
-    kind: str,
-    chain: str,
-    policy: ReconnectPolicy,
-) -> None:
-    """Run a session until ``stop``: see the module docstring."""
-    rng = random.Random()
-    attempt = 0
-    while not stop.is_set():
-        started = time.monotonic()
-        delay: float | None = None
-        try:
-            await serve_until_stopped(serve_once, stop)
-        except Exception as exc:
-            delay = failed(exc)
-        finally:
-            down()
-        if stop.is_set():
-            return
-        if time.monotonic() - started > policy.max_s:
-            attempt = 0  # it was a healthy connection that broke: retry quickly
-        if delay is None:
-            delay = backoff_delay(attempt, policy.initial_s, policy.max_s, rng)
-            attempt += 1
-        log.info("%s: reconnecting in %.1f s", name, delay)
-        SOURCE_RECONNECTS.labels(kind, chain).inc()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), delay)
+def oversize_close(exc: ConnectionClosed, max_frame_bytes: int) -> str | None:
+    """The dead-letter reason when we closed the websocket for a frame over ``max_frame_bytes``."""
+    if exc.sent is not None and exc.sent.code == MESSAGE_TOO_BIG:
+        return f"oversize frame: over max_frame_bytes={max_frame_bytes}, connection re-opened"
+    return None
+
+
+class ReconnectingSession(ABC):
+    """A streaming source session: ``run`` serves one connection after another until stopped."""
+
+    def __init__(self, endpoint: Endpoint, kind: str, policy: ReconnectPolicy) -> None:
+        self.endpoint = endpoint
+        self._chain = str(endpoint.chain_id)
+        self._name = endpoint.name
+        self._kind = kind  # the source label of scorpius_source_reconnects
+        self._policy = policy
+
+    @abstractmethod
+    async def _serve_once(self) -> None:
+        """Connect and stream until something breaks (raise) or the stream ends."""
+
+    @abstractmethod
+    def _failed(self, exc: Exception) -> float | None:
+        """What a failure means: log it, dead-letter what is data; a fixed delay, or None for the
+        backoff."""
+
+    @abstractmethod
+    def _down(self) -> None:
+        """The connection is gone (after a failure or a stop)."""
+
+    def _describe(self, exc: BaseException) -> str:
+        """An error for the log, without the URL's credentials (aiohttp errors quote the URL)."""
+        return scrub(f"{type(exc).__name__}: {exc}", self.endpoint.url)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve until ``stop``: see the module docstring."""
+        policy = self._policy
+        rng = random.Random()
+        attempt = 0
+        while not stop.is_set():
+            started = time.monotonic()
+            delay: float | None = None
+            try:
+                await serve_until_stopped(self._serve_once, stop)
+            except Exception as exc:
+                delay = self._failed(exc)
+            finally:
+                self._down()
+            if stop.is_set():
+                return
+            if time.monotonic() - started > policy.max_s:
+                attempt = 0  # it was a healthy connection that broke: retry quickly
+            if delay is None:
+                delay = backoff_delay(attempt, policy.initial_s, policy.max_s, rng)
+                attempt += 1
+            log.info("%s: reconnecting in %.1f s", self._name, delay)
+            SOURCE_RECONNECTS.labels(self._kind, self._chain).inc()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)

@@ -31,8 +31,8 @@ from connectors.rpc.client import (
     Transport,
     WsRpc,
 )
-from connectors.rpc.endpoints import Endpoint, scrub
-from connectors.rpc.reconnect import ReconnectPolicy, reconnect_forever
+from connectors.rpc.endpoints import Endpoint
+from connectors.rpc.reconnect import ReconnectingSession, ReconnectPolicy, oversize_close
 from flows.config import RpcConfig
 from operators.clock import now_ms
 from operators.metrics import (
@@ -59,7 +59,6 @@ from operators.rpc_json import (
 log = logging.getLogger(__name__)
 
 STAGE = "source.rpc"
-MESSAGE_TOO_BIG = 1009  # websocket close code sent when a frame exceeds max_size
 BODY_ATTEMPTS = 3
 # A garbage frame may be as large as max_frame_bytes; its dead letter keeps the first MiB.
 DEAD_LETTER_MAX_CHARS = 1 << 20
@@ -115,13 +114,11 @@ def _nonce_order(key: str) -> tuple[int, str]:
         return (-1, key)
 
 
-class EndpointSession:
+class EndpointSession(ReconnectingSession):
     def __init__(self, endpoint: Endpoint, cfg: RpcConfig, emit: Emit) -> None:
-        self.endpoint = endpoint
+        super().__init__(endpoint, "rpc", ReconnectPolicy(cfg.backoff_initial_s, cfg.backoff_max_s))
         self.cfg = cfg
         self._emit_raw = emit
-        self._chain = str(endpoint.chain_id)
-        self._name = endpoint.name
         # What the node offers, learned once and kept across reconnects.
         self._block_receipts: bool = True
         self._traces: bool = True
@@ -171,24 +168,7 @@ class EndpointSession:
             DeadLetter(STAGE, reason, payload, self._name, self.endpoint.chain_id, now_ms())
         )
 
-    def _describe(self, exc: BaseException) -> str:
-        """An error for the log, without the URL's credentials (aiohttp errors quote the URL)."""
-        return scrub(f"{type(exc).__name__}: {exc}", self.endpoint.url)
-
     # --- the reconnect loop ---------------------------------------------------------------
-
-    async def run(self, stop: asyncio.Event) -> None:
-        cfg = self.cfg
-        await reconnect_forever(
-            stop,
-            self._serve_once,
-            self._failed,
-            self._down,
-            name=self._name,
-            kind="rpc",
-            chain=self._chain,
-            policy=ReconnectPolicy(cfg.backoff_initial_s, cfg.backoff_max_s),
-        )
 
     def _down(self) -> None:
         self._watching(False)
@@ -200,13 +180,11 @@ class EndpointSession:
             self._dead(str(exc))
             return self.cfg.wrong_chain_retry_s
         if isinstance(exc, ConnectionClosed):
-            if exc.sent is not None and exc.sent.code == MESSAGE_TOO_BIG:
+            oversize = oversize_close(exc, self.cfg.max_frame_bytes)
+            if oversize is not None:
                 if self._reading_txpool:  # not worth a reconnect loop: read it no more
                     self._txpool = False
-                self._dead(
-                    f"oversize frame: over max_frame_bytes={self.cfg.max_frame_bytes}, "
-                    "connection re-opened"
-                )
+                self._dead(oversize)
             log.info("%s: connection closed: %s", self._name, self._describe(exc))
         elif isinstance(exc, OversizeReply):
             if self._reading_txpool:
