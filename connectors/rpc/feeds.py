@@ -27,11 +27,10 @@ from collections.abc import Callable
 
 import websockets
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
 
 from connectors.rpc.endpoints import ARBITRUM_FEED, Endpoint
-from connectors.rpc.reconnect import ReconnectingSession, ReconnectPolicy, oversize_close
-from connectors.rpc.session import Emit, WrongChain
+from connectors.rpc.reconnect import ReconnectingSession, WrongChain
+from connectors.rpc.session import Emit, reconnect_policy
 from flows.config import RpcConfig
 from operators.clock import now_ms
 from operators.l2.arbitrum import decode_feed_frame
@@ -53,8 +52,7 @@ CHAIN_ID_HEADER = "Arbitrum-Chain-Id"
 
 class FeedSession(ReconnectingSession):
     def __init__(self, endpoint: Endpoint, cfg: RpcConfig, emit: Emit) -> None:
-        policy = ReconnectPolicy(cfg.backoff_initial_s, cfg.backoff_max_s)
-        super().__init__(endpoint, endpoint.feed, policy)
+        super().__init__(endpoint, endpoint.feed, reconnect_policy(cfg))
         self.cfg = cfg
         self._emit = emit
         self._stage = f"source.{endpoint.feed}"
@@ -130,17 +128,11 @@ class FeedSession(ReconnectingSession):
     def _down(self) -> None:
         self._connected.set(0)
 
-    def _failed(self, exc: Exception) -> float | None:
-        """What a failed connection means: log it, dead-letter what is data; a fixed delay or None."""
-        if isinstance(exc, WrongChain):
-            self._dead(str(exc))
-            return self.cfg.wrong_chain_retry_s
-        if isinstance(exc, ConnectionClosed):
-            oversize = oversize_close(exc, self.cfg.max_frame_bytes)
-            if oversize is not None:
-                self._dead(oversize)
-            log.info("%s: connection closed: %s", self._name, self._describe(exc))
-        elif isinstance(exc, OSError | TimeoutError | websockets.exceptions.WebSocketException):
+    def _oversize(self) -> None:
+        """Nothing to stop asking for: a feed is one stream, re-opened."""
+
+    def _failed_otherwise(self, exc: Exception) -> float | None:
+        if isinstance(exc, OSError | TimeoutError | websockets.exceptions.WebSocketException):
             log.info("%s: connection failed: %s", self._name, self._describe(exc))
         else:  # a decoder bug must not end the partition
             log.error("%s: feed session failed: %s", self._name, self._describe(exc))

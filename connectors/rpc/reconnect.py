@@ -31,10 +31,16 @@ log = logging.getLogger(__name__)
 MESSAGE_TOO_BIG = 1009  # websocket close code sent when a frame exceeds max_size
 
 
+class WrongChain(Exception):
+    """The endpoint serves another chain than it is configured for: nothing is read from it."""
+
+
 @dataclass(frozen=True)
 class ReconnectPolicy:
-    initial_s: float
-    max_s: float
+    initial_s: float  # the backoff's first delay
+    max_s: float  # the backoff's cap
+    wrong_chain_retry_s: float  # the wait after a WrongChain (a misconfiguration: check rarely)
+    max_frame_bytes: int  # the websocket frame limit (an oversize close names it)
 
 
 async def serve_until_stopped(
@@ -73,9 +79,31 @@ class ReconnectingSession(ABC):
         """Connect and stream until something breaks (raise) or the stream ends."""
 
     @abstractmethod
+    def _dead(self, reason: str) -> None:
+        """Report ``reason`` as a dead letter of this source."""
+
+    @abstractmethod
+    def _oversize(self) -> None:
+        """A frame was over the limit (a session may stop asking for what sent it)."""
+
     def _failed(self, exc: Exception) -> float | None:
         """What a failure means: log it, dead-letter what is data; a fixed delay, or None for the
-        backoff."""
+        backoff. Sessions add their own errors in ``_failed_otherwise``."""
+        if isinstance(exc, WrongChain):
+            self._dead(str(exc))
+            return self._policy.wrong_chain_retry_s
+        if isinstance(exc, ConnectionClosed):
+            oversize = oversize_close(exc, self._policy.max_frame_bytes)
+            if oversize is not None:
+                self._oversize()
+                self._dead(oversize)
+            log.info("%s: connection closed: %s", self._name, self._describe(exc))
+            return None
+        return self._failed_otherwise(exc)
+
+    @abstractmethod
+    def _failed_otherwise(self, exc: Exception) -> float | None:
+        """``_failed`` for the errors of this kind of session."""
 
     @abstractmethod
     def _down(self) -> None:

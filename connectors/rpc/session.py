@@ -20,7 +20,6 @@ import aiohttp
 import msgspec
 import websockets
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
 
 from connectors.rpc.client import (
     NULL,
@@ -32,7 +31,7 @@ from connectors.rpc.client import (
     WsRpc,
 )
 from connectors.rpc.endpoints import Endpoint
-from connectors.rpc.reconnect import ReconnectingSession, ReconnectPolicy, oversize_close
+from connectors.rpc.reconnect import ReconnectingSession, ReconnectPolicy, WrongChain
 from flows.config import RpcConfig
 from operators.clock import now_ms
 from operators.metrics import (
@@ -64,10 +63,6 @@ BODY_ATTEMPTS = 3
 DEAD_LETTER_MAX_CHARS = 1 << 20
 
 Emit = Callable[[RawItem | DeadLetter], None]
-
-
-class WrongChain(Exception):
-    pass
 
 
 class HeadStall(Exception):
@@ -106,6 +101,12 @@ async def _supervise(tasks: list[asyncio.Task[None]], essential: asyncio.Task[No
                 return
 
 
+def reconnect_policy(cfg: RpcConfig) -> ReconnectPolicy:
+    return ReconnectPolicy(
+        cfg.backoff_initial_s, cfg.backoff_max_s, cfg.wrong_chain_retry_s, cfg.max_frame_bytes
+    )
+
+
 def _nonce_order(key: str) -> tuple[int, str]:
     """txpool_content's nonce keys are decimal (geth) or hex text; emit a sender's txs in order."""
     try:
@@ -116,7 +117,7 @@ def _nonce_order(key: str) -> tuple[int, str]:
 
 class EndpointSession(ReconnectingSession):
     def __init__(self, endpoint: Endpoint, cfg: RpcConfig, emit: Emit) -> None:
-        super().__init__(endpoint, "rpc", ReconnectPolicy(cfg.backoff_initial_s, cfg.backoff_max_s))
+        super().__init__(endpoint, "rpc", reconnect_policy(cfg))
         self.cfg = cfg
         self._emit_raw = emit
         # What the node offers, learned once and kept across reconnects.
@@ -174,21 +175,13 @@ class EndpointSession(ReconnectingSession):
         self._watching(False)
         self._reading_txpool = False
 
-    def _failed(self, exc: Exception) -> float | None:
-        """What a failed connection means: log it, dead-letter what is data; a fixed delay or None."""
-        if isinstance(exc, WrongChain):
-            self._dead(str(exc))
-            return self.cfg.wrong_chain_retry_s
-        if isinstance(exc, ConnectionClosed):
-            oversize = oversize_close(exc, self.cfg.max_frame_bytes)
-            if oversize is not None:
-                if self._reading_txpool:  # not worth a reconnect loop: read it no more
-                    self._txpool = False
-                self._dead(oversize)
-            log.info("%s: connection closed: %s", self._name, self._describe(exc))
-        elif isinstance(exc, OversizeReply):
-            if self._reading_txpool:
-                self._txpool = False
+    def _oversize(self) -> None:
+        if self._reading_txpool:  # not worth a reconnect loop: read it no more
+            self._txpool = False
+
+    def _failed_otherwise(self, exc: Exception) -> float | None:
+        if isinstance(exc, OversizeReply):
+            self._oversize()
             self._dead(f"oversize frame: {exc}")
         elif isinstance(
             exc, OSError | TimeoutError | RpcError | aiohttp.ClientError | msgspec.DecodeError
