@@ -5,12 +5,13 @@ to S3 (or any S3-compatible endpoint: see ``delta_storage_options``). Each table
 table, ``<url>/<table>``, partitioned by the record's event date (``date=YYYY-MM-DD``, UTC), with
 rows sorted by event time inside each file so file statistics prune well.
 
-Batching: each sink partition buffers rows and commits them when it holds ``batch_rows`` rows or
-``batch_bytes`` bytes (Arrow size), when its oldest buffered row is ``flush_seconds`` old (checked
-whenever a batch arrives) and at EOF / close. Commits run on a writer thread, one in flight at a time (a second flush waits
-for it: back-pressure), so the flow's other outputs, alerts first, never wait for the store; a
-snapshot keeps the rows of the commit in flight until it is done. A commit writes one file per
-event date in it, so a
+Batching (``connectors.batching``, shared with the ClickHouse sink): each sink partition buffers
+rows and commits them when it holds ``batch_rows`` rows or ``batch_bytes`` bytes (Arrow size),
+when its oldest buffered row is ``flush_seconds`` old (checked when a batch arrives and, with the
+writer thread, while none does) and at EOF / close. Commits run on a writer thread, one in flight
+at a time (a second commit waits for it: back-pressure, ``scorpius_sink_blocked_seconds``), so
+the flow's other outputs, alerts first, never wait for the store; a snapshot keeps the rows of
+the commit in flight until it is done. A commit writes one file per event date in it, so a
 replay of old data makes a few large files, never a file per hour. A commit is atomic: readers see
 all of its rows or none.
 
