@@ -152,7 +152,8 @@ class BatchingPartition(StatefulSinkPartition[Any, S], Generic[R, B, S]):
         with self._cond:
             self._raise_failure()
             limit = self._limits.max_buffered_rows
-            if limit is not None:
+            if limit is not None and self.pending_rows() + len(rows) > limit:
+                self._seal()  # let the writer start on what waits rather than on its age
                 self._hold(
                     lambda: self.pending_rows() > 0 and self.pending_rows() + len(rows) > limit
                 )
