@@ -9,15 +9,7 @@ import re
 from connectors import archive_tables
 from connectors.clickhouse.schema import SCHEMA_SQL, statements
 from connectors.clickhouse.tables import TABLES, table_for
-from tests.connectors.samples import (
-    make_alert,
-    make_block,
-    make_dead_letter,
-    make_detection,
-    make_enriched,
-    make_rule_match,
-    make_tx,
-)
+from tests.connectors import samples
 
 CREATE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*)\)\s*ENGINE", re.S)
 
@@ -34,16 +26,16 @@ def schema_columns() -> dict[str, set[str]]:
 
 def test_clickhouse_columns_are_the_archive_rows_plus_clickhouse_own() -> None:
     declared = schema_columns()
-    samples = [
-        make_tx(1),
-        make_enriched(2),
-        make_block(3),
-        make_detection(4),
-        make_rule_match(5),
-        make_alert(6),
-        make_dead_letter(7),
+    records = [
+        samples.make_tx(1),
+        samples.make_enriched(2),
+        samples.make_block(3),
+        samples.make_detection(4),
+        samples.make_rule_match(5),
+        samples.make_alert(6),
+        samples.make_dead_letter(7),
     ]
-    for record in samples:
+    for record in records:
         table = table_for(record)
         row = table.to_row(record, 1)
         assert set(row) == declared[table.name], table.name
