@@ -5,12 +5,13 @@ to S3 (or any S3-compatible endpoint: see ``delta_storage_options``). Each table
 table, ``<url>/<table>``, partitioned by the record's event date (``date=YYYY-MM-DD``, UTC), with
 rows sorted by event time inside each file so file statistics prune well.
 
-Batching: each sink partition buffers rows and commits them when it holds ``batch_rows`` rows or
-``batch_bytes`` bytes (Arrow size), when its oldest buffered row is ``flush_seconds`` old (checked
-whenever a batch arrives) and at EOF / close. Commits run on a writer thread, one in flight at a time (a second flush waits
-for it: back-pressure), so the flow's other outputs, alerts first, never wait for the store; a
-snapshot keeps the rows of the commit in flight until it is done. A commit writes one file per
-event date in it, so a
+Batching (``connectors.batching``, shared with the ClickHouse sink): each sink partition buffers
+rows and commits them when it holds ``batch_rows`` rows or ``batch_bytes`` bytes (Arrow size),
+when its oldest buffered row is ``flush_seconds`` old (checked when a batch arrives and, with the
+writer thread, while none does) and at EOF / close. Commits run on a writer thread, one in flight
+at a time (a second commit waits for it: back-pressure, ``scorpius_sink_blocked_seconds``), so
+the flow's other outputs, alerts first, never wait for the store; a snapshot keeps the rows of
+the commit in flight until it is done. A commit writes one file per event date in it, so a
 replay of old data makes a few large files, never a file per hour. A commit is atomic: readers see
 all of its rows or none.
 
@@ -40,19 +41,17 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
+from bytewax.outputs import FixedPartitionedSink
 
 from connectors import defaults
 from connectors.archive_tables import TABLES, TableSpec, event_date
+from connectors.batching import BatchingPartition, BatchLimits
 from connectors.retry import retry_until_done
-from operators.metrics import SINK_BUFFERED, SINK_WRITES
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
@@ -184,7 +183,45 @@ class ArchivePartState:
     pending: list[pa.RecordBatch] = field(default_factory=list)
 
 
-class _ArchivePartition(StatefulSinkPartition[Any, ArchivePartState]):
+class ArrowBuffer:
+    """Rows sealed into Arrow batches of ``_CHUNK_ROWS`` (sized by Arrow bytes) plus a dict tail."""
+
+    def __init__(self, schema: pa.Schema, batches: list[pa.RecordBatch]) -> None:
+        self._schema = schema
+        self._batches = list(batches)
+        self._tail: list[dict[str, Any]] = []
+        self.rows = sum(b.num_rows for b in self._batches)
+        self.bytes = sum(b.nbytes for b in self._batches)
+
+    def add(self, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            self._tail.append(row)
+            if len(self._tail) >= _CHUNK_ROWS:
+                self._seal()
+        self.rows += len(rows)
+
+    def batches(self) -> list[pa.RecordBatch]:
+        """Everything buffered, as Arrow batches (the buffer keeps them)."""
+        self._seal()
+        return list(self._batches)
+
+    def take(self) -> list[pa.RecordBatch]:
+        out = self.batches()
+        self._batches, self.rows, self.bytes = [], 0, 0
+        return out
+
+    def _seal(self) -> None:
+        if self._tail:
+            batch = pa.RecordBatch.from_pylist(self._tail, schema=self._schema)
+            self._batches.append(batch)
+            self.bytes += batch.nbytes
+            self._tail = []
+
+
+Batch = list[pa.RecordBatch]
+
+
+class _ArchivePartition(BatchingPartition[dict[str, Any], Batch, ArchivePartState]):
     def __init__(
         self,
         sink: DeltaArchiveSink,
@@ -200,28 +237,24 @@ class _ArchivePartition(StatefulSinkPartition[Any, ArchivePartState]):
         self._part = part
         self._app_id = f"{state.run}/{sink.table}/p{part}"
         self._state = state
-        self._clock = clock
-        self._batches: list[pa.RecordBatch] = list(state.pending)
-        self._rows: list[dict[str, Any]] = []
-        self._count = sum(b.num_rows for b in self._batches)
-        self._bytes = sum(b.nbytes for b in self._batches)
-        self._oldest = clock() if self._count else None
-        self._metric = f"archive:{sink.table}"
         self._table: DeltaTable | None = None
+        metric = f"archive:{sink.table}"
         # Rows this app id committed before (a crashed run we resume, or an earlier run of the
         # same input): until our count reaches it, writes MERGE instead of appending.
-        self._seen_rows = retry_until_done(self._committed_rows, sink=self._metric)
+        self._seen_rows = retry_until_done(self._committed_rows, sink=metric)
         self._dates: set[str] = set()
         self._last_compact = clock()
         self._compactor: threading.Thread | None = None
-        # Commits run on this thread so the flow (and the alert path) never waits for one; the
-        # rows of the commit in flight stay in snapshots until it is done.
-        self._writer = (
-            ThreadPoolExecutor(1, thread_name_prefix=f"archive-{sink.table}")
-            if sink.background
-            else None
+        # Commits run on a writer thread so the flow (and the alert path) never waits for one;
+        # the rows of the commit in flight stay in snapshots until it is done.
+        super().__init__(
+            name="archive",
+            metric=metric,
+            limits=sink.limits,
+            buffer=ArrowBuffer(self._schema, state.pending),
+            clock=clock,
+            background=sink.background,
         )
-        self._inflight: tuple[Future[None], list[pa.RecordBatch], pa.Table, int] | None = None
 
     def _committed_rows(self) -> int:
         self._table = open_table(self._uri, self._options)
@@ -229,71 +262,35 @@ class _ArchivePartition(StatefulSinkPartition[Any, ArchivePartState]):
             return 0
         return self._table.transaction_version(self._app_id) or 0
 
-    def write_batch(self, values: list[Any]) -> None:
+    def rows(self, values: list[Any]) -> list[dict[str, Any]]:
         spec = self._spec
+        rows = []
         for record in values:
             row = spec.to_row(record)
             row[PARTITION_COLUMN] = event_date(spec.event_ms(record))
-            self._rows.append(row)
-            if len(self._rows) >= _CHUNK_ROWS:
-                self._seal()
-        if values and self._oldest is None:
-            self._oldest = self._clock()
-        self._count += len(values)
-        SINK_BUFFERED.labels(sink=self._metric).set(self._count)
-        sink = self._sink
-        if (
-            self._count >= sink.batch_rows
-            or self._bytes >= sink.batch_bytes
-            or (self._oldest is not None and self._clock() - self._oldest >= sink.flush_seconds)
-        ):
-            self.flush()
+            rows.append(row)
+        return rows
 
-    def _seal(self) -> None:
-        """Convert the buffered dict rows to an Arrow batch (counted in the byte bound)."""
-        if self._rows:
-            batch = pa.RecordBatch.from_pylist(self._rows, schema=self._schema)
-            self._batches.append(batch)
-            self._bytes += batch.nbytes
-            self._rows = []
-
-    def flush(self) -> None:
-        """Commit every buffered row as one Delta transaction (on the writer thread, if any)."""
-        self._seal()
-        if not self._count:
-            return
-        self._wait()  # one commit in flight at most: back-pressure when the store is slow
-        batches = self._batches
-        data = pa.Table.from_batches(batches, schema=self._schema).sort_by(
+    def write(self, batch: Batch) -> None:
+        """Commit ``batch`` as one Delta transaction (a MERGE while rows may be there already)."""
+        data = pa.Table.from_batches(batch, schema=self._schema).sort_by(
             [("event_time", "ascending"), ("chain_id", "ascending")]
         )
         version = self._state.committed_rows + data.num_rows
-        write = self._merge if self._state.committed_rows < self._seen_rows else self._append
-        commit = partial(retry_until_done, partial(write, data, version), sink=self._metric)
-        self._batches = []
-        self._count = 0
-        self._bytes = 0
-        self._oldest = None
-        SINK_BUFFERED.labels(sink=self._metric).set(0)
-        if self._writer is None:
-            commit()
-            self._committed(data, version)
+        if self._state.committed_rows < self._seen_rows:
+            self._merge(data, version)
         else:
-            self._inflight = (self._writer.submit(commit), batches, data, version)
+            self._append(data, version)
 
-    def _wait(self) -> None:
-        """Wait for the commit in flight, if any, and account for it."""
-        if self._inflight is not None:
-            future, _, data, version = self._inflight
-            future.result()
-            self._inflight = None
-            self._committed(data, version)
-
-    def _committed(self, data: pa.Table, version: int) -> None:
-        self._state.committed_rows = version
-        self._dates.update(data.column(PARTITION_COLUMN).unique().to_pylist())
-        SINK_WRITES.labels(sink=self._metric).inc(data.num_rows)
+    def written(self, batch: Batch, rows: int) -> None:
+        self._state.committed_rows += rows
+        for part in batch:
+            self._dates.update(part.column(PARTITION_COLUMN).unique().to_pylist())
         self._maybe_compact()
+
+    def flush(self) -> None:
+        """Commit every buffered row now (and wait for it)."""
+        self.wait_written()
 
     def _commit_properties(self, version: int) -> Any:
         from deltalake import CommitProperties, Transaction
@@ -378,24 +375,18 @@ class _ArchivePartition(StatefulSinkPartition[Any, ArchivePartState]):
             self._dates |= dates
 
     def snapshot(self) -> ArchivePartState:
-        if self._count > self._sink.max_state_rows:
-            self.flush()
-            self._wait()
-        elif self._inflight is not None and self._inflight[0].done():
-            self._wait()
-        self._seal()
-        inflight = list(self._inflight[1]) if self._inflight is not None else []
-        return ArchivePartState(
-            run=self._state.run,
-            committed_rows=self._state.committed_rows,
-            pending=inflight + list(self._batches),
-        )
+        if self.pending_rows() > self._sink.max_state_rows:
+            self.wait_written()
+        with self._cond:
+            in_flight = [b for batch, _ in self._sealed for b in batch]
+            assert isinstance(self._buffer, ArrowBuffer)
+            return ArchivePartState(
+                run=self._state.run,
+                committed_rows=self._state.committed_rows,
+                pending=in_flight + self._buffer.batches(),
+            )
 
-    def close(self) -> None:
-        self.flush()
-        self._wait()
-        if self._writer is not None:
-            self._writer.shutdown()
+    def closed(self) -> None:
         if self._compactor is not None:
             self._compactor.join()
 
@@ -430,16 +421,13 @@ class DeltaArchiveSink(FixedPartitionedSink[Any, ArchivePartState]):
             raise ValueError(f"unknown archive table {table!r}; one of {sorted(TABLES)}")
         if compression not in COMPRESSIONS:
             raise ValueError(f"unknown compression {compression!r}; one of {COMPRESSIONS}")
-        if batch_rows < 1 or batch_bytes < 1 or flush_seconds <= 0 or partitions < 1:
-            raise ValueError(
-                "batch_rows, batch_bytes, flush_seconds and partitions must be positive"
-            )
+        if partitions < 1:
+            raise ValueError("partitions must be positive")
         self.url = url
         self.table = table
         self.compression = compression
-        self.batch_rows = batch_rows
-        self.batch_bytes = batch_bytes
-        self.flush_seconds = flush_seconds
+        # One commit in flight at most: a second seal waits for it (back-pressure).
+        self.limits = BatchLimits(batch_rows, flush_seconds, batch_bytes, max_batches=1)
         self.partitions = partitions
         self.storage_options = storage_options
         self.max_state_rows = max_state_rows

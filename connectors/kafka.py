@@ -32,7 +32,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +51,7 @@ from confluent_kafka import Message as ConfluentMessage
 
 from connectors.stoppable import StoppableSource
 from operators.bounds import chain_id_reason
+from operators.clock import now_ms as _now_ms
 from operators.metrics import SINK_ERRORS, SINK_WRITES, SOURCE_MESSAGES
 from operators.records import (
     Alert,
@@ -86,10 +86,6 @@ PRODUCER_SETTINGS = {
     "linger.ms": "5",
     "compression.type": "lz4",
 }
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 # --- tx_raw: RawItem <-> message --------------------------------------------------------------

@@ -19,6 +19,7 @@ from typing import IO, cast
 import msgspec
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
+from operators import clock
 from operators.bounds import TimeBounds, chain_id_reason
 from operators.metrics import SOURCE_MESSAGES
 from operators.records import DeadLetter, RawItem
@@ -64,7 +65,7 @@ def read_items(
                     source=f"replay:{path.name}",
                 )
                 continue
-            now_ms = int(time.time() * 1000)
+            now_ms = clock.now_ms()
             reason = chain_id_reason(rec.chain_id) or bounds.reason(
                 "seen_ms", rec.chain_id, rec.seen_ms, now_ms
             )
@@ -152,7 +153,7 @@ class _ReplayPartition(StatefulSourcePartition[RawItem | DeadLetter, _ReplayStat
                     self._wait_until = due
                     break
                 if self._pacing.rebase:
-                    item = msgspec.structs.replace(item, seen_ms=int(time.time() * 1000))
+                    item = msgspec.structs.replace(item, seen_ms=clock.now_ms())
             batch.append(item)
         self._consumed += len(batch)
         SOURCE_MESSAGES.labels("replay", self._label).inc(len(batch))

@@ -1,4 +1,4 @@
-"""Retrying a sink's write until it succeeds: exponential backoff, an error metric, a log line.
+"""The one backoff (``backoff_delay``), and retrying a sink's write until it succeeds with it.
 
 Sinks never drop data: while the store is down the write blocks, which stops the worker from
 taking more input (back-pressure), and the buffered records wait in memory.
@@ -7,6 +7,7 @@ taking more input (back-pressure), and the buffered records wait in memory.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,15 +20,27 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
+def backoff_delay(
+    attempt: int, initial: float, cap: float, rng: random.Random | None = None, factor: float = 2.0
+) -> float:
+    """Seconds before retry ``attempt`` (0-based): ``initial * factor**attempt``, at most ``cap``.
+
+    With ``rng`` the delay is jittered in the upper half of that step (never sooner than half of
+    it), so clients that failed together do not come back in lockstep.
+    """
+    step = min(cap, initial * factor**attempt)
+    return step if rng is None else step * (0.5 + 0.5 * rng.random())
+
+
 @dataclass(frozen=True)
 class Backoff:
     initial_s: float = 0.2
     max_s: float = 30.0
     factor: float = 2.0
 
-    def delay(self, attempt: int) -> float:
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait before retry number ``attempt`` (1-based)."""
-        return min(self.max_s, self.initial_s * self.factor ** (attempt - 1))
+        return backoff_delay(attempt - 1, self.initial_s, self.max_s, rng, self.factor)
 
 
 def retry_until_done(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 
+from operators import clock
 from operators.records import SEVERITIES, Alert, Detection, RuleMatch
 
 CHAIN_NAMES = {1: "ethereum", 10: "optimism", 8453: "base", 42161: "arbitrum"}
@@ -49,7 +49,7 @@ def alertable(item: Detection | RuleMatch) -> bool:
 
 
 def to_alert(item: Detection | RuleMatch, now_ms: int | None = None) -> Alert:
-    created = int(time.time() * 1000) if now_ms is None else now_ms
+    created = clock.now_ms() if now_ms is None else now_ms
     if isinstance(item, RuleMatch):
         return Alert(
             key=f"rule:{item.key}",

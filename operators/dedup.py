@@ -16,6 +16,7 @@ import msgspec
 
 from operators.metrics import SIGHTING_DELAY_SECONDS, SOURCE_DUPLICATES, STATE_EVICTIONS
 from operators.records import RawItem
+from operators.rpc_json import decode_bundle_hash, decode_hash_ref
 
 Key = tuple[int, str]
 Sighting = tuple[int, str]  # (first seen ms, source that saw it first)
@@ -66,18 +67,6 @@ class SeenSet:
         return None
 
 
-class _Ref(msgspec.Struct):
-    hash: str
-
-
-class _Bundle(msgspec.Struct):
-    block: _Ref
-
-
-_decode_tx_ref = msgspec.json.Decoder(_Ref).decode
-_decode_bundle_ref = msgspec.json.Decoder(_Bundle).decode
-
-
 def item_hash(item: RawItem) -> str | None:
     """The tx or block hash of an item: the source's ``hash`` or, failing that, from the payload.
 
@@ -87,8 +76,8 @@ def item_hash(item: RawItem) -> str | None:
         return item.hash
     try:
         if item.kind == "block":
-            return _decode_bundle_ref(item.payload).block.hash.lower()
-        return _decode_tx_ref(item.payload).hash.lower()
+            return decode_bundle_hash(item.payload).block.hash.lower()
+        return decode_hash_ref(item.payload).hash.lower()
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
 

@@ -27,6 +27,7 @@ import msgspec
 
 from operators.metrics import INCLUSION_SECONDS, INCLUSION_UNSEEN, INCLUSIONS, STATE_EVICTIONS
 from operators.records import Block, DeadLetter, Inclusion, RawItem, Tx
+from operators.rpc_json import decode_bundle_ref, decode_hash_ref, decode_sequenced_ref
 
 
 class PendingSeen(NamedTuple):
@@ -142,9 +143,7 @@ class InclusionTracker:
         while len(self._pending) > self.max_pending:
             # Reported "expired" early: the cap, not the TTL, ended its tracking (counted here).
             tx_hash, first = self._pending.popitem(last=False)
-            out.append(
-                _inclusion("expired", self.chain_id, tx_hash, first, ended_ms=seen.seen_ms)
-            )
+            out.append(_inclusion("expired", self.chain_id, tx_hash, first, ended_ms=seen.seen_ms))
             STATE_EVICTIONS.labels("inclusion", "max_pending").inc()
         return out
 
@@ -231,37 +230,13 @@ class InclusionTracker:
             if first[0] >= horizon:
                 break
             del self._pending[tx_hash]
-            out.append(
-                _inclusion("expired", self.chain_id, tx_hash, first, ended_ms=self._clock)
-            )
+            out.append(_inclusion("expired", self.chain_id, tx_hash, first, ended_ms=self._clock))
         return out
 
 
 # --- sightings from what the flow carries -----------------------------------------------------
 
 
-class _TxRef(msgspec.Struct):
-    hash: str
-
-
-class _BlockRef(msgspec.Struct):
-    number: str
-    hash: str
-    transactions: list[_TxRef | str] = []
-
-
-class _Bundle(msgspec.Struct):
-    block: _BlockRef
-
-
-class _SequencedRef(msgspec.Struct):
-    hash: str
-    position: list[int] = []
-
-
-_decode_tx = msgspec.json.Decoder(_TxRef).decode
-_decode_bundle = msgspec.json.Decoder(_Bundle).decode
-_decode_sequenced = msgspec.json.Decoder(_SequencedRef).decode
 SEQUENCER_STAGES = ("sequenced", "preconfirmed")
 
 
@@ -288,16 +263,16 @@ def sighting(item: RawItem | Tx | Block | DeadLetter) -> Sighting | None:
         return None
     try:
         if item.kind == "tx":
-            tx_hash = item.hash or _decode_tx(item.payload).hash
+            tx_hash = item.hash or decode_hash_ref(item.payload).hash
             return PendingSeen(item.chain_id, tx_hash.lower(), item.seen_ms, item.source)
         if item.kind in SEQUENCER_STAGES:
-            ref = _decode_sequenced(item.payload)
+            ref = decode_sequenced_ref(item.payload)
             return PendingSeen(
                 item.chain_id, (item.hash or ref.hash).lower(), item.seen_ms, item.source,
                 item.kind, _promised_block(item.kind, ref.position),
             )  # fmt: skip
         if item.kind == "block":
-            block = _decode_bundle(item.payload).block
+            block = decode_bundle_ref(item.payload).block
             hashes = tuple(
                 (tx if isinstance(tx, str) else tx.hash).lower() for tx in block.transactions
             )

@@ -30,7 +30,6 @@ the 1559 fields first.
 
 from __future__ import annotations
 
-import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -40,15 +39,11 @@ import msgspec
 
 from operators.bounds import (
     MAX_BLOCK_NUMBER,
-    MAX_GAS,
-    MAX_NONCE,
-    MAX_TX_INDEX,
     TimeBounds,
     chain_id_reason,
     safe_chain_id,
 )
 from operators.records import (
-    Authorization,
     Block,
     DeadLetter,
     RawItem,
@@ -56,15 +51,59 @@ from operators.records import (
     Trace,
     Tx,
 )
+from operators.rpc_json import (
+    DECODE_ERRORS,
+    MAX_BLOCK_PAYLOAD_BYTES,
+    MAX_CALLDATA_BYTES,
+    TYPE_UNKNOWN,
+    UINT256_MAX,
+    Malformed,
+    RpcBundle,
+    at_most,
+    bundle_decoder,
+    hash32,
+    opt_addr,
+    opt_qty,
+    qty,
+    receipt_decoder,
+    shape_reason,
+    show,
+    str_decoder,
+    trace_decoder,
+    tx_decoder,
+)
+from operators.rpc_records import (
+    call_from_rpc,
+    normalize_tx,
+    parse_receipt,
+    parse_trace,
+    receipt_from_rpc,
+    trace_from_rpc,
+    tx_from_rpc,
+)
+
+# What other modules read from the normalizer (some of it re-exported from the decoder modules).
+__all__ = [
+    "MAX_BLOCK_PAYLOAD_BYTES",
+    "MAX_CALLDATA_BYTES",
+    "MAX_DEAD_LETTER_PAYLOAD_BYTES",
+    "MAX_TX_PAYLOAD_BYTES",
+    "STAGE",
+    "TYPE_UNKNOWN",
+    "UINT256_MAX",
+    "Malformed",
+    "SizeLimits",
+    "normalize_item",
+    "normalize_tx",
+    "parse_receipt",
+    "parse_trace",
+]
 
 STAGE = "normalize"
 
-# Size limits, in bytes. A node's own limits are lower (geth's pool takes txs up to 128 KiB), so
-# anything above these is corruption or abuse, not a transaction worth the memory.
-MAX_CALLDATA_BYTES = 512 << 10  # decoded input of one tx or call: 512 KiB
+# Size limits, in bytes (those of one tx's input and of one block bundle are operators.rpc_json's).
 # One tx or call object: 2 MiB, room for the largest calldata allowed, which hex doubles.
 MAX_TX_PAYLOAD_BYTES = 2 << 20
-MAX_BLOCK_PAYLOAD_BYTES = 64 << 20  # one block bundle with receipts and traces: 64 MiB
 # A dead letter keeps this much of the payload it could not read (a 64 MiB garbage block must not
 # become a 64 MiB record in every sink, nor a Kafka message over the topic's limit).
 MAX_DEAD_LETTER_PAYLOAD_BYTES = 1 << 20
@@ -82,570 +121,10 @@ class SizeLimits:
 
 DEFAULT_LIMITS = SizeLimits()
 
-UINT256_MAX = (1 << 256) - 1
 # Item kinds of L2 sequencer feeds (operators/l2): a tx the sequencer has ordered or preconfirmed.
 SEQUENCER_STAGES = frozenset({"sequenced", "preconfirmed"})
-TYPE_UNKNOWN = -1  # a call recovered from a trace: its envelope type is not known
 
-TYPE_LEGACY = 0x0
-TYPE_ACCESS_LIST = 0x1
-TYPE_DYNAMIC_FEE = 0x2
-TYPE_BLOB = 0x3
-TYPE_SET_CODE = 0x4
-TYPE_OP_DEPOSIT = 0x7E
-ARBITRUM_TYPES = {
-    0x64: "ArbitrumDepositTx",
-    0x65: "ArbitrumUnsignedTx",
-    0x66: "ArbitrumContractTx",
-    0x68: "ArbitrumRetryTx",
-    0x69: "ArbitrumSubmitRetryableTx",
-    0x6A: "ArbitrumInternalTx",
-    0x78: "ArbitrumLegacyTx",
-}
-SIGNED_TYPES = frozenset({0, 1, 2, 3, 4})
-DYNAMIC_FEE_TYPES = frozenset({2, 3, 4})
-KNOWN_TYPES = SIGNED_TYPES | {TYPE_OP_DEPOSIT} | ARBITRUM_TYPES.keys()
-
-
-class Malformed(Exception):
-    """An object that is not a valid JSON-RPC record; ``reason`` says precisely why."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-# --- wire shapes (only the fields we read; msgspec skips the rest) -------------------------------
-# gc=False: short-lived and acyclic (strings, lists of strings and of other wire shapes), so the
-# cycle collector need not track them.
-
-
-class _RpcAuthorization(msgspec.Struct, gc=False):
-    chainId: str | None = None
-    address: str | None = None
-    nonce: str | None = None
-    authority: str | None = None
-
-
-class _RpcTx(msgspec.Struct, gc=False):
-    hash: str | None = None
-    sender: str | None = msgspec.field(default=None, name="from")
-    to: str | None = None
-    nonce: str | None = None
-    value: str | None = None
-    gas: str | None = None
-    input: str | None = None
-    type: str | None = None
-    chainId: str | None = None
-    gasPrice: str | None = None
-    maxFeePerGas: str | None = None
-    maxPriorityFeePerGas: str | None = None
-    maxFeePerBlobGas: str | None = None
-    blobVersionedHashes: list[str] | None = None
-    authorizationList: list[_RpcAuthorization] | None = None
-    sourceHash: str | None = None
-    mint: str | None = None
-    blockNumber: str | None = None
-    blockHash: str | None = None
-    transactionIndex: str | None = None
-    # L2 feed items only: the place in the sequencer's order (operators/l2).
-    position: list[int] | None = None
-
-
-class _RpcLog(msgspec.Struct, gc=False):
-    address: str | None = None
-    topics: list[str] = []
-    data: str = "0x"
-    logIndex: str | None = None
-
-
-class _RpcReceipt(msgspec.Struct, gc=False):
-    transactionHash: str | None = None
-    transactionIndex: str | None = None
-    status: str | None = None
-    gasUsed: str | None = None
-    effectiveGasPrice: str | None = None
-    to: str | None = None
-    contractAddress: str | None = None
-    logs: list[_RpcLog] | None = None
-
-
-class _RpcTraceAction(msgspec.Struct, gc=False):
-    callType: str | None = None
-    sender: str | None = msgspec.field(default=None, name="from")
-    to: str | None = None
-    gas: str | None = None
-    input: str | None = None
-    value: str | None = None
-    init: str | None = None
-    address: str | None = None
-    balance: str | None = None
-    refundAddress: str | None = None
-    author: str | None = None
-    rewardType: str | None = None
-
-
-class _RpcTraceResult(msgspec.Struct, gc=False):
-    gasUsed: str | None = None
-    output: str | None = None
-    address: str | None = None
-    code: str | None = None
-
-
-class _RpcTrace(msgspec.Struct, gc=False):
-    action: _RpcTraceAction | None = None
-    result: _RpcTraceResult | None = None
-    error: str | None = None
-    subtraces: int = 0
-    traceAddress: list[int] | None = None
-    transactionHash: str | None = None
-    transactionPosition: int | None = None
-    type: str | None = None
-
-
-class _RpcBlock(msgspec.Struct, gc=False):
-    number: str | None = None
-    hash: str | None = None
-    parentHash: str | None = None
-    timestamp: str | None = None
-    miner: str | None = None
-    baseFeePerGas: str | None = None
-    extraData: str | None = None
-    transactions: list[msgspec.Raw] = []
-
-
-class _RpcBundle(msgspec.Struct, gc=False):
-    block: _RpcBlock | None = None
-    receipts: list[msgspec.Raw] | None = None
-    traces: list[msgspec.Raw] | None = None
-
-
-_tx_decoder = msgspec.json.Decoder(_RpcTx)
-_receipt_decoder = msgspec.json.Decoder(_RpcReceipt)
-_trace_decoder = msgspec.json.Decoder(_RpcTrace)
-_bundle_decoder = msgspec.json.Decoder(_RpcBundle)
-_str_decoder = msgspec.json.Decoder(str)
-
-
-# --- field parsers -----------------------------------------------------------------------------
-
-
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _qty(value: str | None, field: str) -> int:
-    """A hex quantity ("0x1a") as an int in [0, 2**256-1]."""
-    # isalnum+isascii rejects what int() would forgive: whitespace, underscores, signs, non-ASCII
-    # digits; non-hex letters still fail in int(). One branch on the happy path.
-    if value is not None and value[:2] == "0x" and value.isalnum() and value.isascii():
-        try:
-            number = int(value, 16)
-        except ValueError:
-            number = -1
-        if 0 <= number <= UINT256_MAX:
-            return number
-    raise Malformed(_qty_reason(value, field))
-
-
-def _qty_reason(value: str | None, field: str) -> str:
-    if value is None:
-        return f"missing field '{field}'"
-    if value.startswith("-"):
-        return f"negative quantity in field '{field}': {_show(value)}"
-    try:
-        if value[:2] == "0x" and value.isalnum() and value.isascii() and int(value, 16) >= 0:
-            return f"quantity out of range in field '{field}': {_show(value)}"
-    except ValueError:
-        pass
-    return f"bad hex in field '{field}': {_show(value)}"
-
-
-def _opt_qty(value: str | None, field: str) -> int | None:
-    return None if value is None else _qty(value, field)
-
-
-def _at_most(number: int, maximum: int, field: str) -> int:
-    """``number`` when the protocol allows it in ``field`` (bounds.py), else Malformed."""
-    if number > maximum:
-        raise Malformed(f"quantity out of range in field '{field}': {number:#x} > {maximum:#x}")
-    return number
-
-
-def _opt_at_most(value: str | None, maximum: int, field: str) -> int | None:
-    return None if value is None else _at_most(_qty(value, field), maximum, field)
-
-
-def _req(value: str | None, field: str) -> str:
-    if value is None:
-        raise Malformed(f"missing field '{field}'")
-    return value
-
-
-def _fixed_hex(value: str | None, size: int, field: str, what: str) -> str:
-    """Lowercase 0x-hex of exactly ``size`` bytes (an address or a hash)."""
-    if value is None:
-        raise Malformed(f"missing field '{field}'")
-    if len(value) == 2 + 2 * size and value[:2] == "0x":
-        try:
-            binascii.a2b_hex(value[2:])  # strict: hex digits only, no whitespace
-            return value.lower()
-        except ValueError:
-            pass
-        raise Malformed(f"bad hex in field '{field}': {_show(value)}")
-    raise Malformed(f"{what} not {size} bytes in field '{field}': {_show(value)}")
-
-
-def _addr(value: str | None, field: str) -> str:
-    # _fixed_hex's happy path inline (a Python call less per address); it says what is wrong
-    if value is not None and len(value) == 42 and value[:2] == "0x":
-        try:
-            binascii.a2b_hex(value[2:])
-            return value.lower()
-        except ValueError:
-            pass
-    return _fixed_hex(value, 20, field, "address")
-
-
-def _opt_addr(value: str | None, field: str) -> str | None:
-    return None if value is None else _addr(value, field)
-
-
-def _hash(value: str | None, field: str) -> str:
-    if value is not None and len(value) == 66 and value[:2] == "0x":
-        try:
-            binascii.a2b_hex(value[2:])
-            return value.lower()
-        except ValueError:
-            pass
-    return _fixed_hex(value, 32, field, "hash")
-
-
-def _data(value: str | None, field: str, limit: int = MAX_CALLDATA_BYTES) -> str:
-    """Lowercase 0x-hex bytes of even length, at most ``limit`` bytes."""
-    if value == "0x":  # no calldata: most txs
-        return value
-    if value is None:
-        raise Malformed(f"missing field '{field}'")
-    if not value.startswith("0x"):
-        raise Malformed(f"bad hex in field '{field}': {_show(value)}")
-    size, odd = divmod(len(value) - 2, 2)
-    if odd:
-        raise Malformed(f"odd-length hex in field '{field}': {_show(value)}")
-    if size > limit:
-        raise Malformed(f"data too large in field '{field}': {size} bytes > {limit}")
-    try:
-        binascii.a2b_hex(value[2:])  # strict: hex digits only, no whitespace
-    except ValueError:
-        raise Malformed(f"bad hex in field '{field}': {_show(value)}") from None
-    # RPC hex is lowercase; lowercasing only when needed skips a copy of the calldata. Valid hex
-    # has the cased 'x', so islower() is False exactly when an A-F is present (one scan, not six).
-    if not value.islower():
-        return value.lower()
-    return value
-
-
-_TYPE_BY_TAG = {f"0x{t:x}": t for t in KNOWN_TYPES}
-
-
-def _tx_type(tag: str | None) -> int:
-    if tag is None:
-        return TYPE_LEGACY  # pre-Berlin nodes omit the type of legacy txs
-    tx_type = _TYPE_BY_TAG.get(tag)
-    if tx_type is None:
-        tx_type = _qty(tag, "type")
-        if tx_type not in KNOWN_TYPES:
-            raise Malformed(f"unknown tx type: {_show(tag)}")
-    return tx_type
-
-
-# --- transactions ------------------------------------------------------------------------------
-
-
-def _chain_id(tag: str | None, tx_type: int, expected: int) -> int:
-    if tag is None or tag == hex(expected):  # the usual case, without parsing
-        return expected
-    chain_id = _qty(tag, "chainId")
-    if chain_id == 0 and tx_type == TYPE_LEGACY:
-        return expected  # some nodes write 0 for a pre-EIP-155 signature, which has no chain id
-    if chain_id != expected:
-        raise Malformed(f"chain id mismatch: tx has {chain_id}, source says {expected}")
-    return chain_id
-
-
-def _authorizations(items: list[_RpcAuthorization]) -> tuple[Authorization, ...]:
-    out = []
-    for i, item in enumerate(items):
-        field = f"authorizationList[{i}]"
-        out.append(
-            Authorization(
-                chain_id=_qty(item.chainId, field + ".chainId"),
-                address=_addr(item.address, field + ".address"),
-                nonce=_qty(item.nonce, field + ".nonce"),
-                authority=_opt_addr(item.authority, field + ".authority"),
-            )
-        )
-    return tuple(out)
-
-
-# The two hot paths below test optional fields for None inline rather than through _opt_qty /
-# _opt_addr: most are None, and a Python call per field is a good part of the cost of a tx.
-
-
-def _tx_from_rpc(
-    raw: _RpcTx, chain_id: int, source: str, seen_ms: int, calldata_limit: int = MAX_CALLDATA_BYTES
-) -> Tx:
-    tx_type = _tx_type(raw.type)
-    signed = tx_type in SIGNED_TYPES
-    if raw.nonce is None:
-        if signed:
-            raise Malformed("missing field 'nonce'")
-        nonce = None
-    else:
-        nonce = _at_most(_qty(raw.nonce, "nonce"), MAX_NONCE, "nonce")
-
-    gas_price = None if raw.gasPrice is None else _qty(raw.gasPrice, "gasPrice")
-    max_fee = None if raw.maxFeePerGas is None else _qty(raw.maxFeePerGas, "maxFeePerGas")
-    max_tip = (
-        None
-        if raw.maxPriorityFeePerGas is None
-        else _qty(raw.maxPriorityFeePerGas, "maxPriorityFeePerGas")
-    )
-    if tx_type in DYNAMIC_FEE_TYPES:
-        if max_fee is None or max_tip is None:
-            raise Malformed(
-                f"fee fields inconsistent with type {tx_type}: "
-                "needs maxFeePerGas and maxPriorityFeePerGas"
-            )
-        if max_tip > max_fee:
-            raise Malformed(
-                f"fee fields inconsistent: maxPriorityFeePerGas {max_tip} > maxFeePerGas {max_fee}"
-            )
-    elif signed:
-        if gas_price is None:
-            raise Malformed(f"fee fields inconsistent with type {tx_type}: needs gasPrice")
-        if max_fee is not None or max_tip is not None:
-            raise Malformed(f"fee fields inconsistent with type {tx_type}: has maxFeePerGas")
-
-    to = None if raw.to is None else _addr(raw.to, "to")
-    max_fee_per_blob_gas = None
-    blob_hashes: tuple[str, ...] = ()
-    if tx_type == TYPE_BLOB:
-        if raw.maxFeePerBlobGas is None or not raw.blobVersionedHashes:
-            raise Malformed(
-                "fee fields inconsistent with type 3: "
-                "needs maxFeePerBlobGas and blobVersionedHashes"
-            )
-        max_fee_per_blob_gas = _qty(raw.maxFeePerBlobGas, "maxFeePerBlobGas")
-        blob_hashes = tuple(_hash(h, "blobVersionedHashes") for h in raw.blobVersionedHashes)
-    elif raw.blobVersionedHashes or raw.maxFeePerBlobGas is not None:
-        raise Malformed(f"fields inconsistent with type {tx_type}: blob fields on a non-blob tx")
-    authorizations: tuple[Authorization, ...] = ()
-    if tx_type == TYPE_SET_CODE:
-        if not raw.authorizationList:
-            raise Malformed("fields inconsistent with type 4: needs a non-empty authorizationList")
-        authorizations = _authorizations(raw.authorizationList)
-    elif raw.authorizationList:
-        raise Malformed(
-            f"fields inconsistent with type {tx_type}: authorizationList on a non-7702 tx"
-        )
-    if to is None and tx_type in (TYPE_BLOB, TYPE_SET_CODE):
-        raise Malformed(f"fields inconsistent with type {tx_type}: 'to' is required")
-
-    source_hash = None
-    if tx_type == TYPE_OP_DEPOSIT:
-        source_hash = _hash(raw.sourceHash, "sourceHash")
-
-    data = _data(raw.input, "input", calldata_limit)
-    return Tx(
-        chain_id=_chain_id(raw.chainId, tx_type, chain_id),
-        hash=_hash(raw.hash, "hash"),
-        sender=_addr(raw.sender, "from"),
-        to=to,
-        nonce=nonce,
-        value=_qty(raw.value, "value"),
-        gas=_at_most(_qty(raw.gas, "gas"), MAX_GAS, "gas"),
-        tx_type=tx_type,
-        input=data,
-        selector=data[:10] if len(data) >= 10 else None,
-        first_seen_ms=seen_ms,
-        source=source,
-        gas_price=gas_price,
-        max_fee_per_gas=max_fee,
-        max_priority_fee_per_gas=max_tip,
-        max_fee_per_blob_gas=max_fee_per_blob_gas,
-        blob_versioned_hashes=blob_hashes,
-        authorizations=authorizations,
-        block_number=_opt_at_most(raw.blockNumber, MAX_BLOCK_NUMBER, "blockNumber"),
-        block_hash=None if raw.blockHash is None else _hash(raw.blockHash, "blockHash"),
-        tx_index=_opt_at_most(raw.transactionIndex, MAX_TX_INDEX, "transactionIndex"),
-        mint=None if raw.mint is None else _qty(raw.mint, "mint"),
-        source_hash=source_hash,
-    )
-
-
-def _call_from_rpc(
-    raw: _RpcTx, chain_id: int, source: str, seen_ms: int, calldata_limit: int = MAX_CALLDATA_BYTES
-) -> Tx:
-    data = _data(raw.input, "input", calldata_limit)
-    return Tx(
-        chain_id=chain_id,
-        hash=_hash(raw.hash, "hash"),
-        sender=_addr(raw.sender, "from"),
-        to=None if raw.to is None else _addr(raw.to, "to"),
-        nonce=None,
-        value=_qty(raw.value, "value"),
-        gas=_at_most(_qty(raw.gas, "gas"), MAX_GAS, "gas"),
-        tx_type=TYPE_UNKNOWN,
-        input=data,
-        selector=data[:10] if len(data) >= 10 else None,
-        first_seen_ms=seen_ms,
-        source=source,
-        gas_price=None if raw.gasPrice is None else _qty(raw.gasPrice, "gasPrice"),
-        block_number=_opt_at_most(raw.blockNumber, MAX_BLOCK_NUMBER, "blockNumber"),
-        tx_index=_opt_at_most(raw.transactionIndex, MAX_TX_INDEX, "transactionIndex"),
-    )
-
-
-def normalize_tx(obj: dict[str, Any], chain_id: int, source: str, seen_ms: int) -> Tx:
-    """A ``Tx`` from a decoded JSON-RPC transaction object; raises ``Malformed``."""
-    try:
-        raw = msgspec.convert(obj, _RpcTx)
-    except msgspec.ValidationError as exc:
-        raise Malformed(_shape_reason(exc)) from None
-    return _tx_from_rpc(raw, chain_id, source, seen_ms)
-
-
-# --- receipts and traces -----------------------------------------------------------------------
-
-
-def _receipt_from_rpc(raw: _RpcReceipt) -> Receipt:
-    logs: tuple[dict[str, Any], ...] = ()
-    if raw.logs:
-        logs = tuple(
-            {
-                "address": _addr(log.address, "logs.address"),
-                "topics": tuple(_hash(t, "logs.topics") for t in log.topics),
-                "data": _data(log.data, "logs.data", MAX_BLOCK_PAYLOAD_BYTES),
-                "log_index": _opt_qty(log.logIndex, "logs.logIndex"),
-            }
-            for log in raw.logs
-        )
-    return Receipt(
-        tx_hash=_hash(raw.transactionHash, "transactionHash"),
-        tx_index=_qty(raw.transactionIndex, "transactionIndex"),
-        status=_opt_qty(raw.status, "status"),
-        gas_used=_qty(raw.gasUsed, "gasUsed"),
-        effective_gas_price=_opt_qty(raw.effectiveGasPrice, "effectiveGasPrice"),
-        to=_opt_addr(raw.to, "to"),
-        contract_address=_opt_addr(raw.contractAddress, "contractAddress"),
-        logs=logs,
-    )
-
-
-def parse_receipt(obj: dict[str, Any]) -> Receipt:
-    """A ``Receipt`` from a decoded JSON-RPC receipt; raises ``Malformed``.
-
-    Logs become dicts ``{address, topics, data, log_index}`` with lowercase hex.
-    """
-    try:
-        raw = msgspec.convert(obj, _RpcReceipt)
-    except msgspec.ValidationError as exc:
-        raise Malformed(_shape_reason(exc)) from None
-    return _receipt_from_rpc(raw)
-
-
-def _trace_from_rpc(raw: _RpcTrace) -> Trace:
-    action = raw.action
-    if action is None:
-        raise Malformed("missing field 'action'")
-    if raw.traceAddress is None:
-        raise Malformed("missing field 'traceAddress'")
-    kind = _req(raw.type, "type")
-    result = raw.result
-    tx_hash = None if raw.transactionHash is None else _hash(raw.transactionHash, "transactionHash")
-    gas_used = None if result is None else _opt_qty(result.gasUsed, "result.gasUsed")
-    call_type: str | None = None
-    if kind == "call":
-        call_type = action.callType
-        sender = _opt_addr(action.sender, "action.from")
-        to = _opt_addr(action.to, "action.to")
-        if action.value is None and call_type in ("staticcall", "delegatecall"):
-            value = 0  # some tracers omit the value of frames that cannot move ether
-        else:
-            value = _qty(action.value, "action.value")
-        gas = _qty(action.gas, "action.gas")
-        data = _data(action.input, "action.input", MAX_BLOCK_PAYLOAD_BYTES)
-        output = None if result is None or result.output is None else result.output.lower()
-    elif kind == "create":
-        sender = _opt_addr(action.sender, "action.from")
-        to = None if result is None else _opt_addr(result.address, "result.address")
-        value = _qty(action.value, "action.value")
-        gas = _qty(action.gas, "action.gas")
-        data = _data(action.init, "action.init", MAX_BLOCK_PAYLOAD_BYTES)
-        output = None if result is None or result.code is None else result.code.lower()
-    elif kind in ("suicide", "selfdestruct"):
-        sender = _opt_addr(action.address, "action.address")
-        to = _opt_addr(action.refundAddress, "action.refundAddress")
-        value = _qty(action.balance, "action.balance")
-        gas, data, output = 0, "0x", None
-    elif kind == "reward":
-        # The reward kind ("block", "uncle") rides in call_type; the author receives the value.
-        call_type = action.rewardType
-        sender = None
-        to = _opt_addr(action.author, "action.author")
-        value = _qty(action.value, "action.value")
-        gas, data, output = 0, "0x", None
-    else:
-        raise Malformed(f"unknown trace type: {_show(kind)}")
-    return Trace(
-        tx_hash=tx_hash,
-        tx_position=raw.transactionPosition,
-        trace_address=tuple(raw.traceAddress),
-        type=kind,
-        call_type=call_type,
-        sender=sender,
-        to=to,
-        value=value,
-        gas=gas,
-        input=data,
-        output=output,
-        gas_used=gas_used,
-        error=raw.error,
-        subtraces=raw.subtraces,
-    )
-
-
-def parse_trace(obj: dict[str, Any]) -> Trace:
-    """A ``Trace`` from one Parity ``trace_block`` entry (RPC camelCase); raises ``Malformed``.
-
-    Suicide traces: ``sender`` is the destroyed contract, ``to`` the refund address, ``value`` its
-    balance. Reward traces: ``to`` is the author, ``call_type`` the reward type.
-    """
-    try:
-        raw = msgspec.convert(obj, _RpcTrace)
-    except msgspec.ValidationError as exc:
-        raise Malformed(_shape_reason(exc)) from None
-    return _trace_from_rpc(raw)
-
-
-# --- the step ----------------------------------------------------------------------------------
-
-
-# msgspec raises UnicodeDecodeError (not a DecodeError) for invalid UTF-8 inside a JSON string.
-_DECODE_ERRORS = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError)
-
-
-def _shape_reason(exc: msgspec.ValidationError | msgspec.DecodeError | UnicodeDecodeError) -> str:
-    if isinstance(exc, UnicodeDecodeError):
-        return f"not UTF-8: byte {exc.start} of a JSON string: {exc.reason}"
-    message = str(exc)
-    if isinstance(exc, msgspec.DecodeError) and not isinstance(exc, msgspec.ValidationError):
-        return f"not JSON: {message}"
-    if message.startswith("Expected `object`") and "- at `$" not in message:
-        return f"not a JSON object: {message}"
-    return f"wrong JSON type: {message}"
+# --- the step -----------------------------------------------------------------------------------
 
 
 def _dead(
@@ -682,28 +161,26 @@ def _normalize_tx_item(item: RawItem, limits: SizeLimits) -> list[Tx | Block | D
     if dead is not None:
         return [dead]
     try:
-        raw = _tx_decoder.decode(item.payload)
+        raw = tx_decoder.decode(item.payload)
         if item.kind == "tx":
             return [
-                _tx_from_rpc(raw, item.chain_id, item.source, item.seen_ms, limits.calldata_bytes)
+                tx_from_rpc(raw, item.chain_id, item.source, item.seen_ms, limits.calldata_bytes)
             ]
         if item.kind in SEQUENCER_STAGES:
-            tx = _tx_from_rpc(raw, item.chain_id, item.source, item.seen_ms, limits.calldata_bytes)
+            tx = tx_from_rpc(raw, item.chain_id, item.source, item.seen_ms, limits.calldata_bytes)
             position = tuple(raw.position or ())
             return [msgspec.structs.replace(tx, stage=item.kind, position=position)]
-        return [
-            _call_from_rpc(raw, item.chain_id, item.source, item.seen_ms, limits.calldata_bytes)
-        ]
+        return [call_from_rpc(raw, item.chain_id, item.source, item.seen_ms, limits.calldata_bytes)]
     except Malformed as exc:
         return [_dead(item, exc.reason, keep=keep)]
-    except _DECODE_ERRORS as exc:
-        return [_dead(item, _shape_reason(exc), keep=keep)]
+    except DECODE_ERRORS as exc:
+        return [_dead(item, shape_reason(exc), keep=keep)]
 
 
 def _block_tx(raw_tx: bytes, index: int, block: Block, item: RawItem, calldata_limit: int) -> Tx:
     """A tx of a block body, placed in its block (the body's position when it has no index)."""
-    tx = _tx_from_rpc(
-        _tx_decoder.decode(raw_tx), item.chain_id, item.source, item.seen_ms, calldata_limit
+    tx = tx_from_rpc(
+        tx_decoder.decode(raw_tx), item.chain_id, item.source, item.seen_ms, calldata_limit
     )
     if tx.block_hash is not None and block.hash is not None and tx.block_hash != block.hash:
         raise Malformed(f"block mismatch: tx says block {tx.block_hash}, block is {block.hash}")
@@ -718,15 +195,15 @@ def _block_tx(raw_tx: bytes, index: int, block: Block, item: RawItem, calldata_l
 
 
 def _decode_hash(raw: bytes) -> str:
-    return _hash(_str_decoder.decode(raw), "transactions")
+    return hash32(str_decoder.decode(raw), "transactions")
 
 
 def _decode_receipt(raw: bytes) -> Receipt:
-    return _receipt_from_rpc(_receipt_decoder.decode(raw))
+    return receipt_from_rpc(receipt_decoder.decode(raw))
 
 
 def _decode_trace(raw: bytes) -> Trace:
-    return _trace_from_rpc(_trace_decoder.decode(raw))
+    return trace_from_rpc(trace_decoder.decode(raw))
 
 
 def _extra_data(text: str | None) -> str | None:
@@ -741,9 +218,9 @@ def _extra_data(text: str | None) -> str | None:
     return text.lower()
 
 
-def _block_header(item: RawItem) -> tuple[Block, _RpcBundle]:
+def _block_header(item: RawItem) -> tuple[Block, RpcBundle]:
     """The block without its parts, and the decoded bundle; raises on a malformed header."""
-    bundle = _bundle_decoder.decode(item.payload)
+    bundle = bundle_decoder.decode(item.payload)
     block = bundle.block
     if block is None:
         raise Malformed("missing field 'block'")
@@ -751,14 +228,14 @@ def _block_header(item: RawItem) -> tuple[Block, _RpcBundle]:
         raise Malformed("block without number")
     header = Block(
         chain_id=item.chain_id,
-        number=_at_most(_qty(block.number, "number"), MAX_BLOCK_NUMBER, "number"),
-        hash=None if block.hash is None else _hash(block.hash, "hash"),
-        timestamp=_qty(block.timestamp, "timestamp"),
-        miner=_opt_addr(block.miner, "miner"),
-        base_fee_per_gas=_opt_qty(block.baseFeePerGas, "baseFeePerGas"),
+        number=at_most(qty(block.number, "number"), MAX_BLOCK_NUMBER, "number"),
+        hash=None if block.hash is None else hash32(block.hash, "hash"),
+        timestamp=qty(block.timestamp, "timestamp"),
+        miner=opt_addr(block.miner, "miner"),
+        base_fee_per_gas=opt_qty(block.baseFeePerGas, "baseFeePerGas"),
         first_seen_ms=item.seen_ms,
         source=item.source,
-        parent_hash=None if block.parentHash is None else _hash(block.parentHash, "parentHash"),
+        parent_hash=None if block.parentHash is None else hash32(block.parentHash, "parentHash"),
         extra_data=_extra_data(block.extraData),
     )
     return header, bundle
@@ -773,8 +250,8 @@ def _normalize_block_item(item: RawItem, limits: SizeLimits) -> list[Tx | Block 
         header, bundle = _block_header(item)
     except Malformed as exc:
         return [_dead(item, exc.reason, keep=keep)]
-    except _DECODE_ERRORS as exc:
-        return [_dead(item, _shape_reason(exc), keep=keep)]
+    except DECODE_ERRORS as exc:
+        return [_dead(item, shape_reason(exc), keep=keep)]
     assert bundle.block is not None  # checked by _block_header
 
     dead_letters: list[Tx | Block | DeadLetter] = []
@@ -785,8 +262,8 @@ def _normalize_block_item(item: RawItem, limits: SizeLimits) -> list[Tx | Block 
             return parse(raw)
         except Malformed as exc:
             reason = exc.reason
-        except _DECODE_ERRORS as exc:
-            reason = _shape_reason(exc)
+        except DECODE_ERRORS as exc:
+            reason = shape_reason(exc)
         dead_letters.append(_dead(item, f"{what}: {reason}", bytes(memoryview(raw)), keep))
         return None
 
@@ -829,7 +306,7 @@ def _edge_reason(item: RawItem, bounds: TimeBounds, now_ms: int) -> str | None:
     reason = chain_id_reason(item.chain_id)
     if reason is None:
         if type(item.seen_ms) is not int:
-            return f"timestamp out of range: seen_ms {_show(item.seen_ms)} is not unix ms"
+            return f"timestamp out of range: seen_ms {show(item.seen_ms)} is not unix ms"
         reason = bounds.reason("first seen (ms)", item.chain_id, item.seen_ms, now_ms)
     return reason
 
@@ -869,7 +346,7 @@ def normalize_item(
                 if reason is not None:
                     return [_dead(item, reason, keep=keep, at_ms=now_ms)]
             return records
-        return [_dead(item, f"unknown item kind: {_show(item.kind)}", keep=keep)]
+        return [_dead(item, f"unknown item kind: {show(item.kind)}", keep=keep)]
     except Exception as exc:  # a bug here must not crash the flow; the payload is kept
         reason = f"normalizer error: {type(exc).__name__}: {exc}"
         return [_dead(item, reason, keep=keep, at_ms=now_ms or None)]

@@ -29,7 +29,9 @@ from typing import Any
 
 from connectors.alerts.base import Channel, DeliveryError, Redactor
 from connectors.alerts.ratelimit import ChannelLimits
+from connectors.retry import backoff_delay
 from operators.alert_router import Router, Target
+from operators.clock import now_ms
 from operators.metrics import (
     ALERT_QUEUE_DEPTH,
     ALERTS_DEDUPED,
@@ -195,7 +197,7 @@ class Dispatcher:
         redact: Redactor | None = None,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
-        wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        wall_ms: Callable[[], int] = now_ms,
     ) -> None:
         self.policy = policy
         self.clock = clock
@@ -322,8 +324,8 @@ class Dispatcher:
 
         The server's Retry-After is a floor: we never come back sooner than it asked.
         """
-        step = min(self.policy.backoff_max_s, self.policy.backoff_base_s * 2 ** (attempts - 1))
-        delay = step / 2 + self._rng.uniform(0, step / 2)
+        policy = self.policy
+        delay = backoff_delay(attempts - 1, policy.backoff_base_s, policy.backoff_max_s, self._rng)
         return max(delay, retry_after or 0.0)
 
     def _finish(self, lane: _Lane | None, d: Delivery) -> bool:

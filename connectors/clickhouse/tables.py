@@ -1,9 +1,10 @@
 """Records ↔ ClickHouse rows for the tables of ``schema.sql`` (pure functions, no I/O).
 
-Rows reuse the archive's flattening (``connectors.archive_tables``) so both stores agree on every
-field; the differences are ClickHouse's: ``to`` is ``to_address``, key columns are ``''`` rather
-than NULL, nested values are JSON strings, and every table has a DateTime and a Date of the event
-time for partitioning and human queries.
+Every ClickHouse table derives from an archive table spec (``connectors.archive_tables``): which
+records it holds and how they flatten into a row, so both stores agree on every field. The
+differences are ClickHouse's: ``to`` is ``to_address``, key columns are ``''`` rather than NULL,
+nested values are JSON strings, and every table has a DateTime and a Date of the event time for
+partitioning and human queries.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -29,6 +31,18 @@ from operators.records import (
     encode_json,
 )
 
+R = TypeVar("R")
+
+
+def record_from_row(kind: type[R], row: dict[str, Any], json_columns: tuple[str, ...] = ()) -> R:
+    """The ``kind`` record of a row whose columns carry its fields by name (``json_columns`` as
+    JSON text); columns the record has no field for (dates, versions, ids) are left out."""
+    fields = msgspec.structs.fields(kind)  # type: ignore[arg-type]
+    values = {f.name: row[f.name] for f in fields if f.name in row}
+    for column in json_columns:
+        values[column] = msgspec.json.decode(values[column])
+    return msgspec.convert(values, kind)
+
 
 def _with_event_time(row: dict[str, Any], version: int) -> dict[str, Any]:
     """The archive row's ``event_time`` as ClickHouse's ``first_seen`` DateTime and its Date."""
@@ -39,8 +53,7 @@ def _with_event_time(row: dict[str, Any], version: int) -> dict[str, Any]:
     return row
 
 
-def tx_row(record: Tx | EnrichedTx, version: int) -> dict[str, Any]:
-    row = at.tx_row(record)
+def _tx_row(row: dict[str, Any], version: int) -> dict[str, Any]:
     row["to_address"] = row.pop("to")
     row["block_hash"] = row["block_hash"] or ""
     row["authorizations"] = encode_json(row["authorizations"]).decode()
@@ -68,8 +81,7 @@ def tx_from_row(row: dict[str, Any]) -> Tx | EnrichedTx:
     )
 
 
-def block_row(block: Block, version: int) -> dict[str, Any]:
-    row = at.block_row(block)
+def _block_row(row: dict[str, Any], version: int) -> dict[str, Any]:
     row["hash"] = row["hash"] or ""
     row["block_time"] = row.pop("event_time")
     row["event_date"] = row["block_time"].date()
@@ -92,127 +104,81 @@ def block_from_row(row: dict[str, Any]) -> Block:
     )
 
 
-def detection_row(d: Detection, version: int) -> dict[str, Any]:
-    row = at.detection_row(d)
-    return _with_event_time(row, version)
-
-
-def detection_from_row(row: dict[str, Any]) -> Detection:
-    return Detection(
-        key=row["key"],
-        kind=row["kind"],
-        chain_id=row["chain_id"],
-        tx_hashes=tuple(row["tx_hashes"]),
-        first_seen_ms=row["first_seen_ms"],
-        detected_ms=row["detected_ms"],
-        severity=row["severity"],
-        block_number=row["block_number"],
-        data=msgspec.json.decode(row["data"]),
-    )
-
-
-def rule_match_row(m: RuleMatch, version: int) -> dict[str, Any]:
-    row = at.rule_match_row(m)
-    return _with_event_time(row, version)
-
-
-def rule_match_from_row(row: dict[str, Any]) -> RuleMatch:
-    return RuleMatch(
-        key=row["key"],
-        rule_id=row["rule_id"],
-        severity=row["severity"],
-        message=row["message"],
-        chain_id=row["chain_id"],
-        tx_hash=row["tx_hash"],
-        first_seen_ms=row["first_seen_ms"],
-        matched_ms=row["matched_ms"],
-        tags=tuple(row["tags"]),
-    )
-
-
-def alert_row(a: Alert, version: int) -> dict[str, Any]:
-    row = at.alert_row(a)
-    return _with_event_time(row, version)
-
-
-def alert_from_row(row: dict[str, Any]) -> Alert:
-    return Alert(
-        key=row["key"],
-        origin=row["origin"],
-        severity=row["severity"],
-        title=row["title"],
-        chain_id=row["chain_id"],
-        tx_hashes=tuple(row["tx_hashes"]),
-        first_seen_ms=row["first_seen_ms"],
-        created_ms=row["created_ms"],
-        tags=tuple(row["tags"]),
-        data=msgspec.json.decode(row["data"]),
-    )
-
-
-def letter_id(d: DeadLetter) -> str:
-    key = encode_json([d.stage, d.reason, d.payload, d.source, d.at_ms])
-    return hashlib.sha256(key).hexdigest()
-
-
-def dead_letter_row(d: DeadLetter, version: int) -> dict[str, Any]:
-    row = at.dead_letter_row(d)
+def _dead_letter_row(row: dict[str, Any], version: int) -> dict[str, Any]:
     row["at"] = row.pop("event_time")
     row["event_date"] = row["at"].date()
-    row["letter_id"] = letter_id(d)
+    key = [row["stage"], row["reason"], row["payload"], row["source"], row["at_ms"]]
+    row["letter_id"] = hashlib.sha256(encode_json(key)).hexdigest()
     row["version"] = version
     return row
 
 
-def dead_letter_from_row(row: dict[str, Any]) -> DeadLetter:
-    return DeadLetter(
-        stage=row["stage"],
-        reason=row["reason"],
-        payload=row["payload"],
-        source=row["source"],
-        chain_id=row["chain_id"],
-        at_ms=row["at_ms"],
-    )
-
-
 @dataclass(frozen=True)
 class ClickHouseTable:
+    """A ClickHouse table derived from an archive table (``connectors.archive_tables``): the same
+    records and rows, with ClickHouse's differences (``adapt``) and its own ORDER BY key."""
+
     name: str
-    record_types: tuple[type, ...]
-    to_row: Callable[[Any, int], dict[str, Any]]
+    archive: at.TableSpec
+    # The archive's row and the write version -> the ClickHouse row.
+    adapt: Callable[[dict[str, Any], int], dict[str, Any]]
     from_row: Callable[[dict[str, Any]], Any]
     # The natural key (the table's ORDER BY).
     key_columns: tuple[str, ...]
 
+    @property
+    def record_types(self) -> tuple[type, ...]:
+        return self.archive.record_types
+
+    def to_row(self, record: Any, version: int) -> dict[str, Any]:
+        return self.adapt(self.archive.to_row(record), version)
+
 
 TABLES: tuple[ClickHouseTable, ...] = (
     ClickHouseTable(
-        "transactions", (Tx, EnrichedTx), tx_row, tx_from_row, ("chain_id", "hash", "block_hash")
+        "transactions",
+        at.TABLES["transactions"],
+        _tx_row,
+        tx_from_row,
+        ("chain_id", "hash", "block_hash"),
     ),
-    ClickHouseTable("blocks", (Block,), block_row, block_from_row, ("chain_id", "number", "hash")),
     ClickHouseTable(
-        "mev_events", (Detection,), detection_row, detection_from_row, ("chain_id", "kind", "key")
+        "blocks", at.TABLES["blocks"], _block_row, block_from_row, ("chain_id", "number", "hash")
+    ),
+    ClickHouseTable(
+        "mev_events",
+        at.TABLES["detections"],
+        _with_event_time,
+        partial(record_from_row, Detection, json_columns=("data",)),
+        ("chain_id", "kind", "key"),
     ),
     ClickHouseTable(
         "rule_matches",
-        (RuleMatch,),
-        rule_match_row,
-        rule_match_from_row,
+        at.TABLES["rule_matches"],
+        _with_event_time,
+        partial(record_from_row, RuleMatch),
         ("chain_id", "rule_id", "key"),
     ),
-    ClickHouseTable("alerts", (Alert,), alert_row, alert_from_row, ("chain_id", "key")),
+    ClickHouseTable(
+        "alerts",
+        at.TABLES["alerts"],
+        _with_event_time,
+        partial(record_from_row, Alert, json_columns=("data",)),
+        ("chain_id", "key"),
+    ),
     ClickHouseTable(
         "dead_letters",
-        (DeadLetter,),
-        dead_letter_row,
-        dead_letter_from_row,
+        at.TABLES["dead_letters"],
+        _dead_letter_row,
+        partial(record_from_row, DeadLetter),
         ("stage", "at_ms", "letter_id"),
     ),
 )
+_BY_ARCHIVE_TABLE = {table.archive.name: table for table in TABLES}
 
 
 def table_for(record: Any) -> ClickHouseTable:
-    for table in TABLES:
-        if isinstance(record, table.record_types):
-            return table
-    raise TypeError(f"no ClickHouse table holds {type(record).__name__}")
+    try:
+        return _BY_ARCHIVE_TABLE[at.table_for(record).name]
+    except (TypeError, KeyError):
+        raise TypeError(f"no ClickHouse table holds {type(record).__name__}") from None

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiohttp
 import msgspec
 from websockets.asyncio.client import ClientConnection
+
+from operators.clock import now_ms
 
 Params = Sequence[Any]
 Call = tuple[str, Params]
@@ -68,10 +69,6 @@ class _Envelope(msgspec.Struct):
 
 _decode_frame = msgspec.json.Decoder(_Envelope | list[_Envelope]).decode
 _encode = msgspec.json.Encoder().encode
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _request(request_id: int, method: str, params: Params) -> dict[str, Any]:

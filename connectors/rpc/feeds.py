@@ -17,26 +17,22 @@ several URLs (or a replay after a reconnect) deliver twice.
   step (``flows.steps.detect.preconfirmed_detect``).
 - Frames larger than ``max_frame_bytes`` on the wire close the connection (websocket close code
   1009): dead letter ``oversize frame``, then reconnect. Connection trouble is retried with the RPC
-  source's backoff (``backoff_delay``) and counted in ``scorpius_source_reconnects``.
+  source's reconnect loop (``connectors.rpc.reconnect``) and counted in ``scorpius_source_reconnects``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import random
-import time
 from collections.abc import Callable
 
 import websockets
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
 
-from connectors.rpc.client import now_ms
-from connectors.rpc.endpoints import ARBITRUM_FEED, Endpoint, scrub
-from connectors.rpc.session import MESSAGE_TOO_BIG, Emit, WrongChain, backoff_delay
+from connectors.rpc.endpoints import ARBITRUM_FEED, Endpoint
+from connectors.rpc.reconnect import ReconnectingSession, WrongChain
+from connectors.rpc.session import Emit, reconnect_policy
 from connectors.rpc.settings import RpcSettings
+from operators.clock import now_ms
 from operators.l2.arbitrum import decode_feed_frame
 from operators.l2.flashblocks import FlashblockDecoder, flashblock_item
 from operators.l2.items import dead
@@ -44,7 +40,6 @@ from operators.metrics import (
     RPC_CONNECTED,
     SOURCE_ERRORS,
     SOURCE_MESSAGES,
-    SOURCE_RECONNECTS,
     reason_class,
 )
 from operators.records import DeadLetter, RawItem
@@ -55,15 +50,12 @@ FEED_CLIENT_VERSION = "2"
 CHAIN_ID_HEADER = "Arbitrum-Chain-Id"
 
 
-class FeedSession:
+class FeedSession(ReconnectingSession):
     def __init__(self, endpoint: Endpoint, cfg: RpcSettings, emit: Emit) -> None:
-        self.endpoint = endpoint
+        super().__init__(endpoint, endpoint.feed, reconnect_policy(cfg))
         self.cfg = cfg
         self._emit = emit
-        self._chain = str(endpoint.chain_id)
-        self._name = endpoint.name
         self._stage = f"source.{endpoint.feed}"
-        self._rng = random.Random()
         self._next_sequence: int | None = None  # Arbitrum: resume point after a reconnect
         self._messages = SOURCE_MESSAGES.labels(endpoint.feed, self._chain)
         self._connected = RPC_CONNECTED.labels(self._chain, self._name)
@@ -133,49 +125,16 @@ class FeedSession:
             async for frame in ws:
                 self.on_frame(frame, now_ms())
 
-    async def run(self, stop: asyncio.Event) -> None:
-        attempt = 0
-        while not stop.is_set():
-            started = time.monotonic()
-            delay: float | None = None
-            try:
-                serve = asyncio.create_task(self._serve_once())
-                stopper = asyncio.create_task(stop.wait())
-                done, _ = await asyncio.wait({serve, stopper}, return_when=asyncio.FIRST_COMPLETED)
-                for task in (serve, stopper):
-                    task.cancel()
-                await asyncio.gather(serve, stopper, return_exceptions=True)
-                if serve in done and serve.exception() is not None:
-                    raise serve.exception()  # type: ignore[misc]
-            except WrongChain as exc:
-                self._dead(str(exc))
-                delay = self.cfg.wrong_chain_retry_s
-            except ConnectionClosed as exc:
-                if exc.sent is not None and exc.sent.code == MESSAGE_TOO_BIG:
-                    self._dead(
-                        f"oversize frame: over max_frame_bytes={self.cfg.max_frame_bytes}, "
-                        "connection re-opened"
-                    )
-                log.info("%s: connection closed: %s", self._name, self._describe(exc))
-            except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as exc:
-                log.info("%s: connection failed: %s", self._name, self._describe(exc))
-            except Exception as exc:  # a decoder bug must not end the partition
-                log.error("%s: feed session failed: %s", self._name, self._describe(exc))
-                self._dead(f"source error: {self._describe(exc)}")
-            finally:
-                self._connected.set(0)
-            if stop.is_set():
-                return
-            if time.monotonic() - started > self.cfg.backoff_max_s:
-                attempt = 0
-            if delay is None:
-                delay = backoff_delay(
-                    attempt, self.cfg.backoff_initial_s, self.cfg.backoff_max_s, self._rng
-                )
-                attempt += 1
-            SOURCE_RECONNECTS.labels(self.endpoint.feed, self._chain).inc()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
+    def _down(self) -> None:
+        self._connected.set(0)
 
-    def _describe(self, exc: BaseException) -> str:
-        return scrub(f"{type(exc).__name__}: {exc}", self.endpoint.url)
+    def _oversize(self) -> None:
+        """Nothing to stop asking for: a feed is one stream, re-opened."""
+
+    def _failed_otherwise(self, exc: Exception) -> float | None:
+        if isinstance(exc, OSError | TimeoutError | websockets.exceptions.WebSocketException):
+            log.info("%s: connection failed: %s", self._name, self._describe(exc))
+        else:  # a decoder bug must not end the partition
+            log.error("%s: feed session failed: %s", self._name, self._describe(exc))
+            self._dead(f"source error: {self._describe(exc)}")
+        return None

@@ -10,9 +10,7 @@ jitter and counted in ``scorpius_source_reconnects``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +20,6 @@ import aiohttp
 import msgspec
 import websockets
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
 
 from connectors.rpc.client import (
     NULL,
@@ -32,26 +29,35 @@ from connectors.rpc.client import (
     RpcError,
     Transport,
     WsRpc,
-    now_ms,
 )
-from connectors.rpc.endpoints import Endpoint, scrub
+from connectors.rpc.endpoints import Endpoint
+from connectors.rpc.reconnect import ReconnectingSession, ReconnectPolicy, WrongChain
 from connectors.rpc.settings import RpcSettings
+from operators.clock import now_ms
 from operators.metrics import (
     RPC_CONNECTED,
     RPC_HEAD_DELAY_SECONDS,
     RPC_TX_UNAVAILABLE,
     SOURCE_ERRORS,
     SOURCE_MESSAGES,
-    SOURCE_RECONNECTS,
     reason_class,
 )
 from operators.mev.private import watch_item
 from operators.records import DeadLetter, RawItem
+from operators.rpc_json import (
+    BlockRef,
+    decode_block_ref,
+    decode_hash_ref,
+    decode_hashes,
+    decode_head_ref,
+    decode_receipt_refs,
+    decode_tx_or_hash,
+    decode_txpool,
+)
 
 log = logging.getLogger(__name__)
 
 STAGE = "source.rpc"
-MESSAGE_TOO_BIG = 1009  # websocket close code sent when a frame exceeds max_size
 BODY_ATTEMPTS = 3
 # A garbage frame may be as large as max_frame_bytes; its dead letter keeps the first MiB.
 DEAD_LETTER_MAX_CHARS = 1 << 20
@@ -59,50 +65,8 @@ DEAD_LETTER_MAX_CHARS = 1 << 20
 Emit = Callable[[RawItem | DeadLetter], None]
 
 
-class WrongChain(Exception):
-    pass
-
-
 class HeadStall(Exception):
     """Subscribed, connected, answering pings, and yet no new head: providers do this."""
-
-
-class _TxRef(msgspec.Struct):
-    hash: str
-
-
-class _HeadRef(msgspec.Struct):
-    number: str
-    hash: str
-    timestamp: str = "0x0"
-
-
-class _BlockTxs(msgspec.Struct):
-    number: str
-    hash: str
-    transactions: list[_TxRef | str] = []
-
-
-_decode_tx_or_hash = msgspec.json.Decoder(_TxRef | str).decode
-_decode_head = msgspec.json.Decoder(_HeadRef).decode
-
-
-class _ReceiptRef(msgspec.Struct, rename="camel"):
-    block_hash: str
-
-
-class _TxPool(msgspec.Struct):
-    """``txpool_content``: executable txs by sender, then by nonce (queued ones are left out:
-    nodes do not announce them either)."""
-
-    pending: dict[str, dict[str, msgspec.Raw]] = {}
-
-
-_decode_block = msgspec.json.Decoder(_BlockTxs).decode
-_decode_txpool = msgspec.json.Decoder(_TxPool).decode
-_decode_tx_ref = msgspec.json.Decoder(_TxRef).decode
-_decode_receipt_refs = msgspec.json.Decoder(list[_ReceiptRef]).decode
-_decode_hashes = msgspec.json.Decoder(list[str] | None).decode
 
 
 @dataclass
@@ -112,10 +76,10 @@ class _Head:
     seen_ms: int
 
 
-def _receipts_match(receipts: bytes, block: _BlockTxs) -> bool:
+def _receipts_match(receipts: bytes, block: BlockRef) -> bool:
     """Whether block receipts fetched by number are those of this block (one per tx)."""
     try:
-        refs = _decode_receipt_refs(receipts)
+        refs = decode_receipt_refs(receipts)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return False
     return len(refs) == len(block.transactions) and all(
@@ -137,10 +101,10 @@ async def _supervise(tasks: list[asyncio.Task[None]], essential: asyncio.Task[No
                 return
 
 
-def backoff_delay(attempt: int, initial: float, cap: float, rng: random.Random) -> float:
-    """Exponential backoff with jitter: half fixed, half random, so reconnecting clients spread."""
-    ceiling = min(cap, initial * (2**attempt))
-    return ceiling * (0.5 + 0.5 * rng.random())
+def reconnect_policy(cfg: RpcSettings) -> ReconnectPolicy:
+    return ReconnectPolicy(
+        cfg.backoff_initial_s, cfg.backoff_max_s, cfg.wrong_chain_retry_s, cfg.max_frame_bytes
+    )
 
 
 def _nonce_order(key: str) -> tuple[int, str]:
@@ -151,14 +115,11 @@ def _nonce_order(key: str) -> tuple[int, str]:
         return (-1, key)
 
 
-class EndpointSession:
+class EndpointSession(ReconnectingSession):
     def __init__(self, endpoint: Endpoint, cfg: RpcSettings, emit: Emit) -> None:
-        self.endpoint = endpoint
+        super().__init__(endpoint, "rpc", reconnect_policy(cfg))
         self.cfg = cfg
         self._emit_raw = emit
-        self._chain = str(endpoint.chain_id)
-        self._name = endpoint.name
-        self._rng = random.Random()
         # What the node offers, learned once and kept across reconnects.
         self._block_receipts: bool = True
         self._traces: bool = True
@@ -208,78 +169,37 @@ class EndpointSession:
             DeadLetter(STAGE, reason, payload, self._name, self.endpoint.chain_id, now_ms())
         )
 
-    def _describe(self, exc: BaseException) -> str:
-        """An error for the log, without the URL's credentials (aiohttp errors quote the URL)."""
-        return scrub(f"{type(exc).__name__}: {exc}", self.endpoint.url)
-
     # --- the reconnect loop ---------------------------------------------------------------
 
-    async def run(self, stop: asyncio.Event) -> None:
-        attempt = 0
-        while not stop.is_set():
-            started = time.monotonic()
-            delay: float | None = None
-            try:
-                serve = asyncio.create_task(self._serve_once())
-                stopper = asyncio.create_task(stop.wait())
-                done, _ = await asyncio.wait({serve, stopper}, return_when=asyncio.FIRST_COMPLETED)
-                for task in (serve, stopper):
-                    task.cancel()
-                await asyncio.gather(serve, stopper, return_exceptions=True)
-                if serve in done and serve.exception() is not None:
-                    raise serve.exception()  # type: ignore[misc]
-            except WrongChain as exc:
-                self._dead(str(exc))
-                delay = self.cfg.wrong_chain_retry_s
-            except ConnectionClosed as exc:
-                if exc.sent is not None and exc.sent.code == MESSAGE_TOO_BIG:
-                    if self._reading_txpool:  # not worth a reconnect loop: read it no more
-                        self._txpool = False
-                    self._dead(
-                        f"oversize frame: over max_frame_bytes={self.cfg.max_frame_bytes}, "
-                        "connection re-opened"
-                    )
-                log.info("%s: connection closed: %s", self._name, self._describe(exc))
-            except OversizeReply as exc:
-                if self._reading_txpool:
-                    self._txpool = False
-                self._dead(f"oversize frame: {exc}")
-            except (
-                OSError,
-                TimeoutError,
-                RpcError,
-                aiohttp.ClientError,
-                msgspec.DecodeError,
-            ) as exc:
-                log.info("%s: connection failed: %s", self._name, self._describe(exc))
-            except websockets.exceptions.WebSocketException as exc:
-                log.info("%s: websocket failed: %s", self._name, self._describe(exc))
-            except HeadStall as exc:
-                log.warning("%s: %s; reconnecting", self._name, self._describe(exc))
-            except Exception as exc:  # a reply of a shape nobody expected: report, keep going
-                # No traceback in the log: its last line is the raw message, URL and all.
-                where = exc.__traceback__
-                while where is not None and where.tb_next is not None:
-                    where = where.tb_next
-                at = f" at {where.tb_frame.f_code.co_filename}:{where.tb_lineno}" if where else ""
-                log.error("%s: session failed%s: %s", self._name, at, self._describe(exc))
-                self._dead(f"source error: {self._describe(exc)}")
-            finally:
-                self._watching(False)
-                self._reading_txpool = False
-            if stop.is_set():
-                return
-            if time.monotonic() - started > self.cfg.backoff_max_s:
-                attempt = 0  # it was a healthy connection that broke: retry quickly
-            if delay is None:
-                delay = backoff_delay(
-                    attempt, self.cfg.backoff_initial_s, self.cfg.backoff_max_s, self._rng
-                )
-                attempt += 1
-            log.info("%s: reconnecting in %.1f s", self._name, delay)
-            SOURCE_RECONNECTS.labels("rpc", self._chain).inc()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
+    def _down(self) -> None:
+        self._watching(False)
+        self._reading_txpool = False
+
+    def _oversize(self) -> None:
+        if self._reading_txpool:  # not worth a reconnect loop: read it no more
+            self._txpool = False
+
+    def _failed_otherwise(self, exc: Exception) -> float | None:
+        if isinstance(exc, OversizeReply):
+            self._oversize()
+            self._dead(f"oversize frame: {exc}")
+        elif isinstance(
+            exc, OSError | TimeoutError | RpcError | aiohttp.ClientError | msgspec.DecodeError
+        ):
+            log.info("%s: connection failed: %s", self._name, self._describe(exc))
+        elif isinstance(exc, websockets.exceptions.WebSocketException):
+            log.info("%s: websocket failed: %s", self._name, self._describe(exc))
+        elif isinstance(exc, HeadStall):
+            log.warning("%s: %s; reconnecting", self._name, self._describe(exc))
+        else:  # a reply of a shape nobody expected: report, keep going
+            # No traceback in the log: its last line is the raw message, URL and all.
+            where = exc.__traceback__
+            while where is not None and where.tb_next is not None:
+                where = where.tb_next
+            at = f" at {where.tb_frame.f_code.co_filename}:{where.tb_lineno}" if where else ""
+            log.error("%s: session failed%s: %s", self._name, at, self._describe(exc))
+            self._dead(f"source error: {self._describe(exc)}")
+        return None
 
     async def _serve_once(self) -> None:
         if self.endpoint.is_websocket:
@@ -360,7 +280,7 @@ class EndpointSession:
         self, result: msgspec.Raw, received: int, hashes: asyncio.Queue[tuple[str, int]]
     ) -> None:
         try:
-            tx = _decode_tx_or_hash(result)
+            tx = decode_tx_or_hash(result)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             self._garbage("pending tx notification", exc, result)
             return
@@ -380,7 +300,7 @@ class EndpointSession:
     def _on_head(self, result: msgspec.Raw, received: int, heads: asyncio.Queue[_Head]) -> None:
         self._last_head = time.monotonic()
         try:
-            head = _decode_head(result)
+            head = decode_head_ref(result)
             number, timestamp = int(head.number, 16), int(head.timestamp, 16)
         except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
             self._garbage("new head notification", exc, result)
@@ -439,14 +359,14 @@ class EndpointSession:
             self._reading_txpool = False
         received = now_ms()
         try:
-            pool = _decode_txpool(reply)
+            pool = decode_txpool(reply)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             self._garbage("txpool_content", exc, reply)
             return
         for by_nonce in pool.pending.values():
             for _, raw in sorted(by_nonce.items(), key=lambda kv: _nonce_order(kv[0])):
                 try:
-                    tx = _decode_tx_ref(raw)
+                    tx = decode_hash_ref(raw)
                 except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                     self._garbage("txpool_content entry", exc, raw)
                     continue
@@ -462,7 +382,7 @@ class EndpointSession:
                         await rpc.call("eth_newPendingTransactionFilter")
                     )
                     await self._read_txpool(rpc)
-                found = _decode_hashes(await rpc.call("eth_getFilterChanges", [filter_id]))
+                found = decode_hashes(await rpc.call("eth_getFilterChanges", [filter_id]))
             except RpcError as exc:
                 if filter_id is None and exc.unsupported:
                     log.info("%s: no pending transactions offered: %s", self._name, exc)
@@ -530,7 +450,7 @@ class EndpointSession:
             else:
                 self._dead(f"block unavailable: {what} is not known to the node", what)
                 return
-            block = _decode_block(body)
+            block = decode_block_ref(body)
             if receipts is None or not _receipts_match(receipts, block):
                 receipts = await self._receipts_per_tx(rpc, block)
         except (RpcError, TimeoutError, msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -553,7 +473,7 @@ class EndpointSession:
             return None
         return None if bytes(found) == NULL else bytes(found)
 
-    async def _receipts_per_tx(self, rpc: Transport, block: _BlockTxs) -> bytes:
+    async def _receipts_per_tx(self, rpc: Transport, block: BlockRef) -> bytes:
         tx_hashes = [tx if isinstance(tx, str) else tx.hash for tx in block.transactions]
         parts: list[bytes] = []
         size = max(1, self.cfg.fetch_batch)

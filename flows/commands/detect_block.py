@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 import orjson
 
 from flows.commands import add_command
 from flows.config import ConfigError, load_config
+from operators import clock
 from operators.mev.block import analyze_block, detections_of
 from operators.mev.fixtures import load_block
 from operators.mev.pools import AmmFactories
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"scorpius detect-block: {exc}", file=sys.stderr)
         return 2
-    now_ms = int(time.time() * 1000)
+    now_ms = clock.now_ms()
     analysis = analyze_block(block, factories)
     findings = detections_of(block, analysis, now_ms, with_swaps=args.swaps)
     out = sys.stdout.buffer

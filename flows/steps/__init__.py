@@ -12,8 +12,6 @@ imports bytewax (tests/test_layers.py).
 - ``kafka``, ``archive``, ``clickhouse``: inputs and outputs; ``tally``: counting taps
 """
 
-import time
+from operators.clock import now_ms
 
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
+__all__ = ["now_ms"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from operators.enrich.abi import DECODE_ERRORS, Method, load_methods
+from operators.abi_decoding import DECODE_ERRORS, Method, load_methods
 from operators.enrich.labels import Label, Labels, load_labels
 from operators.enrich.swaps import HANDLERS, CallContext, SwapDecoder
 from operators.records import DecodedCall, EnrichedTx, Swap, Tx

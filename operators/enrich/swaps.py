@@ -16,7 +16,7 @@ from typing import Any
 
 from eth_abi.decoding import ContextFramesBytesIO
 
-from operators.enrich.abi import DECODE_ERRORS, Method, tuple_decoder
+from operators.abi_decoding import DECODE_ERRORS, Method, tuple_decoder
 from operators.records import Swap
 
 MSG_SENDER = "0x0000000000000000000000000000000000000001"

@@ -18,7 +18,7 @@ import msgspec
 from eth_abi import decode
 from eth_abi.exceptions import DecodingError
 
-from operators.mev.abi import Function
+from operators.abi_decoding import Function
 from operators.mev.model import Frame, SwapEvent
 from operators.mev.pools import BUNDLED, AmmFactories
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import wasmtime
 
+from operators.clock import now_ms as _now_ms
 from operators.metrics import RULE_EVALUATIONS, RULE_FAULTS, RULE_MATCHES, RULE_SECONDS
 from operators.records import SEVERITIES, DeadLetter, EnrichedTx, RuleMatch
 from operators.rules import abi
@@ -43,10 +44,6 @@ log = logging.getLogger(__name__)
 DECLARATIVE = "declarative"
 _YAML = (".yaml", ".yml")
 _MODULES = (".wat", ".wasm")
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @dataclass

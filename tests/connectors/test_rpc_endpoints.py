@@ -7,8 +7,8 @@ import random
 import pytest
 from bytewax.dataflow import Dataflow
 
+from connectors.retry import backoff_delay
 from connectors.rpc import Endpoint, redact
-from connectors.rpc.session import backoff_delay
 from flows.config import ConfigError, load_config
 from flows.wiring.rpc import endpoints_from_config
 from flows.wiring.sources import raw_input

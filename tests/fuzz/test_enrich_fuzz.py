@@ -9,8 +9,8 @@ from eth_abi import encode
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from operators.abi_decoding import load_methods
 from operators.enrich import ABI_DIR, enrich
-from operators.enrich.abi import load_methods
 from operators.records import KINDS, Tx
 from tests.fuzz.support import fuzz_settings
 

@@ -20,8 +20,8 @@ from eth_abi.encoding import AddressEncoder
 from eth_abi.registry import BaseEquals, registry
 from eth_utils.abi import collapse_if_tuple, function_abi_to_4byte_selector
 
+from operators.abi_decoding import DECODE_ERRORS, read_abi_file, tuple_decoder
 from operators.enrich import ABI_DIR
-from operators.enrich.abi import DECODE_ERRORS, read_abi_file, tuple_decoder
 
 SAMPLE = Path(__file__).resolve().parents[2] / "connectors" / "sample" / "mainnet.jsonl.gz"
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Literal
 
-from operators.mev.abi import Function
+from operators.abi_decoding import Function
 from operators.mev.model import ETH, Frame, SwapEvent, Transfer
 
 Role = Literal["transfer", "swap", "liquidation", "seize"]

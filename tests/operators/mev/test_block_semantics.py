@@ -5,8 +5,8 @@ from __future__ import annotations
 import msgspec
 from eth_abi import encode
 
+from operators.abi_decoding import Function
 from operators.mev import analyze_block
-from operators.mev.abi import Function
 from operators.mev.classify import frames_by_tx
 from operators.mev.protocols.balancer import VAULT
 from operators.records import Block

@@ -6,7 +6,7 @@ from typing import Any
 
 from eth_abi import encode
 
-from operators.mev.abi import Function
+from operators.abi_decoding import Function
 from operators.records import Block, Trace
 
 

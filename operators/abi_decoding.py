@@ -1,13 +1,20 @@
-"""Function ABIs as a selector table, and argument decoding with eth-abi.
+"""The one ABI decoding layer: contract calldata to Python values with eth-abi, addresses lowercase.
 
-The ABIs are ordinary Solidity JSON ABI files (a list of entries, or an object with an ``abi``
+Two ways to name the functions, one decoder under both:
+
+- ``Method`` / ``load_methods``: a selector table from Solidity JSON ABI files (the enricher). The
+  ABIs are ordinary Solidity JSON ABI files (a list of entries, or an object with an ``abi``
 list, as Etherscan and Foundry write them), so users extend the table by dropping a contract's
-ABI into a folder. Everything costly happens once at load: the selector, the canonical signature
-and eth-abi's tuple decoder of every function. Per call only the decoder runs.
+  ABI into a folder. Everything costly happens once at load: the selector, the canonical
+  signature and eth-abi's tuple decoder of every function. Per call only the decoder runs.
+- ``Function.parse("transfer(address recipient,uint256 amount)")``: one function from a
+  human-readable signature with argument names (the MEV protocol modules), instead of whole ABI
+  files; decoded strictly, the way the reference inspectors leave undecodable calls unclassified.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +41,7 @@ from eth_abi.exceptions import (
     NonEmptyPaddingBytes,
 )
 from eth_abi.registry import BaseEquals, is_base_tuple, registry
-from eth_utils import big_endian_to_int
+from eth_utils import big_endian_to_int, function_signature_to_4byte_selector
 from eth_utils.abi import abi_to_signature, collapse_if_tuple, function_abi_to_4byte_selector
 
 Converter = Callable[[Any], Any]
@@ -178,13 +185,13 @@ REGISTRY.unregister("is_base_tuple")
 REGISTRY.register(is_base_tuple, TupleEncoder, HeadCheckingTupleDecoder, label="is_base_tuple")
 
 
-def tuple_decoder(*types: str) -> HeadCheckingTupleDecoder:
-    """The decoder of an argument list, as ``registry.get_tuple_decoder(*types, strict=False)``.
+def tuple_decoder(*types: str, strict: bool = False) -> HeadCheckingTupleDecoder:
+    """The decoder of an argument list, as ``registry.get_tuple_decoder(*types, strict=strict)``.
 
     strict=False decodes what the Solidity decoder accepts (it does not check the padding of
     dynamic values); dirty address or integer words are still refused.
     """
-    return HeadCheckingTupleDecoder(decoders=[REGISTRY.get_decoder(t, False) for t in types])
+    return HeadCheckingTupleDecoder(decoders=[REGISTRY.get_decoder(t, strict) for t in types])
 
 
 class AbiFileError(ValueError):
@@ -295,3 +302,95 @@ def load_methods(dirs: Iterable[Path]) -> dict[str, Method]:
                     raise AbiFileError(f"{path}: bad function entry {entry!r}: {exc}") from exc
                 table[method.selector] = method
     return table
+
+
+# --- functions from human-readable signatures --------------------------------------------------
+
+
+def _is_dynamic(type_: str) -> bool:
+    return type_ in ("bytes", "string") or "[]" in type_ or "bytes," in type_ or "bytes)" in type_
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split on commas that are not inside parentheses (tuple types)."""
+    parts: list[str] = []
+    depth = 0
+    start = 0
+    for i, char in enumerate(text):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    tail = text[start:]
+    if tail.strip():
+        parts.append(tail)
+    return [part.strip() for part in parts]
+
+
+@dataclass(frozen=True)
+class Function:
+    """One function: ``name``, argument ``types`` and ``names``, 4-byte ``selector`` ("0x...")."""
+
+    name: str
+    types: tuple[str, ...]
+    names: tuple[str, ...]
+    signature: str
+    selector: str
+
+    @classmethod
+    def parse(cls, text: str) -> Function:
+        """``"swap(uint256 amount0Out,uint256 amount1Out,address to,bytes data)"``.
+
+        A tuple argument is written as its type followed by its name: ``(address,uint128) order``.
+        """
+        name, _, rest = text.partition("(")
+        params = _split_top_level(rest[: rest.rindex(")")])
+        types: list[str] = []
+        names: list[str] = []
+        for param in params:
+            type_, _, arg_name = param.rpartition(" ")
+            if not type_:
+                raise ValueError(f"argument without a name in {text!r}: {param!r}")
+            types.append(type_.replace(" ", ""))
+            names.append(arg_name)
+        signature = f"{name.strip()}({','.join(types)})"
+        selector = "0x" + function_signature_to_4byte_selector(signature).hex()
+        return cls(name.strip(), tuple(types), tuple(names), signature, selector)
+
+    def decode_input(self, input_hex: str) -> dict[str, Any] | None:
+        """Arguments by name from a call's input, or None when the data does not decode.
+
+        Decoding is strict (short data, dirty address padding fail), the way the reference
+        inspectors treat undecodable calls as unclassified.
+        """
+        try:
+            data = bytes.fromhex(input_hex[10:])
+            values = _strict_decoder(self.types)(ContextFramesBytesIO(data))
+        except InvalidPointer:
+            # Bots often send a bare 0 or dangling offset for an unused ``bytes`` argument and
+            # the contract (ABI decoder v1) accepts it: decode the static arguments only.
+            return self._decode_static(data)
+        except DECODE_ERRORS:
+            return None
+        return dict(zip(self.names, values, strict=True))
+
+    def _decode_static(self, data: bytes) -> dict[str, Any] | None:
+        dynamic = [_is_dynamic(t) for t in self.types]
+        head_types = ["uint256" if d else t for t, d in zip(self.types, dynamic, strict=True)]
+        try:
+            values = _strict_decoder(tuple(head_types))(ContextFramesBytesIO(data))
+        except DECODE_ERRORS:
+            return None
+        return {
+            name: None if d else value
+            for name, value, d in zip(self.names, values, dynamic, strict=True)
+        }
+
+
+@functools.cache
+def _strict_decoder(types: tuple[str, ...]) -> HeadCheckingTupleDecoder:
+    # Built once per argument list: protocol modules declare a few dozen functions.
+    return tuple_decoder(*types, strict=True)
