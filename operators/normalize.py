@@ -544,18 +544,6 @@ def _receipt_from_rpc(raw: _RpcReceipt) -> Receipt:
     )
 
 
-def parse_receipt(obj: dict[str, Any]) -> Receipt:
-    """A ``Receipt`` from a decoded JSON-RPC receipt; raises ``Malformed``.
-
-    Logs become dicts ``{address, topics, data, log_index}`` with lowercase hex.
-    """
-    try:
-        raw = msgspec.convert(obj, _RpcReceipt)
-    except msgspec.ValidationError as exc:
-        raise Malformed(_shape_reason(exc)) from None
-    return _receipt_from_rpc(raw)
-
-
 def _trace_from_rpc(raw: _RpcTrace) -> Trace:
     action = raw.action
     if action is None:

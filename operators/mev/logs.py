@@ -23,7 +23,6 @@ in docs/l2.md.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -61,7 +60,6 @@ SWAP_TOPICS = frozenset(
         CURVE_EXCHANGE_UNDERLYING, CURVE_CRYPTO_EXCHANGE,
     }
 )  # fmt: skip
-BALANCER_VAULT = "0xba12222222228d8ba445958a75a0704d566bf2c8"  # same address on every chain
 SOLIDLY_CHAINS = {8453: "aerodrome", 10: "velodrome"}
 # cToken → underlying of the Compound V2 forks Scorpius knows (their ETH markets pay in ETH).
 _CREAM = {k.lower(): v.lower() for k, v in load_json("cream_markets.json").items()}
@@ -314,14 +312,3 @@ def block_liquidations_from_logs(block: Block) -> list[Liquidation]:
 
 def has_logs(receipts: Sequence[Receipt]) -> bool:
     return any(r.logs for r in receipts)
-
-
-def transfers_by_tx(block: Block) -> dict[str, list[LogTransfer]]:
-    """Token movements of each tx (ERC-20 transfers, WETH wraps and unwraps)."""
-    out: dict[str, list[LogTransfer]] = defaultdict(list)
-    for tx, logs in _txs(block):
-        for index, log in logs:
-            transfer = transfer_of(log, index) if log["topics"] else None
-            if transfer is not None:
-                out[tx.receipt.tx_hash].append(transfer)
-    return dict(out)
