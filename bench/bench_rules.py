@@ -24,7 +24,7 @@ import wasmtime
 import yaml
 
 from flows.commands.rules import recorded_enriched
-from flows.config import BUNDLED_SAMPLE
+from flows.config import BUNDLED_SAMPLE, Config
 from operators.records import EnrichedTx
 from operators.rules import RuleEngine
 from operators.rules.abi import (
@@ -196,7 +196,7 @@ def main() -> None:
     parser.add_argument("--naive-calls", type=int, default=20_000)
     args = parser.parse_args()
     rnd = random.Random(7)
-    sample = [e for e in recorded_enriched([BUNDLED_SAMPLE]) if isinstance(e, EnrichedTx)]
+    sample = [e for e in recorded_enriched([BUNDLED_SAMPLE], Config()) if isinstance(e, EnrichedTx)]
     txs = (sample * (args.txs // len(sample) + 1))[: args.txs]
     print(
         f"{len(txs)} txs (the bundled sample's {len(sample)} txs, normalized and enriched by the "

@@ -133,13 +133,11 @@ def size_limits(cfg: LimitsConfig) -> SizeLimits:
     )
 
 
-@operator
-def normalize_stage(
-    step_id: str, raw: Stream[RawItem | Tx | DeadLetter], limits: LimitsConfig = LimitsConfig()
-) -> Normalized:
-    """RawItem → Tx and Block; anything malformed or out of range (or already a dead letter) →
-    errs. Archived transactions arrive as ``Tx`` and pass through unchanged. Size and clock
-    limits: ``limits``."""
+def normalizer(
+    limits: LimitsConfig,
+) -> Callable[[RawItem | Tx | DeadLetter], Iterable[Tx | Block | DeadLetter]]:
+    """The normalize step's function: a RawItem's records under the size and clock ``limits``;
+    a ``Tx`` (archived) or a dead letter passes through unchanged."""
     sizes = size_limits(limits)
     bounds = TimeBounds(int(limits.max_clock_skew_s * 1000))
 
@@ -148,7 +146,17 @@ def normalize_stage(
             return normalize_item(item, sizes, bounds, _now_ms())
         return (item,)
 
-    checked = split_errors("split", op.flat_map("normalize", raw, run))
+    return run
+
+
+@operator
+def normalize_stage(
+    step_id: str, raw: Stream[RawItem | Tx | DeadLetter], limits: LimitsConfig = LimitsConfig()
+) -> Normalized:
+    """RawItem → Tx and Block; anything malformed or out of range (or already a dead letter) →
+    errs. Archived transactions arrive as ``Tx`` and pass through unchanged. Size and clock
+    limits: ``limits``."""
+    checked = split_errors("split", op.flat_map("normalize", raw, normalizer(limits)))
     kinds = op.branch("is_tx", checked.oks, lambda item: isinstance(item, Tx))
     return Normalized(kinds.trues, kinds.falses, checked.errs)  # type: ignore[arg-type]
 
