@@ -27,13 +27,7 @@ from pathlib import Path
 import brotli
 from rusty_rlp import decode_raw, encode_raw
 
-from operators.l2.arbitrum import decode_feed_frame
-from operators.l2.flashblocks import FlashblockDecoder
-from operators.mev.block import analyze_block_logs
-from operators.normalize import normalize_item
-from operators.records import Block, RawItem, Tx
-from operators.signed_tx import decode_signed_tx, keccak, recover_address
-from tests.connectors.l2_frames import (
+from bench.testbed import (
     ARBITRUM_ONE,
     BASE,
     FLASHBLOCK_TXS,
@@ -42,6 +36,12 @@ from tests.connectors.l2_frames import (
     feed_frame,
     signed,
 )
+from operators.l2.arbitrum import decode_feed_frame
+from operators.l2.flashblocks import FlashblockDecoder
+from operators.mev.block import analyze_block_logs
+from operators.normalize import normalize_item
+from operators.records import Block, RawItem, Tx
+from operators.signed_tx import decode_signed_tx, keccak, recover_address
 
 DEFAULT_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "chain-samples"
 

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import wasmtime
 import yaml
 
+from bench.testbed import rules_wat
 from flows.commands.rules import recorded_enriched
 from flows.config import BUNDLED_SAMPLE, Config
 from operators.records import EnrichedTx
@@ -37,7 +38,6 @@ from operators.rules.abi import (
 )
 from operators.rules.host import new_engine
 from rules.compiler import compile_rules, parse_rules
-from tests.operators import rules_wat
 
 # One hand-written rule: a call to one address (to == {addr}) carrying more than {wei} wei, or any
 # tx of kind {kind} with a selector equal to {selector}. The module shell (memory, alloc, ABI

@@ -96,7 +96,7 @@ def main() -> None:
     if args.clickhouse_url:
         bench_clickhouse(txs, args.clickhouse_url)
         return
-    from tests.services.clickhouse import ClickHouseServer
+    from bench.testbed import ClickHouseServer
 
     with tempfile.TemporaryDirectory() as folder:
         server = ClickHouseServer(Path(folder))

@@ -21,9 +21,9 @@ from bench.lab.node import LabNode
 from bench.lab.population import Accounts, Population, Truth
 from bench.lab.score import Score, score
 from bench.lab.world import deploy
+from bench.testbed import AnvilNode, anvil_binary
 from flows.config import load_config
 from flows.mempool import build_flow
-from tests.services.anvil import AnvilNode, anvil_binary
 
 CHAIN = 31337
 
