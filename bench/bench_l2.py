@@ -27,15 +27,7 @@ from pathlib import Path
 import brotli
 from rusty_rlp import decode_raw, encode_raw
 
-from bench.testbed import (
-    ARBITRUM_ONE,
-    BASE,
-    FLASHBLOCK_TXS,
-    arbitrum_signed_tx,
-    batch,
-    feed_frame,
-    signed,
-)
+from bench.testbed import l2_frames
 from operators.l2.arbitrum import decode_feed_frame
 from operators.l2.flashblocks import FlashblockDecoder
 from operators.mev.block import analyze_block_logs
@@ -71,14 +63,19 @@ def to_txs(items: list) -> int:
 
 
 def feed_benchmarks(seconds: float) -> None:
-    envelope = signed(arbitrum_signed_tx())
-    frames = [feed_frame([(25757171 + i, batch(*[envelope] * 100))]) for i in range(10)]
+    envelope = l2_frames.signed(l2_frames.arbitrum_signed_tx())
+    frames = [
+        l2_frames.feed_frame([(25757171 + i, l2_frames.batch(*[envelope] * 100))])
+        for i in range(10)
+    ]
 
     def arbitrum() -> int:
-        return sum(to_txs(decode_feed_frame(f, ARBITRUM_ONE, "bench", 0)[0]) for f in frames)
+        return sum(
+            to_txs(decode_feed_frame(f, l2_frames.ARBITRUM_ONE, "bench", 0)[0]) for f in frames
+        )
 
-    compressed = brotli.compress(FLASHBLOCK_TXS)
-    decoder = FlashblockDecoder(BASE, "bench")
+    compressed = brotli.compress(l2_frames.FLASHBLOCK_TXS)
+    decoder = FlashblockDecoder(l2_frames.BASE, "bench")
 
     def flashblocks() -> int:
         return sum(to_txs(decoder.decode(compressed, 0)[1]) for _ in range(100))
@@ -90,8 +87,8 @@ def feed_benchmarks(seconds: float) -> None:
             f"  best {max(rates):,.0f}  ({len(rates)} passes)"
         )
     # What one sender recovery (libsecp256k1) costs here: the floor of the per-tx time.
-    fields = decode_signed_tx(arbitrum_signed_tx())
-    body = arbitrum_signed_tx()[1:]
+    fields = decode_signed_tx(l2_frames.arbitrum_signed_tx())
+    body = l2_frames.arbitrum_signed_tx()[1:]
     items, _ = decode_raw(body, True, False)
     signing_hash = keccak(b"\x02" + encode_raw(items[:-3]))
     parity, r, s = int(fields["yParity"], 16), int(fields["r"], 16), int(fields["s"], 16)

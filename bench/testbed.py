@@ -8,16 +8,8 @@ rather than keeping a copy. This is the one module of bench/ that imports tests/
 
 from __future__ import annotations
 
+from tests.connectors import l2_frames
 from tests.connectors.kafka_workload import make_workload, produce
-from tests.connectors.l2_frames import (
-    ARBITRUM_ONE,
-    BASE,
-    FLASHBLOCK_TXS,
-    arbitrum_signed_tx,
-    batch,
-    feed_frame,
-    signed,
-)
 from tests.operators import rules_wat
 from tests.operators.mev.pending import replayed
 from tests.services.anvil import DEV_KEYS, AnvilNode, anvil_binary
@@ -31,30 +23,24 @@ from tests.web.conftest import CHROMIUM, CHROMIUM_FLAGS, build_console, start_se
 KAFKA_WORKLOAD_FLOW = "tests.connectors.kafka_workload:flow"
 
 __all__ = [
-    "ARBITRUM_ONE",
-    "BASE",
     "CHROMIUM",
     "CHROMIUM_FLAGS",
     "DEV_KEYS",
-    "FLASHBLOCK_TXS",
     "KAFKA_WORKLOAD_FLOW",
     "AnvilNode",
     "ClickHouseServer",
     "KafkaServer",
     "anvil_binary",
-    "arbitrum_signed_tx",
-    "batch",
     "build_console",
     "compile_file",
     "create_topic",
-    "feed_frame",
     "free_port",
+    "l2_frames",
     "make_workload",
     "produce",
     "read_topic",
     "replayed",
     "rules_wat",
-    "signed",
     "start_serve",
     "stop_serve",
     "unique_topic",

@@ -1,7 +1,8 @@
 """Real mainnet transactions as ``Tx`` records for the enrich tests, and an independent reading
 of their calldata (``Calldata``, which knows nothing of eth-abi): the expected values of
 tests/operators/test_enrich*.py come from here, the receipts' logs or the routers' traces, never
-from the code under test."""
+from the code under test. Methods without a real sample use calldata built with
+``eth_abi.encode`` and say so."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
-"""operators.enrich on real mainnet calldata: ERC-20 methods, undecodable input, kinds and labels.
-
-Expected values never come from the code under test: they are read from the raw 32-byte words of
-the calldata by hand (``Calldata`` in enrich_samples.py, which knows nothing of eth-abi), from the receipt logs
-the transaction emitted, or from the calls the router made (Parity traces). Methods without a
-real sample use calldata built with ``eth_abi.encode`` and say so.
-"""
+"""operators.enrich on real mainnet calldata: ERC-20 methods, undecodable input, kinds and
+labels (expected values: see enrich_samples.py)."""
 
 from __future__ import annotations
 

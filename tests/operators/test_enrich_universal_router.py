@@ -1,10 +1,5 @@
-"""operators.enrich on real mainnet calldata: Universal Router; router methods with no real sample.
-
-Expected values never come from the code under test: they are read from the raw 32-byte words of
-the calldata by hand (``Calldata`` in enrich_samples.py, which knows nothing of eth-abi), from the receipt logs
-the transaction emitted, or from the calls the router made (Parity traces). Methods without a
-real sample use calldata built with ``eth_abi.encode`` and say so.
-"""
+"""operators.enrich on the Universal Router's real calldata, and on router methods with no real
+sample (calldata built with eth_abi.encode, so marked _synthetic)."""
 
 from __future__ import annotations
 
