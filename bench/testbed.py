@@ -17,6 +17,7 @@ from tests.services.clickhouse import ClickHouseServer
 from tests.services.kafka import KafkaServer, create_topic, read_topic, unique_topic
 from tests.services.ports import free_port, wait_for_port
 from tests.services.solc import compile_file
+from tests.waiting import wait_until
 from tests.web.conftest import CHROMIUM, CHROMIUM_FLAGS, build_console, start_serve, stop_serve
 
 # The tests' Kafka workload dataflow, for `python -m bytewax.run`.
@@ -45,4 +46,5 @@ __all__ = [
     "stop_serve",
     "unique_topic",
     "wait_for_port",
+    "wait_until",
 ]

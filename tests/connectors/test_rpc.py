@@ -28,6 +28,7 @@ from operators.dedup import dedup_items
 from operators.inclusion import track_inclusion
 from operators.normalize import normalize_item
 from operators.records import Block, DeadLetter, Inclusion, RawItem, Tx
+from tests import waiting
 from tests.services.anvil import DEV_KEYS, AnvilNode, StartAnvil
 from tests.services.ports import free_port
 
@@ -87,13 +88,8 @@ def running(endpoints: list[Endpoint], cfg: RpcConfig = FAST, workers: int = 1) 
     assert not thread.is_alive(), "the flow did not end after the stop signal"
 
 
-def wait_until(check: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what or check}")
+def wait_until(check: Callable[[], object], timeout: float = 20.0, what: str = "") -> None:
+    waiting.wait_until(check, timeout, what)
 
 
 def metric(name: str, **labels: str) -> float:
