@@ -83,15 +83,12 @@ def analyze_block(
         return analyze_block_logs(block, factories, backruns)
     frames = frames_by_tx(block.traces)
     swaps = [_with_exchange(factories, block.chain_id, s) for s in block_swaps(frames)]
-    arbitrages = find_arbitrages(swaps)
-    return BlockAnalysis(
-        swaps=swaps,
-        liquidations=block_liquidations(frames),
-        sandwiches=find_sandwiches(swaps),
-        arbitrages=arbitrages,
-        backruns=_backruns(block, swaps, arbitrages, backruns),
-        payments=block_payments(block, frames),
-        builder=bundled_builders().name(block),
+    return _analysis(
+        block,
+        swaps,
+        block_liquidations(frames),
+        block_payments(block, frames),
+        backruns,
         jit=find_jit(frames, swaps, block.chain_id, factories),
     )
 
@@ -100,16 +97,33 @@ def analyze_block_logs(
     block: Block, factories: AmmFactories = BUNDLED, backruns: bool | None = None
 ) -> BlockAnalysis:
     swaps = [_with_exchange(factories, block.chain_id, s) for s in block_swaps_from_logs(block)]
+    liquidations = block_liquidations_from_logs(block)
+    payments = block_payments(block, {})
+    return _analysis(block, swaps, liquidations, payments, backruns, path="logs")
+
+
+def _analysis(
+    block: Block,
+    swaps: list[SwapEvent],
+    liquidations: list[Liquidation],
+    payments: list[Payment],
+    backruns: bool | None,
+    *,
+    path: str = "traces",
+    jit: list[JitLiquidity] | None = None,
+) -> BlockAnalysis:
+    """What the detectors find among a block's swaps, whichever way they were classified."""
     arbitrages = find_arbitrages(swaps)
     return BlockAnalysis(
         swaps=swaps,
-        liquidations=block_liquidations_from_logs(block),
+        liquidations=liquidations,
         sandwiches=find_sandwiches(swaps),
         arbitrages=arbitrages,
-        path="logs",
+        path=path,
         backruns=_backruns(block, swaps, arbitrages, backruns),
-        payments=block_payments(block, {}),
+        payments=payments,
         builder=bundled_builders().name(block),
+        jit=jit or [],
     )
 
 
