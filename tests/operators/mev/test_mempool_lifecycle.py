@@ -15,21 +15,18 @@ from operators.mev.mempool.sandwichable import VictimGate
 from operators.mev.pools import hops as hops_of
 from operators.mev.pools import v2_pair
 from operators.records import EnrichedTx, Tx
-from tests.operators.mev.pending import enriched, pending
+from tests.operators.mev.pending import (
+    BOT,
+    EXACT_ETH_IN,
+    EXACT_TOKENS_IN,
+    GWEI,
+    UNI_ROUTER,
+    USDC,
+    WETH,
+    enriched,
+    pending,
+)
 from tests.operators.mev.traces import calldata
-
-WETH = "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2"
-USDC = "0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48"
-UNI_ROUTER = "0x7a250d5630b4cf539739df2c5dacb4c659f2488d"
-BOT = "0x" + "b0" * 20
-GWEI = 10**9
-EXACT_ETH_IN = (
-    "swapExactETHForTokens(uint256 amountOutMin,address[] path,address to,uint256 deadline)"
-)
-EXACT_TOKENS_IN = (
-    "swapExactTokensForETH(uint256 amountIn,uint256 amountOutMin,address[] path,address to,"
-    "uint256 deadline)"
-)
 
 
 def _mined(tx: Tx, block: int, seen_ms: int) -> EnrichedTx:
