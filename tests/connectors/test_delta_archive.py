@@ -28,23 +28,10 @@ from connectors.delta_archive import (
 from tests.connectors.samples import (
     HOUR_MS,
     T0_MS,
-    make_alert,
-    make_block,
-    make_dead_letter,
-    make_detection,
-    make_enriched,
-    make_rule_match,
     make_tx,
+    records_by_table,
 )
 from tests.services.s3 import S3Archive
-
-
-@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.service)])
-def where(request: pytest.FixtureRequest, tmp_path: Path) -> S3Archive:
-    if request.param == "s3":
-        s3: S3Archive = request.getfixturevalue("s3_archive")
-        return s3
-    return S3Archive(f"file://{tmp_path}/archive", {})
 
 
 def run_archive(records: list[Any], sink: DeltaArchiveSink, **kwargs: Any) -> None:
@@ -71,14 +58,7 @@ def data_files(root: Path) -> list[Path]:
     return sorted(root.rglob("*.parquet"))
 
 
-RECORDS: dict[str, list[Any]] = {
-    "transactions": [make_tx(i) for i in range(10)] + [make_enriched(i) for i in range(10, 14)],
-    "blocks": [make_block(i) for i in range(3)],
-    "detections": [make_detection(i) for i in range(3)],
-    "rule_matches": [make_rule_match(i) for i in range(3)],
-    "alerts": [make_alert(i) for i in range(3)],
-    "dead_letters": [make_dead_letter(i) for i in range(4)],
-}
+RECORDS: dict[str, list[Any]] = records_by_table(range(10), range(10, 14))
 
 
 @pytest.mark.parametrize("table", sorted(RECORDS))
