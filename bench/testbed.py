@@ -16,6 +16,7 @@ from tests.services.anvil import DEV_KEYS, AnvilNode, anvil_binary
 from tests.services.clickhouse import ClickHouseServer
 from tests.services.kafka import KafkaServer, create_topic, read_topic, unique_topic
 from tests.services.ports import free_port, wait_for_port
+from tests.services.running import running
 from tests.services.solc import compile_file
 from tests.waiting import wait_until
 from tests.web.conftest import CHROMIUM, CHROMIUM_FLAGS, build_console, start_serve, stop_serve
@@ -42,6 +43,7 @@ __all__ = [
     "read_topic",
     "replayed",
     "rules_wat",
+    "running",
     "start_serve",
     "stop_serve",
     "unique_topic",
