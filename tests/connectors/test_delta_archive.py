@@ -34,6 +34,12 @@ from tests.connectors.samples import (
 from tests.services.s3 import S3Archive
 
 
+def transactions_sink(where: S3Archive, **settings: Any) -> DeltaArchiveSink:
+    return DeltaArchiveSink(
+        where.url, "transactions", storage_options=where.storage_options, **settings
+    )
+
+
 def run_archive(records: list[Any], sink: DeltaArchiveSink, **kwargs: Any) -> None:
     flow = Dataflow("archive_test")
     up = op.input("in", flow, TestingSource(records))
@@ -142,13 +148,7 @@ def test_compression_is_the_configured_codec(tmp_path: Path, compression: str) -
 
 def test_fresh_runs_append_and_reruns_of_the_same_input_add_nothing(where: S3Archive) -> None:
     def run(txs: list[Any], run_id: str = "") -> None:
-        sink = DeltaArchiveSink(
-            where.url,
-            "transactions",
-            batch_rows=4,
-            storage_options=where.storage_options,
-            run_id=run_id,
-        )
+        sink = transactions_sink(where, batch_rows=4, run_id=run_id)
         run_archive(txs, sink)
 
     run([make_tx(i) for i in range(3)])
@@ -202,13 +202,7 @@ def test_a_large_buffer_is_committed_rather_than_snapshotted(tmp_path: Path) -> 
 def test_rows_committed_after_the_snapshot_are_not_written_twice_on_resume(
     where: S3Archive,
 ) -> None:
-    sink = DeltaArchiveSink(
-        where.url,
-        "transactions",
-        batch_rows=3,
-        storage_options=where.storage_options,
-        background=False,
-    )
+    sink = transactions_sink(where, batch_rows=3, background=False)
     txs = [make_tx(i) for i in range(9)]
     part = sink.build_part("archive", "0", None)
     part.write_batch(txs[:2])
