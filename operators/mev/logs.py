@@ -29,7 +29,7 @@ from typing import Any
 import msgspec
 from eth_hash.auto import keccak
 
-from operators.mev.model import ETH, Liquidation, SwapEvent
+from operators.mev.model import ETH, Liquidation, SwapEvent, block_position
 from operators.mev.protocols.compound import CETH
 from operators.mev.protocols.cream import CRETH
 from operators.mev.protocols.spec import load_json
@@ -294,7 +294,7 @@ def block_swaps_from_logs(block: Block) -> list[SwapEvent]:
                 swap = _swap_of(tx, log, index)
                 if swap is not None:
                     swaps.append(swap)
-    swaps.sort(key=lambda s: (s.tx_position, s.trace_address))
+    swaps.sort(key=block_position)
     return swaps
 
 
@@ -306,7 +306,7 @@ def block_liquidations_from_logs(block: Block) -> list[Liquidation]:
                 liquidation = _liquidation_of(tx, log, index)
                 if liquidation is not None:
                     found.append(liquidation)
-    found.sort(key=lambda liq: (liq.tx_position, liq.trace_address))
+    found.sort(key=block_position)
     return found
 
 

@@ -78,6 +78,11 @@ class CallEvent(msgspec.Struct, frozen=True):
     protocol: str
 
 
+def block_position(event: CallEvent) -> tuple[int, tuple[int, ...]]:
+    """Where a call ran: block order sorts on it."""
+    return (event.tx_position, event.trace_address)
+
+
 class SwapEvent(CallEvent, frozen=True):
     """A swap that executed (or reverted, see ``error``) in a block, from one pool call."""
 
