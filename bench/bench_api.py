@@ -32,7 +32,7 @@ import httpx
 import orjson
 from websockets.asyncio.client import connect
 
-from tests.services.ports import free_port, wait_for_port
+from bench.testbed import free_port, wait_for_port
 
 
 def _alert(i: int, pad: str) -> str:

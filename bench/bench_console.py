@@ -23,10 +23,10 @@ from typing import Any
 
 import msgspec
 
+from bench.testbed import CHROMIUM, CHROMIUM_FLAGS, build_console, start_serve, stop_serve
 from flows.commands.rules import recorded_enriched
-from flows.config import BUNDLED_SAMPLE
+from flows.config import BUNDLED_SAMPLE, Config
 from operators.records import EnrichedTx, encode_json
-from tests.web.conftest import CHROMIUM, CHROMIUM_FLAGS, build_console, start_serve, stop_serve
 
 WARMUP_S = 3.0
 ROWS = "[data-testid=live-table] tbody tr.clickable"
@@ -45,7 +45,7 @@ _READ = """() => ({frames: window.__perf.frames, long: window.__perf.long,
 
 
 def sample_lines() -> list[EnrichedTx]:
-    return [i for i in recorded_enriched([BUNDLED_SAMPLE]) if isinstance(i, EnrichedTx)]
+    return [i for i in recorded_enriched([BUNDLED_SAMPLE], Config()) if isinstance(i, EnrichedTx)]
 
 
 class TxWriter(threading.Thread):

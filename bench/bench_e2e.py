@@ -60,7 +60,7 @@ from confluent_kafka.admin import AdminClient
 
 from bench.bench_kafka import LAYOUTS, ROOT, flow_env, output_topics, run_layout, start_flow
 from bench.e2e_workload import SampleTx, Workload, load_sample, produce_now
-from tests.services.kafka import KafkaServer, create_topic, read_topic, unique_topic
+from bench.testbed import KafkaServer, create_topic, read_topic, unique_topic
 
 FLOW = "flows.mempool:flow"
 WARMUP = 200

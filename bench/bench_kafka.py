@@ -30,11 +30,17 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.connectors.kafka_workload import make_workload, produce  # noqa: E402
-from tests.services.kafka import KafkaServer, create_topic, unique_topic  # noqa: E402
-from tests.services.ports import free_port  # noqa: E402
+from bench.testbed import (  # noqa: E402
+    KAFKA_WORKLOAD_FLOW,
+    KafkaServer,
+    create_topic,
+    free_port,
+    make_workload,
+    produce,
+    unique_topic,
+)
 
-FLOW = "tests.connectors.kafka_workload:flow"
+FLOW = KAFKA_WORKLOAD_FLOW
 LAYOUTS = {
     "1 process x 1 worker": (1, 1),
     "1 process x 2 workers": (1, 2),

@@ -5,7 +5,7 @@ Usage: ``python -m bench.bench_l2 [--samples ../shared/chain-samples] [--seconds
 1. **Feed decoding**: real frames (tests/data/l2) through the same code a feed partition runs per
    frame: frame → ``operators.l2`` decoder (base64 / brotli, RLP, hash re-derived, sender
    recovered) → ``RawItem`` → the flow's ``normalize_item`` → ``Tx``. Arbitrum: the docs' real
-   signed tx, 100 times in one batch message per frame (the feed's own framing). Flashblocks: the
+   l2_frames.signed tx, 100 times in one l2_frames.batch message per frame (the feed's own framing). Flashblocks: the
    real 11-tx Base frame, brotli-compressed as Base sends it. Each is measured:
    - **one thread**, CPU time: one worker's share (a feed partition decodes in its thread);
      to ``Tx`` (with the flow's normalizer) and to ``RawItem`` (what the source partition
@@ -35,6 +35,7 @@ from pathlib import Path
 
 import brotli
 
+from bench.testbed import l2_frames
 from operators.l2.arbitrum import decode_feed_frame
 from operators.l2.flashblocks import FlashblockDecoder
 from operators.l2.items import INLINE, SenderRecovery
@@ -42,15 +43,6 @@ from operators.mev.block import analyze_block_logs
 from operators.normalize import normalize_item
 from operators.records import Block, DeadLetter, RawItem, Tx
 from operators.signed_tx import BadTx, Signature, decode_unsigned, recover_address
-from tests.connectors.l2_frames import (
-    ARBITRUM_ONE,
-    BASE,
-    FLASHBLOCK_TXS,
-    arbitrum_signed_tx,
-    batch,
-    feed_frame,
-    signed,
-)
 
 DEFAULT_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "chain-samples"
 
@@ -107,15 +99,15 @@ class FixedSender(SenderRecovery):
 
 
 def feed_benchmarks(seconds: float, threads: int) -> None:
-    envelope = signed(arbitrum_signed_tx())
-    frames = [feed_frame([(25757171 + i, batch(*[envelope] * 100))]) for i in range(10)]
-    compressed = brotli.compress(FLASHBLOCK_TXS)
-    decoder = FlashblockDecoder(BASE, "bench")
+    envelope = l2_frames.signed(l2_frames.arbitrum_signed_tx())
+    frames = [l2_frames.feed_frame([(25757171 + i, l2_frames.batch(*[envelope] * 100))]) for i in range(10)]
+    compressed = brotli.compress(l2_frames.FLASHBLOCK_TXS)
+    decoder = FlashblockDecoder(l2_frames.BASE, "bench")
 
     def arbitrum(recovery: SenderRecovery, count: Count = to_txs) -> Callable[[], int]:
         def run() -> int:
             return sum(
-                count(decode_feed_frame(f, ARBITRUM_ONE, "bench", 0, recovery)[0]) for f in frames
+                count(decode_feed_frame(f, l2_frames.ARBITRUM_ONE, "bench", 0, recovery)[0]) for f in frames
             )
 
         return run
@@ -154,7 +146,7 @@ def feed_benchmarks(seconds: float, threads: int) -> None:
             line("frame -> Tx, one thread (wall clock)", inline_wall)
             line(f"frame -> Tx, recovery on {threads} threads (wall clock)", pool_wall)
     # What one sender recovery (libsecp256k1 through coincurve) costs here.
-    _, signature = decode_unsigned(arbitrum_signed_tx())
+    _, signature = decode_unsigned(l2_frames.arbitrum_signed_tx())
     assert signature is not None
 
     def recoveries() -> int:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.testbed import replayed
 from operators.mev import detect_block
 from operators.mev.fixtures import load_block
 from operators.mev.mempool import (
@@ -29,7 +30,6 @@ from operators.mev.mempool import (
 )
 from operators.mev.mempool.predictions import SandwichPredictions
 from operators.records import Block, Detection, EnrichedTx
-from tests.operators.mev.pending import replayed
 
 BLOCKS = Path(__file__).resolve().parents[1] / "tests" / "data" / "mev" / "blocks"
 

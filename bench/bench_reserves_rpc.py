@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.testbed import AnvilNode, anvil_binary
 from connectors.rpc.reserves import RpcReserves
 from operators.mev.mempool.reserves import ReservesAtHead
-from tests.services.anvil import AnvilNode, anvil_binary
 
 PAIR = "0x" + "5a" * 20
 # return abi.encode(2**100, 2**90, 7) for any call

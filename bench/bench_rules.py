@@ -23,8 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import wasmtime
 import yaml
 
+from bench.testbed import rules_wat
 from flows.commands.rules import recorded_enriched
-from flows.config import BUNDLED_SAMPLE
+from flows.config import BUNDLED_SAMPLE, Config
 from operators.records import EnrichedTx
 from operators.rules import RuleEngine
 from operators.rules.abi import (
@@ -37,7 +38,6 @@ from operators.rules.abi import (
 )
 from operators.rules.compiler import compile_rules, parse_rules
 from operators.rules.host import new_engine
-from tests.operators import rules_wat
 
 # One hand-written rule: a call to one address (to == {addr}) carrying more than {wei} wei, or any
 # tx of kind {kind} with a selector equal to {selector}. The module shell (memory, alloc, ABI
@@ -196,7 +196,7 @@ def main() -> None:
     parser.add_argument("--naive-calls", type=int, default=20_000)
     args = parser.parse_args()
     rnd = random.Random(7)
-    sample = [e for e in recorded_enriched([BUNDLED_SAMPLE]) if isinstance(e, EnrichedTx)]
+    sample = [e for e in recorded_enriched([BUNDLED_SAMPLE], Config()) if isinstance(e, EnrichedTx)]
     txs = (sample * (args.txs // len(sample) + 1))[: args.txs]
     print(
         f"{len(txs)} txs (the bundled sample's {len(sample)} txs, normalized and enriched by the "

@@ -98,15 +98,10 @@ def main() -> None:
     if args.clickhouse_url:
         bench_clickhouse(txs, args.clickhouse_url)
         return
-    from tests.services.clickhouse import ClickHouseServer
+    from bench.testbed import ClickHouseServer, running
 
-    with tempfile.TemporaryDirectory() as folder:
-        server = ClickHouseServer(Path(folder))
-        server.start()
-        try:
-            bench_clickhouse(txs, server.url("bench"))
-        finally:
-            server.stop()
+    with tempfile.TemporaryDirectory() as folder, running(ClickHouseServer(Path(folder))) as server:
+        bench_clickhouse(txs, server.url("bench"))
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from eth_account import Account
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.testbed import DEV_KEYS, AnvilNode, anvil_binary
 from connectors.rpc import Endpoint
 from flows.config import RpcConfig
 from flows.steps.dedup import dedup_items
@@ -35,7 +36,6 @@ from flows.wiring.rpc import rpc_source
 from operators.dedup import SeenSet
 from operators.inclusion import BlockSeen, InclusionTracker, PendingSeen
 from operators.records import RawItem
-from tests.services.anvil import DEV_KEYS, AnvilNode, anvil_binary
 
 CHAIN = 31337
 RECIPIENT = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
@@ -94,23 +94,16 @@ class _ReplayPartition(StatefulSourcePartition[Tx, ReplayPosition]):
         self._bar.close()
 
 
+@dataclass
 class ArchiveReplaySource(FixedPartitionedSource[Tx, ReplayPosition]):
     """Archived ``Tx`` records matching ``filters``, oldest first (one partition: global order)."""
 
-    def __init__(
-        self,
-        url: str,
-        filters: Filters = Filters(),
-        *,
-        storage_options: dict[str, Any] | None = None,
-        batch_size: int = 1_000,
-        progress: bool = True,
-    ) -> None:
-        self.url = url
-        self.filters = filters
-        self.storage_options = storage_options
-        self.batch_size = batch_size
-        self.progress = progress
+    url: str
+    filters: Filters = field(default_factory=Filters)
+    _: KW_ONLY
+    storage_options: dict[str, Any] | None = None
+    batch_size: int = 1_000
+    progress: bool = True
 
     def list_parts(self) -> list[str]:
         return [PART]

@@ -75,7 +75,6 @@ from operators.rpc_json import (
 from operators.rpc_records import (
     call_from_rpc,
     normalize_tx,
-    parse_receipt,
     parse_trace,
     receipt_from_rpc,
     trace_from_rpc,
@@ -95,7 +94,6 @@ __all__ = [
     "SizeLimits",
     "normalize_item",
     "normalize_tx",
-    "parse_receipt",
     "parse_trace",
 ]
 

@@ -223,18 +223,6 @@ def receipt_from_rpc(raw: RpcReceipt) -> Receipt:
     )
 
 
-def parse_receipt(obj: dict[str, Any]) -> Receipt:
-    """A ``Receipt`` from a decoded JSON-RPC receipt; raises ``Malformed``.
-
-    Logs become dicts ``{address, topics, data, log_index}`` with lowercase hex.
-    """
-    try:
-        raw = msgspec.convert(obj, RpcReceipt)
-    except msgspec.ValidationError as exc:
-        raise Malformed(shape_reason(exc)) from None
-    return receipt_from_rpc(raw)
-
-
 def trace_from_rpc(raw: RpcTrace) -> Trace:
     action = raw.action
     if action is None:

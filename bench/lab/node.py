@@ -9,7 +9,7 @@ import requests
 from eth_abi import decode, encode
 from eth_utils import function_signature_to_4byte_selector
 
-from tests.services.anvil import AnvilNode
+from bench.testbed import AnvilNode
 
 GWEI = 10**9
 # Every tx's fee cap is this plus its tip: Anvil orders a block by fee cap, builders by tip, and

@@ -257,50 +257,24 @@ class Population:
         bought = amm.amount_out(size, r_in, r_out)
         front_tip = max(v.tip for v in victims) + self.rng.randint(1, 10**6)
         back_tip = min(v.tip for v in victims) - self.rng.randint(1, 10**6)
+
+        def leg(actor: str, to: str, data: str, tip: int, **kw: Any) -> Sent:
+            return self._send(actor, bot, to, data, tip, gas=200_000, pool=pool.address, **kw)
+
         if contract:
             to = w.bots[bot]
             trade = "trade(address,address,uint256)"
-            front = self._send(
-                "sandwich_contract",
-                bot,
-                to,
-                calldata(trade, pool.address, token_in, size),
-                front_tip,
-                gas=200_000,
-                pool=pool.address,
+            front = leg(
+                "sandwich_contract", to, calldata(trade, pool.address, token_in, size), front_tip
             )
-            back = self._send(
-                "sandwich_contract",
-                bot,
-                to,
-                calldata(trade, pool.address, token_out, bought),
-                back_tip,
-                gas=200_000,
-                pool=pool.address,
+            back = leg(
+                "sandwich_contract", to, calldata(trade, pool.address, token_out, bought), back_tip
             )
         else:
             buy = calldata(V2_EXACT_IN, size, bought, [token_in, token_out], bot, self._deadline())
             sell = calldata(V2_EXACT_IN, bought, 0, [token_out, token_in], bot, self._deadline())
-            front = self._send(
-                "sandwich_eoa",
-                bot,
-                pool.router,
-                buy,
-                front_tip,
-                gas=200_000,
-                pool=pool.address,
-                way=(token_in, token_out),
-            )
-            back = self._send(
-                "sandwich_eoa",
-                bot,
-                pool.router,
-                sell,
-                back_tip,
-                gas=200_000,
-                pool=pool.address,
-                way=(token_out, token_in),
-            )
+            front = leg("sandwich_eoa", pool.router, buy, front_tip, way=(token_in, token_out))
+            back = leg("sandwich_eoa", pool.router, sell, back_tip, way=(token_out, token_in))
         self.truth.attacks.append(
             Attack(front, back, pool.address, first.way, list(victims), contract)
         )

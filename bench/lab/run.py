@@ -21,9 +21,9 @@ from bench.lab.node import LabNode
 from bench.lab.population import Accounts, Population, Truth
 from bench.lab.score import Score, score
 from bench.lab.world import deploy
+from bench.testbed import AnvilNode, anvil_binary, wait_until
 from flows.config import load_config
 from flows.mempool import build_flow
-from tests.services.anvil import AnvilNode, anvil_binary
 
 CHAIN = 31337
 
@@ -59,12 +59,7 @@ def _settle(stage: str, at_least: float, timeout: float = 30.0, quiet_s: float =
 
 
 def _wait(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"timed out waiting for {what}")
+    wait_until(check, timeout, what, interval=0.1)
 
 
 def run_lab(

@@ -13,7 +13,7 @@ from typing import Any
 from eth_utils import keccak
 
 from bench.lab.node import LabNode
-from tests.services.solc import compile_file
+from bench.testbed import compile_file
 
 NPM = Path.home() / ".cache/scorpius/uniswap/node_modules/@uniswap"
 ACTORS = Path(__file__).parent / "contracts" / "LabActors.sol"

@@ -11,16 +11,8 @@ import hashlib
 import hmac
 import time
 
-import requests
-
-from connectors.alerts.base import (
-    DeliveryError,
-    RedactedLibraryLog,
-    Redactor,
-    header,
-    http_failure,
-    parse_retry_after,
-)
+from connectors.alerts.base import Redactor, header, parse_retry_after
+from connectors.alerts.http import HttpPostChannel
 from connectors.alerts.templates import Templates
 from operators.alert_router import Target
 from operators.records import Alert
@@ -53,19 +45,15 @@ def verify_signature(
     return hmac.compare_digest(sign(secret, ts, body), signature)
 
 
-class WebhookChannel:
+class WebhookChannel(HttpPostChannel):
     name = "webhook"
+    receiver = "webhook"
 
     def __init__(
         self, url: str, secret: str, templates: Templates, redact: Redactor, timeout_s: float
     ) -> None:
-        self._url = url
+        super().__init__(url, templates, redact, timeout_s)
         self._secret = secret
-        self._templates = templates
-        self._redact = redact
-        self._timeout = timeout_s
-        self._session = requests.Session()
-        self._library_log = RedactedLibraryLog("urllib3.connectionpool", redact)
 
     def send(self, alert: Alert, target: Target) -> None:
         # Sent as rendered: the bytes signed are the bytes sent.
@@ -74,21 +62,8 @@ class WebhookChannel:
         headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: str(timestamp)}
         if self._secret:
             headers[SIGNATURE_HEADER] = sign(self._secret, timestamp, body)
-        try:
-            response = self._session.post(
-                self._url, data=body, headers=headers, timeout=self._timeout
+        response = self._post(data=body, headers=headers)
+        if not 200 <= response.status_code < 300:
+            raise self._failure(
+                response, parse_retry_after(header(response.headers, "Retry-After"))
             )
-        except requests.RequestException as exc:
-            raise DeliveryError(
-                self._redact(f"webhook unreachable: {exc}"), retryable=True
-            ) from None
-        if 200 <= response.status_code < 300:
-            return
-        retry_after = parse_retry_after(header(response.headers, "Retry-After"))
-        raise http_failure(
-            "webhook", response.status_code, response.text, retry_after, self._redact
-        )
-
-    def close(self) -> None:
-        self._session.close()
-        self._library_log.close()

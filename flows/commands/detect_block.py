@@ -17,7 +17,6 @@ from flows.config import ConfigError, load_config
 from operators import clock
 from operators.mev.block import analyze_block, detections_of
 from operators.mev.fixtures import load_block
-from operators.mev.pools import AmmFactories
 from operators.normalize import Malformed
 from operators.records import encode_json
 
@@ -37,24 +36,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _factories() -> AmmFactories:
-    """The bundled pool factories and the user's (SCORPIUS_DETECT_AMM_FACTORIES), as in the flow:
-    they name the exchange of each pool."""
-    extra = load_config().detect.amm_factories
-    try:
-        return AmmFactories.load(extra or None)
-    except (OSError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"SCORPIUS_DETECT_AMM_FACTORIES={extra}: {exc}") from None
-
-
 def run(args: argparse.Namespace) -> int:
+    from flows.wiring.operators import (
+        amm_factories,  # the flow's own reading of the factories setting
+    )
+
     try:
         block = load_block(args.file)
     except (OSError, orjson.JSONDecodeError, Malformed, KeyError, TypeError, ValueError) as exc:
         print(f"scorpius detect-block: cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
     try:
-        factories = _factories()
+        factories = amm_factories(load_config().detect)
     except ConfigError as exc:
         print(f"scorpius detect-block: {exc}", file=sys.stderr)
         return 2

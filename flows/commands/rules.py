@@ -29,10 +29,8 @@ import msgspec
 
 from connectors.replay import read_items
 from flows.commands import CommandError
-from flows.config import RulesConfig, load_config
+from flows.config import Config, RulesConfig, load_config
 from flows.wiring.rules import engine_for
-from operators.enrich import enrich
-from operators.normalize import normalize_item
 from operators.records import Block, DeadLetter, EnrichedTx, RuleMatch, encode_json
 from operators.rules import RuleEngine
 from operators.rules.compiler import compile_rules, parse_rules
@@ -61,14 +59,17 @@ def read_enriched(paths: list[Path]) -> Iterator[EnrichedTx | DeadLetter]:
                     )
 
 
-def recorded_enriched(paths: list[Path]) -> Iterator[EnrichedTx | DeadLetter]:
-    """Recorded raw items (the replay format), normalized and enriched the way the flow does."""
+def recorded_enriched(paths: list[Path], cfg: Config) -> Iterator[EnrichedTx | DeadLetter]:
+    """Recorded raw items (the replay format) through the flow's own normalize and enrich
+    functions, with ``cfg``'s size limits and enrich folders; a block gives its transactions."""
+    from flows.steps.normalize import normalizer  # bytewax: only when recordings are read
+    from flows.wiring.operators import enricher_for
+
+    normalize = normalizer(cfg.limits)
+    enrich = enricher_for(cfg.enrich).enrich
     for path in paths:
         for item in read_items(path):
-            if isinstance(item, DeadLetter):
-                yield item
-                continue
-            for record in normalize_item(item):
+            for record in normalize(item):
                 if isinstance(record, DeadLetter):
                     yield record
                 elif isinstance(record, Block):
@@ -77,11 +78,14 @@ def recorded_enriched(paths: list[Path]) -> Iterator[EnrichedTx | DeadLetter]:
                     yield enrich(record)
 
 
-def archived_enriched(url: str, chains: tuple[int, ...] = ()) -> Iterator[EnrichedTx]:
-    """The archive's transactions (a folder, file:// or s3:// URL), oldest first, enriched."""
+def archived_enriched(url: str, cfg: Config, chains: tuple[int, ...] = ()) -> Iterator[EnrichedTx]:
+    """The archive's transactions (a folder, file:// or s3:// URL), oldest first, enriched with
+    ``cfg``'s enrich folders."""
     from connectors.archive_query import Filters, iter_rows  # pyarrow.dataset: only when used
     from connectors.archive_tables import tx_from_row
+    from flows.wiring.operators import enricher_for
 
+    enrich = enricher_for(cfg.enrich).enrich
     for _, rows in iter_rows(url, "transactions", Filters(chains=chains)):
         for row in rows:
             yield enrich(tx_from_row(row))
@@ -91,9 +95,10 @@ def _inputs(args: argparse.Namespace) -> Iterator[EnrichedTx | DeadLetter]:
     if args.txs:
         yield from read_enriched(args.txs)
     if args.archive:
-        yield from archived_enriched(args.archive, tuple(args.chain or ()))
+        yield from archived_enriched(args.archive, load_config(), tuple(args.chain or ()))
     if args.recorded or not (args.txs or args.archive):
-        yield from recorded_enriched(args.recorded or [Path(load_config().source.replay_path)])
+        cfg = load_config()
+        yield from recorded_enriched(args.recorded or [Path(cfg.source.replay_path)], cfg)
 
 
 def _run(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import bytewax.operators as op
 from bytewax.dataflow import Stream, operator
@@ -16,13 +16,11 @@ from operators.normalize import normalize_item
 from operators.records import Block, DeadLetter, EnrichedTx, RawItem, Tx
 
 
-@operator
-def normalize_stage(
-    step_id: str, raw: Stream[RawItem | Tx | DeadLetter], limits: LimitsConfig = LimitsConfig()
-) -> Checked[Tx | Block]:
-    """RawItem → Tx and Block; anything malformed or out of range (or already a dead letter) →
-    errs. Archived transactions arrive as ``Tx`` and pass through unchanged. Size and clock
-    limits: ``limits``."""
+def normalizer(
+    limits: LimitsConfig,
+) -> Callable[[RawItem | Tx | DeadLetter], Iterable[Tx | Block | DeadLetter]]:
+    """The normalize step's function: a RawItem's records under the size and clock ``limits``;
+    a ``Tx`` (archived) or a dead letter passes through unchanged."""
     sizes = size_limits(limits)
     bounds = TimeBounds(int(limits.max_clock_skew_s * 1000))
 
@@ -31,7 +29,17 @@ def normalize_stage(
             return normalize_item(item, sizes, bounds, now_ms())
         return (item,)
 
-    return split_errors("split", op.flat_map("normalize", raw, run))
+    return run
+
+
+@operator
+def normalize_stage(
+    step_id: str, raw: Stream[RawItem | Tx | DeadLetter], limits: LimitsConfig = LimitsConfig()
+) -> Checked[Tx | Block]:
+    """RawItem → Tx and Block; anything malformed or out of range (or already a dead letter) →
+    errs. Archived transactions arrive as ``Tx`` and pass through unchanged. Size and clock
+    limits: ``limits``."""
+    return split_errors("split", op.flat_map("normalize", raw, normalizer(limits)))
 
 
 @operator

@@ -75,16 +75,16 @@ def rule_sink(cfg: Config) -> FolderSink | KafkaRuleSink:
 
 
 @functools.cache
-def _sample(path: str) -> list[EnrichedTx]:
+def _sample(cfg: Config) -> list[EnrichedTx]:
     from flows.commands.rules import recorded_enriched
 
-    items = (i for i in recorded_enriched([Path(path)]) if isinstance(i, EnrichedTx))
+    found = recorded_enriched([Path(cfg.source.replay_path)], cfg)
+    items = (i for i in found if isinstance(i, EnrichedTx))
     return list(itertools.islice(items, SAMPLE_TXS))
 
 
 def sample_loader(cfg: Config) -> Callable[[], list[EnrichedTx]]:
-    path = cfg.source.replay_path
-    return lambda: _sample(path)
+    return lambda: _sample(cfg)
 
 
 def build_app(cfg: Config) -> FastAPI:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from operators.mev.model import SwapEvent
+from operators.mev.model import SwapEvent, block_position
 
 AMOUNT_TOLERANCE = 0.01
 
@@ -118,6 +118,6 @@ def tx_arbitrages(swaps: Sequence[SwapEvent]) -> list[Arbitrage]:
 
 def find_arbitrages(swaps: Sequence[SwapEvent]) -> list[Arbitrage]:
     by_tx: dict[str, list[SwapEvent]] = defaultdict(list)
-    for swap in sorted(swaps, key=lambda s: (s.tx_position, s.trace_address)):
+    for swap in sorted(swaps, key=block_position):
         by_tx[swap.tx_hash].append(swap)
     return [arb for tx_swaps in by_tx.values() for arb in tx_arbitrages(tx_swaps)]

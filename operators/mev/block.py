@@ -83,15 +83,12 @@ def analyze_block(
         return analyze_block_logs(block, factories, backruns)
     frames = frames_by_tx(block.traces)
     swaps = [_with_exchange(factories, block.chain_id, s) for s in block_swaps(frames)]
-    arbitrages = find_arbitrages(swaps)
-    return BlockAnalysis(
-        swaps=swaps,
-        liquidations=block_liquidations(frames),
-        sandwiches=find_sandwiches(swaps),
-        arbitrages=arbitrages,
-        backruns=_backruns(block, swaps, arbitrages, backruns),
-        payments=block_payments(block, frames),
-        builder=bundled_builders().name(block),
+    return _analysis(
+        block,
+        swaps,
+        block_liquidations(frames),
+        block_payments(block, frames),
+        backruns,
         jit=find_jit(frames, swaps, block.chain_id, factories),
     )
 
@@ -100,16 +97,33 @@ def analyze_block_logs(
     block: Block, factories: AmmFactories = BUNDLED, backruns: bool | None = None
 ) -> BlockAnalysis:
     swaps = [_with_exchange(factories, block.chain_id, s) for s in block_swaps_from_logs(block)]
+    liquidations = block_liquidations_from_logs(block)
+    payments = block_payments(block, {})
+    return _analysis(block, swaps, liquidations, payments, backruns, path="logs")
+
+
+def _analysis(
+    block: Block,
+    swaps: list[SwapEvent],
+    liquidations: list[Liquidation],
+    payments: list[Payment],
+    backruns: bool | None,
+    *,
+    path: str = "traces",
+    jit: list[JitLiquidity] | None = None,
+) -> BlockAnalysis:
+    """What the detectors find among a block's swaps, whichever way they were classified."""
     arbitrages = find_arbitrages(swaps)
     return BlockAnalysis(
         swaps=swaps,
-        liquidations=block_liquidations_from_logs(block),
+        liquidations=liquidations,
         sandwiches=find_sandwiches(swaps),
         arbitrages=arbitrages,
-        path="logs",
+        path=path,
         backruns=_backruns(block, swaps, arbitrages, backruns),
-        payments=block_payments(block, {}),
+        payments=payments,
         builder=bundled_builders().name(block),
+        jit=jit or [],
     )
 
 
@@ -134,14 +148,29 @@ class _Builder:
     def make(
         self,
         kind: str,
-        anchor: SwapEvent | Liquidation,
+        anchor: SwapEvent | Liquidation | PositionCall,
+        tx_hashes: tuple[str, ...],
+        data: dict[str, Any],
+        severity: str = "info",
+    ) -> Detection:
+        """A finding keyed by the call it starts from (``anchor``)."""
+        block = self.block
+        key = (
+            f"{block.chain_id}:{kind}:{block.number}:{anchor.tx_hash}:{_path(anchor.trace_address)}"
+        )
+        return self.detection(key, kind, tx_hashes, data, severity)
+
+    def detection(
+        self,
+        key: str,
+        kind: str,
         tx_hashes: tuple[str, ...],
         data: dict[str, Any],
         severity: str = "info",
     ) -> Detection:
         block = self.block
         return Detection(
-            key=f"{block.chain_id}:{kind}:{block.number}:{anchor.tx_hash}:{_path(anchor.trace_address)}",
+            key=key,
             kind=kind,
             chain_id=block.chain_id,
             tx_hashes=tx_hashes,
@@ -245,17 +274,11 @@ def builder_payment_detections(build: _Builder, analysis: BlockAnalysis) -> list
     by_tx = {p.tx_hash: p for p in analysis.payments}
 
     def make(key: str, scope: str, payments: list[Payment], extra: dict[str, Any]) -> Detection:
-        return Detection(
-            key=key,
-            kind="builder_payment",
-            chain_id=block.chain_id,
-            tx_hashes=tuple(p.tx_hash for p in payments),
-            first_seen_ms=block.first_seen_ms,
-            detected_ms=build.detected_ms,
-            block_number=block.number,
-            data={
-                "block_hash": block.hash,
-                "path": build.path,
+        return build.detection(
+            key,
+            "builder_payment",
+            tuple(p.tx_hash for p in payments),
+            {
                 "scope": scope,
                 **who,
                 "coinbase_transfer": sum(p.coinbase_transfer for p in payments),
@@ -322,19 +345,11 @@ def _position(call: PositionCall, build: _Builder) -> dict[str, Any]:
 
 def jit_detection(build: _Builder, jit: JitLiquidity) -> Detection:
     mint = jit.mint
-    block = build.block
-    return Detection(
-        key=f"{block.chain_id}:jit_liquidity:{block.number}:{mint.tx_hash}:{_path(mint.trace_address)}",
-        kind="jit_liquidity",
-        chain_id=block.chain_id,
-        tx_hashes=_unique([mint.tx_hash, *(v.tx_hash for v in jit.victims), jit.burn.tx_hash]),
-        first_seen_ms=block.first_seen_ms,
-        detected_ms=build.detected_ms,
-        severity="medium",
-        block_number=block.number,
-        data={
-            "block_hash": block.hash,
-            "path": build.path,
+    return build.make(
+        "jit_liquidity",
+        mint,
+        _unique([mint.tx_hash, *(v.tx_hash for v in jit.victims), jit.burn.tx_hash]),
+        {
             "lp": jit.lp,
             "pool": jit.pool,
             "protocol": "uniswap_v3",
@@ -352,6 +367,7 @@ def jit_detection(build: _Builder, jit: JitLiquidity) -> Detection:
             "share": jit.share,
             "victims": [build.leg(v) for v in jit.victims],
         },
+        severity="medium",
     )
 
 
@@ -371,17 +387,11 @@ def private_flow_detection(build: _Builder, analysis: BlockAnalysis) -> Detectio
     if not build.private:
         return None
     mev = _searcher_txs(analysis)
-    return Detection(
-        key=f"{block.chain_id}:private_flow:{block.number}:{block.hash}:root",
-        kind="private_flow",
-        chain_id=block.chain_id,
-        tx_hashes=tuple(h for h, s in build.private.items() if s == PRIVATE),
-        first_seen_ms=block.first_seen_ms,
-        detected_ms=build.detected_ms,
-        block_number=block.number,
-        data={
-            "block_hash": block.hash,
-            "path": build.path,
+    return build.detection(
+        f"{block.chain_id}:private_flow:{block.number}:{block.hash}:root",
+        "private_flow",
+        tuple(h for h, s in build.private.items() if s == PRIVATE),
+        {
             "txs": len(build.private),
             **share(build.private.values()),
             "mev_txs": len(mev),

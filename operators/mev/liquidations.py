@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from operators.mev.classify import descendants, transfers_in
-from operators.mev.model import Frame, Liquidation
+from operators.mev.model import Frame, Liquidation, block_position
 
 
 def tx_liquidations(frames: Sequence[Frame]) -> list[Liquidation]:
@@ -30,6 +30,5 @@ def tx_liquidations(frames: Sequence[Frame]) -> list[Liquidation]:
 
 
 def block_liquidations(frames_by_tx: Mapping[str, Sequence[Frame]]) -> list[Liquidation]:
-    found = [liq for frames in frames_by_tx.values() for liq in tx_liquidations(frames)]
-    found.sort(key=lambda liq: (liq.tx_position, liq.trace_address))
-    return found
+    found = (liq for frames in frames_by_tx.values() for liq in tx_liquidations(frames))
+    return sorted(found, key=block_position)

@@ -23,14 +23,13 @@ in docs/l2.md.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import msgspec
 from eth_hash.auto import keccak
 
-from operators.mev.model import ETH, Liquidation, SwapEvent
+from operators.mev.model import ETH, Liquidation, SwapEvent, block_position
 from operators.mev.protocols.compound import CETH
 from operators.mev.protocols.cream import CRETH
 from operators.mev.protocols.spec import load_json
@@ -61,7 +60,6 @@ SWAP_TOPICS = frozenset(
         CURVE_EXCHANGE_UNDERLYING, CURVE_CRYPTO_EXCHANGE,
     }
 )  # fmt: skip
-BALANCER_VAULT = "0xba12222222228d8ba445958a75a0704d566bf2c8"  # same address on every chain
 SOLIDLY_CHAINS = {8453: "aerodrome", 10: "velodrome"}
 # cToken → underlying of the Compound V2 forks Scorpius knows (their ETH markets pay in ETH).
 _CREAM = {k.lower(): v.lower() for k, v in load_json("cream_markets.json").items()}
@@ -296,7 +294,7 @@ def block_swaps_from_logs(block: Block) -> list[SwapEvent]:
                 swap = _swap_of(tx, log, index)
                 if swap is not None:
                     swaps.append(swap)
-    swaps.sort(key=lambda s: (s.tx_position, s.trace_address))
+    swaps.sort(key=block_position)
     return swaps
 
 
@@ -308,20 +306,9 @@ def block_liquidations_from_logs(block: Block) -> list[Liquidation]:
                 liquidation = _liquidation_of(tx, log, index)
                 if liquidation is not None:
                     found.append(liquidation)
-    found.sort(key=lambda liq: (liq.tx_position, liq.trace_address))
+    found.sort(key=block_position)
     return found
 
 
 def has_logs(receipts: Sequence[Receipt]) -> bool:
     return any(r.logs for r in receipts)
-
-
-def transfers_by_tx(block: Block) -> dict[str, list[LogTransfer]]:
-    """Token movements of each tx (ERC-20 transfers, WETH wraps and unwraps)."""
-    out: dict[str, list[LogTransfer]] = defaultdict(list)
-    for tx, logs in _txs(block):
-        for index, log in logs:
-            transfer = transfer_of(log, index) if log["topics"] else None
-            if transfer is not None:
-                out[tx.receipt.tx_hash].append(transfer)
-    return dict(out)

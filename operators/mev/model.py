@@ -69,13 +69,23 @@ class Transfer(msgspec.Struct, frozen=True):
     amount: int
 
 
-class SwapEvent(msgspec.Struct, frozen=True):
-    """A swap that executed (or reverted, see ``error``) in a block, from one pool call."""
+class CallEvent(msgspec.Struct, frozen=True):
+    """Where a classified call ran in its block, and the protocol whose interface it used."""
 
     tx_hash: str
     tx_position: int
     trace_address: tuple[int, ...]
     protocol: str
+
+
+def block_position(event: CallEvent) -> tuple[int, tuple[int, ...]]:
+    """Where a call ran: block order sorts on it."""
+    return (event.tx_position, event.trace_address)
+
+
+class SwapEvent(CallEvent, frozen=True):
+    """A swap that executed (or reverted, see ``error``) in a block, from one pool call."""
+
     pool: str
     sender: str
     recipient: str
@@ -110,11 +120,7 @@ class SwapEvent(msgspec.Struct, frozen=True):
         }
 
 
-class Liquidation(msgspec.Struct, frozen=True):
-    tx_hash: str
-    tx_position: int
-    trace_address: tuple[int, ...]
-    protocol: str
+class Liquidation(CallEvent, frozen=True):
     liquidated_user: str
     liquidator: str
     debt_token: str

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import msgspec
 
 from operators.metrics import MEV_BOUND_CUTS
-from operators.mev.model import SwapEvent
+from operators.mev.model import SwapEvent, block_position
 from operators.mev.protocols.uniswap import ROUTERS
 
 
@@ -92,17 +92,14 @@ def _sandwich_from(
 
 
 def _with_layers(found: list[Sandwich]) -> list[Sandwich]:
-    def at(swap: SwapEvent) -> tuple[int, tuple[int, ...]]:
-        return (swap.tx_position, swap.trace_address)
-
     return [
         msgspec.structs.replace(
             inner,
             layer=sum(
                 outer is not inner
                 and outer.frontrun.pool == inner.frontrun.pool
-                and at(outer.frontrun) < at(inner.frontrun)
-                and at(inner.backrun) < at(outer.backrun)
+                and block_position(outer.frontrun) < block_position(inner.frontrun)
+                and block_position(inner.backrun) < block_position(outer.backrun)
                 for outer in found
             ),
         )
@@ -112,9 +109,7 @@ def _with_layers(found: list[Sandwich]) -> list[Sandwich]:
 
 def find_sandwiches(swaps: Sequence[SwapEvent], bounds: Bounds = Bounds()) -> list[Sandwich]:
     """``swaps`` of one block; each swap is tried as a frontrun against the swaps after it."""
-    ordered = sorted(
-        (s for s in swaps if s.error is None), key=lambda s: (s.tx_position, s.trace_address)
-    )
+    ordered = sorted((s for s in swaps if s.error is None), key=block_position)
     pools = frozenset(s.pool for s in swaps)
     budget = _Budget(bounds.max_comparisons)
     found = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from operators.mev.classify import descendants, outermost_transfers, transfer_of, transfers_in
-from operators.mev.model import Frame, SwapEvent, Transfer
+from operators.mev.model import Frame, SwapEvent, Transfer, block_position
 
 
 def tx_swaps(frames: Sequence[Frame]) -> list[SwapEvent]:
@@ -36,6 +36,5 @@ def tx_swaps(frames: Sequence[Frame]) -> list[SwapEvent]:
 
 def block_swaps(frames_by_tx: Mapping[str, Sequence[Frame]]) -> list[SwapEvent]:
     """All swaps of a block ordered by (tx position, trace address)."""
-    swaps = [swap for frames in frames_by_tx.values() for swap in tx_swaps(frames)]
-    swaps.sort(key=lambda s: (s.tx_position, s.trace_address))
-    return swaps
+    swaps = (swap for frames in frames_by_tx.values() for swap in tx_swaps(frames))
+    return sorted(swaps, key=block_position)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 from connectors.alerts.base import Channel, Redactor
@@ -14,6 +13,7 @@ from flows.config import AlertsConfig
 from flows.wiring.alerts import build_channels, build_router, secrets_of
 from operators.alert_router import Target
 from operators.records import Alert, DeadLetter
+from tests.waiting import wait_until
 
 SLACK_WEBHOOK_PATH = "/services/T0SCORP/B0ALERT/xoxwebhooksecret0123"
 SLACK_TOKEN = "xoxb-1111-2222-slacktokensecret"
@@ -95,6 +95,20 @@ class Harness:
     def outcomes(self, outcome: str) -> list[dict[str, Any]]:
         return [r for r in list(self.log) if r["outcome"] == outcome]
 
+    def run(self, *alerts: Alert, sent: int | None = None, dead: int | None = None) -> None:
+        """Starts the dispatcher, submits ``alerts``, waits until ``sent`` of them were delivered
+        and ``dead`` dead-lettered (None: either count), and closes it."""
+        self.dispatcher.start()
+        for each in alerts:
+            self.dispatcher.submit(each)
+        wait_until(
+            lambda: (
+                (sent is None or len(self.outcomes("sent")) == sent)
+                and (dead is None or len(self.dead) == dead)
+            )
+        )
+        self.dispatcher.close(1.0)
+
 
 def harness(cfg: AlertsConfig, policy: DeliveryPolicy = FAST, seed: int = 7) -> Harness:
     import random
@@ -127,12 +141,3 @@ def harness(cfg: AlertsConfig, policy: DeliveryPolicy = FAST, seed: int = 7) -> 
         rng=random.Random(seed),
     )
     return Harness(dispatcher, dead, log, starts)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"condition not met within {timeout}s")

@@ -8,19 +8,17 @@ frames.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
 import brotli
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from tests.services.ports import free_port
+from tests.services.ws_fakes import LocalWsServer
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "l2"
 ARBITRUM_ONE = 42161
@@ -70,25 +68,20 @@ def feed_frame(messages: list[tuple[int, bytes | str]], kind: int = 3) -> bytes:
     return json.dumps({"version": 1, "messages": out}).encode()
 
 
-class FeedServer:
+class FeedServer(LocalWsServer):
     """A websocket server on a free loopback port sending ``frames`` to each client that
     connects (the ``n``-th connection gets ``frames[min(n, len-1)]``), then keeping it open.
 
     ``chain_header`` is sent as ``Arbitrum-Chain-Id`` in the handshake response (nitro's relay
     does); ``requests`` records each handshake's headers (the client's resume point)."""
 
+    path = "/feed"
+
     def __init__(self, frames: list[list[bytes | str]], chain_header: int | None = None) -> None:
+        super().__init__()
         self.frames = frames
         self.chain_header = chain_header
-        self.port = free_port()
         self.requests: list[Headers] = []
-        self._stop: asyncio.Future[None] | None = None
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=asyncio.run, args=(self._main(),), daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/feed"
 
     def _respond(self, conn: ServerConnection, request: Request, response: Response) -> Response:
         self.requests.append(request.headers)
@@ -96,30 +89,14 @@ class FeedServer:
             response.headers["Arbitrum-Chain-Id"] = str(self.chain_header)
         return response
 
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = self._loop.create_future()
-        async with serve(
-            self._handle, "127.0.0.1", self.port, max_size=None, process_response=self._respond
-        ):
-            self._ready.set()
-            await self._stop
+    def _serve_options(self) -> dict[str, Any]:
+        return {"process_response": self._respond}
 
     async def _handle(self, conn: ServerConnection) -> None:
         index = min(len(self.requests), len(self.frames)) - 1
         for frame in self.frames[index]:
             await conn.send(frame)
         await conn.wait_closed()
-
-    def __enter__(self) -> FeedServer:
-        self._thread.start()
-        assert self._ready.wait(10), "feed server did not start"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._stop is not None
-        self._loop.call_soon_threadsafe(self._stop.set_result, None)
-        self._thread.join(timeout=10)
 
 
 def brotli_frame(text: bytes) -> bytes:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from operators.records import (
     Alert,
     Authorization,
@@ -138,3 +140,16 @@ def make_dead_letter(i: int) -> DeadLetter:
         chain_id=None if i % 2 else 42161,
         at_ms=T0_MS + i,
     )
+
+
+def records_by_table(txs: range, enriched: range) -> dict[str, list[Any]]:
+    """Records of every archived table: ``txs`` plain and ``enriched`` enriched transactions,
+    3 blocks, detections, rule matches and alerts, 4 dead letters."""
+    return {
+        "transactions": [make_tx(i) for i in txs] + [make_enriched(i) for i in enriched],
+        "blocks": [make_block(i) for i in range(3)],
+        "detections": [make_detection(i) for i in range(3)],
+        "rule_matches": [make_rule_match(i) for i in range(3)],
+        "alerts": [make_alert(i) for i in range(3)],
+        "dead_letters": [make_dead_letter(i) for i in range(4)],
+    }

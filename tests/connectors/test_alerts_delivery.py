@@ -42,10 +42,7 @@ def test_slack_429_is_retried_no_sooner_than_retry_after(
 ) -> None:
     fake_apis.script(SLACK_WEBHOOK_PATH, http_fakes.slack_webhook_ratelimited(1))
     h = harness(config(fake_apis.url, routes_path=routes(tmp_path, SLACK_ONLY)))
-    h.dispatcher.start()
-    h.dispatcher.submit(alert())
-    wait_until(lambda: len(h.outcomes("sent")) == 1)
-    h.dispatcher.close(1.0)
+    h.run(alert(), sent=1)
     first, second = fake_apis.received(SLACK_WEBHOOK_PATH)
     # The backoff alone would be <= 0.05 s; the server asked for 1 s.
     assert second.at - first.at >= 1.0
@@ -63,10 +60,7 @@ def test_delivery_latency_is_its_own_series_not_the_flows_alert_latency(
 
     delivered, created = observed("alert_delivered"), observed("alert")
     h = harness(config(fake_apis.url, routes_path=routes(tmp_path, SLACK_ONLY)))
-    h.dispatcher.start()
-    h.dispatcher.submit(alert())
-    wait_until(lambda: len(h.outcomes("sent")) == 1)
-    h.dispatcher.close(1.0)
+    h.run(alert(), sent=1)
     assert observed("alert_delivered") == delivered + 1
     assert observed("alert") == created
 
@@ -75,10 +69,7 @@ def test_discord_fractional_retry_after_is_honoured(fake_apis: FakeApis, tmp_pat
     fake_apis.script(DISCORD_PATH, http_fakes.discord_ratelimited(0.4))
     cfg = config(fake_apis.url, routes_path=routes(tmp_path, "routes:\n  - send: [discord]\n"))
     h = harness(cfg)
-    h.dispatcher.start()
-    h.dispatcher.submit(alert())
-    wait_until(lambda: len(h.outcomes("sent")) == 1)
-    h.dispatcher.close(1.0)
+    h.run(alert(), sent=1)
     first, second = fake_apis.received(DISCORD_PATH)
     assert second.at - first.at >= 0.4
     (retry,) = h.outcomes("retry")
@@ -92,10 +83,7 @@ def test_backoff_grows_exponentially_with_jitter_between_attempts(
     policy = dataclasses.replace(FAST, max_attempts=4, backoff_base_s=0.2, backoff_max_s=5.0)
     h = harness(config(fake_apis.url, routes_path=routes(tmp_path, SLACK_ONLY)), policy)
     retried = ALERTS_RETRIED.labels("slack")._value.get()
-    h.dispatcher.start()
-    h.dispatcher.submit(alert())
-    wait_until(lambda: len(h.outcomes("sent")) == 1)
-    h.dispatcher.close(1.0)
+    h.run(alert(), sent=1)
     a, b, c = fake_apis.received(SLACK_WEBHOOK_PATH)
     # Step n is base * 2**(n-1); the jittered wait lies in [step / 2, step].
     waits = [r["retry_in_s"] for r in h.outcomes("retry")]
@@ -109,11 +97,8 @@ def test_after_the_last_retry_the_alert_is_dead_lettered(
 ) -> None:
     fake_apis.answer_always(SLACK_WEBHOOK_PATH, http_fakes.server_error(500))
     h = harness(config(fake_apis.url, routes_path=routes(tmp_path, SLACK_ONLY)))
-    h.dispatcher.start()
     a = alert()
-    h.dispatcher.submit(a)
-    wait_until(lambda: len(h.dead) == 1)
-    h.dispatcher.close(1.0)
+    h.run(a, dead=1)
     assert len(fake_apis.received(SLACK_WEBHOOK_PATH)) == FAST.max_attempts
     (letter,) = h.dead
     assert letter.stage == "alerts"
@@ -131,10 +116,7 @@ def test_a_permanent_error_is_dead_lettered_without_retry(
     fake_apis.script("/api/chat.postMessage", http_fakes.slack_api_error("channel_not_found"))
     text = "routes:\n  - send: [{channel: slack_api, to: [C0GONE]}]\n"
     h = harness(config(fake_apis.url, routes_path=routes(tmp_path, text)))
-    h.dispatcher.start()
-    h.dispatcher.submit(alert())
-    wait_until(lambda: len(h.dead) == 1)
-    h.dispatcher.close(1.0)
+    h.run(alert(), dead=1)
     assert len(fake_apis.received("/api/chat.postMessage")) == 1
     assert h.dead[0].reason.startswith("alert rejected: slack_api: ")
     assert "channel_not_found" in h.dead[0].reason
@@ -180,12 +162,8 @@ def test_per_recipient_rate_limit_spaces_one_recipient_without_delaying_another(
     )
     policy = dataclasses.replace(FAST, recipient_rate_per_s=4.0, recipient_burst=1)
     h = harness(config(fake_apis.url, routes_path=routes(tmp_path, text)), policy)
-    h.dispatcher.start()
-    for i in range(4):
-        h.dispatcher.submit(alert(key=f"busy{i}", tags=("busy",)))
-    h.dispatcher.submit(alert(key="quiet0", tags=("quiet",)))
-    wait_until(lambda: len(h.outcomes("sent")) == 5)
-    h.dispatcher.close(1.0)
+    to_busy = [alert(key=f"busy{i}", tags=("busy",)) for i in range(4)]
+    h.run(*to_busy, alert(key="quiet0", tags=("quiet",)), sent=5)
     busy, quiet = h.started("C_BUSY"), h.started("C_QUIET")
     # 4 per second, burst 1: each send to C_BUSY starts 0.25 s after the one before.
     assert len(busy) == 4

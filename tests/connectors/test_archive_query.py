@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import bytewax.operators as op
@@ -27,14 +26,6 @@ from tests.connectors.samples import HOUR_MS, T0_MS, make_detection, make_enrich
 from tests.services.s3 import S3Archive
 
 T0 = datetime.fromtimestamp(T0_MS / 1000, UTC)  # 2023-08-04 22:04:46.723
-
-
-@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.service)])
-def where(request: pytest.FixtureRequest, tmp_path: Path) -> S3Archive:
-    if request.param == "s3":
-        s3: S3Archive = request.getfixturevalue("s3_archive")
-        return s3
-    return S3Archive(f"file://{tmp_path}/archive", {})
 
 
 def write(

@@ -8,13 +8,14 @@ from typing import Any
 import bytewax.operators as op
 import pytest
 from bytewax.dataflow import Dataflow
-from bytewax.testing import TestingSink, TestingSource, run_main
+from bytewax.testing import TestingSource, run_main
 
 from connectors.archive_query import Filters
 from connectors.archive_replay import ArchiveReplaySource
 from connectors.delta_archive import DeltaArchiveSink
 from flows.steps.archive import archive
 from tests.connectors.samples import HOUR_MS, T0_MS, make_enriched, make_tx
+from tests.dataflows import collect
 
 # Out of order on purpose, across three hours and two chains, with two uint256 values.
 RECORDS: list[Any] = [
@@ -40,11 +41,7 @@ def write_archive(root: Path) -> None:
 
 
 def replay(source: ArchiveReplaySource) -> list[Any]:
-    out: list[Any] = []
-    flow = Dataflow("replay")
-    op.output("out", op.input("in", flow, source), TestingSink(out))
-    run_main(flow)
-    return out
+    return collect(source, "replay")
 
 
 def test_replay_gives_back_every_archived_tx_in_event_time_order(tmp_path: Path) -> None:

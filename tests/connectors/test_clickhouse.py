@@ -21,13 +21,8 @@ from connectors.retry import Backoff
 from flows.steps.clickhouse import write_clickhouse
 from operators.records import Block, DeadLetter
 from tests.connectors.samples import (
-    make_alert,
-    make_block,
-    make_dead_letter,
-    make_detection,
-    make_enriched,
-    make_rule_match,
     make_tx,
+    records_by_table,
 )
 from tests.services.clickhouse import ClickHouseDatabase
 
@@ -35,15 +30,7 @@ pytestmark = pytest.mark.service
 
 FAST_RETRY = Backoff(initial_s=0.05, max_s=0.5)
 
-EVERY_KIND: list[Any] = [
-    *(make_tx(i) for i in range(8)),
-    *(make_enriched(i) for i in range(8, 11)),
-    *(make_block(i) for i in range(3)),
-    *(make_detection(i) for i in range(3)),
-    *(make_rule_match(i) for i in range(3)),
-    *(make_alert(i) for i in range(3)),
-    *(make_dead_letter(i) for i in range(4)),
-]
+EVERY_KIND: list[Any] = [r for rs in records_by_table(range(8), range(8, 11)).values() for r in rs]
 
 
 def client(db: ClickHouseDatabase) -> Client:

@@ -28,23 +28,16 @@ from flows.steps.archive import archive
 from tests.connectors.samples import (
     HOUR_MS,
     T0_MS,
-    make_alert,
-    make_block,
-    make_dead_letter,
-    make_detection,
-    make_enriched,
-    make_rule_match,
     make_tx,
+    records_by_table,
 )
 from tests.services.s3 import S3Archive
 
 
-@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.service)])
-def where(request: pytest.FixtureRequest, tmp_path: Path) -> S3Archive:
-    if request.param == "s3":
-        s3: S3Archive = request.getfixturevalue("s3_archive")
-        return s3
-    return S3Archive(f"file://{tmp_path}/archive", {})
+def transactions_sink(where: S3Archive, **settings: Any) -> DeltaArchiveSink:
+    return DeltaArchiveSink(
+        where.url, "transactions", storage_options=where.storage_options, **settings
+    )
 
 
 def run_archive(records: list[Any], sink: DeltaArchiveSink, **kwargs: Any) -> None:
@@ -71,14 +64,7 @@ def data_files(root: Path) -> list[Path]:
     return sorted(root.rglob("*.parquet"))
 
 
-RECORDS: dict[str, list[Any]] = {
-    "transactions": [make_tx(i) for i in range(10)] + [make_enriched(i) for i in range(10, 14)],
-    "blocks": [make_block(i) for i in range(3)],
-    "detections": [make_detection(i) for i in range(3)],
-    "rule_matches": [make_rule_match(i) for i in range(3)],
-    "alerts": [make_alert(i) for i in range(3)],
-    "dead_letters": [make_dead_letter(i) for i in range(4)],
-}
+RECORDS: dict[str, list[Any]] = records_by_table(range(10), range(10, 14))
 
 
 @pytest.mark.parametrize("table", sorted(RECORDS))
@@ -162,13 +148,7 @@ def test_compression_is_the_configured_codec(tmp_path: Path, compression: str) -
 
 def test_fresh_runs_append_and_reruns_of_the_same_input_add_nothing(where: S3Archive) -> None:
     def run(txs: list[Any], run_id: str = "") -> None:
-        sink = DeltaArchiveSink(
-            where.url,
-            "transactions",
-            batch_rows=4,
-            storage_options=where.storage_options,
-            run_id=run_id,
-        )
+        sink = transactions_sink(where, batch_rows=4, run_id=run_id)
         run_archive(txs, sink)
 
     run([make_tx(i) for i in range(3)])
@@ -222,13 +202,7 @@ def test_a_large_buffer_is_committed_rather_than_snapshotted(tmp_path: Path) -> 
 def test_rows_committed_after_the_snapshot_are_not_written_twice_on_resume(
     where: S3Archive,
 ) -> None:
-    sink = DeltaArchiveSink(
-        where.url,
-        "transactions",
-        batch_rows=3,
-        storage_options=where.storage_options,
-        background=False,
-    )
+    sink = transactions_sink(where, batch_rows=3, background=False)
     txs = [make_tx(i) for i in range(9)]
     part = sink.build_part("archive", "0", None)
     part.write_batch(txs[:2])

@@ -180,6 +180,14 @@ def test_two_processes_account_for_every_message_exactly_once(
     )
 
 
+def recovery_dir(tmp_path: Path, parts: int = 4) -> Path:
+    """A fresh bytewax recovery store of ``parts`` partitions."""
+    recovery = tmp_path / "recovery"
+    recovery.mkdir()
+    init_db_dir(recovery, parts)
+    return recovery
+
+
 def _wait_for_size(bootstrap: str, topic: str, size: int, timeout: float = 240.0) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -199,9 +207,7 @@ def test_restart_from_recovery_loses_nothing_and_doubles_no_detection(
     quarter, half = len(messages) // 4, len(messages) // 2
     good_in_quarter = sum(m.expect == "tx" for m in messages[:quarter])
     good_in_half = sum(m.expect == "tx" for m in messages[:half])
-    recovery = tmp_path / "recovery"
-    recovery.mkdir()
-    init_db_dir(recovery, 4)
+    recovery = recovery_dir(tmp_path)
 
     # A first quarter, processed in full and snapshotted (every second) while the flow idles.
     produce(kafka_bootstrap, topics.raw, messages[:quarter])

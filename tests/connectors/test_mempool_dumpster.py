@@ -7,17 +7,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-import bytewax.operators as op
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from bytewax.dataflow import Dataflow
-from bytewax.testing import TestingSink, run_main
 from eth_account import Account
 
 from connectors.mempool_dumpster import CSV_COLUMNS, MempoolDumpsterSource, decode_raw_tx
 from operators.records import DeadLetter, RawItem
+from tests.dataflows import collect
 
 SAMPLE = json.loads(
     (
@@ -134,11 +132,7 @@ def _cell(name: str, value: Any) -> Any:
 
 
 def run_source(source: MempoolDumpsterSource) -> list[Any]:
-    out: list[Any] = []
-    flow = Dataflow("dumpster_test")
-    op.output("out", op.input("in", flow, source), TestingSink(out))
-    run_main(flow)
-    return out
+    return collect(source, "dumpster_test")
 
 
 def test_the_recorded_sample_decodes_to_its_hash_sender_and_calldata(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from bytewax.testing import TestingSink, cluster_main, run_main
 from eth_account import Account
 from prometheus_client import REGISTRY
 from websockets.asyncio.client import connect
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 
 from flows.config import RpcConfig
 from flows.steps.dedup import dedup_items
@@ -28,8 +28,9 @@ from flows.steps.inclusion import track_inclusion
 from flows.wiring.rpc import Endpoint, rpc_source  # the endpoints and source the flow builds
 from operators.normalize import normalize_item
 from operators.records import Block, DeadLetter, Inclusion, RawItem, Tx
+from tests import waiting
 from tests.services.anvil import DEV_KEYS, AnvilNode, StartAnvil
-from tests.services.ports import free_port
+from tests.services.ws_fakes import LocalWsServer
 
 pytestmark = pytest.mark.service
 
@@ -87,13 +88,8 @@ def running(endpoints: list[Endpoint], cfg: RpcConfig = FAST, workers: int = 1) 
     assert not thread.is_alive(), "the flow did not end after the stop signal"
 
 
-def wait_until(check: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what or check}")
+def wait_until(check: Callable[[], object], timeout: float = 20.0, what: str = "") -> None:
+    waiting.wait_until(check, timeout, what)
 
 
 def metric(name: str, **labels: str) -> float:
@@ -409,30 +405,16 @@ GOOD_TX = {
 }
 
 
-class BadNode:
+class BadNode(LocalWsServer):
     """A websocket JSON-RPC server that answers eth_chainId with ``chain_id`` and, once
     subscribed, sends a non-JSON frame, a JSON frame that is not JSON-RPC, a good pending tx,
     and (on its first connection only) a frame larger than the client accepts."""
 
     def __init__(self, chain_id: int, oversize: int) -> None:
+        super().__init__()
         self.chain_id = chain_id
         self.oversize = oversize
-        self.port = free_port()
         self.connections = 0
-        self._stop: asyncio.Future[None] | None = None
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=asyncio.run, args=(self._main(),), daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    async def _main(self) -> None:
-        self._stop = asyncio.get_running_loop().create_future()
-        self._loop = asyncio.get_running_loop()
-        async with serve(self._handle, "127.0.0.1", self.port, max_size=None):
-            self._ready.set()
-            await self._stop
 
     async def _handle(self, conn: ServerConnection) -> None:
         self.connections += 1
@@ -465,16 +447,6 @@ class BadNode:
         await conn.send(json.dumps(note))
         if first:
             await conn.send("x" * self.oversize)
-
-    def __enter__(self) -> BadNode:
-        self._thread.start()
-        self._ready.wait(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._stop is not None
-        self._loop.call_soon_threadsafe(self._stop.set_result, None)
-        self._thread.join(timeout=10)
 
 
 def test_garbage_and_oversize_frames_become_dead_letters_and_the_source_goes_on() -> None:
@@ -511,28 +483,15 @@ def test_a_node_on_the_wrong_chain_is_refused_and_retried() -> None:
     assert wrong.connections >= 2
 
 
-class LimitedNode:
+class LimitedNode(LocalWsServer):
     """A websocket proxy in front of a real Anvil node that answers "method not found" for
     ``hidden`` methods (and for full-object pending subscriptions), like a node offering less."""
 
     def __init__(self, upstream: str, hidden: set[str]) -> None:
+        super().__init__()
         self.upstream = upstream
         self.hidden = hidden
         self.refused: Counter[str] = Counter()
-        self.port = free_port()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=asyncio.run, args=(self._main(),), daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop: asyncio.Future[None] = self._loop.create_future()
-        async with serve(self._handle, "127.0.0.1", self.port, max_size=None):
-            self._ready.set()
-            await self._stop
 
     def _refuses(self, request: Any) -> bool:
         if not isinstance(request, dict):
@@ -561,15 +520,6 @@ class LimitedNode:
                         await node.send(frame)
             finally:
                 relay.cancel()
-
-    def __enter__(self) -> LimitedNode:
-        self._thread.start()
-        self._ready.wait(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._loop.call_soon_threadsafe(self._stop.set_result, None)
-        self._thread.join(timeout=10)
 
 
 def test_a_node_without_block_receipts_traces_or_full_objects_still_yields_everything(

@@ -24,12 +24,17 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from bytewax.recovery import init_db_dir
 
 from operators.normalize import STAGE as NORMALIZE
 from operators.records import DeadLetter
 from tests.connectors.kafka_workload import Outgoing, make_workload, produce
-from tests.connectors.test_kafka_cluster import Cluster, Topics, _topic_size, _topics
+from tests.connectors.test_kafka_cluster import (
+    Cluster,
+    Topics,
+    _topic_size,
+    _topics,
+    recovery_dir,
+)
 from tests.faults.accounting import tally
 from tests.services.kafka import (
     KafkaServer,
@@ -109,9 +114,7 @@ def test_a_broker_restart_mid_stream_loses_nothing(own_broker: KafkaServer, tmp_
         topics.dead: sizes["source"] + sizes["normalize"],
         topics.bundles: len(workload.detection_keys),
     }
-    recovery = tmp_path / "recovery"
-    recovery.mkdir()
-    init_db_dir(recovery, 4)
+    recovery = recovery_dir(tmp_path)
 
     produce(bootstrap, topics.raw, messages[:quarter])
     flow = Supervisor(topics.env(bootstrap, tail=True), tmp_path, recovery)

@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import pytest
-from bytewax.recovery import init_db_dir
 
 from tests.connectors.kafka_workload import make_workload, produce
 from tests.connectors.test_kafka_cluster import (
@@ -31,6 +30,7 @@ from tests.connectors.test_kafka_cluster import (
     _topic_size,
     _topics,
     _wait_for_size,
+    recovery_dir,
 )
 from tests.faults.accounting import tally
 
@@ -49,9 +49,7 @@ def test_a_sigkilled_worker_process_resumes_from_recovery_without_loss(
     quarter = len(messages) // 4
     good_in_quarter = sum(m.expect == "tx" for m in messages[:quarter])
     good = sum(m.expect == "tx" for m in messages)
-    recovery = tmp_path / "recovery"
-    recovery.mkdir()
-    init_db_dir(recovery, 4)
+    recovery = recovery_dir(tmp_path)
 
     produce(kafka_bootstrap, topics.raw, messages[:quarter])
     cluster = Cluster(topics.env(kafka_bootstrap, tail=True), tmp_path, recovery)

@@ -83,12 +83,18 @@ def test_run_on_an_empty_archive_exits_1_with_a_clear_line(
     assert "gave nothing to read" in err and "fill it with `scorpius run`" in err
 
 
-def test_rules_test_on_a_broken_rule_set_fails_and_says_why_once(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def rules_with_a_broken_file(tmp_path: Path) -> Path:
+    """A rules folder holding bad.yaml, whose one rule names a field that does not exist."""
     rules = tmp_path / "rules"
     rules.mkdir()
     (rules / "bad.yaml").write_text("rules:\n  - id: x\n    when:\n      - nosuchfield == 3\n")
+    return rules
+
+
+def test_rules_test_on_a_broken_rule_set_fails_and_says_why_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = rules_with_a_broken_file(tmp_path)
     recorded = sample_slice(tmp_path, 50)
     assert main(["rules", "test", str(rules), "--recorded", str(recorded)]) == 2
     out, err = capsys.readouterr()
@@ -100,9 +106,7 @@ def test_rules_test_on_a_broken_rule_set_fails_and_says_why_once(
 def test_rules_test_with_one_broken_file_runs_the_others_and_fails(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "bad.yaml").write_text("rules:\n  - id: x\n    when:\n      - nosuchfield == 3\n")
+    rules = rules_with_a_broken_file(tmp_path)
     (rules / "good.yaml").write_text(
         "rules:\n  - id: any-value\n    severity: low\n    message: m\n    when:\n"
         "      - value >= 0\n"

@@ -37,11 +37,10 @@ print(json.dumps({name: name in sys.modules for name in sys.argv[1:]}))
 """
 
 
-def test_default_flow_and_cli_import_no_optional_heavy_module() -> None:
-    # A clean environment: the defaults (bundled sample, local outputs, no servers).
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SCORPIUS_")}
-    out = subprocess.run(
-        [sys.executable, "-c", PROBE, *HEAVY],
+def python(code: str, *args: str, env: dict[str, str] | None = None) -> str:
+    """What a fresh interpreter at the repository root prints running ``code``."""
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
         capture_output=True,
         text=True,
         check=True,
@@ -49,33 +48,24 @@ def test_default_flow_and_cli_import_no_optional_heavy_module() -> None:
         cwd=Path(__file__).resolve().parents[2],
         env=env,
     ).stdout
+
+
+def test_default_flow_and_cli_import_no_optional_heavy_module() -> None:
+    # A clean environment: the defaults (bundled sample, local outputs, no servers).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCORPIUS_")}
+    out = python(PROBE, *HEAVY, env=env)
     loaded = [name for name, present in json.loads(out).items() if present]
     assert loaded == []
 
 
 def test_selecting_a_connector_imports_it() -> None:
     # The probe above would pass vacuously if the check could not see a module: show it can.
-    out = subprocess.run(
-        [sys.executable, "-c", "import sys, flows.wiring.storage; print('deltalake' in sys.modules)"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-        cwd=Path(__file__).resolve().parents[2],
-    ).stdout
+    out = python("import sys, flows.wiring.storage; print('deltalake' in sys.modules)")
     assert out.strip() == "False"
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys, connectors.archive_query as q; q.open_table('/nonexistent', None); print('deltalake' in sys.modules)",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-        cwd=Path(__file__).resolve().parents[2],
-    ).stdout
+    out = python(
+        "import sys, connectors.archive_query as q; q.open_table('/nonexistent', None); "
+        "print('deltalake' in sys.modules)"
+    )
     assert out.strip() == "True"
 
 

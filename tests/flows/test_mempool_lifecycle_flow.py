@@ -19,13 +19,8 @@ from flows.config import Config, DetectConfig, OutputConfig, RulesConfig, Source
 from flows.mempool import build_flow
 from operators.mev.pools import v2_pair
 from tests.flows.test_mempool_flow import read_jsonl
+from tests.operators.mev.pending import BOT, BOT_CONTRACT, GWEI, UNI_ROUTER, USDC, WETH
 
-WETH = "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2"
-USDC = "0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48"
-UNI_ROUTER = "0x7a250d5630b4cf539739df2c5dacb4c659f2488d"
-BOT = "0x" + "b0" * 20
-BOT_CONTRACT = "0x" + "bc" * 20
-GWEI = 10**9
 T0 = 1_700_000_000_000
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from flows.mempool import build_flow
 from operators.mev.mempool import amm
 from tests.services.anvil import DEV_KEYS, AnvilNode, StartAnvil
 from tests.services.solc import Compile, Compiled
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 
@@ -232,13 +232,7 @@ def alerts(out: Path) -> list[dict[str, Any]]:
 
 
 def wait_for(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    return wait_until(check, timeout, what, interval=0.1)
 
 
 @pytest.fixture

@@ -18,16 +18,17 @@ from operators.mev.mempool import amm
 from operators.mev.mempool.reserves import ReservesUnavailable
 from operators.mev.pools import v2_pair
 from operators.records import Block, DeadLetter, Detection, EnrichedTx
-from tests.operators.mev.pending import enriched, pending
+from tests.operators.mev.pending import (
+    ALICE,
+    EXACT_ETH_IN,
+    UNI_ROUTER,
+    USDC,
+    WETH,
+    enriched,
+    pending,
+)
 from tests.operators.mev.traces import calldata
 
-WETH = "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2"
-USDC = "0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48"
-UNI_ROUTER = "0x7a250d5630b4cf539739df2c5dacb4c659f2488d"
-ALICE = "0x" + "a1" * 20
-EXACT_ETH_IN = (
-    "swapExactETHForTokens(uint256 amountOutMin,address[] path,address to,uint256 deadline)"
-)
 POOL = v2_pair(1, "uniswap_v2", WETH, USDC)
 RESERVES = {None: (200_000 * 10**6, 100 * 10**18), 7: (190_000 * 10**6, 105 * 10**18)}
 

@@ -14,9 +14,9 @@ from bytewax.testing import TestingSource, run_main
 
 from connectors.delta_archive import DeltaArchiveSink
 from flows.commands import rules as rules_command
-from flows.config import EXAMPLE_RULES
+from flows.config import BUNDLED_SAMPLE, EXAMPLE_RULES, Config, EnrichConfig, LimitsConfig
 from flows.steps.archive import archive
-from operators.records import RuleMatch, encode_json
+from operators.records import DeadLetter, EnrichedTx, RuleMatch, encode_json
 from operators.rules import RuleEngine
 from tests.operators.rules_txs import sample_enriched
 
@@ -117,3 +117,28 @@ def test_rules_backtest_over_the_archive(
     out, _ = capsys.readouterr()
     expected, _ = RuleEngine.from_dir(EXAMPLE_RULES).evaluate(txs)
     assert f"{len(txs)} txs, {len(expected)} matches" in out
+
+
+def test_recorded_txs_take_the_configured_limits_and_labels(tmp_path: Path) -> None:
+    # `scorpius rules --recorded` reads recordings through the flow's own normalize and enrich:
+    # the user's size limits dead-letter what the flow would, the user's labels name senders.
+    default = list(rules_command.recorded_enriched([BUNDLED_SAMPLE], Config()))
+    txs = [i for i in default if isinstance(i, EnrichedTx)]
+    big = max(txs, key=lambda t: len(t.tx.input))
+    limit = (len(big.tx.input) - 2) // 2 - 1
+    cut = Config(limits=LimitsConfig(max_calldata_bytes=limit))
+    after = list(rules_command.recorded_enriched([BUNDLED_SAMPLE], cut))
+    bad = [i for i in after if isinstance(i, DeadLetter)]
+    assert len(bad) > sum(isinstance(i, DeadLetter) for i in default)
+    assert any("too large in field 'input'" in d.reason for d in bad)
+    assert big.tx.hash not in {i.tx.hash for i in after if isinstance(i, EnrichedTx)}
+
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    sender = txs[0].tx.sender
+    (labels / "mine.yaml").write_text(f'{txs[0].tx.chain_id}:\n  "{sender}": {{label: "Mine"}}\n')
+    named = rules_command.recorded_enriched(
+        [BUNDLED_SAMPLE], Config(enrich=EnrichConfig(labels_dir=str(labels)))
+    )
+    first = next(i for i in named if isinstance(i, EnrichedTx))
+    assert txs[0].sender_label != "Mine" and first.sender_label == "Mine"

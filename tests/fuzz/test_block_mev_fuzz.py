@@ -3,13 +3,11 @@ reordered, re-addressed, reverted, re-valued or with calldata cut; receipts and 
 replaced by arbitrary ones. ``detect_block`` never raises, and what it reports stays consistent
 with the block it was given.
 
-Traces come from a node (Parity ``trace_block`` or geth's call tracer through
-``operators.mev.geth``), so a detector must survive whatever a buggy or hostile node returns.
+Traces come from a node (Parity ``trace_block``), so a detector must survive whatever a buggy or
+hostile node returns.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import msgspec
 import pytest
@@ -17,11 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from operators.mev import detect_block
-from operators.mev.geth import traces_from_call_tracer
 from operators.records import Block, Receipt, Trace
 from tests.fuzz.support import fuzz_settings, hex_string
 from tests.operators.mev.conftest import block
-from tests.operators.mev.traces import block_of
 
 pytestmark = pytest.mark.fuzz
 
@@ -109,45 +105,3 @@ def test_block_detection_survives_mutated_traces_receipts_and_logs(mutated: Bloc
     mev = {"sandwich", "arbitrage", "liquidation"}
     assert [d for d in without if d.kind in mev] == [d for d in found if d.kind in mev]
 
-
-FRAME_VALUES: st.SearchStrategy[Any] = st.one_of(
-    st.none(),
-    st.integers(min_value=-(1 << 70), max_value=1 << 260),
-    st.text(max_size=12),
-    hex_string(0, 40),
-    st.lists(st.none(), max_size=2),
-)
-
-
-def frames(depth: int) -> st.SearchStrategy[dict[str, Any]]:
-    children = st.lists(frames(depth - 1), max_size=3) if depth > 0 else st.just([])
-    return st.fixed_dictionaries(
-        {},
-        optional={
-            "type": st.sampled_from(["CALL", "DELEGATECALL", "CREATE2", "SELFDESTRUCT", "x"])
-            | FRAME_VALUES,
-            "from": FRAME_VALUES,
-            "to": FRAME_VALUES,
-            "value": FRAME_VALUES,
-            "gas": FRAME_VALUES,
-            "gasUsed": FRAME_VALUES,
-            "input": FRAME_VALUES,
-            "output": FRAME_VALUES,
-            "error": FRAME_VALUES,
-            "calls": children,
-        },
-    )
-
-
-@fuzz_settings(200)
-@given(result=st.lists(st.fixed_dictionaries({"result": frames(2)}), max_size=4))
-def test_geth_call_tracer_frames_become_traces_or_a_value_error(
-    result: list[dict[str, Any]],
-) -> None:
-    # A bad reply may raise ValueError / TypeError (its caller's dead letter); anything else,
-    # or a crash of detection on what it returns, is a bug.
-    try:
-        traces = traces_from_call_tracer(result)
-    except (ValueError, TypeError):
-        return
-    detect_block(block_of(traces, source="fuzz"))

@@ -9,7 +9,9 @@ in any order, with any tips and first-seen times, repeated, and merged across tw
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
+from typing import TypeVar
 
 import msgspec
 import pytest
@@ -112,6 +114,20 @@ def _feed(detector: object, stream: list[EnrichedTx]) -> list[Detection]:
     return found
 
 
+D = TypeVar("D", SandwichAttemptDetector, FrontrunCopyDetector, ReplacementTracker)
+
+
+def _split_and_merged(
+    make: Callable[[], D], stream: list[EnrichedTx], split: int
+) -> tuple[D, list[Detection]]:
+    """Two detectors each fed one part of ``stream`` (two workers' keys), the second merged into
+    the first (a rescale), and what both found."""
+    first, second = make(), make()
+    found = _feed(first, stream[:split]) + _feed(second, stream[split:])
+    first.merge(second)
+    return first, found
+
+
 def _check(found: list[Detection], stream: list[EnrichedTx], kind: str) -> None:
     fed = {e.tx.hash for e in stream}
     keys = [d.key for d in found]
@@ -125,10 +141,9 @@ def _check(found: list[Detection], stream: list[EnrichedTx], kind: str) -> None:
 @fuzz_settings(120)
 @given(stream=STREAMS, split=st.integers(min_value=0, max_value=60))
 def test_sandwich_attempts_on_any_stream(stream: list[EnrichedTx], split: int) -> None:
-    first = SandwichAttemptDetector(max_pending=CAP * 4)
-    second = SandwichAttemptDetector(max_pending=CAP * 4)
-    found = _feed(first, stream[:split]) + _feed(second, stream[split:])
-    first.merge(second)
+    first, found = _split_and_merged(
+        lambda: SandwichAttemptDetector(max_pending=CAP * 4), stream, split
+    )
     _check(found, stream, "sandwich_attempt")
     assert len(first.arrived) <= CAP * 4 and len(first.reported) <= CAP * 4
     held = {p.etx.tx.hash for txs in first.by_group.values() for p in txs}
@@ -139,10 +154,7 @@ def test_sandwich_attempts_on_any_stream(stream: list[EnrichedTx], split: int) -
 @fuzz_settings(150)
 @given(stream=STREAMS, split=st.integers(min_value=0, max_value=60))
 def test_frontrun_copies_on_any_stream(stream: list[EnrichedTx], split: int) -> None:
-    first = FrontrunCopyDetector(max_originals=CAP)
-    second = FrontrunCopyDetector(max_originals=CAP)
-    found = _feed(first, stream[:split]) + _feed(second, stream[split:])
-    first.merge(second)
+    first, found = _split_and_merged(lambda: FrontrunCopyDetector(max_originals=CAP), stream, split)
     _check(found, stream, "frontrun_copy")
     assert len(first.originals) <= CAP and len(first.reported) <= CAP
     for d in found:
@@ -153,10 +165,7 @@ def test_frontrun_copies_on_any_stream(stream: list[EnrichedTx], split: int) -> 
 @fuzz_settings(150)
 @given(stream=STREAMS, split=st.integers(min_value=0, max_value=60))
 def test_replacement_tracker_on_any_stream(stream: list[EnrichedTx], split: int) -> None:
-    first = ReplacementTracker(max_nonces=CAP)
-    second = ReplacementTracker(max_nonces=CAP)
-    found = _feed(first, stream[:split]) + _feed(second, stream[split:])
-    first.merge(second)
+    first, found = _split_and_merged(lambda: ReplacementTracker(max_nonces=CAP), stream, split)
     for d in found:
         assert d.kind == "replacement"
         assert set(d.tx_hashes) <= {e.tx.hash for e in stream}

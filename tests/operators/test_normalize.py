@@ -23,7 +23,6 @@ from operators.normalize import (
     Malformed,
     normalize_item,
     normalize_tx,
-    parse_receipt,
     parse_trace,
 )
 from operators.records import Block, DeadLetter, RawItem, Tx
@@ -450,13 +449,13 @@ def test_static_call_without_value_is_lenient() -> None:
         parse_trace(dict(call, action=action))
 
 
-def test_parse_trace_and_receipt_helpers() -> None:
+def test_parse_trace_and_a_block_receipt() -> None:
     source = block_record(1, 12_775_690)["payload"]
     trace = parse_trace(source["traces"][0])
     action = source["traces"][0]["action"]
     assert trace.sender == action["from"] and trace.input == action["input"]
     assert trace.gas == int(action["gas"], 16) and trace.call_type == action["callType"]
-    receipt = parse_receipt(source["receipts"][0])
+    receipt = only(normalize_item(raw(block_record(1, 12_775_690))), Block).receipts[0]
     assert receipt.tx_hash == source["receipts"][0]["transactionHash"]
     assert receipt.effective_gas_price is None  # before London the fixtures did not know it
     with pytest.raises(Malformed, match="unknown trace type"):

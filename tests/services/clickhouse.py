@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.services.ports import free_port, wait_for_port
+from tests.services.running import running
 
 _CONFIG = """<?xml version="1.0"?>
 <yandex>
@@ -162,12 +163,8 @@ class ClickHouseDatabase:
 
 @pytest.fixture(scope="session")
 def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseServer]:
-    server = ClickHouseServer(tmp_path_factory.mktemp("clickhouse"))
-    server.start()
-    try:
+    with running(ClickHouseServer(tmp_path_factory.mktemp("clickhouse"))) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -5,10 +5,5 @@ set -euo pipefail
 if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
   exit 0
 fi
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-# Another installer may hold the dpkg lock: wait for it (up to 10 minutes) instead of failing.
-$SUDO apt-get -o DPkg::Lock::Timeout=600 update -q
-$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends chromium chromium-driver \
-  fonts-liberation
+. "$(dirname "$0")/apt.sh"
+apt_install chromium chromium-driver fonts-liberation

@@ -6,11 +6,6 @@ set -euo pipefail
 if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && id postgres >/dev/null 2>&1; then
   exit 0
 fi
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get -o DPkg::Lock::Timeout=600 update -q
-$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends postgresql
-if command -v systemctl >/dev/null 2>&1; then
-  $SUDO systemctl disable --now postgresql >/dev/null 2>&1 || true
-fi
+. "$(dirname "$0")/apt.sh"
+apt_install postgresql
+disable_services postgresql

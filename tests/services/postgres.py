@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.services.ports import free_port, wait_for_port
+from tests.services.running import running
 
 
 def _bin(name: str) -> str:
@@ -101,12 +102,8 @@ class PostgresServer:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
-    server = PostgresServer()
-    server.start()
-    try:
+    with running(PostgresServer()) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -28,10 +28,9 @@ earliest recorded are forgotten (``scorpius_state_evictions{stage="frontrun_copy
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import islice
 
 from operators.buckets import address_bucket
-from operators.metrics import STATE_EVICTIONS
+from operators.mev.mempool.capped import evict_oldest
 from operators.records import Detection, EnrichedTx, Tx
 
 IGNORED_KINDS = frozenset(
@@ -147,11 +146,7 @@ class FrontrunCopyDetector:
             (self.held, "max_held"),
             (self.mined, "max_mined"),
         ):
-            over = len(table) - self.max_originals
-            if over > 0:
-                for key in list(islice(table, over)):
-                    del table[key]
-                STATE_EVICTIONS.labels("frontrun_copy", limit).inc(over)
+            evict_oldest(table, self.max_originals, "frontrun_copy", limit)
 
     def _detection(self, key: str, c: _Candidate, now_ms: int | None) -> Detection:
         original, copy, rewritten = c.original, c.copy, c.rewritten

@@ -41,7 +41,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import islice
 
-from operators.metrics import ALERT_OUTCOMES, STATE_EVICTIONS
+from operators.metrics import ALERT_OUTCOMES
+from operators.mev.mempool.capped import evict_oldest
 from operators.records import Detection
 from operators.snapshots import PickledCopy
 
@@ -132,13 +133,8 @@ class SandwichPredictions(PickledCopy):
             (self.sandwiches, "max_block_victims"),
             (self.reported, "max_reported"),
         ):
-            over = len(table) - self.max_victims
-            if over > 0:
-                for key in list(islice(table, over)):
-                    gone = table.pop(key)
-                    if table is self.alerts:
-                        self._forgotten(gone)  # type: ignore[arg-type]
-                STATE_EVICTIONS.labels("predicted", limit).inc(over)
+            forgotten = self._forgotten if table is self.alerts else None
+            evict_oldest(table, self.max_victims, "predicted", limit, forgotten)
         over = len(self.confirmed) - self.max_victims
         for key in list(islice(self.confirmed, max(over, 0))):
             del self.confirmed[key]

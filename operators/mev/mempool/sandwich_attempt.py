@@ -37,10 +37,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from itertools import islice
 from typing import Any
 
-from operators.metrics import STATE_EVICTIONS
+from operators.mev.mempool.capped import evict_oldest
 from operators.mev.mempool.order import block_order
 from operators.mev.pools import BUNDLED, AmmFactories, Hop
 from operators.records import Detection, EnrichedTx, Tx
@@ -213,21 +212,15 @@ class SandwichAttemptDetector:
                 self.victims.pop(hop, None)
 
     def _bound(self) -> None:
-        over = len(self.arrived) - self.max_pending
-        if over > 0:
-            for tx_hash in list(islice(self.arrived, over)):
-                self._forget(self.arrived.pop(tx_hash))
-            STATE_EVICTIONS.labels("sandwich_attempt", "max_pending").inc(over)
+        evict_oldest(
+            self.arrived, self.max_pending, "sandwich_attempt", "max_pending", self._forget
+        )
         for table, limit in (
             (self.reported, "max_reported"),
             (self.gone, "max_gone"),
             (self.mined_nonce, "max_mined_senders"),
         ):
-            over = len(table) - self.max_pending
-            if over > 0:
-                for key in list(islice(table, over)):
-                    del table[key]
-                STATE_EVICTIONS.labels("sandwich_attempt", limit).inc(over)
+            evict_oldest(table, self.max_pending, "sandwich_attempt", limit)
 
     def _round_trip(self, pending: _Pending, hop: Hop) -> bool:
         """Whether ``pending``'s sender also has a tx on ``hop``'s pool the other way through

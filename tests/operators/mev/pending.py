@@ -5,6 +5,22 @@ from __future__ import annotations
 from operators.enrich import DEFAULT_ENRICHER
 from operators.records import EnrichedTx, Trace, Tx
 
+# Mainnet names the pending swaps of these tests use, and made-up actors.
+WETH = "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2"
+USDC = "0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48"
+UNI_ROUTER = "0x7a250d5630b4cf539739df2c5dacb4c659f2488d"
+ALICE = "0x" + "a1" * 20
+BOT = "0x" + "b0" * 20
+BOT_CONTRACT = "0x" + "bc" * 20
+GWEI = 10**9
+EXACT_ETH_IN = (
+    "swapExactETHForTokens(uint256 amountOutMin,address[] path,address to,uint256 deadline)"
+)
+EXACT_TOKENS_IN = (
+    "swapExactTokensForETH(uint256 amountIn,uint256 amountOutMin,address[] path,address to,"
+    "uint256 deadline)"
+)
+
 
 def pending(
     hash_: str,

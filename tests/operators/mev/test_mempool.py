@@ -14,19 +14,20 @@ from operators.mev.mempool import (
 from operators.mev.pools import hops, v2_pair
 from operators.records import EnrichedTx, Swap
 from tests.operators.mev.conftest import DATA, analysis, block
-from tests.operators.mev.pending import enriched, pending, replayed
-from tests.operators.mev.traces import calldata
-
-WETH = "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2"
-USDC = "0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48"
-UNI_ROUTER = "0x7a250d5630b4cf539739df2c5dacb4c659f2488d"
-ALICE = "0x" + "a1" * 20
-BOT = "0x" + "b0" * 20
-BOT_CONTRACT = "0x" + "bc" * 20
-GWEI = 10**9
-EXACT_ETH_IN = (
-    "swapExactETHForTokens(uint256 amountOutMin,address[] path,address to,uint256 deadline)"
+from tests.operators.mev.pending import (
+    ALICE,
+    BOT,
+    BOT_CONTRACT,
+    EXACT_ETH_IN,
+    GWEI,
+    UNI_ROUTER,
+    USDC,
+    WETH,
+    enriched,
+    pending,
+    replayed,
 )
+from tests.operators.mev.traces import calldata
 
 
 def test_replayed_sandwich_block_raises_an_attempt_before_the_block_is_detected() -> None:

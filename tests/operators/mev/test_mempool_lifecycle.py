@@ -15,21 +15,18 @@ from operators.mev.mempool.sandwichable import VictimGate
 from operators.mev.pools import hops as hops_of
 from operators.mev.pools import v2_pair
 from operators.records import EnrichedTx, Tx
-from tests.operators.mev.pending import enriched, pending
+from tests.operators.mev.pending import (
+    BOT,
+    EXACT_ETH_IN,
+    EXACT_TOKENS_IN,
+    GWEI,
+    UNI_ROUTER,
+    USDC,
+    WETH,
+    enriched,
+    pending,
+)
 from tests.operators.mev.traces import calldata
-
-WETH = "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2"
-USDC = "0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48"
-UNI_ROUTER = "0x7a250d5630b4cf539739df2c5dacb4c659f2488d"
-BOT = "0x" + "b0" * 20
-GWEI = 10**9
-EXACT_ETH_IN = (
-    "swapExactETHForTokens(uint256 amountOutMin,address[] path,address to,uint256 deadline)"
-)
-EXACT_TOKENS_IN = (
-    "swapExactTokensForETH(uint256 amountIn,uint256 amountOutMin,address[] path,address to,"
-    "uint256 deadline)"
-)
 
 
 def _mined(tx: Tx, block: int, seen_ms: int) -> EnrichedTx:
@@ -91,12 +88,18 @@ def test_legs_pending_before_the_victim_arrived_do_not_bracket_it() -> None:
     assert found == []
 
 
-def test_a_replaced_leg_leaves_the_window() -> None:
+def _victim_then_frontrun() -> tuple[SandwichAttemptDetector, str]:
+    """A detector after a victim's buy (tip 2 gwei) and a bot's frontrun (3 gwei, nonce 7)."""
     pool = v2_pair(1, "uniswap_v2", WETH, USDC)
     assert pool is not None
     detector = SandwichAttemptDetector()
     detector.on_tx(enriched(_buy("0xv0", "0x" + "a1" * 20, seen_ms=1_000, tip=2 * GWEI)))
     detector.on_tx(enriched(_bot("0xf1", pool, tip=3 * GWEI, seen_ms=1_050, nonce=7)))
+    return detector, pool
+
+
+def test_a_replaced_leg_leaves_the_window() -> None:
+    detector, pool = _victim_then_frontrun()
     # The frontrun's nonce is taken by a cancellation mined first: no bracket with it.
     cancel = msgspec.structs.replace(
         pending("0xcc", BOT, BOT, tip=4 * GWEI, seen_ms=1_055), nonce=7
@@ -106,11 +109,7 @@ def test_a_replaced_leg_leaves_the_window() -> None:
 
 
 def test_the_attempts_why_says_what_the_data_shows() -> None:
-    pool = v2_pair(1, "uniswap_v2", WETH, USDC)
-    assert pool is not None
-    detector = SandwichAttemptDetector()
-    detector.on_tx(enriched(_buy("0xv0", "0x" + "a1" * 20, seen_ms=1_000, tip=2 * GWEI)))
-    detector.on_tx(enriched(_bot("0xf1", pool, tip=3 * GWEI, seen_ms=1_050, nonce=7)))
+    detector, pool = _victim_then_frontrun()
     [attempt] = detector.on_tx(enriched(_bot("0xb1", pool, tip=2 * GWEI, seen_ms=1_060, nonce=8)))
     assert attempt.severity == "medium"  # the backrun lands after the victim by arrival only
     why = attempt.data["why"]

@@ -7,30 +7,11 @@ from hypothesis import strategies as st
 
 from operators.mev import detect_block
 from operators.mev.protocols import REGISTRY
-from operators.records import Trace
-from tests.operators.mev.traces import block_of
+from tests.operators.mev.traces import block_of, call
 
 SELECTORS = sorted({spec.function.selector for spec in REGISTRY})
+SENDER = "0x" + "22" * 20
 ADDRESSES = [*sorted({a for spec in REGISTRY for a in spec.addresses or ()}), "0x" + "11" * 20]
-
-
-def _frame(tx: str, address: tuple[int, ...], to: str, data: str, value: int) -> Trace:
-    return Trace(
-        tx_hash=tx,
-        tx_position=0,
-        trace_address=address,
-        type="call",
-        call_type="call",
-        sender="0x" + "22" * 20,
-        to=to,
-        value=value,
-        gas=0,
-        input=data,
-        output=None,
-        gas_used=None,
-        error=None,
-        subtraces=0,
-    )
 
 
 # ABI words that decode as addresses, small ints and offsets, so most calls get past decoding
@@ -52,7 +33,7 @@ calls = st.tuples(
 @given(st.lists(calls, min_size=1, max_size=6))
 def test_any_calldata_on_known_selectors_is_handled(items: list) -> None:
     traces = [
-        _frame("0xaa", (i,) if i else (), to, selector + payload.hex(), value)
+        call("0xaa", (i,) if i else (), SENDER, to, selector + payload.hex(), value, gas=0)
         for i, (selector, payload, to, value) in enumerate(items)
     ]
     block = block_of(traces)

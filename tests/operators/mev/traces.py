@@ -24,6 +24,7 @@ def call(
     value: int = 0,
     error: str | None = None,
     position: int = 0,
+    gas: int = 100_000,
 ) -> Trace:
     return Trace(
         tx_hash=tx,
@@ -34,7 +35,7 @@ def call(
         sender=sender,
         to=to,
         value=value,
-        gas=100_000,
+        gas=gas,
         input=data,
         output=None,
         gas_used=None,
