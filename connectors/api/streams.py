@@ -63,15 +63,33 @@ class Message:
     frame: str
 
 
+class Chunk:
+    """The messages of one published slice that one filter lets through. Every client with that
+    filter queues the same chunk, so a batched frame is joined once and sent to all of them."""
+
+    __slots__ = ("_batch", "frames", "last_cursor")
+
+    def __init__(self, frames: list[str], last_cursor: int) -> None:
+        self.frames = frames
+        self.last_cursor = last_cursor
+        self._batch: str | None = None
+
+    def batch(self) -> str:
+        if self._batch is None:
+            self._batch = "[" + ",".join(self.frames) + "]"
+        return self._batch
+
+
 @dataclass(eq=False)
 class Client:
-    """One open stream connection."""
+    """One open stream connection: a bounded queue of chunks, counted in messages."""
 
     stream: str
     filter: StreamFilter
     capacity: int
     max_skips: int
-    queue: deque[str] = field(default_factory=deque)
+    queue: deque[Chunk] = field(default_factory=deque)
+    queued: int = 0  # messages in ``queue``
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     missed: int = 0
     skips: deque[float] = field(default_factory=deque)
@@ -79,20 +97,28 @@ class Client:
     gone: bool = False  # the connection ended on the client's side
     last_cursor: int = 0
 
-    def offer(self, message: Message) -> None:
+    def offer(self, chunk: Chunk) -> None:
         if self.closed is not None:
             return
-        if len(self.queue) >= self.capacity:
+        size = len(chunk.frames)
+        if self.queued + size > self.capacity:
             self._skip()
             if self.closed is not None:
                 return
-        self.queue.append(message.frame)
-        self.last_cursor = message.cursor
+            if size > self.capacity:  # a backlog larger than the queue: its newest part only
+                self.missed += size - self.capacity
+                metrics.DROPPED.labels(self.stream).inc(size - self.capacity)
+                chunk = Chunk(chunk.frames[-self.capacity :], chunk.last_cursor)
+                size = self.capacity
+        self.queue.append(chunk)
+        self.queued += size
+        self.last_cursor = chunk.last_cursor
         self.wakeup.set()
 
     def _skip(self) -> None:
-        dropped = len(self.queue)
+        dropped = self.queued
         self.queue.clear()
+        self.queued = 0
         self.missed += dropped
         metrics.DROPPED.labels(self.stream).inc(dropped)
         now = time.monotonic()
@@ -103,28 +129,65 @@ class Client:
             self.closed = "too slow: the queue overflowed too often"
         self.wakeup.set()
 
-    def take(self) -> list[str]:
-        """What to send now: a ``missed`` notice first when messages were skipped."""
-        frames: list[str] = []
-        if self.missed:
-            frames.append(
-                encode_frame({"type": "missed", "count": self.missed, "cursor": self.last_cursor})
-            )
-            self.missed = 0
-        frames.extend(self.queue)
+    def _missed_frame(self) -> list[str]:
+        if not self.missed:
+            return []
+        frame = encode_frame({"type": "missed", "count": self.missed, "cursor": self.last_cursor})
+        self.missed = 0
+        return [frame]
+
+    def _drain(self) -> list[Chunk]:
+        chunks = list(self.queue)
         self.queue.clear()
+        self.queued = 0
         self.wakeup.clear()
+        return chunks
+
+    def take(self) -> list[str]:
+        """What to send now, one message per frame: a ``missed`` notice first when messages were
+        skipped."""
+        frames = self._missed_frame()
+        for chunk in self._drain():
+            frames.extend(chunk.frames)
         return frames
+
+    def take_batch(self) -> tuple[str | None, int]:
+        """What to send now as one frame (a JSON array), and how many messages it holds. A
+        client that keeps up has one chunk queued: its shared frame goes out as it is."""
+        notice = self._missed_frame()
+        chunks = self._drain()
+        count = sum(len(c.frames) for c in chunks)
+        if not notice and len(chunks) == 1:
+            return chunks[0].batch(), count
+        frames = notice + [frame for c in chunks for frame in c.frames]
+        if not frames:
+            return None, 0
+        return "[" + ",".join(frames) + "]", count
+
+
+def _chunk(stream_filter: StreamFilter, messages: list[Message]) -> Chunk | None:
+    if stream_filter.everything:
+        matched = messages
+    else:
+        matched = [m for m in messages if stream_filter.matches(m.facets)]
+    if not matched:
+        return None
+    return Chunk([m.frame for m in matched], matched[-1].cursor)
 
 
 @dataclass
 class _Stream:
     history: deque[Message]
-    clients: set[Client] = field(default_factory=set)
+    # Clients grouped by filter: each group's matches are found once per published slice.
+    groups: dict[StreamFilter, set[Client]] = field(default_factory=dict)
     cursor: int = 0
     total: int = 0
     newest_event_ms: int | None = None
     recent: deque[tuple[float, int]] = field(default_factory=deque)  # (second, count) for rates
+
+    @property
+    def client_count(self) -> int:
+        return sum(len(g) for g in self.groups.values())
 
 
 class Hub:
@@ -146,32 +209,38 @@ class Hub:
     # --- publishing ------------------------------------------------------------------------
 
     def publish(self, stream: str, records: Iterable[Mapping[str, Any]]) -> None:
+        """Encodes each record once, keeps it for resume, and queues what each filter group lets
+        through as one chunk shared by the group's clients."""
         s = self._streams[stream]
         kind = MESSAGE_TYPE[stream]
-        count = 0
+        messages: list[Message] = []
         for record in records:
             s.cursor += 1
             key = record_key(stream, record)
             frame = encode_frame({"type": kind, "cursor": s.cursor, "key": key, "data": record})
             message = Message(s.cursor, key, facets(stream, record), frame)
             s.history.append(message)
-            count += 1
+            messages.append(message)
             event_ms = _event_ms(stream, record)
             if event_ms is not None:
                 s.newest_event_ms = event_ms
-            for client in s.clients:
-                if client.filter.matches(message.facets):
-                    client.offer(message)
-        if count:
-            s.total += count
-            second = float(int(time.time()))
-            if s.recent and s.recent[-1][0] == second:
-                s.recent[-1] = (second, s.recent[-1][1] + count)
-            else:
-                s.recent.append((second, count))
-                while s.recent and s.recent[0][0] < second - 10:
-                    s.recent.popleft()
-            metrics.PUBLISHED.labels(stream).inc(count)
+        if not messages:
+            return
+        for stream_filter, clients in s.groups.items():
+            chunk = _chunk(stream_filter, messages)
+            if chunk is not None:
+                for client in clients:
+                    client.offer(chunk)
+        count = len(messages)
+        s.total += count
+        second = float(int(time.time()))
+        if s.recent and s.recent[-1][0] == second:
+            s.recent[-1] = (second, s.recent[-1][1] + count)
+        else:
+            s.recent.append((second, count))
+            while s.recent and s.recent[0][0] < second - 10:
+                s.recent.popleft()
+        metrics.PUBLISHED.labels(stream).inc(count)
 
     def publish_dead_letters(self, records: Iterable[Mapping[str, Any]]) -> None:
         for record in records:
@@ -220,12 +289,19 @@ class Hub:
             if backlog is None:
                 lost = -1
             else:
-                for message in backlog:
-                    if stream_filter.matches(message.facets):
-                        client.offer(message)
-        s.clients.add(client)
+                chunk = _chunk(stream_filter, backlog)
+                if chunk is not None:
+                    client.offer(chunk)
+        s.groups.setdefault(stream_filter, set()).add(client)
         metrics.OPEN_STREAMS.labels(stream).inc()
         return client, lost
+
+    def refilter(self, client: Client, stream_filter: StreamFilter) -> None:
+        """The client's new filter applies from the next published message on."""
+        s = self._streams[client.stream]
+        self._leave(s, client)
+        client.filter = stream_filter
+        s.groups.setdefault(stream_filter, set()).add(client)
 
     @staticmethod
     def _after(s: _Stream, since: int | None, last_key: str | None) -> list[Message] | None:
@@ -242,17 +318,25 @@ class Hub:
         return None
 
     def close(self, client: Client) -> None:
-        s = self._streams[client.stream]
-        if client in s.clients:
-            s.clients.discard(client)
+        if self._leave(self._streams[client.stream], client):
             metrics.OPEN_STREAMS.labels(client.stream).dec()
+
+    @staticmethod
+    def _leave(s: _Stream, client: Client) -> bool:
+        group = s.groups.get(client.filter)
+        if group is None or client not in group:
+            return False
+        group.discard(client)
+        if not group:
+            del s.groups[client.filter]
+        return True
 
     def cursor(self, stream: str) -> int:
         return self._streams[stream].cursor
 
     @property
     def client_count(self) -> int:
-        return sum(len(s.clients) for s in self._streams.values())
+        return sum(s.client_count for s in self._streams.values())
 
     # --- status ----------------------------------------------------------------------------
 

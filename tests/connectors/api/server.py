@@ -12,6 +12,7 @@ from typing import Any
 
 import uvicorn
 
+from connectors.api.app import uvicorn_options
 from connectors.api.context import ApiContext
 from flows.api import build_app
 from flows.config import load_config
@@ -52,10 +53,9 @@ def running_api(out: Path, env: Mapping[str, str] | None = None) -> Iterator[Run
             app,
             host="127.0.0.1",
             port=port,
-            access_log=False,
-            ws_max_size=cfg.api.max_frame_bytes,
             log_level="warning",
             lifespan="on",
+            **uvicorn_options(cfg.api.max_frame_bytes, cfg.api.ws_deflate),
         )
     )
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
