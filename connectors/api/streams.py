@@ -19,6 +19,7 @@ from typing import Any
 
 from connectors.api import metrics
 from connectors.api.filters import Facets, StreamFilter, facets
+from operators.metrics import reason_class
 from operators.records import encode_json
 
 STREAMS = ("alerts", "transactions", "detections", "status")
@@ -33,6 +34,8 @@ _SKIP_WINDOW_S = 60.0
 # Publishing rounds are at least this far apart (the first after a pause goes at once): at 1,000
 # messages/s to 100 batched clients, 50 frames/s each instead of one per feed read.
 TICK_S = 0.02
+RATE_WINDOW_S = 10.0
+_MAX_REASONS = 100  # distinct dead-letter reasons counted; the rest as "other"
 
 
 def encode_frame(message: Mapping[str, Any]) -> str:
@@ -178,6 +181,26 @@ def _chunk(stream_filter: StreamFilter, messages: list[Message]) -> Chunk | None
     return Chunk([m.frame for m in matched], matched[-1].cursor)
 
 
+class _Rate:
+    """Counts per second over the last ``RATE_WINDOW_S`` seconds."""
+
+    def __init__(self) -> None:
+        self._seconds: deque[tuple[float, int]] = deque()
+
+    def add(self, count: int) -> None:
+        second = float(int(time.time()))
+        if self._seconds and self._seconds[-1][0] == second:
+            self._seconds[-1] = (second, self._seconds[-1][1] + count)
+            return
+        self._seconds.append((second, count))
+        while self._seconds and self._seconds[0][0] < second - RATE_WINDOW_S:
+            self._seconds.popleft()
+
+    def per_s(self, now: float) -> float:
+        recent = sum(n for second, n in self._seconds if second >= now - RATE_WINDOW_S)
+        return round(recent / RATE_WINDOW_S, 2)
+
+
 @dataclass
 class _Stream:
     history: deque[Message]
@@ -186,7 +209,7 @@ class _Stream:
     cursor: int = 0
     total: int = 0
     newest_event_ms: int | None = None
-    recent: deque[tuple[float, int]] = field(default_factory=deque)  # (second, count) for rates
+    rate: _Rate = field(default_factory=_Rate)
 
     @property
     def client_count(self) -> int:
@@ -205,7 +228,9 @@ class Hub:
         self.client_queue = client_queue
         self.max_skips = max_skips
         self.tick_s = tick_s
-        self.dead_letters: Counter[str] = Counter()
+        self.dead_letters: Counter[str] = Counter()  # by stage
+        self.dead_reasons: Counter[str] = Counter()  # by reason's class (operators/metrics.py)
+        self._dead_rate = _Rate()
         self.feed_name = "none"
         self.feed_ok = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -243,18 +268,20 @@ class Hub:
                     client.offer(chunk)
         count = len(messages)
         s.total += count
-        second = float(int(time.time()))
-        if s.recent and s.recent[-1][0] == second:
-            s.recent[-1] = (second, s.recent[-1][1] + count)
-        else:
-            s.recent.append((second, count))
-            while s.recent and s.recent[0][0] < second - 10:
-                s.recent.popleft()
+        s.rate.add(count)
         metrics.PUBLISHED.labels(stream).inc(count)
 
     def publish_dead_letters(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Dead letters are counted (by stage and by reason), not streamed."""
+        count = 0
         for record in records:
-            self.dead_letters[str(record.get("stage", "?"))] += 1
+            count += 1
+            self.dead_letters[str(record.get("stage", "?"))[:64]] += 1
+            reason = reason_class(str(record.get("reason", "")))
+            if reason not in self.dead_reasons and len(self.dead_reasons) >= _MAX_REASONS:
+                reason = "other"
+            self.dead_reasons[reason] += 1
+        self._dead_rate.add(count)
 
     def publish_threadsafe(self, stream: str, records: list[dict[str, Any]]) -> None:
         """From a feed's thread: queue a batch for the event loop's pump."""
@@ -368,20 +395,24 @@ class Hub:
         lag: dict[str, int] = {}
         for name in ("alerts", "transactions", "detections"):
             s = self._streams[name]
-            recent = sum(n for second, n in s.recent if second >= now - 10)
-            rates[name] = round(recent / 10.0, 2)
+            rates[name] = s.rate.per_s(now)
             totals[name] = s.total
             if s.newest_event_ms is not None:
                 lag[name] = max(0, int(now * 1000) - s.newest_event_ms)
         dead_total = sum(self.dead_letters.values())
         totals["dead_letters"] = dead_total
+        rates["dead_letters"] = self._dead_rate.per_s(now)
         return {
             "at_ms": int(now * 1000),
             "feed": self.feed_name,
             "rates": rates,
             "totals": totals,
             "lag_ms": lag,
-            "dead_letters": {"total": dead_total, "by_stage": dict(self.dead_letters)},
+            "dead_letters": {
+                "total": dead_total,
+                "by_stage": dict(self.dead_letters),
+                "by_reason": dict(self.dead_reasons),
+            },
             "sinks": {"feed": "ok" if self.feed_ok else "down"},
             "clients": self.client_count,
         }
