@@ -26,7 +26,7 @@ from flows.config import load_config
 from flows.rules import engine_for, rules_engine_factory
 from operators.enrich import enrich
 from operators.records import Alert, DeadLetter, encode_json
-from tests.connectors.api.server import RunningApi, running_api
+from tests.connectors.api.server import RunningApi, running_api, upload_and_see_a_match
 from tests.connectors.samples import make_tx
 from tests.services.kafka import unique_topic
 
@@ -219,17 +219,9 @@ def test_a_rule_uploaded_through_the_api_matches_in_a_running_flow_within_5s(
             assert json.loads(await txs.recv())["type"] == "hello"
             # The flow is up and publishing when its enriched txs reach the API.
             assert json.loads(await asyncio.wait_for(txs.recv(), 120))
-        async with connect(f"{ws}/ws/alerts?api_key={admin}&rule_id=kafka-live-swap") as alerts:
-            assert json.loads(await alerts.recv())["type"] == "hello"
-            async with httpx.AsyncClient(base_url=kafka_api.url, headers={"X-API-Key": admin}) as c:
-                answer = await c.put("/api/v1/rules/live", json={"source": FLOW_RULE}, timeout=30)
-                assert answer.status_code == 200, answer.text
-                published = time.monotonic()
-            message = json.loads(await asyncio.wait_for(alerts.recv(), 5.0))
-            took = time.monotonic() - published
-            assert message["type"] == "alert"
-            assert message["data"]["origin"] == "rule:kafka-live-swap"
-            return took
+        return await upload_and_see_a_match(
+            ws, kafka_api.url, admin, "live", FLOW_RULE, "kafka-live-swap"
+        )
 
     try:
         took = asyncio.run(scenario())
