@@ -7,8 +7,10 @@ concurrent WebSocket clients.
    when the flow's sink writes them) for --seconds; p50 / p99 of receipt time - created_ms over
    every message of every client.
 
-Clients run in --procs processes (a Python client process decodes ~50k frames/s), all on this
-machine: the figures include the clients' share of the CPU.
+Clients run in --procs processes (uvloop, websockets' sans-I/O protocol; they read each alert's
+``created_ms`` with a regex instead of decoding the JSON, so their CPU goes to receiving), all on this machine: the
+figures include the clients' share of the CPU. The load average and the CPU seconds the server
+and the clients used are printed beside the figures (the machine may be shared).
 Usage: PYTHONPATH=. python bench/bench_api.py [--clients 100] [--burst 2000] [--rate 1000]
        [--seconds 10] [--procs 2]
 """
@@ -20,19 +22,26 @@ import asyncio
 import json
 import multiprocessing
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
-from websockets.asyncio.client import connect
+import uvloop
+from websockets.client import ClientProtocol
+from websockets.frames import Frame, Opcode
+from websockets.uri import parse_uri
 
 from bench.testbed import free_port, wait_for_port
+
+_CREATED = re.compile(rb'"created_ms":(\d+)')
 
 
 def _alert(i: int, pad: str) -> str:
@@ -53,50 +62,113 @@ def _alert(i: int, pad: str) -> str:
     )
 
 
+class _Receiver(asyncio.Protocol):
+    """One WebSocket client on websockets' sans-I/O protocol, counting alerts as they arrive (no
+    task, queue or future per frame: the clients' CPU is part of what the figures measure)."""
+
+    def __init__(self, url: str, expect: int) -> None:
+        self.ws = ClientProtocol(parse_uri(url), max_size=None)
+        self.expect = expect
+        self.got = 0
+        self.first = self.last = 0.0
+        self.lags: list[float] = []
+        self.hello = asyncio.get_running_loop().create_future()
+        self.done = asyncio.get_running_loop().create_future()
+        self.transport: Any = None
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        self.ws.send_request(self.ws.connect())
+        transport.write(b"".join(self.ws.data_to_send()))
+
+    def data_received(self, data: bytes) -> None:
+        self.ws.receive_data(data)
+        now_ms = time.time() * 1000
+        for event in self.ws.events_received():
+            if not isinstance(event, Frame) or event.opcode is not Opcode.TEXT:
+                continue
+            frame = bytes(event.data)
+            # Each alert's own stamp, without decoding the JSON around it.
+            stamps = _CREATED.findall(frame)
+            if not stamps:
+                if b'"type":"missed"' in frame[:40]:
+                    self._finish(RuntimeError("a client was skipped ahead: messages missed"))
+                elif not self.hello.done():
+                    self.hello.set_result(None)
+                continue
+            if self.got == 0:
+                self.first = time.perf_counter()
+            self.got += len(stamps)
+            self.lags.extend([now_ms - int(stamp) for stamp in stamps])
+            if self.got >= self.expect:
+                self.last = time.perf_counter()
+                self._finish(None)
+        out = self.ws.data_to_send()
+        if out:
+            self.transport.write(b"".join(out))
+
+    def _finish(self, error: Exception | None) -> None:
+        if not self.done.done():
+            if error is None:
+                self.done.set_result(None)
+            else:
+                self.done.set_exception(error)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._finish(ConnectionError("the server closed the connection"))
+
+
 async def _clients(url: str, n: int, expect: int, ready: Any, go: Any) -> list[Any]:
-    sockets = [
-        await connect(url, max_size=None, open_timeout=120, ping_interval=None) for _ in range(n)
-    ]
-    for ws in sockets:
-        await ws.recv()  # hello
+    loop = asyncio.get_running_loop()
+    where = parse_uri(url)
+    receivers = []
+    for _ in range(n):
+        _, receiver = await loop.create_connection(
+            lambda: _Receiver(url, expect), where.host, where.port
+        )
+        receivers.append(receiver)
+    async with asyncio.timeout(120):
+        for r in receivers:
+            await r.hello
     ready.set()
+    async with asyncio.timeout(120 + expect / 100):
+        for r in receivers:
+            await r.done
+    for r in receivers:
+        r.transport.close()
+    return [(r.got, r.first, r.last, r.lags) for r in receivers]
 
-    async def one(ws: Any) -> tuple[int, float, float, list[float]]:
-        got = 0
-        first = last = 0.0
-        lags: list[float] = []
-        while got < expect:
-            frame = await asyncio.wait_for(ws.recv(), 120)
-            now_ms = time.time() * 1000
-            decoded = orjson.loads(frame)
-            for message in decoded if isinstance(decoded, list) else [decoded]:
-                if message["type"] != "alert":
-                    continue
-                got += 1
-                if got == 1:
-                    first = time.perf_counter()
-                lags.append(now_ms - message["data"]["created_ms"])
-        last = time.perf_counter()
-        return got, first, last, lags
 
-    results = await asyncio.gather(*(one(ws) for ws in sockets))
-    for ws in sockets:
-        await ws.close()
-    return list(results)
+def _cpu_s() -> float:
+    times = os.times()
+    return times.user + times.system
 
 
 def _client_proc(url: str, n: int, expect: int, ready: Any, go: Any, out: Any) -> None:
-    results = asyncio.run(_clients(url, n, expect, ready, go))
+    started = _cpu_s()
+    results = uvloop.run(_clients(url, n, expect, ready, go))
     got = sum(r[0] for r in results)
     first = min(r[1] for r in results)
     last = max(r[2] for r in results)
     lags = [lag for r in results for lag in r[3]]
-    out.put((got, first, last, lags))
+    out.put((got, first, last, lags, _cpu_s() - started))
 
 
-def _run(
-    url: str, out_dir: Path, clients: int, procs: int, count: int, rate: float
-) -> tuple[int, float, list[float]]:
+def _process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Phase:
+    got: int
+    elapsed_s: float
+    lags: list[float]
+    clients_cpu_s: float
+
+
+def _run(url: str, out_dir: Path, clients: int, procs: int, count: int, rate: float) -> Phase:
     ctx = multiprocessing.get_context("fork")
     queue: Any = ctx.Queue()
     per = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
@@ -133,7 +205,7 @@ def _run(
     got = sum(p[0] for p in parts)
     elapsed = max(p[2] for p in parts) - min(p[1] for p in parts)
     lags = [lag for p in parts for lag in p[3]]
-    return got, elapsed, lags
+    return Phase(got, elapsed, lags, sum(p[4] for p in parts))
 
 
 def main() -> None:
@@ -183,24 +255,34 @@ def main() -> None:
         url = f"ws://127.0.0.1:{port}/ws/alerts?api_key={key}"
         if args.batch:
             url += "&batch=1"
-        got, elapsed, _ = _run(url, out, args.clients, args.procs, args.burst, 0)
+        print(f"load average before: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
+        cpu = _process_cpu_s(server.pid)
+        phase = _run(url, out, args.clients, args.procs, args.burst, 0)
         print(
-            f"throughput: {got:,} messages to {args.clients} WebSocket clients in {elapsed:.2f} s"
-            f" = {got / elapsed:,.0f} msg/s (one API process)"
+            f"throughput: {phase.got:,} messages to {args.clients} WebSocket clients in"
+            f" {phase.elapsed_s:.2f} s = {phase.got / phase.elapsed_s:,.0f} msg/s"
+            f" (one API process; CPU: server {_process_cpu_s(server.pid) - cpu:.1f} s,"
+            f" clients {phase.clients_cpu_s:.1f} s)"
         )
+        print(f"load average: {os.getloadavg()[0]:.1f}")
         count = int(args.rate * args.seconds)
-        got, elapsed, lags = _run(url, out, args.clients, args.procs, count, args.rate)
-        lags.sort()
+        cpu = _process_cpu_s(server.pid)
+        phase = _run(url, out, args.clients, args.procs, count, args.rate)
+        lags = sorted(phase.lags)
         p50 = statistics.median(lags)
         p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
         print(
-            f"latency at {args.rate:,.0f} alerts/s to {args.clients} clients ({got:,} receipts):"
-            f" p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {lags[-1]:.1f} ms"
-            " (flow's output file write -> client receipt)"
+            f"latency at {args.rate:,.0f} alerts/s to {args.clients} clients ({phase.got:,}"
+            f" receipts): p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {lags[-1]:.1f} ms"
+            " (flow's output file write -> client receipt; CPU over"
+            f" {args.seconds:g} s: server {_process_cpu_s(server.pid) - cpu:.1f} s,"
+            f" clients {phase.clients_cpu_s:.1f} s)"
         )
+        print(f"load average after: {os.getloadavg()[0]:.1f}")
     finally:
         server.terminate()
         server.wait(timeout=30)
+        shutil.rmtree(out, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from connectors.background import BackgroundThread
 
 log = logging.getLogger(__name__)
 
@@ -80,12 +81,13 @@ class KafkaRuleSink:
         self._send(name, None)
 
 
-class RuleTopicFollower:
+class RuleTopicFollower(BackgroundThread):
     """A thread mirroring the rules topic into ``directory`` (from the topic's beginning)."""
 
     def __init__(
         self, client_settings: Mapping[str, Any], topic: str, directory: str | Path
     ) -> None:
+        super().__init__("rules-follower")
         self._settings = {
             **client_settings,
             "group.id": f"scorpius-rules-{uuid.uuid4().hex[:12]}",
@@ -94,15 +96,6 @@ class RuleTopicFollower:
         }
         self.topic = topic
         self.folder = FolderSink(directory)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="rules-follower", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
         name = (key or b"").decode("utf-8", "replace")
@@ -128,7 +121,7 @@ class RuleTopicFollower:
         consumer = Consumer(self._settings)
         consumer.subscribe([self.topic])
         try:
-            while not self._stop.is_set():
+            while not self._stopping.is_set():
                 msg = consumer.poll(0.2)
                 if msg is None:
                     continue

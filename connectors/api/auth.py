@@ -22,7 +22,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
 from connectors.alerts.ratelimit import TokenBucket
-from connectors.api.store import ApiKey, Setting, Store
+from connectors.api.store import ApiKey, Setting, Store, row_view
 
 ROLES = ("viewer", "analyst", "admin")
 _JWT_ALGORITHM = "HS256"
@@ -74,15 +74,9 @@ class NewKey:
 
 def key_view(row: ApiKey) -> dict[str, Any]:
     """A key as the API shows it (never its hash)."""
-    return {
-        "key_id": row.key_id,
-        "name": row.name,
-        "role": row.role,
-        "rate_per_s": row.rate_per_s,
-        "burst": row.burst,
-        "created_at": row.created_at.isoformat(),
-        "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
-    }
+    return row_view(
+        row, "key_id", "name", "role", "rate_per_s", "burst", "created_at", "revoked_at"
+    )
 
 
 class KeyRing:

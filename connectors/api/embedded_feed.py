@@ -9,14 +9,13 @@ counted on ``scorpius_api_feed_errors_total``, never passed on.
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from connectors.api import metrics
+from connectors.api.feed import Publish, decode_record
+from connectors.background import BackgroundThread
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +28,6 @@ FILES = {
 # On start, only the tail of an existing file is read (it fills the resume history).
 _START_TAIL_BYTES = 4 << 20
 _MAX_READ = 8 << 20
-
-Publish = Callable[[str, list[dict[str, Any]]], None]
 
 
 class _Tail:
@@ -65,15 +62,9 @@ class _Tail:
         for line in lines:
             if not line.strip():
                 continue
-            try:
-                record = json.loads(line)
-            except ValueError:
-                metrics.FEED_ERRORS.labels("embedded").inc()
-                continue
-            if isinstance(record, dict):
+            record = decode_record(line, "embedded")
+            if record is not None:
                 records.append(record)
-            else:
-                metrics.FEED_ERRORS.labels("embedded").inc()
         return records
 
     def _skip_to_line_start(self) -> None:
@@ -84,7 +75,7 @@ class _Tail:
         self.offset += len(rest)
 
 
-class EmbeddedFeed:
+class EmbeddedFeed(BackgroundThread):
     """A thread polling the output folder every ``poll_s``."""
 
     name = "embedded"
@@ -96,24 +87,16 @@ class EmbeddedFeed:
         poll_s: float = 0.01,
         on_state: Callable[[bool], None] | None = None,
     ) -> None:
+        super().__init__("api-embedded-feed", join_timeout_s=5)
         self._tails = [_Tail(Path(out_dir) / name, stream) for name, stream in FILES.items()]
         self._publish = publish
         self._poll_s = poll_s
         self._on_state = on_state
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="api-embedded-feed", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
 
     def _run(self) -> None:
         if self._on_state:
             self._on_state(True)
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             moved = False
             for tail in self._tails:
                 try:
@@ -125,4 +108,4 @@ class EmbeddedFeed:
                     moved = True
                     self._publish(tail.stream, records)
             if not moved:
-                self._stop.wait(self._poll_s)
+                self._stopping.wait(self._poll_s)

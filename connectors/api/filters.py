@@ -63,6 +63,11 @@ class StreamFilter:
     tags: frozenset[str] = frozenset()
     shown: dict[str, Any] = field(default_factory=dict, compare=False)
 
+    @property
+    def everything(self) -> bool:
+        """No constraint: every message matches."""
+        return self == _NO_FILTER
+
     def matches(self, f: Facets) -> bool:
         return (
             (not self.chains or f.chain in self.chains)
@@ -76,6 +81,9 @@ class StreamFilter:
             and (not self.rule_ids or f.rule_id in self.rule_ids)
             and (not self.tags or not self.tags.isdisjoint(f.tags))
         )
+
+
+_NO_FILTER = StreamFilter()
 
 
 def _strings(name: str, values: Any) -> list[str]:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.api.rulebook import run_rules
-from connectors.api.store import Job, Store
+from connectors.api.store import Job, Store, row_view
 from connectors.archive_query import Filters, files_to_read, iter_rows
 from connectors.archive_tables import tx_from_row
 from operators.enrich import enrich
@@ -25,17 +25,9 @@ log = logging.getLogger(__name__)
 
 
 def job_view(row: Job) -> dict[str, Any]:
-    return {
-        "job_id": row.job_id,
-        "kind": row.kind,
-        "status": row.status,
-        "progress": round(row.progress, 4),
-        "params": row.params,
-        "result": row.result,
-        "error": row.error,
-        "created_at": row.created_at.isoformat(),
-        "updated_at": row.updated_at.isoformat(),
-    }
+    columns = ("job_id", "kind", "status", "progress", "params", "result", "error")
+    view = row_view(row, *columns, "created_at", "updated_at")
+    return {**view, "progress": round(row.progress, 4)}
 
 
 class Backtests:

@@ -8,7 +8,6 @@ is counted on ``scorpius_api_feed_errors_total``.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import uuid
@@ -18,13 +17,13 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError
 
 from connectors.api import metrics
+from connectors.api.feed import Publish, decode_record
+from connectors.background import BackgroundThread
 
 log = logging.getLogger(__name__)
 
-Publish = Callable[[str, list[dict[str, Any]]], None]
 
-
-class KafkaFeed:
+class KafkaFeed(BackgroundThread):
     name = "kafka"
 
     def __init__(
@@ -36,6 +35,7 @@ class KafkaFeed:
         start_at: str = "latest",
     ) -> None:
         """``topics``: Kafka topic → stream (alerts, transactions, detections, dead_letters)."""
+        super().__init__("api-kafka-feed")
         self._settings = {
             **client_settings,
             "group.id": f"scorpius-api-{uuid.uuid4().hex[:12]}",
@@ -46,16 +46,7 @@ class KafkaFeed:
         self._topics = dict(topics)
         self._publish = publish
         self._on_state = on_state
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="api-kafka-feed", daemon=True)
         self.assigned = threading.Event()
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
 
     def _state(self, ok: bool) -> None:
         if self._on_state:
@@ -70,7 +61,7 @@ class KafkaFeed:
 
         consumer.subscribe(list(self._topics), on_assign=on_assign)
         try:
-            while not self._stop.is_set():
+            while not self._stopping.is_set():
                 messages = consumer.consume(num_messages=1000, timeout=0.05)
                 batches: dict[str, list[dict[str, Any]]] = {}
                 for msg in messages:
@@ -81,15 +72,12 @@ class KafkaFeed:
                             self._state(not error.fatal())
                         continue
                     stream = self._topics.get(msg.topic() or "")
-                    try:
-                        record = json.loads(msg.value() or b"")
-                    except ValueError:
+                    if stream is None:
                         metrics.FEED_ERRORS.labels("kafka").inc()
                         continue
-                    if stream is None or not isinstance(record, dict):
-                        metrics.FEED_ERRORS.labels("kafka").inc()
-                        continue
-                    batches.setdefault(stream, []).append(record)
+                    record = decode_record(msg.value() or b"", "kafka")
+                    if record is not None:
+                        batches.setdefault(stream, []).append(record)
                 for stream, records in batches.items():
                     self._publish(stream, records)
         finally:

@@ -114,13 +114,16 @@ def build_router() -> APIRouter:
             try:
                 while True:
                     await client.wakeup.wait()
-                    frames = client.take()
-                    if batch and frames:
-                        await ws.send_text("[" + ",".join(frames) + "]")
+                    if batch:
+                        batched, count = client.take_batch()
+                        if batched is not None:
+                            await ws.send_text(batched)
+                        sent.inc(count)
                     else:
+                        frames = client.take()
                         for frame in frames:
                             await ws.send_text(frame)
-                    sent.inc(len(frames))
+                        sent.inc(len(frames))
                     if client.gone:
                         return
                     if client.closed is not None:
@@ -166,7 +169,7 @@ def build_router() -> APIRouter:
             try:
                 if not isinstance(filters, dict):
                     raise FilterError("invalid_filter", "filters must be an object")
-                client.filter = parse_filters(client.stream, filters)
+                context(ws).hub.refilter(client, parse_filters(client.stream, filters))
             except FilterError as exc:
                 await ws.send_json({"type": "error", "error": exc.code, "detail": exc.detail})
                 continue

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,9 +17,11 @@ from connectors.api.auth import Principal, key_view
 from connectors.api.errors import BadRequest
 from connectors.api.filters import FilterError, parse_filters
 from connectors.api.rulebook import timed_run
-from connectors.api.store import Setting, Subscription
+from connectors.api.store import Setting, Subscription, row_view
 from connectors.archive_query import Filters, query
 from operators.alert_router import RoutesError, parse_routes
+
+T = TypeVar("T")
 
 _TABLE_PARAMS = {
     "alerts": {"start", "end", "chain", "limit", "cursor"},
@@ -121,6 +124,15 @@ def _table_query(request: Request, table: str) -> tuple[Filters, int, str | None
     return filters, limit, params.get("cursor")
 
 
+async def _found(what: str, call: Callable[..., T | None], *args: Any) -> T:
+    """``call(*args)`` off the event loop; a 404 naming ``what`` when it found nothing (None or
+    False)."""
+    found = await run_in_threadpool(call, *args)
+    if found is None or found is False:
+        raise BadRequest("not_found", f"no such {what}", 404)
+    return found
+
+
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
 
@@ -166,8 +178,7 @@ def build_router() -> APIRouter:
 
     @router.delete("/keys/{key_id}", tags=["keys"], status_code=204)
     async def revoke_key(request: Request, key_id: str, _: Principal = Depends(admin)) -> Response:
-        if not await run_in_threadpool(context(request).keys.revoke, key_id[:64]):
-            raise BadRequest("not_found", "no such key", 404)
+        await _found("key", context(request).keys.revoke, key_id[:64])
         return Response(status_code=204)
 
     # --- Time Machine ------------------------------------------------------------------------
@@ -202,12 +213,8 @@ def build_router() -> APIRouter:
     async def tx(request: Request, tx_hash: str, _: Principal = Depends(viewer)) -> dict[str, Any]:
         if not (tx_hash.startswith("0x") and len(tx_hash) == 66):
             raise BadRequest("invalid", "a tx hash is 0x and 64 hex digits", 422)
-        found = await run_in_threadpool(
-            analytics.transaction, context(request).settings.archive_url, tx_hash.lower()
-        )
-        if found is None:
-            raise BadRequest("not_found", "no archived transaction with this hash", 404)
-        return found
+        archive = context(request).settings.archive_url
+        return await _found("archived transaction", analytics.transaction, archive, tx_hash.lower())
 
     @router.get("/blocks/{chain_id}/{number}/mev", tags=["time machine"])
     async def block_mev(
@@ -249,10 +256,7 @@ def build_router() -> APIRouter:
     async def get_rule(
         request: Request, name: str, _: Principal = Depends(viewer)
     ) -> dict[str, Any]:
-        found = await run_in_threadpool(context(request).rules.get, name[:64])
-        if found is None:
-            raise BadRequest("not_found", "no such rule", 404)
-        return found
+        return await _found("rule", context(request).rules.get, name[:64])
 
     @router.put("/rules/{name}", tags=["rules"])
     async def put_rule(
@@ -263,12 +267,10 @@ def build_router() -> APIRouter:
         )
 
     async def _toggle(request: Request, name: str, enabled: bool, who: Principal) -> dict[str, Any]:
-        found = await run_in_threadpool(
-            context(request).rules.set_enabled, name[:64], enabled, who.key_id
+        rules = context(request).rules
+        return await _found(
+            "rule published through the API", rules.set_enabled, name[:64], enabled, who.key_id
         )
-        if found is None:
-            raise BadRequest("not_found", "no such rule published through the API", 404)
-        return found
 
     @router.post("/rules/{name}/enable", tags=["rules"])
     async def enable_rule(
@@ -284,8 +286,7 @@ def build_router() -> APIRouter:
 
     @router.delete("/rules/{name}", tags=["rules"], status_code=204)
     async def delete_rule(request: Request, name: str, _: Principal = Depends(admin)) -> Response:
-        if not await run_in_threadpool(context(request).rules.delete, name[:64]):
-            raise BadRequest("not_found", "no such rule", 404)
+        await _found("rule", context(request).rules.delete, name[:64])
         return Response(status_code=204)
 
     def _rules_of(request: Request, body: RuleTestBody) -> dict[str, tuple[str, str]]:
@@ -336,10 +337,7 @@ def build_router() -> APIRouter:
     async def get_backtest(
         request: Request, job_id: str, _: Principal = Depends(analyst)
     ) -> dict[str, Any]:
-        found = await run_in_threadpool(context(request).backtests.get, job_id[:64])
-        if found is None:
-            raise BadRequest("not_found", "no such job", 404)
-        return found
+        return await _found("job", context(request).backtests.get, job_id[:64])
 
     # --- alert routes and subscriptions --------------------------------------------------------
 
@@ -373,13 +371,7 @@ def build_router() -> APIRouter:
         return {"routes": body.routes}
 
     def _subscription_view(row: Subscription) -> dict[str, Any]:
-        return {
-            "id": row.id,
-            "name": row.name,
-            "stream": row.stream,
-            "filters": row.filters,
-            "created_at": row.created_at.isoformat(),
-        }
+        return row_view(row, "id", "name", "stream", "filters", "created_at")
 
     @router.get("/subscriptions", tags=["alerts"])
     async def list_subscriptions(
@@ -432,8 +424,7 @@ def build_router() -> APIRouter:
                 session.delete(row)
                 return True
 
-        if not await run_in_threadpool(delete):
-            raise BadRequest("not_found", "no such subscription", 404)
+        await _found("subscription", delete)
         return Response(status_code=204)
 
     return router

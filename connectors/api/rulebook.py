@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import select
 
-from connectors.api.store import RuleSet, Store
+from connectors.api.store import RuleSet, Store, row_view
 from connectors.rule_sets import SUFFIX, FolderSink
 from operators.records import EnrichedTx, RuleMatch, to_builtins
 from operators.rules import RuleEngine
@@ -40,17 +40,8 @@ class RuleSink(Protocol):
 
 
 def rule_view(row: RuleSet, with_source: bool = False) -> dict[str, Any]:
-    view: dict[str, Any] = {
-        "name": row.name,
-        "format": row.format,
-        "enabled": row.enabled,
-        "sha256": row.sha256,
-        "updated_at": row.updated_at.isoformat(),
-        "updated_by": row.updated_by,
-    }
-    if with_source:
-        view["source"] = row.source
-    return view
+    columns = ("name", "format", "enabled", "sha256", "updated_at", "updated_by")
+    return row_view(row, *columns, *(("source",) if with_source else ()))
 
 
 def validate(fmt: str, source: str, others: Iterable[Path] = ()) -> None:

@@ -11,7 +11,6 @@ feed.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping
@@ -20,6 +19,8 @@ from typing import Any
 
 from connectors.api import metrics
 from connectors.api.filters import Facets, StreamFilter, facets
+from operators.metrics import reason_class
+from operators.records import encode_json
 
 STREAMS = ("alerts", "transactions", "detections", "status")
 # The message type of each stream's records, and the field holding a record's natural key.
@@ -30,11 +31,16 @@ MESSAGE_TYPE = {
     "status": "status",
 }
 _SKIP_WINDOW_S = 60.0
+# Publishing rounds are at least this far apart (the first after a pause goes at once): at 1,000
+# messages/s to 100 batched clients, 50 frames/s each instead of one per feed read.
+TICK_S = 0.02
+RATE_WINDOW_S = 10.0
+_MAX_REASONS = 100  # distinct dead-letter reasons counted; the rest as "other"
 
 
 def encode_frame(message: Mapping[str, Any]) -> str:
     """One stream message as compact JSON (its ``type`` first: the SSE twin reads it there)."""
-    return json.dumps(message, separators=(",", ":"))
+    return encode_json(message).decode()
 
 
 def record_key(stream: str, record: Mapping[str, Any]) -> str:
@@ -63,15 +69,33 @@ class Message:
     frame: str
 
 
+class Chunk:
+    """The messages of one published slice that one filter lets through. Every client with that
+    filter queues the same chunk, so a batched frame is joined once and sent to all of them."""
+
+    __slots__ = ("_batch", "frames", "last_cursor")
+
+    def __init__(self, frames: list[str], last_cursor: int) -> None:
+        self.frames = frames
+        self.last_cursor = last_cursor
+        self._batch: str | None = None
+
+    def batch(self) -> str:
+        if self._batch is None:
+            self._batch = "[" + ",".join(self.frames) + "]"
+        return self._batch
+
+
 @dataclass(eq=False)
 class Client:
-    """One open stream connection."""
+    """One open stream connection: a bounded queue of chunks, counted in messages."""
 
     stream: str
     filter: StreamFilter
     capacity: int
     max_skips: int
-    queue: deque[str] = field(default_factory=deque)
+    queue: deque[Chunk] = field(default_factory=deque)
+    queued: int = 0  # messages in ``queue``
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     missed: int = 0
     skips: deque[float] = field(default_factory=deque)
@@ -79,20 +103,28 @@ class Client:
     gone: bool = False  # the connection ended on the client's side
     last_cursor: int = 0
 
-    def offer(self, message: Message) -> None:
+    def offer(self, chunk: Chunk) -> None:
         if self.closed is not None:
             return
-        if len(self.queue) >= self.capacity:
+        size = len(chunk.frames)
+        if self.queued + size > self.capacity:
             self._skip()
             if self.closed is not None:
                 return
-        self.queue.append(message.frame)
-        self.last_cursor = message.cursor
+            if size > self.capacity:  # a backlog larger than the queue: its newest part only
+                self.missed += size - self.capacity
+                metrics.DROPPED.labels(self.stream).inc(size - self.capacity)
+                chunk = Chunk(chunk.frames[-self.capacity :], chunk.last_cursor)
+                size = self.capacity
+        self.queue.append(chunk)
+        self.queued += size
+        self.last_cursor = chunk.last_cursor
         self.wakeup.set()
 
     def _skip(self) -> None:
-        dropped = len(self.queue)
+        dropped = self.queued
         self.queue.clear()
+        self.queued = 0
         self.missed += dropped
         metrics.DROPPED.labels(self.stream).inc(dropped)
         now = time.monotonic()
@@ -103,36 +135,102 @@ class Client:
             self.closed = "too slow: the queue overflowed too often"
         self.wakeup.set()
 
-    def take(self) -> list[str]:
-        """What to send now: a ``missed`` notice first when messages were skipped."""
-        frames: list[str] = []
-        if self.missed:
-            frames.append(
-                encode_frame({"type": "missed", "count": self.missed, "cursor": self.last_cursor})
-            )
-            self.missed = 0
-        frames.extend(self.queue)
+    def _missed_frame(self) -> list[str]:
+        if not self.missed:
+            return []
+        frame = encode_frame({"type": "missed", "count": self.missed, "cursor": self.last_cursor})
+        self.missed = 0
+        return [frame]
+
+    def _drain(self) -> list[Chunk]:
+        chunks = list(self.queue)
         self.queue.clear()
+        self.queued = 0
         self.wakeup.clear()
+        return chunks
+
+    def take(self) -> list[str]:
+        """What to send now, one message per frame: a ``missed`` notice first when messages were
+        skipped."""
+        frames = self._missed_frame()
+        for chunk in self._drain():
+            frames.extend(chunk.frames)
         return frames
+
+    def take_batch(self) -> tuple[str | None, int]:
+        """What to send now as one frame (a JSON array), and how many messages it holds. A
+        client that keeps up has one chunk queued: its shared frame goes out as it is."""
+        notice = self._missed_frame()
+        chunks = self._drain()
+        count = sum(len(c.frames) for c in chunks)
+        if not notice and len(chunks) == 1:
+            return chunks[0].batch(), count
+        frames = notice + [frame for c in chunks for frame in c.frames]
+        if not frames:
+            return None, 0
+        return "[" + ",".join(frames) + "]", count
+
+
+def _chunk(stream_filter: StreamFilter, messages: list[Message]) -> Chunk | None:
+    if stream_filter.everything:
+        matched = messages
+    else:
+        matched = [m for m in messages if stream_filter.matches(m.facets)]
+    if not matched:
+        return None
+    return Chunk([m.frame for m in matched], matched[-1].cursor)
+
+
+class _Rate:
+    """Counts per second over the last ``RATE_WINDOW_S`` seconds."""
+
+    def __init__(self) -> None:
+        self._seconds: deque[tuple[float, int]] = deque()
+
+    def add(self, count: int) -> None:
+        second = float(int(time.time()))
+        if self._seconds and self._seconds[-1][0] == second:
+            self._seconds[-1] = (second, self._seconds[-1][1] + count)
+            return
+        self._seconds.append((second, count))
+        while self._seconds and self._seconds[0][0] < second - RATE_WINDOW_S:
+            self._seconds.popleft()
+
+    def per_s(self, now: float) -> float:
+        recent = sum(n for second, n in self._seconds if second >= now - RATE_WINDOW_S)
+        return round(recent / RATE_WINDOW_S, 2)
 
 
 @dataclass
 class _Stream:
     history: deque[Message]
-    clients: set[Client] = field(default_factory=set)
+    # Clients grouped by filter: each group's matches are found once per published slice.
+    groups: dict[StreamFilter, set[Client]] = field(default_factory=dict)
     cursor: int = 0
     total: int = 0
     newest_event_ms: int | None = None
-    recent: deque[tuple[float, int]] = field(default_factory=deque)  # (second, count) for rates
+    rate: _Rate = field(default_factory=_Rate)
+
+    @property
+    def client_count(self) -> int:
+        return sum(len(g) for g in self.groups.values())
 
 
 class Hub:
-    def __init__(self, history: int = 10_000, client_queue: int = 1000, max_skips: int = 3) -> None:
+    def __init__(
+        self,
+        history: int = 10_000,
+        client_queue: int = 1000,
+        max_skips: int = 3,
+        tick_s: float = TICK_S,
+    ) -> None:
         self._streams = {name: _Stream(deque(maxlen=history)) for name in STREAMS}
         self.client_queue = client_queue
         self.max_skips = max_skips
-        self.dead_letters: Counter[str] = Counter()
+        self.tick_s = tick_s
+        self.dead_letters: Counter[str] = Counter()  # by stage
+        self.dead_reasons: Counter[str] = Counter()  # by reason's class (operators/metrics.py)
+        self._dead_rate = _Rate()
         self.feed_name = "none"
         self.feed_ok = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -146,36 +244,44 @@ class Hub:
     # --- publishing ------------------------------------------------------------------------
 
     def publish(self, stream: str, records: Iterable[Mapping[str, Any]]) -> None:
+        """Encodes each record once, keeps it for resume, and queues what each filter group lets
+        through as one chunk shared by the group's clients."""
         s = self._streams[stream]
         kind = MESSAGE_TYPE[stream]
-        count = 0
+        messages: list[Message] = []
         for record in records:
             s.cursor += 1
             key = record_key(stream, record)
             frame = encode_frame({"type": kind, "cursor": s.cursor, "key": key, "data": record})
             message = Message(s.cursor, key, facets(stream, record), frame)
             s.history.append(message)
-            count += 1
+            messages.append(message)
             event_ms = _event_ms(stream, record)
             if event_ms is not None:
                 s.newest_event_ms = event_ms
-            for client in s.clients:
-                if client.filter.matches(message.facets):
-                    client.offer(message)
-        if count:
-            s.total += count
-            second = float(int(time.time()))
-            if s.recent and s.recent[-1][0] == second:
-                s.recent[-1] = (second, s.recent[-1][1] + count)
-            else:
-                s.recent.append((second, count))
-                while s.recent and s.recent[0][0] < second - 10:
-                    s.recent.popleft()
-            metrics.PUBLISHED.labels(stream).inc(count)
+        if not messages:
+            return
+        for stream_filter, clients in s.groups.items():
+            chunk = _chunk(stream_filter, messages)
+            if chunk is not None:
+                for client in clients:
+                    client.offer(chunk)
+        count = len(messages)
+        s.total += count
+        s.rate.add(count)
+        metrics.PUBLISHED.labels(stream).inc(count)
 
     def publish_dead_letters(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Dead letters are counted (by stage and by reason), not streamed."""
+        count = 0
         for record in records:
-            self.dead_letters[str(record.get("stage", "?"))] += 1
+            count += 1
+            self.dead_letters[str(record.get("stage", "?"))[:64]] += 1
+            reason = reason_class(str(record.get("reason", "")))
+            if reason not in self.dead_reasons and len(self.dead_reasons) >= _MAX_REASONS:
+                reason = "other"
+            self.dead_reasons[reason] += 1
+        self._dead_rate.add(count)
 
     def publish_threadsafe(self, stream: str, records: list[dict[str, Any]]) -> None:
         """From a feed's thread: queue a batch for the event loop's pump."""
@@ -186,20 +292,31 @@ class Hub:
         loop.call_soon_threadsafe(self._intake_ready.set)
 
     async def run_pump(self) -> None:
-        """Publishes queued batches in slices, yielding between them: clients drain their queues
-        between slices, so a burst from the feed larger than a client's queue is no overflow."""
+        """Publishes what the feeds handed over, in rounds at least ``tick_s`` apart: what arrives
+        meanwhile goes out together, as one chunk per filter group and so one frame per batched
+        client (a frame costs the server a send and the client a wake-up, whatever its size).
+        Large rounds go in slices, yielding between them: clients drain their queues between
+        slices, so a burst from the feed larger than a client's queue is no overflow."""
+        loop = asyncio.get_running_loop()
         step = max(1, self.client_queue // 4)
         while True:
             await self._intake_ready.wait()
             self._intake_ready.clear()
+            started = loop.time()
+            pending: dict[str, list[dict[str, Any]]] = {}
             while self._intake:
                 stream, records = self._intake.popleft()
                 if stream == "dead_letters":
                     self.publish_dead_letters(records)
-                    continue
+                else:
+                    pending.setdefault(stream, []).extend(records)
+            for stream, records in pending.items():
                 for start in range(0, len(records), step):
                     self.publish(stream, records[start : start + step])
                     await asyncio.sleep(0)
+            rest = self.tick_s - (loop.time() - started)
+            if rest > 0:
+                await asyncio.sleep(rest)
 
     def set_feed_state(self, ok: bool) -> None:
         self.feed_ok = ok
@@ -220,12 +337,19 @@ class Hub:
             if backlog is None:
                 lost = -1
             else:
-                for message in backlog:
-                    if stream_filter.matches(message.facets):
-                        client.offer(message)
-        s.clients.add(client)
+                chunk = _chunk(stream_filter, backlog)
+                if chunk is not None:
+                    client.offer(chunk)
+        s.groups.setdefault(stream_filter, set()).add(client)
         metrics.OPEN_STREAMS.labels(stream).inc()
         return client, lost
+
+    def refilter(self, client: Client, stream_filter: StreamFilter) -> None:
+        """The client's new filter applies from the next published message on."""
+        s = self._streams[client.stream]
+        self._leave(s, client)
+        client.filter = stream_filter
+        s.groups.setdefault(stream_filter, set()).add(client)
 
     @staticmethod
     def _after(s: _Stream, since: int | None, last_key: str | None) -> list[Message] | None:
@@ -242,17 +366,25 @@ class Hub:
         return None
 
     def close(self, client: Client) -> None:
-        s = self._streams[client.stream]
-        if client in s.clients:
-            s.clients.discard(client)
+        if self._leave(self._streams[client.stream], client):
             metrics.OPEN_STREAMS.labels(client.stream).dec()
+
+    @staticmethod
+    def _leave(s: _Stream, client: Client) -> bool:
+        group = s.groups.get(client.filter)
+        if group is None or client not in group:
+            return False
+        group.discard(client)
+        if not group:
+            del s.groups[client.filter]
+        return True
 
     def cursor(self, stream: str) -> int:
         return self._streams[stream].cursor
 
     @property
     def client_count(self) -> int:
-        return sum(len(s.clients) for s in self._streams.values())
+        return sum(s.client_count for s in self._streams.values())
 
     # --- status ----------------------------------------------------------------------------
 
@@ -263,20 +395,24 @@ class Hub:
         lag: dict[str, int] = {}
         for name in ("alerts", "transactions", "detections"):
             s = self._streams[name]
-            recent = sum(n for second, n in s.recent if second >= now - 10)
-            rates[name] = round(recent / 10.0, 2)
+            rates[name] = s.rate.per_s(now)
             totals[name] = s.total
             if s.newest_event_ms is not None:
                 lag[name] = max(0, int(now * 1000) - s.newest_event_ms)
         dead_total = sum(self.dead_letters.values())
         totals["dead_letters"] = dead_total
+        rates["dead_letters"] = self._dead_rate.per_s(now)
         return {
             "at_ms": int(now * 1000),
             "feed": self.feed_name,
             "rates": rates,
             "totals": totals,
             "lag_ms": lag,
-            "dead_letters": {"total": dead_total, "by_stage": dict(self.dead_letters)},
+            "dead_letters": {
+                "total": dead_total,
+                "by_stage": dict(self.dead_letters),
+                "by_reason": dict(self.dead_reasons),
+            },
             "sinks": {"feed": "ok" if self.feed_ok else "down"},
             "clients": self.client_count,
         }

@@ -68,6 +68,7 @@ def _flow_env(args: argparse.Namespace, out: str, rules_dir: str) -> dict[str, s
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from connectors.api.app import uvicorn_options
     from flows.wiring.api import build_app
 
     cfg = load_config(os.environ)
@@ -93,11 +94,8 @@ def serve(args: argparse.Namespace) -> int:
             app,
             host=args.host or cfg.api.host,
             port=args.port or cfg.api.port,
-            # Request lines carry query strings, and a stream URL may carry a key: the app logs
-            # method, path and status itself.
-            access_log=False,
-            ws_max_size=cfg.api.max_frame_bytes,
             log_level="info",
+            **uvicorn_options(cfg.api.max_frame_bytes, cfg.api.ws_deflate),
         )
     finally:
         if flow is not None and flow.poll() is None:

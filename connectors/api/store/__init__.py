@@ -6,6 +6,15 @@ is created and upgraded by the Alembic migrations in ``migrations/`` (``migrate`
 """
 
 from connectors.api.store.db import Store, migrate
-from connectors.api.store.models import ApiKey, Job, RuleSet, Setting, Subscription
+from connectors.api.store.models import ApiKey, Job, RuleSet, Setting, Subscription, row_view
 
-__all__ = ["ApiKey", "Job", "RuleSet", "Setting", "Store", "Subscription", "migrate"]
+__all__ = [
+    "ApiKey",
+    "Job",
+    "RuleSet",
+    "Setting",
+    "Store",
+    "Subscription",
+    "migrate",
+    "row_view",
+]

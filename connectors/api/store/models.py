@@ -13,6 +13,15 @@ class Base(DeclarativeBase):
     pass
 
 
+def row_view(row: Base, *columns: str) -> dict[str, Any]:
+    """The named columns of a row as JSON values (times as ISO 8601 strings)."""
+    view: dict[str, Any] = {}
+    for name in columns:
+        value = getattr(row, name)
+        view[name] = value.isoformat() if isinstance(value, datetime) else value
+    return view
+
+
 class ApiKey(Base):
     """A key: its public id (the ``sk_<id>_`` prefix) and the argon2 hash of the whole key."""
 

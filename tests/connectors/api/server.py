@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -10,8 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
+from websockets.asyncio.client import connect
 
+from connectors.api.app import uvicorn_options
 from connectors.api.context import ApiContext
 from flows.config import load_config
 from flows.wiring.api import build_app
@@ -52,10 +57,9 @@ def running_api(out: Path, env: Mapping[str, str] | None = None) -> Iterator[Run
             app,
             host="127.0.0.1",
             port=port,
-            access_log=False,
-            ws_max_size=cfg.api.max_frame_bytes,
             log_level="warning",
             lifespan="on",
+            **uvicorn_options(cfg.api.max_frame_bytes, cfg.api.ws_deflate),
         )
     )
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
@@ -71,6 +75,24 @@ def running_api(out: Path, env: Mapping[str, str] | None = None) -> Iterator[Run
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+async def upload_and_see_a_match(
+    ws: str, url: str, key: str, name: str, source: str, rule_id: str
+) -> float:
+    """PUT a rule through the API with a stream client waiting for its matches (``ws``, ``url``:
+    the API's WebSocket and HTTP bases); seconds until the first one arrived (at most 5)."""
+    async with connect(f"{ws}/ws/alerts?api_key={key}&rule_id={rule_id}") as alerts:
+        assert json.loads(await alerts.recv())["type"] == "hello"
+        async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": key}) as c:
+            answer = await c.put(f"/api/v1/rules/{name}", json={"source": source}, timeout=30)
+            assert answer.status_code == 200, answer.text
+            published = time.monotonic()
+        message = json.loads(await asyncio.wait_for(alerts.recv(), 5.0))
+        took = time.monotonic() - published
+        assert message["type"] == "alert"
+        assert message["data"]["origin"] == f"rule:{rule_id}"
+        return took
 
 
 def no_leak(text: str, *secrets: str) -> None:

@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.connectors.api.server import no_leak
+from tests.connectors.api.server import no_leak, upload_and_see_a_match
 from tests.services.ports import free_port, wait_for_port
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
@@ -95,17 +94,8 @@ async def _scenario(ws_url: str, url: str, key: str) -> None:
         assert cursors == sorted(cursors)
         assert {m["data"]["tx"]["hash"] for m in got} == {m["key"] for m in got}
 
-    async with connect(f"{ws_url}/ws/alerts?api_key={key}&rule_id=api-live-swap") as alerts:
-        assert json.loads(await alerts.recv())["type"] == "hello"
-        async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": key}) as c:
-            answer = await c.put("/api/v1/rules/live", json={"source": LIVE_RULE}, timeout=30)
-            assert answer.status_code == 200, answer.text
-            published = time.monotonic()
-        message = json.loads(await asyncio.wait_for(alerts.recv(), 5.0))
-        took = time.monotonic() - published
-        assert message["type"] == "alert"
-        assert message["data"]["origin"] == "rule:api-live-swap"
-        assert took <= 5.0
+    took = await upload_and_see_a_match(ws_url, url, key, "live", LIVE_RULE, "api-live-swap")
+    assert took <= 5.0
 
     async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": key}) as c:
         health = (await c.get("/health")).json()

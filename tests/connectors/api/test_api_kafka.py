@@ -7,6 +7,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +26,7 @@ from flows.wiring.kafka import ensure_topics
 from flows.wiring.rules import engine_for, rules_engine_factory
 from operators.enrich import enrich
 from operators.records import Alert, DeadLetter, encode_json
-from tests.connectors.api.server import RunningApi, running_api
+from tests.connectors.api.server import RunningApi, running_api, upload_and_see_a_match
 from tests.connectors.samples import make_tx
 from tests.services.kafka import unique_topic
 
@@ -171,3 +174,61 @@ def test_rule_sets_reach_a_worker_through_the_compacted_topic(
     following = dataclasses.replace(cfg.rules, follow_topic=True)
     assert rules_engine_factory(following, cfg.kafka).func is not engine_for  # type: ignore[attr-defined]
     assert rules_engine_factory(cfg.rules, cfg.kafka).func is engine_for  # type: ignore[attr-defined]
+
+
+FLOW_RULE = """
+rules:
+  - id: kafka-live-swap
+    severity: high
+    message: "live swap by {sender}"
+    when:
+      - kind == swap
+"""
+
+
+@pytest.mark.slow
+def test_a_rule_uploaded_through_the_api_matches_in_a_running_flow_within_5s(
+    kafka_api: RunningApi, topics_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Production path end to end: the flow (paced replay, following the rules topic, publishing
+    to Kafka) runs as its own process; the rule goes in through the API, its matches come back
+    through the flow's alerts topic and the API's consumer to a stream client."""
+    admin = kafka_api.key("admin")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCORPIUS_")}
+    env.update(
+        topics_env,
+        SCORPIUS_KAFKA_PUBLISH="true",
+        SCORPIUS_RULES_FOLLOW_TOPIC="true",
+        SCORPIUS_RULES_DIR=str(tmp_path / "worker-rules"),
+        SCORPIUS_RULES_CACHE_DIR="",
+        SCORPIUS_OUTPUT_DIR=str(tmp_path / "out"),
+        SCORPIUS_OUTPUT_CONSOLE="false",
+        SCORPIUS_SOURCE_REPLAY_RATE="150",
+    )
+    log = (tmp_path / "flow.log").open("w+")
+    flow = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "run", "--quiet"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+    async def scenario() -> float:
+        ws = kafka_api.ws
+        async with connect(f"{ws}/ws/transactions?api_key={admin}&batch=1") as txs:
+            assert json.loads(await txs.recv())["type"] == "hello"
+            # The flow is up and publishing when its enriched txs reach the API.
+            assert json.loads(await asyncio.wait_for(txs.recv(), 120))
+        return await upload_and_see_a_match(
+            ws, kafka_api.url, admin, "live", FLOW_RULE, "kafka-live-swap"
+        )
+
+    try:
+        took = asyncio.run(scenario())
+    finally:
+        flow.terminate()
+        flow.wait(timeout=30)
+        log.seek(0)
+        flow_log = log.read()
+    assert took <= 5.0, flow_log[-2000:]
+    assert (tmp_path / "worker-rules" / "live.yaml").read_text() == FLOW_RULE

@@ -315,3 +315,59 @@ def test_hostile_requests_get_clean_4xx_and_leak_nothing(
         assert set(answer.json()) == {"error", "detail"}
         no_leak(answer.text, admin)
     no_leak(caplog.text, admin)
+
+
+# Endpoints any key may call (every other one needs a role above viewer).
+_VIEWER_METHODS = {"GET"}
+_VIEWER_WRITES = {("POST", "/api/v1/token"), ("POST", "/api/v1/subscriptions")}
+_VIEWER_WRITES |= {("DELETE", "/api/v1/subscriptions/{sub_id}")}
+_ANALYST = {("POST", "/api/v1/rules/test"), ("POST", "/api/v1/backtests")}
+_ANALYST |= {("GET", "/api/v1/backtests/{job_id}")}
+_ADMIN_READS = {("GET", "/api/v1/keys")}
+
+
+def _routes(api: RunningApi) -> list[tuple[str, str]]:
+    paths = httpx.get(f"{api.url}/openapi.json").json()["paths"]
+    return [
+        (method.upper(), path)
+        for path, methods in paths.items()
+        for method in methods
+        if path.startswith("/api/")
+    ]
+
+
+def _concrete(path: str) -> str:
+    return (
+        path.replace("{chain_id}", "1")
+        .replace("{number}", "1")
+        .replace("{hash}", "0x" + "0" * 64)
+        .replace("{sub_id}", "1")
+        .replace("{key_id}", "nope")
+        .replace("{job_id}", "nope")
+        .replace("{name}", "nope")
+    )
+
+
+def test_every_endpoint_refuses_a_missing_key_and_a_too_low_role(api: RunningApi) -> None:
+    viewer, analyst = api.key("viewer"), api.key("analyst")
+    routes = _routes(api)
+    assert len(routes) >= 25  # every REST endpoint of docs/api.md
+    for method, path in routes:
+        with client(api) as c:
+            answer = c.request(method, _concrete(path), json={})
+            assert answer.status_code == 401, (method, path, answer.text)
+            assert answer.json()["error"] == "missing_credentials"
+        route = (method, path)
+        if method in _VIEWER_METHODS and route not in _ANALYST | _ADMIN_READS:
+            continue
+        if route in _VIEWER_WRITES:
+            continue
+        with client(api, viewer) as c:
+            answer = c.request(method, _concrete(path), json={})
+            assert answer.status_code == 403, (method, path, answer.text)
+            assert answer.json()["error"] == "forbidden"
+        if route in _ANALYST:
+            continue
+        with client(api, analyst) as c:  # admin only
+            answer = c.request(method, _concrete(path), json={})
+            assert answer.status_code == 403, (method, path, answer.text)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -31,7 +32,13 @@ SEVERITIES = ("info", "low", "medium", "high", "critical")
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
     out: Path = tmp_path_factory.mktemp("api-streams")
-    env = {"SCORPIUS_API_CLIENT_QUEUE": "100", "SCORPIUS_API_MAX_SKIPS": "1000"}
+    env = {
+        "SCORPIUS_API_CLIENT_QUEUE": "100",
+        "SCORPIUS_API_MAX_SKIPS": "1000",
+        # The fast clients run in this process beside the server: compressed, the slow-client
+        # test's 4 KB alerts (mostly padding) stay small enough for them to keep up.
+        "SCORPIUS_API_WS_DEFLATE": "true",
+    }
     with running_api(out, env) as served:
         yield served
 
@@ -390,3 +397,69 @@ def test_sse_twin_and_status_stream(live: RunningApi) -> None:
     state = asyncio.run(status())
     assert state["totals"]["alerts"] > 0 and state["sinks"]["feed"] == "ok"
     assert set(state) >= {"rates", "lag_ms", "dead_letters", "clients"}
+
+
+def test_stream_auth_failures_forged_expired_and_revoked(live: RunningApi) -> None:
+    key = live.key("viewer")
+    created = live.ctx.keys.create("to-revoke", "viewer", 1000.0, 1000)
+    token = httpx.post(f"{live.url}/api/v1/token", headers={"X-API-Key": key}).json()
+    claims = jwt.decode(token["access_token"], options={"verify_signature": False})
+    forged = jwt.encode(
+        {**claims, "role": "admin"}, "not-the-secret-but-long-enough-for-hs256!", algorithm="HS256"
+    )
+    expired = jwt.encode(
+        {**claims, "iat": int(time.time()) - 7200, "exp": int(time.time()) - 3600},
+        live.ctx.keys._secret(),
+        algorithm="HS256",
+    )
+    live.ctx.keys.revoke(created.row.key_id)
+
+    async def refused(query: str) -> tuple[str, int]:
+        async with connect(f"{live.ws}/ws/alerts?{query}") as ws:
+            message = json.loads(await ws.recv())
+            with pytest.raises(ConnectionClosed) as closed:
+                await ws.recv()
+            assert closed.value.rcvd is not None
+            no_leak(json.dumps(message), key, created.key, forged, expired)
+            return message["error"], closed.value.rcvd.code
+
+    async def scenario() -> None:
+        assert await refused(f"token={forged}") == ("invalid_credentials", 4401)
+        assert await refused(f"token={expired}") == ("token_expired", 4401)
+        assert await refused(f"api_key={created.key}") == ("key_revoked", 4401)
+        async with connect(f"{live.ws}/ws/alerts?token={token['access_token']}") as ws:
+            await hello(ws)
+
+    asyncio.run(scenario())
+    with httpx.Client(base_url=live.url, timeout=10) as c:
+        answer = c.get("/sse/alerts", params={"token": expired})
+        assert answer.status_code == 401 and answer.json()["error"] == "token_expired"
+
+
+def test_status_stream_counts_dead_letters_by_stage_and_reason(live: RunningApi) -> None:
+    key = live.key("viewer")
+    letters = [
+        {"stage": "normalize", "reason": "bad signature: 0xab", "payload": "x"},
+        {"stage": "normalize", "reason": "bad signature: 0xcd", "payload": "y"},
+        {"stage": "rules", "reason": "rule load error: swaps.yaml line 3", "payload": "z"},
+    ]
+    live.append("dead_letters.jsonl", [json.dumps(letter) for letter in letters])
+
+    async def status() -> dict[str, Any]:
+        async with connect(f"{live.ws}/ws/status?api_key={key}") as ws:
+            await hello(ws)
+            deadline = time.monotonic() + 10
+            while True:
+                message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                dead = message["data"]["dead_letters"]
+                if dead["total"] >= 3 or time.monotonic() > deadline:
+                    return message["data"]
+
+    state = asyncio.run(status())
+    assert state["dead_letters"] == {
+        "total": 3,
+        "by_stage": {"normalize": 2, "rules": 1},
+        "by_reason": {"bad signature": 2, "rule load error": 1},
+    }
+    assert state["totals"]["dead_letters"] == 3
+    assert state["rates"]["dead_letters"] > 0
