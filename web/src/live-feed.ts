@@ -20,8 +20,7 @@ export interface LiveRow extends EnrichedTx {
 export type FeedCommand =
   | { op: "open"; filters: Filters; key: string | null }
   | { op: "address"; address: string }
-  | { op: "paused"; paused: boolean }
-  | { op: "close" };
+  | { op: "paused"; paused: boolean };
 
 export interface FeedUpdate {
   /** New rows, newest first (at most MAX_PER_FLUSH). */

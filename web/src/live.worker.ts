@@ -81,12 +81,9 @@ onmessage = (event: MessageEvent<FeedCommand>) => {
   const command = event.data;
   if (command.op === "open") open(command);
   else if (command.op === "address") address = command.address.trim().toLowerCase();
-  else if (command.op === "paused") paused = command.paused;
-  else {
-    stream?.close();
-    stream = null;
-  }
+  else paused = command.paused;
 };
 
-// Rates decay when nothing arrives; an idle stream still shows its state.
+// Rates decay when nothing arrives; an idle stream still shows its state. (The page ends the
+// worker, and with it the socket, by terminating it.)
 setInterval(() => post([]), 1000);
