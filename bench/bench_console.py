@@ -7,14 +7,20 @@ script appends the bundled sample's transactions to it (normalized and enriched 
 operators, each with a fresh hash and the current time) at ``--rate`` per second, as the flow
 would. Debian's chromium (headless, through Playwright) has the Live page open, signed in with a
 viewer key, and counts animation frames (``requestAnimationFrame``) and long tasks (the
-``longtask`` PerformanceObserver: main-thread tasks over 50 ms) over ``--seconds`` after a warm-up.
-Prints one line of figures; the rows kept on screen must stay bounded (``MAX_ROWS`` = 200).
+``longtask`` PerformanceObserver: main-thread tasks over 50 ms) over ``--seconds`` after a warm-up,
+and the CPU time of the page's main thread and of its renderer process (Chrome's ``ThreadTime``
+and ``ProcessTime`` metrics; the renderer's includes the Live page's worker, which owns the
+socket). Frames and long tasks are wall-clock figures: on a busy machine they say as much about
+the machine as about the page; the CPU shares say what the page itself costs.
+Prints one line of figures: the page keeps at most ``MAX_ROWS`` (200, web/src/live-feed.ts) rows
+and puts only those in view in the DOM (``rows``), and counts the rest as dropped.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import re
 import threading
 import time
 from pathlib import Path
@@ -30,6 +36,7 @@ from operators.records import EnrichedTx, encode_json
 
 WARMUP_S = 3.0
 ROWS = "[data-testid=live-table] tbody tr.clickable"
+DROPPED = "[data-testid=dropped]"
 
 _PROBE = """() => {
   window.__perf = {frames: 0, long: [], start: performance.now()};
@@ -80,6 +87,11 @@ class TxWriter(threading.Thread):
                 time.sleep(0.01)
 
 
+def _cpu(cdp: Any) -> dict[str, float]:
+    metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+    return {name: float(metrics[name]) for name in ("Timestamp", "ThreadTime", "ProcessTime")}
+
+
 def measure_live(
     browser: Any, url: str, key: str, writer: TxWriter, seconds: float
 ) -> dict[str, Any]:
@@ -92,12 +104,19 @@ def measure_live(
         page.click("[data-testid=sign-in]")
         page.wait_for_selector(ROWS, timeout=60_000)
         time.sleep(WARMUP_S)
+        # CPU time of the page's main thread and of its whole renderer (with the feed's worker):
+        # unlike frames and long tasks, these hardly depend on how busy the rest of the machine is.
+        cdp = context.new_cdp_session(page)
+        cdp.send("Performance.enable")
+        cpu_before = _cpu(cdp)
         page.evaluate(_PROBE)
         written_before = writer.written
         time.sleep(seconds)
         perf = page.evaluate(_READ)
+        cpu = {name: value - cpu_before[name] for name, value in _cpu(cdp).items()}
         written = writer.written - written_before
         rows = page.locator(ROWS).count()
+        dropped_text = page.inner_text(DROPPED) if page.locator(DROPPED).count() else ""
         # Still responsive: a click is answered (pause shows its badge, resume clears it).
         clicked = time.monotonic()
         page.click("[data-testid=pause]")
@@ -116,7 +135,10 @@ def measure_live(
         "long_task_ms_total": sum(long_tasks),
         "long_task_ms_max": max(long_tasks, default=0.0),
         "busy_share": sum(long_tasks) / perf["elapsed"],
+        "main_cpu_share": cpu["ThreadTime"] / cpu["Timestamp"],
+        "renderer_cpu_share": cpu["ProcessTime"] / cpu["Timestamp"],
         "rows": rows,
+        "dropped": int(re.sub(r"\D", "", dropped_text.split("dropped")[0]) or 0),
         "click_ms": click_ms,
         "rates": " ".join(rates.split()),
         "seconds": elapsed_s,
@@ -154,8 +176,9 @@ def main() -> None:
     print(
         f"Live page at {f['tx_per_s']:.0f} tx/s for {f['seconds']:.0f} s: {f['fps']:.1f} frames/s, "
         f"{f['long_tasks']} long tasks (total {f['long_task_ms_total']:.0f} ms, max "
-        f"{f['long_task_ms_max']:.0f} ms, main thread blocked {f['busy_share']:.1%} of the time), "
-        f"{f['rows']} rows kept, pause answered in {f['click_ms']:.0f} ms; readout: {f['rates']}"
+        f"{f['long_task_ms_max']:.0f} ms, main thread blocked {f['busy_share']:.1%} of the time; CPU: main thread "
+        f"{f['main_cpu_share']:.1%}, renderer with its workers {f['renderer_cpu_share']:.1%} of a core), "
+        f"{f['rows']} rows in the DOM ({f['dropped']} dropped), pause answered in {f['click_ms']:.0f} ms; readout: {f['rates']}"
     )
 
 

@@ -18,7 +18,7 @@ from tests.web.conftest import Served, start_serve, stop_serve
 pytestmark = [pytest.mark.slow, pytest.mark.service, pytest.mark.browser]
 
 RATE = 1000.0
-MAX_ROWS = 200  # web/src/pages/live.tsx
+MAX_ROWS = 200  # web/src/live-feed.ts
 
 
 @pytest.fixture(scope="module")

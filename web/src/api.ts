@@ -50,9 +50,10 @@ export class ApiError extends Error {
   }
 }
 
-export async function api<T>(path: string, init: RequestInit & { json?: unknown } = {}): Promise<T> {
+export async function api<T>(path: string, init: RequestInit & { json?: unknown; key?: string | null } = {}): Promise<T> {
   const headers = new Headers(init.headers);
-  const key = storedKey();
+  // A worker has no localStorage: it is handed the key.
+  const key = init.key !== undefined ? init.key : storedKey();
   if (key) headers.set("X-API-Key", key);
   let body = init.body;
   if (init.json !== undefined) {
@@ -94,11 +95,10 @@ let cachedToken: { key: string; token: string; until: number } | null = null;
  * A short-lived JWT for stream URLs: browsers cannot set WebSocket headers, and a URL may end up
  * in a log, so the long-lived key never goes into one.
  */
-async function streamToken(): Promise<string | null> {
-  const key = storedKey();
+async function streamToken(key: string | null): Promise<string | null> {
   if (!key) return null;
   if (cachedToken && cachedToken.key === key && cachedToken.until > Date.now()) return cachedToken.token;
-  const answer = await api<{ access_token: string; expires_in: number }>("/api/v1/token", { method: "POST" });
+  const answer = await api<{ access_token: string; expires_in: number }>("/api/v1/token", { method: "POST", key });
   cachedToken = { key, token: answer.access_token, until: Date.now() + (answer.expires_in * 1000) / 2 };
   return answer.access_token;
 }
@@ -119,6 +119,10 @@ export interface StreamHandlers<T> {
   flushMs?: number;
   onState?(state: "connecting" | "open" | "closed", detail?: string): void;
   onMissed?(count: number): void;
+  /** The API key (default: the stored one; a worker, which has no localStorage, passes it). */
+  key?: string | null;
+  /** Ask the server for one frame per wake-up holding an array of messages (`?batch=1`). */
+  batched?: boolean;
 }
 
 export interface Stream {
@@ -161,13 +165,13 @@ export function openStream<T>(name: string, filters: Filters, handlers: StreamHa
     handlers.onState?.("connecting");
     let token: string | null;
     try {
-      token = await streamToken();
+      token = await streamToken(handlers.key !== undefined ? handlers.key : storedKey());
     } catch {
       retryLater();
       return;
     }
     if (closed) return;
-    const params: Filters = { ...filters, token: token ?? undefined };
+    const params: Filters = { ...filters, token: token ?? undefined, batch: handlers.batched ? 1 : undefined };
     if (cursor !== null) params.since = cursor;
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     socket = new WebSocket(`${scheme}://${location.host}/ws/${name}${query(params)}`);
@@ -175,8 +179,7 @@ export function openStream<T>(name: string, filters: Filters, handlers: StreamHa
       retry = 250;
       handlers.onState?.("open");
     };
-    socket.onmessage = (event) => {
-      const message = parseJson(event.data as string) as StreamMessage<T>;
+    const receive = (message: StreamMessage<T>) => {
       if (typeof message.cursor === "number") cursor = message.cursor;
       if (message.type === "missed") handlers.onMissed?.(message.count ?? -1);
       else if (message.type === "error") handlers.onState?.("closed", message.detail ?? message.error);
@@ -192,6 +195,11 @@ export function openStream<T>(name: string, filters: Filters, handlers: StreamHa
           setTimeout(flush, handlers.flushMs ?? 100);
         }
       }
+    };
+    socket.onmessage = (event) => {
+      const parsed = parseJson(event.data as string) as StreamMessage<T> | StreamMessage<T>[];
+      if (Array.isArray(parsed)) for (const message of parsed) receive(message);
+      else receive(parsed);
     };
     socket.onclose = (event) => {
       if (closed) return;

@@ -8,11 +8,11 @@ import {
   type SortingState,
   type TableState,
 } from "@tanstack/table-core";
-import type { ComponentChildren, JSX } from "preact";
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { createContext, type ComponentChildren, type JSX } from "preact";
+import { useContext, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
-import { label, localTime, relative, short } from "./format";
+import { CHAINS, label, localTime, relative, short } from "./format";
 
 export function navigate(path: string): void {
   location.hash = path;
@@ -45,9 +45,8 @@ export function Hash({ value, href, chain }: { value: string | null | undefined;
         {copied ? (
           "✓"
         ) : (
-          <svg width="11" height="11" viewBox="0 0 16 16" aria-hidden="true">
-            <path fill="currentColor" d="M4 4V1.5A1.5 1.5 0 0 1 5.5 0h9A1.5 1.5 0 0 1 16 1.5v9a1.5 1.5 0 0 1-1.5 1.5H12v2.5a1.5 1.5 0 0 1-1.5 1.5h-9A1.5 1.5 0 0 1 0 14.5v-9A1.5 1.5 0 0 1 1.5 4zm1.5 0h5A1.5 1.5 0 0 1 12 5.5v5h2.5V1.5h-9zm-4 1.5v9h9v-9z" />
-          </svg>
+          // Two outlined squares drawn by CSS: an inline SVG per hash costs the Live page paint time.
+          <span class="copy-icon" aria-hidden="true" />
         )}
       </button>
     </span>
@@ -58,12 +57,19 @@ export function TxLink({ hash }: { hash: string | null | undefined }) {
   return <Hash value={hash} href={hash ? `#/tx/${hash}` : undefined} />;
 }
 
+/**
+ * The page's clock for relative times. A `Time` reads it from here when not given `now`, so a
+ * tick re-renders only the times, not the (memoized) rows around them.
+ */
+export const Clock = createContext<number | undefined>(undefined);
+
 /** A local time with its relative age, refreshed by the page's clock. */
 export function Time({ ms, now }: { ms: number | string | null | undefined; now?: number }) {
+  const clock = useContext(Clock);
   if (ms === null || ms === undefined) return <span class="muted">–</span>;
   return (
     <span class="time" title={localTime(ms)}>
-      {relative(ms, now)}
+      {relative(ms, now ?? clock)}
     </span>
   );
 }
@@ -83,6 +89,97 @@ export function Card({ title, children, wide }: { title: string; children: Compo
 
 export function ErrorLine({ error }: { error: string | null }) {
   return error ? <p class="error" role="alert">{error}</p> : null;
+}
+
+/** A stream's connection state as a coloured dot (green when open). */
+export function StreamDot({ state }: { state: string }) {
+  return <span class={`dot ${state === "open" ? "ok" : "warn"}`} title={state} />;
+}
+
+type Option = string | [value: string, text: string];
+
+/** A labelled select of a toolbar; the empty value (`any`) means no filter. */
+export function Choice({
+  label: name,
+  testId,
+  value,
+  onChange,
+  options,
+  any = "all",
+}: {
+  label: string;
+  testId: string;
+  value: string;
+  onChange: (value: string) => void;
+  options: Option[];
+  any?: string;
+}) {
+  return (
+    <label>
+      {name}
+      <select data-testid={testId} value={value} onChange={(e) => onChange(e.currentTarget.value)}>
+        <option value="">{any}</option>
+        {options.map((o) => {
+          const [v, text] = typeof o === "string" ? [o, o] : o;
+          return (
+            <option key={v} value={v}>
+              {text}
+            </option>
+          );
+        })}
+      </select>
+    </label>
+  );
+}
+
+/** The chains the console names, as `Choice` options. */
+export const CHAIN_OPTIONS: Option[] = Object.entries(CHAINS).map(([id, name]) => [id, name]);
+
+/** A labelled text input of a toolbar. */
+export function TextFilter({
+  label: name,
+  testId,
+  value,
+  onInput,
+  placeholder,
+  size,
+}: {
+  label: string;
+  testId: string;
+  value: string;
+  onInput: (value: string) => void;
+  placeholder?: string;
+  size?: number;
+}) {
+  return (
+    <label>
+      {name}
+      <input data-testid={testId} size={size} placeholder={placeholder} value={value} onInput={(e) => onInput(e.currentTarget.value)} />
+    </label>
+  );
+}
+
+/** A table's header row of plain column names. */
+export function Head({ headers }: { headers: string[] }) {
+  return (
+    <thead>
+      <tr>
+        {headers.map((h) => (
+          <th key={h}>{h}</th>
+        ))}
+      </tr>
+    </thead>
+  );
+}
+
+/** A small fixed table (no sorting): a header row and the rows given as children. */
+export function CompactTable({ testId, headers, children }: { testId: string; headers?: string[]; children: ComponentChildren }) {
+  return (
+    <table class="data compact" data-testid={testId}>
+      {headers && <Head headers={headers} />}
+      <tbody>{children}</tbody>
+    </table>
+  );
 }
 
 export function useNow(periodMs = 1000): number {

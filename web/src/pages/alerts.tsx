@@ -1,8 +1,8 @@
 // Alerts: the live feed on top of the history, with severity, kind, rule and delivery per channel.
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { api, openStream } from "../api";
-import { Badge, DataTable, ErrorLine, Time, TxLink, useNow, type Column } from "../components";
-import { CHAINS, chainName, ms } from "../format";
+import { Badge, CHAIN_OPTIONS, Choice, DataTable, ErrorLine, StreamDot, TextFilter, Time, TxLink, useNow, type Column } from "../components";
+import { chainName, ms } from "../format";
 import { listOf, SEVERITIES, severityRank, type Alert, type Page } from "../types";
 
 const MAX_ALERTS = 1000;
@@ -85,51 +85,14 @@ export function AlertsPage() {
     <div>
       <div class="toolbar">
         <h1>Alerts</h1>
-        <label>
-          severity ≥
-          <select data-testid="alerts-severity" value={severity} onChange={(e) => setSeverity(e.currentTarget.value)}>
-            <option value="">any</option>
-            {SEVERITIES.map((s) => (
-              <option key={s}>{s}</option>
-            ))}
-          </select>
-        </label>
-        <label>
-          kind
-          <select data-testid="alerts-kind" value={kind} onChange={(e) => setKind(e.currentTarget.value)}>
-            <option value="">any</option>
-            {kinds.map((k) => (
-              <option key={k}>{k}</option>
-            ))}
-          </select>
-        </label>
-        <label>
-          rule
-          <select data-testid="alerts-rule" value={rule} onChange={(e) => setRule(e.currentTarget.value)}>
-            <option value="">any</option>
-            {rules.map((r) => (
-              <option key={r}>{r}</option>
-            ))}
-          </select>
-        </label>
-        <label>
-          chain
-          <select data-testid="alerts-chain" value={chain} onChange={(e) => setChain(e.currentTarget.value)}>
-            <option value="">any</option>
-            {Object.entries(CHAINS).map(([id, name]) => (
-              <option key={id} value={id}>
-                {name}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          search
-          <input data-testid="alerts-search" placeholder="title, tx, tag" value={text} onInput={(e) => setText(e.currentTarget.value)} />
-        </label>
+        <Choice label="severity ≥" testId="alerts-severity" any="any" value={severity} onChange={setSeverity} options={SEVERITIES} />
+        <Choice label="kind" testId="alerts-kind" any="any" value={kind} onChange={setKind} options={kinds} />
+        <Choice label="rule" testId="alerts-rule" any="any" value={rule} onChange={setRule} options={rules} />
+        <Choice label="chain" testId="alerts-chain" any="any" value={chain} onChange={setChain} options={CHAIN_OPTIONS} />
+        <TextFilter label="search" testId="alerts-search" placeholder="title, tx, tag" value={text} onInput={setText} />
       </div>
       <div class="rates">
-        <span class={`dot ${state === "open" ? "ok" : "warn"}`} /> live feed {state} · {shown.length} of {alerts.length} alerts
+        <StreamDot state={state} /> live feed {state} · {shown.length} of {alerts.length} alerts
       </div>
       <ErrorLine error={error} />
       <DataTable

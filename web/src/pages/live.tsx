@@ -1,20 +1,17 @@
-// Live: the stream of pending and mined txs, filtered on the server, bounded on screen.
+// Live: the stream of pending and mined txs, filtered on the server, thinned in a worker, bounded on screen.
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { openStream, type Filters, type StreamMessage } from "../api";
+import { storedKey, type Filters } from "../api";
 import { memo } from "preact/compat";
-import { Badge, Hash, Time, TxLink, navigate, useNow } from "../components";
-import { amount, CHAINS, chainName, eth, percent, token } from "../format";
+import { Badge, CHAIN_OPTIONS, Choice, Clock, Hash, Head, StreamDot, TextFilter, Time, TxLink, navigate, useNow } from "../components";
+import { amount, chainName, eth, percent, token } from "../format";
+import { FLUSH_MS, MAX_PER_FLUSH, MAX_ROWS, type FeedCommand, type FeedUpdate, type LiveRow } from "../live-feed";
 import type { EnrichedTx, Swap } from "../types";
 
-/** Rows kept on screen; older ones are dropped (the stream runs at up to thousands per second). */
-export const MAX_ROWS = 200;
-const MAX_PER_FLUSH = 25;
-const RATE_WINDOW_S = 5;
+// Rows have one fixed height (CSS: .live-scroll tr), so the window of rows in view is arithmetic.
+const ROW_PX = 24;
+// Rows built beyond the view on each side, so a scroll does not show blanks before the next render.
+const OVERSCAN = 8;
 const KINDS = ["transfer", "token_transfer", "approval", "swap", "contract_creation", "deposit", "other"];
-
-interface Row extends EnrichedTx {
-  seq: number;
-}
 
 function slippage(swap: Swap): number | null {
   if (swap.exact_input) {
@@ -60,16 +57,55 @@ const HEADERS = ["seen", "chain", "state", "tx", "from", "to", "value", "kind", 
 // of every row again when rows arrive.
 const WIDTHS = [72, 80, 100, 120, 170, 220, 170, 110, 150, undefined, 150];
 
+interface LiveFeed extends Omit<FeedUpdate, "rows"> {
+  rows: LiveRow[];
+}
+
+const EMPTY: LiveFeed = { rows: [], rates: {}, dropped: 0, missed: 0, state: "connecting" };
+
 /**
- * One row; memoized, so a flush renders only the rows it adds (the clock re-renders the rest
- * once a second). The table is append-only in arrival order: no sorting library needed here.
+ * The feed for `filters` (applied by the server), narrowed to `address` (applied in the worker,
+ * live.worker.ts, which owns the socket). The page gets an update every FLUSH_MS with at most
+ * MAX_PER_FLUSH new rows and keeps MAX_ROWS. While `paused` the rows stand still and arrivals
+ * are counted as dropped.
  */
-const LiveRow = memo(function LiveRow({ row: r, now }: { row: Row; now: number }) {
+function useLiveFeed(filters: Filters, address: string, paused: boolean): LiveFeed {
+  const worker = useRef<Worker | null>(null);
+  const [feed, setFeed] = useState<LiveFeed>(EMPTY);
+  const send = (command: FeedCommand) => worker.current?.postMessage(command);
+
+  useEffect(() => {
+    const w = new Worker(new URL("../live.worker.ts", import.meta.url), { type: "module" });
+    w.onmessage = (event: MessageEvent<FeedUpdate>) => {
+      const update = event.data;
+      setFeed((old) => ({ ...update, rows: update.rows.length ? update.rows.concat(old.rows).slice(0, MAX_ROWS) : old.rows }));
+    };
+    worker.current = w;
+    return () => {
+      w.terminate();
+      worker.current = null;
+    };
+  }, []);
+
+  useEffect(() => {
+    setFeed(EMPTY);
+    send({ op: "open", filters, key: storedKey() });
+  }, [filters]);
+  useEffect(() => send({ op: "address", address }), [address]);
+  useEffect(() => send({ op: "paused", paused }), [paused]);
+  return feed;
+}
+
+/**
+ * One row; memoized, so an update renders only the rows it adds (the clock re-renders only the
+ * times, through `Clock`). The table is append-only in arrival order: no sorting library here.
+ */
+const Row = memo(function Row({ row: r }: { row: LiveRow }) {
   const mined = r.tx.block_number !== null && r.tx.block_number !== undefined;
   return (
     <tr class="clickable" onClick={() => navigate(`/tx/${r.tx.hash}`)}>
       <td>
-        <Time ms={r.tx.first_seen_ms} now={now} />
+        <Time ms={r.tx.first_seen_ms} />
       </td>
       <td>{chainName(r.tx.chain_id)}</td>
       <td>{mined ? <Badge text={`block ${r.tx.block_number}`} tone="mined" /> : <Badge text="pending" />}</td>
@@ -97,6 +133,21 @@ const LiveRow = memo(function LiveRow({ row: r, now }: { row: Row; now: number }
   );
 });
 
+/** Where a scrolling box is scrolled to and how tall it is, kept up to date. */
+function useRowWindow() {
+  const ref = useRef<HTMLDivElement>(null);
+  const [top, setTop] = useState(0);
+  const [height, setHeight] = useState(800);
+  useEffect(() => {
+    const box = ref.current;
+    if (!box) return;
+    const observer = new ResizeObserver(() => setHeight(box.clientHeight));
+    observer.observe(box);
+    return () => observer.disconnect();
+  }, []);
+  return { ref, top, height, onScroll: (e: Event) => setTop((e.currentTarget as HTMLElement).scrollTop) };
+}
+
 export function LivePage() {
   const [chain, setChain] = useState("");
   const [kind, setKind] = useState("");
@@ -104,18 +155,8 @@ export function LivePage() {
   const [selector, setSelector] = useState("");
   const [minEth, setMinEth] = useState("");
   const [paused, setPaused] = useState(false);
-  const [rows, setRows] = useState<Row[]>([]);
-  const [state, setState] = useState("connecting");
-  const [missed, setMissed] = useState(0);
-  const [thinned, setThinned] = useState(0);
-  const [rates, setRates] = useState<Record<number, number>>({});
-  const pausedRef = useRef(paused);
-  pausedRef.current = paused;
-  const addressRef = useRef(address);
-  addressRef.current = address.trim().toLowerCase();
-  const seq = useRef(0);
-  const arrivals = useRef<{ at: number; chain: number; n: number }[]>([]);
-  // Relative times move every 5 s: a re-render of every row each second would cost more than it shows.
+  const view = useRowWindow();
+  // Relative times move every 5 s: a re-render of every time each second would cost more than it shows.
   const now = useNow(5000);
 
   const filters = useMemo<Filters>(() => {
@@ -127,51 +168,15 @@ export function LivePage() {
     if (minEth && Number.isFinite(min) && min > 0) f.min_value = (BigInt(Math.round(min * 1e6)) * 10n ** 12n).toString();
     return f;
   }, [chain, kind, selector, minEth]);
-
-  useEffect(() => {
-    setRows([]);
-    setMissed(0);
-    const stream = openStream<EnrichedTx>("transactions", filters, {
-      flushMs: 500,
-      onState: (s, detail) => setState(detail ? `${s}: ${detail}` : s),
-      onMissed: (count) => setMissed((m) => m + Math.max(count, 0)),
-      onData: (batch: StreamMessage<EnrichedTx>[]) => {
-        const at = Date.now();
-        const perChain = new Map<number, number>();
-        for (const m of batch) if (m.data) perChain.set(m.data.tx.chain_id, (perChain.get(m.data.tx.chain_id) ?? 0) + 1);
-        for (const [c, n] of perChain) arrivals.current.push({ at, chain: c, n });
-        if (pausedRef.current) return;
-        const wanted = addressRef.current;
-        const fresh: Row[] = [];
-        // Newest first, and only the newest MAX_PER_FLUSH of a batch are ever built: at 1,000 tx/s
-        // nobody reads every row, and building them all would stall the page. The rest are counted.
-        for (let i = batch.length - 1; i >= 0 && fresh.length < MAX_PER_FLUSH; i--) {
-          const data = batch[i].data;
-          if (!data) continue;
-          if (wanted && data.tx.sender !== wanted && (data.tx.to ?? "") !== wanted && data.counterparty !== wanted) continue;
-          fresh.push({ ...data, seq: ++seq.current });
-        }
-        if (fresh.length) setRows((old) => fresh.concat(old).slice(0, MAX_ROWS));
-        const skipped = batch.length - fresh.length;
-        if (skipped > 0 && !wanted) setThinned((n) => n + skipped);
-      },
-    });
-    return () => stream.close();
-  }, [filters]);
-
-  useEffect(() => {
-    const cutoff = Date.now() - RATE_WINDOW_S * 1000;
-    arrivals.current = arrivals.current.filter((a) => a.at >= cutoff);
-    const sums: Record<number, number> = {};
-    for (const a of arrivals.current) sums[a.chain] = (sums[a.chain] ?? 0) + a.n;
-    for (const c of Object.keys(sums)) sums[Number(c)] /= RATE_WINDOW_S;
-    setRates(sums);
-  }, [now]);
+  const wanted = address.trim().toLowerCase();
+  const { rows, rates, dropped, missed, state } = useLiveFeed(filters, wanted, paused);
 
   const totalRate = Object.values(rates).reduce((a, b) => a + b, 0);
-  const wanted = address.trim().toLowerCase();
-  // The address filter also narrows what is already on screen (new rows are filtered on arrival).
+  // The address filter also narrows what is already on screen (new rows are filtered in the worker).
   const shown = wanted ? rows.filter((r) => r.tx.sender === wanted || r.tx.to === wanted || r.counterparty === wanted) : rows;
+  // Only the rows in view (and a few around them) are in the DOM: the page paints tens, not hundreds.
+  const first = Math.max(0, Math.floor(view.top / ROW_PX) - OVERSCAN);
+  const last = Math.min(shown.length, Math.ceil((view.top + view.height) / ROW_PX) + OVERSCAN);
   return (
     <div>
       <div class="toolbar">
@@ -179,41 +184,14 @@ export function LivePage() {
         <button data-testid="pause" onClick={() => setPaused(!paused)}>
           {paused ? "resume" : "pause"}
         </button>
-        <label>
-          chain
-          <select data-testid="filter-chain" value={chain} onChange={(e) => setChain(e.currentTarget.value)}>
-            <option value="">all</option>
-            {Object.entries(CHAINS).map(([id, name]) => (
-              <option key={id} value={id}>
-                {name}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          kind
-          <select data-testid="filter-kind" value={kind} onChange={(e) => setKind(e.currentTarget.value)}>
-            <option value="">all</option>
-            {KINDS.map((k) => (
-              <option key={k}>{k}</option>
-            ))}
-          </select>
-        </label>
-        <label>
-          address
-          <input data-testid="filter-address" placeholder="0x… from or to" value={address} onInput={(e) => setAddress(e.currentTarget.value)} />
-        </label>
-        <label>
-          selector
-          <input data-testid="filter-selector" size={10} placeholder="0x38ed1739" value={selector} onInput={(e) => setSelector(e.currentTarget.value)} />
-        </label>
-        <label>
-          min ETH
-          <input data-testid="filter-min" size={6} placeholder="0.1" value={minEth} onInput={(e) => setMinEth(e.currentTarget.value)} />
-        </label>
+        <Choice label="chain" testId="filter-chain" value={chain} onChange={setChain} options={CHAIN_OPTIONS} />
+        <Choice label="kind" testId="filter-kind" value={kind} onChange={setKind} options={KINDS} />
+        <TextFilter label="address" testId="filter-address" placeholder="0x… from or to" value={address} onInput={setAddress} />
+        <TextFilter label="selector" testId="filter-selector" size={10} placeholder="0x38ed1739" value={selector} onInput={setSelector} />
+        <TextFilter label="min ETH" testId="filter-min" size={6} placeholder="0.1" value={minEth} onInput={setMinEth} />
       </div>
       <div class="rates" data-testid="rates">
-        <span class={`dot ${state === "open" ? "ok" : "warn"}`} title={state} /> {state}
+        <StreamDot state={state} /> {state}
         {paused && <Badge text="paused" tone="warn" />}
         <span>
           total <b>{totalRate.toFixed(1)}</b> tx/s
@@ -223,37 +201,46 @@ export function LivePage() {
             {chainName(Number(c))} <b>{r.toFixed(1)}</b>/s
           </span>
         ))}
-        {missed > 0 && <span class="muted">{missed} skipped (faster than the screen)</span>}
         <span class="muted">
-          showing the newest {shown.length} (max {MAX_ROWS}){thinned > 0 && `, ${thinned} passed by unshown`}
+          showing the newest {shown.length} (max {MAX_ROWS}, {(MAX_PER_FLUSH * 1000) / FLUSH_MS} new a second at the most)
         </span>
+        {dropped > 0 && (
+          <span class="muted" data-testid="dropped" title="matching txs not shown: more than the page shows, or arrived while paused">
+            <b>{dropped.toLocaleString()}</b> dropped{paused ? " (paused)" : ""}
+          </span>
+        )}
+        {missed > 0 && (
+          <span class="muted" data-testid="missed" title="txs the server skipped: the page fell behind the stream">
+            {missed.toLocaleString()} skipped by the server
+          </span>
+        )}
       </div>
-      <table class="data fixed" data-testid="live-table">
-        <colgroup>
-          {WIDTHS.map((w, i) => (
-            <col key={i} style={w ? { width: `${w}px` } : undefined} />
-          ))}
-        </colgroup>
-        <thead>
-          <tr>
-            {HEADERS.map((h) => (
-              <th key={h}>{h}</th>
+      <div class="live-scroll" ref={view.ref} onScroll={view.onScroll}>
+        <table class="data fixed" data-testid="live-table">
+          <colgroup>
+            {WIDTHS.map((w, i) => (
+              <col key={i} style={w ? { width: `${w}px` } : undefined} />
             ))}
-          </tr>
-        </thead>
-        <tbody>
-          {shown.length === 0 && (
-            <tr>
-              <td class="muted" colSpan={HEADERS.length}>
-                {state === "open" ? "waiting for transactions…" : state}
-              </td>
-            </tr>
-          )}
-          {shown.map((r) => (
-            <LiveRow key={r.seq} row={r} now={now} />
-          ))}
-        </tbody>
-      </table>
+          </colgroup>
+          <Head headers={HEADERS} />
+          <tbody>
+            {shown.length === 0 && (
+              <tr>
+                <td class="muted" colSpan={HEADERS.length}>
+                  {state === "open" ? "waiting for transactions…" : state}
+                </td>
+              </tr>
+            )}
+            {first > 0 && <tr class="spacer" style={{ height: `${first * ROW_PX}px` }} />}
+            <Clock.Provider value={now}>
+              {shown.slice(first, last).map((r) => (
+                <Row key={r.seq} row={r} />
+              ))}
+            </Clock.Provider>
+            {last < shown.length && <tr class="spacer" style={{ height: `${(shown.length - last) * ROW_PX}px` }} />}
+          </tbody>
+        </table>
+      </div>
     </div>
   );
 }

@@ -3,8 +3,8 @@
 import type uPlot from "uplot";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { api, openStream, query } from "../api";
-import { Badge, Card, Chart, DataTable, ErrorLine, Hash, PALETTE, Time, TxLink, useNow, type Column } from "../components";
-import { amount, CHAINS, chainName, duration, eth, ms, percent } from "../format";
+import { Badge, Card, CHAIN_OPTIONS, Chart, Choice, CompactTable, DataTable, ErrorLine, Hash, Head, PALETTE, Time, TxLink, useNow, type Column } from "../components";
+import { amount, chainName, duration, eth, ms, percent } from "../format";
 import { dataOf, listOf, type Detection, type Page } from "../types";
 
 interface Stats {
@@ -57,17 +57,7 @@ export function Legs({ detection }: { detection: Detection }) {
     <div class="legs" data-testid="legs">
       {legs.length > 0 && (
         <table class="data inner">
-          <thead>
-            <tr>
-              <th>leg</th>
-              <th>tx</th>
-              <th>pos</th>
-              <th>exchange</th>
-              <th>sender</th>
-              <th>in</th>
-              <th>out</th>
-            </tr>
-          </thead>
+          <Head headers={["leg", "tx", "pos", "exchange", "sender", "in", "out"]} />
           <tbody>
             {legs.map(([role, leg], i) => (
               <LegRow key={i} role={role} leg={leg} chain={chain} />
@@ -186,26 +176,8 @@ export function MevPage() {
     <div>
       <div class="toolbar">
         <h1>MEV</h1>
-        <label>
-          chain
-          <select data-testid="mev-chain" value={chain} onChange={(e) => setChain(e.currentTarget.value)}>
-            <option value="">all</option>
-            {Object.entries(CHAINS).map(([id, name]) => (
-              <option key={id} value={id}>
-                {name}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          kind
-          <select data-testid="mev-kind" value={kind} onChange={(e) => setKind(e.currentTarget.value)}>
-            <option value="">all</option>
-            {FINDING_KINDS.map((k) => (
-              <option key={k}>{k}</option>
-            ))}
-          </select>
-        </label>
+        <Choice label="chain" testId="mev-chain" value={chain} onChange={setChain} options={CHAIN_OPTIONS} />
+        <Choice label="kind" testId="mev-kind" value={kind} onChange={setKind} options={FINDING_KINDS} />
         {stats && <span class="muted">figures from the {stats.source}</span>}
       </div>
       <ErrorLine error={error} />
@@ -218,75 +190,51 @@ export function MevPage() {
           )}
         </Card>
         <Card title="Per chain and protocol">
-          <table class="data compact" data-testid="mev-per-chain">
-            <tbody>
-              {perChain.slice(0, 12).map(([k, n]) => (
-                <tr key={k}>
-                  <td>{k}</td>
-                  <td class="num">{n}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <CompactTable testId="mev-per-chain">
+            {perChain.slice(0, 12).map(([k, n]) => (
+              <tr key={k}>
+                <td>{k}</td>
+                <td class="num">{n}</td>
+              </tr>
+            ))}
+          </CompactTable>
         </Card>
         <Card title="Top searchers by profit">
-          <table class="data compact" data-testid="top-searchers">
-            <thead>
-              <tr>
-                <th>chain</th>
-                <th>searcher</th>
-                <th>profit</th>
-                <th>#</th>
+          <CompactTable testId="top-searchers" headers={["chain", "searcher", "profit", "#"]}>
+            {(stats?.top_searchers ?? []).slice(0, 10).map((s) => (
+              <tr key={`${s.chain_id}:${s.searcher}`}>
+                <td>{chainName(s.chain_id)}</td>
+                <td>
+                  <Hash value={s.searcher} chain={s.chain_id} />
+                </td>
+                <td class="num">{s.profit_amount !== undefined ? amount(s.chain_id, s.profit_token, s.profit_amount) : eth(s.profit_wei)}</td>
+                <td class="num">{s.count}</td>
               </tr>
-            </thead>
-            <tbody>
-              {(stats?.top_searchers ?? []).slice(0, 10).map((s) => (
-                <tr key={`${s.chain_id}:${s.searcher}`}>
-                  <td>{chainName(s.chain_id)}</td>
-                  <td>
-                    <Hash value={s.searcher} chain={s.chain_id} />
-                  </td>
-                  <td class="num">{s.profit_amount !== undefined ? amount(s.chain_id, s.profit_token, s.profit_amount) : eth(s.profit_wei)}</td>
-                  <td class="num">{s.count}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </CompactTable>
         </Card>
         <Card title="Victims' losses">
-          <table class="data compact" data-testid="victim-losses">
-            <tbody>
-              {(stats?.victim_losses ?? []).slice(0, 12).map((v) => (
-                <tr key={`${v.chain_id}:${v.token ?? ""}`}>
-                  <td>{chainName(v.chain_id)}</td>
-                  <td class="num">{v.loss_amount !== undefined ? amount(v.chain_id, v.token, v.loss_amount) : eth(v.loss_wei)}</td>
-                  <td class="num">{v.victims} victims</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <CompactTable testId="victim-losses">
+            {(stats?.victim_losses ?? []).slice(0, 12).map((v) => (
+              <tr key={`${v.chain_id}:${v.token ?? ""}`}>
+                <td>{chainName(v.chain_id)}</td>
+                <td class="num">{v.loss_amount !== undefined ? amount(v.chain_id, v.token, v.loss_amount) : eth(v.loss_wei)}</td>
+                <td class="num">{v.victims} victims</td>
+              </tr>
+            ))}
+          </CompactTable>
         </Card>
         <Card title="Mempool alerts vs mined outcome">
-          <table class="data compact" data-testid="confirmation">
-            <thead>
-              <tr>
-                <th>alert kind</th>
-                <th>alerts</th>
-                <th>confirmed by a block</th>
-                <th>rate</th>
+          <CompactTable testId="confirmation" headers={["alert kind", "alerts", "confirmed by a block", "rate"]}>
+            {(stats?.confirmation_rate ?? []).map((c) => (
+              <tr key={c.kind}>
+                <td>{c.kind}</td>
+                <td class="num">{c.predicted}</td>
+                <td class="num">{c.confirmed}</td>
+                <td class="num">{percent(c.rate)}</td>
               </tr>
-            </thead>
-            <tbody>
-              {(stats?.confirmation_rate ?? []).map((c) => (
-                <tr key={c.kind}>
-                  <td>{c.kind}</td>
-                  <td class="num">{c.predicted}</td>
-                  <td class="num">{c.confirmed}</td>
-                  <td class="num">{percent(c.rate)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </CompactTable>
           <p class="muted">
             {predicted.length} sandwiches announced in the mempool in this view
             {meanLead !== null && <> · mean lead time {duration(meanLead)} (victim seen pending before its block)</>}

@@ -3,7 +3,7 @@
 import type uPlot from "uplot";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { openStream } from "../api";
-import { Badge, Card, Chart, PALETTE } from "../components";
+import { Badge, Card, Chart, CompactTable, PALETTE, StreamDot } from "../components";
 import { chainName, duration } from "../format";
 
 interface StatusData {
@@ -55,7 +55,7 @@ export function StatusPage() {
       <div class="toolbar">
         <h1>Status</h1>
         <span>
-          <span class={`dot ${state === "open" ? "ok" : "warn"}`} /> feed <b>{status.feed}</b> · {status.clients ?? 0} stream clients
+          <StreamDot state={state} /> feed <b>{status.feed}</b> · {status.clients ?? 0} stream clients
         </span>
       </div>
       <div class="grid">
@@ -63,54 +63,35 @@ export function StatusPage() {
           <Chart testId="status-chart" data={chart} series={stages.map((s, i) => ({ label: s, color: PALETTE[i % PALETTE.length] }))} height={180} />
         </Card>
         <Card title="Stages">
-          <table class="data compact" data-testid="stages">
-            <thead>
-              <tr>
-                <th>stage</th>
-                <th>rate /s</th>
-                <th>total</th>
-                <th>lag</th>
+          <CompactTable testId="stages" headers={["stage", "rate /s", "total", "lag"]}>
+            {stages.map((s) => (
+              <tr key={s}>
+                <td>{s}</td>
+                <td class="num">{status.rates[s].toFixed(1)}</td>
+                <td class="num">{(status.totals[s] ?? 0).toLocaleString()}</td>
+                <td class="num">{status.lag_ms[s] !== undefined ? duration(status.lag_ms[s]) : "–"}</td>
               </tr>
-            </thead>
-            <tbody>
-              {stages.map((s) => (
-                <tr key={s}>
-                  <td>{s}</td>
-                  <td class="num">{status.rates[s].toFixed(1)}</td>
-                  <td class="num">{(status.totals[s] ?? 0).toLocaleString()}</td>
-                  <td class="num">{status.lag_ms[s] !== undefined ? duration(status.lag_ms[s]) : "–"}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </CompactTable>
         </Card>
         <Card title={`Dead letters (${status.dead_letters.total})`}>
-          <table class="data compact" data-testid="dead-letters">
-            <thead>
-              <tr>
-                <th>stage</th>
-                <th>reason</th>
-                <th>count</th>
-              </tr>
-            </thead>
-            <tbody>
-              {status.dead_letters.by_reason
-                ? status.dead_letters.by_reason.map((d) => (
-                    <tr key={`${d.stage}:${d.reason}`} class={d.sample ? "clickable" : ""} onClick={() => setSample(d.sample ?? null)}>
-                      <td>{d.stage}</td>
-                      <td>{d.reason}</td>
-                      <td class="num">{d.count}</td>
-                    </tr>
-                  ))
-                : Object.entries(status.dead_letters.by_stage).map(([stage, n]) => (
-                    <tr key={stage}>
-                      <td>{stage}</td>
-                      <td class="muted">–</td>
-                      <td class="num">{n}</td>
-                    </tr>
-                  ))}
-            </tbody>
-          </table>
+          <CompactTable testId="dead-letters" headers={["stage", "reason", "count"]}>
+            {status.dead_letters.by_reason
+              ? status.dead_letters.by_reason.map((d) => (
+                  <tr key={`${d.stage}:${d.reason}`} class={d.sample ? "clickable" : ""} onClick={() => setSample(d.sample ?? null)}>
+                    <td>{d.stage}</td>
+                    <td>{d.reason}</td>
+                    <td class="num">{d.count}</td>
+                  </tr>
+                ))
+              : Object.entries(status.dead_letters.by_stage).map(([stage, n]) => (
+                  <tr key={stage}>
+                    <td>{stage}</td>
+                    <td class="muted">–</td>
+                    <td class="num">{n}</td>
+                  </tr>
+                ))}
+          </CompactTable>
           {sample && (
             <pre class="payload" data-testid="dead-letter-sample">
               {sample}
@@ -128,19 +109,17 @@ export function StatusPage() {
         </Card>
         <Card title="Sources">
           {status.sources?.length ? (
-            <table class="data compact" data-testid="sources">
-              <tbody>
-                {status.sources.map((s) => (
-                  <tr key={`${s.chain_id}:${s.url}`}>
-                    <td>{chainName(s.chain_id)}</td>
-                    <td class="mono">{s.url}</td>
-                    <td>
-                      <Badge text={s.state} tone={s.state === "connected" || s.state === "ok" ? "ok" : "high"} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <CompactTable testId="sources">
+              {status.sources.map((s) => (
+                <tr key={`${s.chain_id}:${s.url}`}>
+                  <td>{chainName(s.chain_id)}</td>
+                  <td class="mono">{s.url}</td>
+                  <td>
+                    <Badge text={s.state} tone={s.state === "connected" || s.state === "ok" ? "ok" : "high"} />
+                  </td>
+                </tr>
+              ))}
+            </CompactTable>
           ) : (
             <p class="muted">the feed reports no source connections ({status.feed})</p>
           )}
