@@ -9,7 +9,8 @@ The same detectors (sandwiches, arbitrages) then run on these swaps. What each e
   interface: SushiSwap, PancakeSwap V2, Velodrome V1, ...), Solidly-style ``Swap`` (Velodrome
   V2, Aerodrome), Uniswap V3 ``Swap`` (and forks: Aerodrome Slipstream, Velodrome CL, SushiSwap
   V3; PancakeSwap V3's longer event), Balancer V2 vault ``Swap``, Curve ``TokenExchange`` /
-  ``TokenExchangeUnderlying``. The event says how much went in and out; which tokens, who paid
+  ``TokenExchangeUnderlying``; CoW Protocol's settlement ``Trade`` (one swap per settled order,
+  ``protocols.cow``). The event says how much went in and out; which tokens, who paid
   and who received is read from the transfers to and from the pool earlier in the same tx, the
   way the trace path reads them around the pool call (``protocols.spec.swap_from_pool_transfers``):
   so a routed swap's ``sender`` is the user who paid, not the router, on both paths.
@@ -31,6 +32,7 @@ import msgspec
 from eth_hash.auto import keccak
 
 from operators.mev.model import ETH, Liquidation, SwapEvent
+from operators.mev.protocols import cow
 from operators.mev.protocols.compound import CETH
 from operators.mev.protocols.cream import CRETH
 from operators.mev.protocols.spec import load_json
@@ -58,7 +60,7 @@ COMPOUND_LIQUIDATION = topic("LiquidateBorrow(address,address,uint256,address,ui
 SWAP_TOPICS = frozenset(
     {
         V2_SWAP, SOLIDLY_SWAP, V3_SWAP, PANCAKE_V3_SWAP, BALANCER_SWAP, CURVE_EXCHANGE,
-        CURVE_EXCHANGE_UNDERLYING, CURVE_CRYPTO_EXCHANGE,
+        CURVE_EXCHANGE_UNDERLYING, CURVE_CRYPTO_EXCHANGE, cow.TRADE,
     }
 )  # fmt: skip
 BALANCER_VAULT = "0xba12222222228d8ba445958a75a0704d566bf2c8"  # same address on every chain
@@ -217,6 +219,8 @@ def _swap_of(tx: _Tx, log: dict[str, Any], index: int) -> SwapEvent | None:
             token_in=_address_word(topics[2]),
             token_out=_address_word(topics[3]),
         )
+    if head == cow.TRADE:
+        return cow.trade_swap(log, tx.receipt.tx_hash, tx.position, index)
     if head in (CURVE_EXCHANGE, CURVE_EXCHANGE_UNDERLYING, CURVE_CRYPTO_EXCHANGE):
         if len(topics) < 2 or len(data) < 128:
             return None

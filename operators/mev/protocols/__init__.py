@@ -10,6 +10,7 @@ from operators.mev.protocols import (
     cream,
     curve,
     erc20,
+    morpho,
     uniswap,
     uniswap_v4,
     zeroex,
@@ -28,4 +29,5 @@ REGISTRY: tuple[CallSpec, ...] = (
     *cream.SPECS,
     *curve.SPECS,
     *bancor.SPECS,
+    *morpho.SPECS,
 )
