@@ -14,7 +14,8 @@ The same detectors (sandwiches, arbitrages) then run on these swaps. What each e
   and who received is read from the transfers to and from the pool earlier in the same tx, the
   way the trace path reads them around the pool call (``protocols.spec.swap_from_pool_transfers``):
   so a routed swap's ``sender`` is the user who paid, not the router, on both paths.
-- **Liquidations**: Aave V2/V3 ``LiquidationCall``, Compound V2 (and forks) ``LiquidateBorrow``.
+- **Liquidations**: Aave V2/V3 ``LiquidationCall`` (``spark`` when a SparkLend pool emits it), Compound V2 (and forks) ``LiquidateBorrow``,
+  Morpho Blue ``Liquidate`` (``protocols.morpho``).
 
 A swap's ``trace_address`` is ``(log index,)``: the event's place in its tx, which orders swaps
 the way call order does. Reverted txs emit no logs, so the log path never sees reverted
@@ -32,7 +33,7 @@ import msgspec
 from eth_hash.auto import keccak
 
 from operators.mev.model import ETH, Liquidation, SwapEvent
-from operators.mev.protocols import cow
+from operators.mev.protocols import cow, morpho, spark
 from operators.mev.protocols.compound import CETH
 from operators.mev.protocols.cream import CRETH
 from operators.mev.protocols.spec import load_json
@@ -241,7 +242,7 @@ def _liquidation_of(tx: _Tx, log: dict[str, Any], index: int) -> Liquidation | N
             tx_hash=tx.receipt.tx_hash,
             tx_position=tx.position,
             trace_address=(index,),
-            protocol="aave",
+            protocol=spark.PROTOCOL if log["address"] in spark.POOLS else "aave",
             liquidated_user=_address_word(topics[3]),
             liquidator=_address_word(_word(data, 2)),
             debt_token=_address_word(topics[2]),
@@ -308,10 +309,16 @@ def block_liquidations_from_logs(block: Block) -> list[Liquidation]:
     found: list[Liquidation] = []
     for tx, logs in _txs(block):
         for index, log in logs:
-            if log["topics"]:
+            if not log["topics"]:
+                continue
+            if log["topics"][0] == morpho.LIQUIDATE:
+                liquidation = morpho.liquidation_from_logs(
+                    logs, index, tx.receipt.tx_hash, tx.position
+                )
+            else:
                 liquidation = _liquidation_of(tx, log, index)
-                if liquidation is not None:
-                    found.append(liquidation)
+            if liquidation is not None:
+                found.append(liquidation)
     found.sort(key=lambda liq: (liq.tx_position, liq.trace_address))
     return found
 

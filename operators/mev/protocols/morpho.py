@@ -4,12 +4,16 @@ forks and other chains deploy the same code elsewhere).
 
 Morpho pays the seized collateral to the caller first, then pulls the repaid loan tokens from it
 with ``transferFrom`` (after an optional callback), so the liquidator is the caller, the debt is
-what the caller paid and the received amount is what it got, the way Aave's are read.
+what the caller paid and the received amount is what it got, the way Aave's are read. Blocks without traces are read from the ``Liquidate`` event
+(``liquidation_from_logs``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
+
+from eth_hash.auto import keccak
 
 from operators.mev.model import Frame, Liquidation, Transfer
 from operators.mev.protocols.spec import first_from, first_to, spec
@@ -54,3 +58,65 @@ SPECS = [
         _liquidation,
     ),
 ]
+
+
+LIQUIDATE = (
+    "0x"
+    + keccak(b"Liquidate(bytes32,address,address,uint256,uint256,uint256,uint256,uint256)").hex()
+)
+_TRANSFER = "0x" + keccak(b"Transfer(address,address,uint256)").hex()
+
+
+def _topic_address(topic: str) -> str:
+    return "0x" + topic[-40:].lower()
+
+
+def _token_moved(
+    logs: Sequence[tuple[int, dict[str, Any]]], after: int, sender: str, recipient: str, amount: int
+) -> str | None:
+    """The token of the first ``Transfer`` after log ``after`` moving ``amount`` from ``sender``
+    to ``recipient``."""
+    for index, log in logs:
+        topics = log["topics"]
+        if index <= after or len(topics) != 3 or topics[0] != _TRANSFER:
+            continue
+        if (_topic_address(topics[1]), _topic_address(topics[2])) != (sender, recipient):
+            continue
+        if int((log.get("data") or "0x")[2:66] or "0", 16) == amount:
+            return str(log["address"]).lower()
+    return None
+
+
+def liquidation_from_logs(
+    logs: Sequence[tuple[int, dict[str, Any]]], index: int, tx_hash: str, position: int
+) -> Liquidation | None:
+    """A liquidation from Morpho's ``Liquidate`` event (log ``index`` of ``logs``, one tx's
+    ``(log index, log)`` pairs). The event names the market by id only: the loan and collateral
+    tokens are those of the transfers Morpho makes right after it (seized collateral to the
+    caller, repaid loan from the caller)."""
+    log = dict(logs)[index]
+    topics = log["topics"]
+    data = bytes.fromhex((log.get("data") or "0x")[2:])
+    if topics[0] != LIQUIDATE or len(topics) != 4 or len(data) < 160:
+        return None
+    morpho = str(log["address"]).lower()
+    caller, borrower = _topic_address(topics[2]), _topic_address(topics[3])
+    repaid = int.from_bytes(data[0:32], "big")
+    seized = int.from_bytes(data[64:96], "big")
+    collateral = _token_moved(logs, index, morpho, caller, seized)
+    loan = _token_moved(logs, index, caller, morpho, repaid)
+    if collateral is None or loan is None:
+        return None
+    return Liquidation(
+        tx_hash=tx_hash,
+        tx_position=position,
+        trace_address=(index,),
+        protocol="morpho_blue",
+        liquidated_user=borrower,
+        liquidator=caller,
+        debt_token=loan,
+        debt_amount=repaid,
+        collateral_token=collateral,
+        received_token=collateral,
+        received_amount=seized,
+    )

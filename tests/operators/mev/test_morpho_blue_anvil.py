@@ -13,6 +13,7 @@ import pytest
 from eth_utils import keccak
 
 from operators.mev import analyze_block, detect_block
+from operators.mev.block import analyze_block_logs
 from tests.operators.mev.anvil_chain import Chain
 from tests.services.anvil import StartAnvil
 from tests.services.solc import Compiled, compile_sources
@@ -109,3 +110,9 @@ def test_a_morpho_blue_liquidation_is_classified(anvil_nodes: StartAnvil) -> Non
     [finding] = [d for d in detect_block(block) if d.kind == "liquidation"]
     assert finding.data["protocol"] == "morpho_blue"
     assert finding.tx_hashes == (liquidation.tx_hash,)
+    # A node without trace_block: the same liquidation from the receipts' Liquidate event.
+    [from_logs] = analyze_block_logs(block).liquidations
+    assert from_logs.protocol == "morpho_blue"
+    assert (from_logs.liquidator, from_logs.liquidated_user) == (lender, borrower)
+    assert (from_logs.debt_token, from_logs.debt_amount) == (loan, repaid)
+    assert (from_logs.received_token, from_logs.received_amount) == (collateral, seized)
