@@ -7,6 +7,7 @@ from operators.mev.protocols import (
     balancer,
     bancor,
     compound,
+    cow,
     cream,
     curve,
     erc20,
@@ -32,4 +33,5 @@ REGISTRY: tuple[CallSpec, ...] = (
     *curve.SPECS,
     *bancor.SPECS,
     *morpho.SPECS,
+    *cow.SPECS,
 )

@@ -5,7 +5,8 @@ call's selector in registry order and takes the first whose address filter admit
 whose arguments decode. ``parse`` depends on the role:
 
 - ``transfer``:    ``parse(frame) -> Transfer | None``
-- ``swap``:        ``parse(frame, prior_transfers, child_transfers) -> SwapEvent | None``
+- ``swap``:        ``parse(frame, prior_transfers, child_transfers) -> SwapEvent | None`` (or a
+  list of them: a batch settling several orders in one call)
 - ``liquidation``: ``parse(frame, child_frames, child_transfers) -> Liquidation | None``
 - ``seize``:       no parser; marks the collateral seizure inside a Compound-style liquidation.
 """
