@@ -12,6 +12,7 @@ from operators.mev.protocols import (
     curve,
     erc20,
     morpho,
+    opensea,
     spark,
     uniswap,
     uniswap_v4,
@@ -34,4 +35,5 @@ REGISTRY: tuple[CallSpec, ...] = (
     *bancor.SPECS,
     *morpho.SPECS,
     *cow.SPECS,
+    *opensea.SPECS,
 )

@@ -9,6 +9,7 @@ whose arguments decode. ``parse`` depends on the role:
   list of them: a batch settling several orders in one call)
 - ``liquidation``: ``parse(frame, child_frames, child_transfers) -> Liquidation | None``
 - ``seize``:       no parser; marks the collateral seizure inside a Compound-style liquidation.
+- ``nft_trade``:   ``parse(frame, child_frames, child_transfers) -> NftTrade | None``
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any, Literal
 from operators.mev.abi import Function
 from operators.mev.model import ETH, Frame, SwapEvent, Transfer
 
-Role = Literal["transfer", "swap", "liquidation", "seize"]
+Role = Literal["transfer", "swap", "liquidation", "seize", "nft_trade"]
 
 
 @dataclass(frozen=True)
