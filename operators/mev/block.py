@@ -24,7 +24,8 @@ from operators.mev.classify import frames_by_tx
 from operators.mev.jit import JitLiquidity, PositionCall, find_jit
 from operators.mev.liquidations import block_liquidations
 from operators.mev.logs import block_liquidations_from_logs, block_swaps_from_logs, has_logs
-from operators.mev.model import Liquidation, SwapEvent
+from operators.mev.model import Liquidation, NftTrade, SwapEvent
+from operators.mev.nft_trades import block_nft_trades
 from operators.mev.pools import BUNDLED, AmmFactories
 from operators.mev.private import PRIVATE, UNKNOWN, private_status, share
 from operators.mev.sandwiches import Sandwich, find_sandwiches
@@ -46,6 +47,7 @@ class BlockAnalysis:
     payments: list[Payment] = field(default_factory=list)
     builder: str | None = None
     jit: list[JitLiquidity] = field(default_factory=list)
+    nft_trades: list[NftTrade] = field(default_factory=list)
 
 
 # Chains whose blocks are in one sequencer's order (first come, first served on Arbitrum; the
@@ -90,6 +92,7 @@ def analyze_block(
         block_payments(block, frames),
         backruns,
         jit=find_jit(frames, swaps, block.chain_id, factories),
+        nft_trades=block_nft_trades(frames),
     )
 
 
@@ -111,6 +114,7 @@ def _analysis(
     *,
     path: str = "traces",
     jit: list[JitLiquidity] | None = None,
+    nft_trades: list[NftTrade] | None = None,
 ) -> BlockAnalysis:
     """What the detectors find among a block's swaps, whichever way they were classified."""
     arbitrages = find_arbitrages(swaps)
@@ -124,6 +128,7 @@ def _analysis(
         payments=payments,
         builder=bundled_builders().name(block),
         jit=jit or [],
+        nft_trades=nft_trades or [],
     )
 
 
@@ -148,7 +153,7 @@ class _Builder:
     def make(
         self,
         kind: str,
-        anchor: SwapEvent | Liquidation | PositionCall,
+        anchor: SwapEvent | Liquidation | PositionCall | NftTrade,
         tx_hashes: tuple[str, ...],
         data: dict[str, Any],
         severity: str = "info",
@@ -253,6 +258,27 @@ def liquidation_detection(build: _Builder, liq: Liquidation) -> Detection:
             "received_amount": liq.received_amount,
             "error": liq.error,
             "private": build.private_of(liq.tx_hash),
+        },
+    )
+
+
+def nft_trade_detection(build: _Builder, trade: NftTrade) -> Detection:
+    return build.make(
+        "nft_trade",
+        trade,
+        (trade.tx_hash,),
+        {
+            "tx_position": trade.tx_position,
+            "trace_address": list(trade.trace_address),
+            "protocol": trade.protocol,
+            "seller": trade.seller,
+            "buyer": trade.buyer,
+            "collection": trade.collection,
+            "token_id": trade.token_id,
+            "payment_token": trade.payment_token,
+            "payment_amount": trade.payment_amount,
+            "error": trade.error,
+            "private": build.private_of(trade.tx_hash),
         },
     )
 
@@ -433,6 +459,7 @@ def detections_of(
         *(sandwich_detection(build, s) for s in analysis.sandwiches),
         *(arbitrage_detection(build, a) for a in analysis.arbitrages),
         *(liquidation_detection(build, liq) for liq in analysis.liquidations),
+        *(nft_trade_detection(build, t) for t in analysis.nft_trades),
         *(backrun_detection(build, b) for b in analysis.backruns),
         *(jit_detection(build, j) for j in analysis.jit),
         *builder_payment_detections(build, analysis),

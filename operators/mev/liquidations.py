@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from operators.mev.classify import descendants, transfers_in
 from operators.mev.model import Frame, Liquidation, block_position
@@ -11,10 +12,16 @@ from operators.mev.model import Frame, Liquidation, block_position
 def tx_liquidations(frames: Sequence[Frame]) -> list[Liquidation]:
     """Successful liquidations of one tx; a liquidation call nested in another one (a proxy
     delegating to its implementation) is the same liquidation and is skipped."""
-    found: list[Liquidation] = []
+    return tx_calls(frames, "liquidation")
+
+
+def tx_calls(frames: Sequence[Frame], role: str) -> list[Any]:
+    """What the outermost successful calls of ``role`` in one tx parse to (liquidations, NFT
+    trades): the parser gets the call, the frames it made and their transfers."""
+    found: list[Any] = []
     parents: list[tuple[int, ...]] = []
     for index, frame in enumerate(frames):
-        if frame.spec is None or frame.spec.role != "liquidation" or frame.spec.parse is None:
+        if frame.spec is None or frame.spec.role != role or frame.spec.parse is None:
             continue
         address = frame.address
         if any(len(address) > len(p) and address[: len(p)] == p for p in parents):
@@ -23,9 +30,9 @@ def tx_liquidations(frames: Sequence[Frame]) -> list[Liquidation]:
             continue
         parents.append(address)
         children = [f for f in descendants(frames, index) if f.happened_within(frame)]
-        liquidation = frame.spec.parse(frame, children, transfers_in(children))
-        if liquidation is not None:
-            found.append(liquidation)
+        parsed = frame.spec.parse(frame, children, transfers_in(children))
+        if parsed is not None:
+            found.append(parsed)
     return found
 
 

@@ -9,11 +9,13 @@ The same detectors (sandwiches, arbitrages) then run on these swaps. What each e
   interface: SushiSwap, PancakeSwap V2, Velodrome V1, ...), Solidly-style ``Swap`` (Velodrome
   V2, Aerodrome), Uniswap V3 ``Swap`` (and forks: Aerodrome Slipstream, Velodrome CL, SushiSwap
   V3; PancakeSwap V3's longer event), Balancer V2 vault ``Swap``, Curve ``TokenExchange`` /
-  ``TokenExchangeUnderlying``. The event says how much went in and out; which tokens, who paid
+  ``TokenExchangeUnderlying``; CoW Protocol's settlement ``Trade`` (one swap per settled order,
+  ``protocols.cow``). The event says how much went in and out; which tokens, who paid
   and who received is read from the transfers to and from the pool earlier in the same tx, the
   way the trace path reads them around the pool call (``protocols.spec.swap_from_pool_transfers``):
   so a routed swap's ``sender`` is the user who paid, not the router, on both paths.
-- **Liquidations**: Aave V2/V3 ``LiquidationCall``, Compound V2 (and forks) ``LiquidateBorrow``.
+- **Liquidations**: Aave V2/V3 ``LiquidationCall`` (``spark`` when a SparkLend pool emits it), Compound V2 (and forks) ``LiquidateBorrow``,
+  Morpho Blue ``Liquidate`` (``protocols.morpho``).
 
 A swap's ``trace_address`` is ``(log index,)``: the event's place in its tx, which orders swaps
 the way call order does. Reverted txs emit no logs, so the log path never sees reverted
@@ -30,6 +32,7 @@ import msgspec
 from eth_hash.auto import keccak
 
 from operators.mev.model import ETH, Liquidation, SwapEvent, block_position
+from operators.mev.protocols import cow, morpho, spark
 from operators.mev.protocols.compound import CETH
 from operators.mev.protocols.cream import CRETH
 from operators.mev.protocols.spec import load_json
@@ -57,7 +60,7 @@ COMPOUND_LIQUIDATION = topic("LiquidateBorrow(address,address,uint256,address,ui
 SWAP_TOPICS = frozenset(
     {
         V2_SWAP, SOLIDLY_SWAP, V3_SWAP, PANCAKE_V3_SWAP, BALANCER_SWAP, CURVE_EXCHANGE,
-        CURVE_EXCHANGE_UNDERLYING, CURVE_CRYPTO_EXCHANGE,
+        CURVE_EXCHANGE_UNDERLYING, CURVE_CRYPTO_EXCHANGE, cow.TRADE,
     }
 )  # fmt: skip
 SOLIDLY_CHAINS = {8453: "aerodrome", 10: "velodrome"}
@@ -215,6 +218,8 @@ def _swap_of(tx: _Tx, log: dict[str, Any], index: int) -> SwapEvent | None:
             token_in=_address_word(topics[2]),
             token_out=_address_word(topics[3]),
         )
+    if head == cow.TRADE:
+        return cow.trade_swap(log, tx.receipt.tx_hash, tx.position, index)
     if head in (CURVE_EXCHANGE, CURVE_EXCHANGE_UNDERLYING, CURVE_CRYPTO_EXCHANGE):
         if len(topics) < 2 or len(data) < 128:
             return None
@@ -235,7 +240,7 @@ def _liquidation_of(tx: _Tx, log: dict[str, Any], index: int) -> Liquidation | N
             tx_hash=tx.receipt.tx_hash,
             tx_position=tx.position,
             trace_address=(index,),
-            protocol="aave",
+            protocol=spark.PROTOCOL if log["address"] in spark.POOLS else "aave",
             liquidated_user=_address_word(topics[3]),
             liquidator=_address_word(_word(data, 2)),
             debt_token=_address_word(topics[2]),
@@ -302,10 +307,16 @@ def block_liquidations_from_logs(block: Block) -> list[Liquidation]:
     found: list[Liquidation] = []
     for tx, logs in _txs(block):
         for index, log in logs:
-            if log["topics"]:
+            if not log["topics"]:
+                continue
+            if log["topics"][0] == morpho.LIQUIDATE:
+                liquidation = morpho.liquidation_from_logs(
+                    logs, index, tx.receipt.tx_hash, tx.position
+                )
+            else:
                 liquidation = _liquidation_of(tx, log, index)
-                if liquidation is not None:
-                    found.append(liquidation)
+            if liquidation is not None:
+                found.append(liquidation)
     found.sort(key=block_position)
     return found
 

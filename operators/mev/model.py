@@ -129,3 +129,20 @@ class Liquidation(CallEvent, frozen=True):
     received_token: str
     received_amount: int
     error: str | None = None
+
+
+class NftTrade(msgspec.Struct, frozen=True):
+    """One NFT sold on a marketplace (OpenSea's Wyvern ``atomicMatch_``): which token went from
+    the seller to the buyer, and what the buyer paid (ETH or an ERC-20)."""
+
+    tx_hash: str
+    tx_position: int
+    trace_address: tuple[int, ...]
+    protocol: str
+    seller: str
+    buyer: str
+    collection: str
+    token_id: int
+    payment_token: str
+    payment_amount: int
+    error: str | None = None

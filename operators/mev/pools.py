@@ -1,7 +1,7 @@
 """Which pools a decoded swap intent trades on, computed from its tokens (no RPC).
 
-Uniswap V2 pairs (and forks) and V3 pools live at CREATE2 addresses fixed by their factory, the
-sorted token pair (and the V3 fee tier); data/amm_factories.json lists the factories per chain
+Uniswap V2 pairs (and forks) and V3 pools (and forks: PancakeSwap V3) live at CREATE2 addresses
+fixed by their factory (or pool deployer), the sorted token pair (and the V3 fee tier); data/amm_factories.json lists the factories per chain
 and which V2 family each router trades. ``AmmFactories.load(extra)`` adds the user's own file of
 the same shape (a devnet, a fork, another chain's DEX: config ``SCORPIUS_DETECT_AMM_FACTORIES``);
 the module-level functions use the bundled data.
@@ -54,7 +54,7 @@ def _merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
             continue
         mine = out.setdefault(chain, {})
         for section, value in spec.items():
-            if isinstance(value, dict) and section in ("v2", "routers"):
+            if isinstance(value, dict) and section in ("v2", "v3_forks", "routers"):
                 lowered = {k.lower() if section == "routers" else k: v for k, v in value.items()}
                 mine[section] = {**mine.get(section, {}), **lowered}
             else:
@@ -112,6 +112,22 @@ class AmmFactories:
 
         return self._memo(("v3", chain_id, t0, t1, fee), compute)
 
+    def v3_fork_pool(
+        self, chain_id: int, fork: str, token_a: str, token_b: str, fee: int
+    ) -> str | None:
+        """A Uniswap V3 fork's pool (``v3_forks`` in the data): CREATE2 from its pool deployer,
+        salted like Uniswap V3's."""
+        spec = self._factories.get(str(chain_id), {}).get("v3_forks", {}).get(fork)
+        if spec is None:
+            return None
+        t0, t1 = _sorted(token_a, token_b)
+
+        def compute() -> str:
+            salt = keccak(encode(["address", "address", "uint24"], [t0, t1, fee]))
+            return _create2(spec["deployer"].lower(), salt, spec["init_code_hash"])
+
+        return self._memo(("v3_fork", chain_id, fork, t0, t1, fee), compute)
+
     def v2_family(self, chain_id: int, swap: Swap) -> str:
         routers: dict[str, str] = self._factories.get(str(chain_id), {}).get("routers", {})
         return routers.get(swap.router.lower(), _DEFAULT_V2)
@@ -147,6 +163,11 @@ class AmmFactories:
             for fee in _V3_FEE_TIERS:
                 if self.v3_pool(chain_id, token_a, token_b, fee) == pool:
                     return "uniswap_v3"
+            forks = self._factories.get(str(chain_id), {}).get("v3_forks", {})
+            for fork, spec in forks.items():
+                for fee in spec.get("fees", _V3_FEE_TIERS):
+                    if self.v3_fork_pool(chain_id, fork, token_a, token_b, fee) == pool:
+                        return str(fork)
         return None
 
 

@@ -26,11 +26,11 @@ def tx_swaps(frames: Sequence[Frame]) -> list[SwapEvent]:
         elif frame.spec.role == "swap" and frame.spec.parse is not None:
             paid = [t for f, t in prior if f.happened_within(frame)]
             inside = [f for f in descendants(frames, index) if f.happened_within(frame)]
-            swap = frame.spec.parse(
+            found = frame.spec.parse(
                 frame, outermost_transfers(paid), outermost_transfers(transfers_in(inside))
             )
-            if swap is not None:
-                swaps.append(swap)
+            # A batch (a CoW settlement) is one call settling several swaps.
+            swaps.extend(found if isinstance(found, list) else [] if found is None else [found])
     return swaps
 
 

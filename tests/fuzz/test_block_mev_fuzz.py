@@ -95,7 +95,7 @@ def test_block_detection_survives_mutated_traces_receipts_and_logs(mutated: Bloc
     keys = [d.key for d in found]
     assert len(keys) == len(set(keys))
     for d in found:
-        assert d.kind in {"sandwich", "arbitrage", "liquidation", "builder_payment"}
+        assert d.kind in {"sandwich", "arbitrage", "liquidation", "builder_payment", "nft_trade"}
         assert d.block_number == mutated.number
         assert set(d.tx_hashes) <= hashes
         msgspec.json.encode(d)

@@ -37,16 +37,25 @@ Compile = Callable[[Path], dict[str, Compiled]]
 
 
 def compile_file(path: Path) -> dict[str, Compiled]:
+    return compile_sources({path.name: path.read_text()})[path.name]
+
+
+def compile_sources(
+    sources: dict[str, str], package: Path = SOLC_PACKAGE
+) -> dict[str, dict[str, Compiled]]:
+    """Every contract of ``sources`` (unit name -> Solidity text; imports resolve between the
+    units), per unit, with the solcjs of ``package`` (another pinned version than the default
+    where a protocol's pragma asks for one)."""
     request = {
         "language": "Solidity",
-        "sources": {path.name: {"content": path.read_text()}},
+        "sources": {name: {"content": text} for name, text in sources.items()},
         "settings": {
             "optimizer": {"enabled": True, "runs": 200},
             "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}},
         },
     }
     done = subprocess.run(
-        ["node", "-e", _RUN, str(SOLC_PACKAGE)],
+        ["node", "-e", _RUN, str(package)],
         input=json.dumps(request),
         capture_output=True,
         text=True,
@@ -58,8 +67,11 @@ def compile_file(path: Path) -> dict[str, Compiled]:
     if errors:
         raise RuntimeError("solc: " + "\n".join(e["formattedMessage"] for e in errors))
     return {
-        name: Compiled(item["abi"], bytes.fromhex(item["evm"]["bytecode"]["object"]))
-        for name, item in output["contracts"][path.name].items()
+        unit: {
+            name: Compiled(item["abi"], bytes.fromhex(item["evm"]["bytecode"]["object"]))
+            for name, item in contracts.items()
+        }
+        for unit, contracts in output["contracts"].items()
     }
 
 

@@ -9,9 +9,13 @@ from operators.mev.model import Frame, Liquidation, Transfer
 from operators.mev.protocols.spec import first_from, first_to, spec
 
 
-def _liquidation(
-    frame: Frame, children: Sequence[Frame], transfers: Sequence[Transfer]
+def liquidation(
+    frame: Frame,
+    children: Sequence[Frame],
+    transfers: Sequence[Transfer],
+    protocol: str = "aave",
 ) -> Liquidation | None:
+    """A ``liquidationCall``: what the caller paid and got back (also Spark's, an Aave V3 fork)."""
     liquidator = frame.trace.sender or ""
     debt = first_from(transfers, liquidator)
     received = first_to(transfers, liquidator)
@@ -21,7 +25,7 @@ def _liquidation(
         tx_hash=frame.tx_hash,
         tx_position=frame.trace.tx_position or 0,
         trace_address=frame.address,
-        protocol="aave",
+        protocol=protocol,
         liquidated_user=frame.args["user"].lower(),
         liquidator=liquidator,
         debt_token=debt.token,
@@ -51,7 +55,7 @@ SPECS = [
         "liquidationCall(address collateral,address debt,address user,uint256 debtToCover,"
         "bool receiveAToken)",
         "liquidation",
-        _liquidation,
+        liquidation,
     ),
     spec(
         "aave",

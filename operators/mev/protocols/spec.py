@@ -5,9 +5,11 @@ call's selector in registry order and takes the first whose address filter admit
 whose arguments decode. ``parse`` depends on the role:
 
 - ``transfer``:    ``parse(frame) -> Transfer | None``
-- ``swap``:        ``parse(frame, prior_transfers, child_transfers) -> SwapEvent | None``
+- ``swap``:        ``parse(frame, prior_transfers, child_transfers) -> SwapEvent | None`` (or a
+  list of them: a batch settling several orders in one call)
 - ``liquidation``: ``parse(frame, child_frames, child_transfers) -> Liquidation | None``
 - ``seize``:       no parser; marks the collateral seizure inside a Compound-style liquidation.
+- ``nft_trade``:   ``parse(frame, child_frames, child_transfers) -> NftTrade | None``
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any, Literal
 from operators.abi_decoding import Function
 from operators.mev.model import ETH, Frame, SwapEvent, Transfer
 
-Role = Literal["transfer", "swap", "liquidation", "seize"]
+Role = Literal["transfer", "swap", "liquidation", "seize", "nft_trade"]
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,11 @@ from tests.operators.mev.conftest import DATA, analysis
 BLOCKS = sorted(int(p.name.split(".")[0]) for p in (DATA / "blocks").glob("*.json.gz"))
 # The protocols whose swaps mev-inspect-py classifies (its classifier specs at that commit).
 REFERENCE_PROTOCOLS = {"uniswap_v2", "uniswap_v3", "balancer_v1", "curve", "0x", "bancor"}
-# Swaps we find that the reference cannot: Balancer V2 vault swaps (no spec in the reference).
+# Swaps we find that the reference cannot: Balancer V2 vault swaps and CoW Protocol settled
+# orders (no spec in the reference; the CoW ones are checked in test_cow_settlement_traces.py).
 EXTRA_SWAPS = {
+    (12914944, "0x9b2ee7dd41a002dd5c5a67f4559bafd65a5cbb4fa3dcf736c66c19e592f0a77c", (1, 0)),
+    (13666184, "0x90722f6876f8727768ee5e0b80dd206970f93604df21f43edcde70bb32663a0d", (1, 0)),
     (13207907, "0x4033a69f87bb307e938af5184496ddee71df13201b28ecdaa5ecc6b89ff8b876", (0,)),
     (13207907, "0x9680e391b5a56205644928cfc78d7828310b223ac29fe25df4366a324913d1f7", (0, 18)),
     (13302365, "0xf687fedbc4bbc25adb3ef3a35c20c38fb7d35d86d7633d5061d2e3c4f86311b7", (2, 10, 2)),
@@ -38,7 +41,7 @@ def test_extra_swaps_are_only_of_protocols_the_reference_does_not_classify() -> 
         if s.protocol not in REFERENCE_PROTOCOLS
     }
     assert {(n, tx, path) for n, tx, path, _ in extra} == EXTRA_SWAPS
-    assert {protocol for *_, protocol in extra} == {"balancer_v2"}
+    assert {protocol for *_, protocol in extra} == {"balancer_v2", "cow"}
 
 
 @pytest.mark.parametrize(

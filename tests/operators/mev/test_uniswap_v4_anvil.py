@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-from eth_abi import decode, encode
+from eth_abi import decode
 from eth_utils import function_signature_to_4byte_selector
 
 from operators.mev import analyze_block
 from operators.mev.protocols.uniswap_v4 import pool_id
-from operators.normalize import normalize_item
-from operators.records import Block, RawItem
-from tests.services.anvil import AnvilNode, StartAnvil
+from tests.operators.mev.anvil_chain import Chain
+from tests.services.anvil import StartAnvil
 
 pytestmark = pytest.mark.service
 
@@ -34,58 +32,24 @@ def _artifact(path: str) -> bytes:
     return bytes.fromhex(json.loads((OUT / path).read_text())["bytecode"]["object"][2:])
 
 
-class Chain:
-    def __init__(self, node: AnvilNode) -> None:
-        self.node = node
-        self.account: str = node.rpc("eth_accounts")[0]
-
-    def send(self, to: str | None, data: bytes) -> dict[str, Any]:
-        tx: dict[str, Any] = {
-            "from": self.account,
-            "data": "0x" + data.hex(),
-            "gas": hex(15_000_000),
-        }
-        if to is not None:
-            tx["to"] = to
-        tx_hash = self.node.rpc("eth_sendTransaction", tx)
-        self.node.rpc("evm_mine")
-        receipt: dict[str, Any] = self.node.rpc("eth_getTransactionReceipt", tx_hash)
-        assert receipt["status"] == "0x1", receipt
-        return receipt
-
-    def deploy(self, path: str, types: list[str], args: list[Any]) -> str:
-        address: str = self.send(None, _artifact(path) + encode(types, args))["contractAddress"]
-        return address.lower()
-
-    def call(self, to: str, signature: str, types: list[str], args: list[Any]) -> dict[str, Any]:
-        selector = function_signature_to_4byte_selector(signature)
-        return self.send(to, selector + encode(types, args))
-
-    def block(self, number: int) -> Block:
-        tag = hex(number)
-        body = self.node.rpc("eth_getBlockByNumber", tag, True)
-        receipts = self.node.rpc("eth_getBlockReceipts", tag)
-        traces = self.node.rpc("trace_block", tag)
-        payload = json.dumps({"block": body, "receipts": receipts, "traces": traces}).encode()
-        [block] = normalize_item(RawItem("block", self.node.chain_id, "anvil", 0, payload))
-        assert isinstance(block, Block)
-        return block
-
-
 def test_a_v4_swap_through_the_pool_manager_is_classified(anvil_nodes: StartAnvil) -> None:
     chain = Chain(anvil_nodes())
     me = chain.account
-    manager = chain.deploy("PoolManager.sol/PoolManager.json", ["address"], [me])
+    manager = chain.deploy(_artifact("PoolManager.sol/PoolManager.json"), ["address"], [me])
     tokens = sorted(
         chain.deploy(
-            "mocks/MockERC20.sol/MockERC20.json", ["string", "string", "uint8"], [n, n, 18]
+            _artifact("mocks/MockERC20.sol/MockERC20.json"),
+            ["string", "string", "uint8"],
+            [n, n, 18],
         )
         for n in ("AAA", "BBB")
     )
     liquidity = chain.deploy(
-        "PoolModifyLiquidityTest.sol/PoolModifyLiquidityTest.json", ["address"], [manager]
+        _artifact("PoolModifyLiquidityTest.sol/PoolModifyLiquidityTest.json"),
+        ["address"],
+        [manager],
     )
-    router = chain.deploy("PoolSwapTest.sol/PoolSwapTest.json", ["address"], [manager])
+    router = chain.deploy(_artifact("PoolSwapTest.sol/PoolSwapTest.json"), ["address"], [manager])
     for token in tokens:
         chain.call(token, "mint(address,uint256)", ["address", "uint256"], [me, 10**30])
         for spender in (liquidity, router):
