@@ -316,6 +316,11 @@ class RpcConfig:
     fetch_batch: int = 100
     # After a reconnect, missed blocks are fetched back, at most this many.
     max_backfill_blocks: int = 32
+    # L2 feeds: threads per feed partition recovering a frame's tx senders (secp256k1, most of
+    # the decode cost; libsecp256k1 releases the GIL). 0 = inline in the partition's own thread:
+    # a live feed is far below one thread's rate (docs/l2.md), and a pool only pays for itself
+    # on large frames (a relay's replay after a reconnect) with idle cores to run on.
+    feed_recovery_threads: int = 0
     # Dedup across URLs and reconnects: remembered this long, at most this many per shard.
     dedup_ttl_s: float = 900.0
     dedup_max_per_shard: int = 20_000

@@ -18,12 +18,18 @@ several URLs (or a replay after a reconnect) deliver twice.
 - Frames larger than ``max_frame_bytes`` on the wire close the connection (websocket close code
   1009): dead letter ``oversize frame``, then reconnect. Connection trouble is retried with the RPC
   source's reconnect loop (``connectors.rpc.reconnect``) and counted in ``scorpius_source_reconnects``.
+- **Sender recovery** (secp256k1, most of a tx's decode cost) runs inline, or with
+  ``feed_recovery_threads`` >= 2 on one thread pool per session (so per source partition), shared
+  by all its connections and shut down when the session stops. The frame's items come out in the
+  same order either way.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import websockets
 from websockets.asyncio.client import connect
@@ -35,7 +41,7 @@ from connectors.rpc.settings import RpcSettings
 from operators.clock import now_ms
 from operators.l2.arbitrum import decode_feed_frame
 from operators.l2.flashblocks import FlashblockDecoder, flashblock_item
-from operators.l2.items import dead
+from operators.l2.items import INLINE, SenderRecovery, dead
 from operators.metrics import (
     RPC_CONNECTED,
     SOURCE_ERRORS,
@@ -60,6 +66,7 @@ class FeedSession(ReconnectingSession):
         self._messages = SOURCE_MESSAGES.labels(endpoint.feed, self._chain)
         self._connected = RPC_CONNECTED.labels(self._chain, self._name)
         self._flashblocks = FlashblockDecoder(endpoint.chain_id, self._name, cfg.max_frame_bytes)
+        self._recovery = INLINE  # a pool only while ``run`` runs, see there
         self._decode: Callable[[bytes | str, int], list[RawItem | DeadLetter]] = (
             self._arbitrum if endpoint.feed == ARBITRUM_FEED else self._flashblock
         )
@@ -67,13 +74,15 @@ class FeedSession(ReconnectingSession):
     # --- decoding -----------------------------------------------------------------------------
 
     def _arbitrum(self, frame: bytes | str, seen_ms: int) -> list[RawItem | DeadLetter]:
-        items, highest = decode_feed_frame(frame, self.endpoint.chain_id, self._name, seen_ms)
+        items, highest = decode_feed_frame(
+            frame, self.endpoint.chain_id, self._name, seen_ms, self._recovery
+        )
         if highest is not None and (self._next_sequence is None or highest >= self._next_sequence):
             self._next_sequence = highest + 1
         return items
 
     def _flashblock(self, frame: bytes | str, seen_ms: int) -> list[RawItem | DeadLetter]:
-        flashblock, items = self._flashblocks.decode(frame, seen_ms)
+        flashblock, items = self._flashblocks.decode(frame, seen_ms, self._recovery)
         if flashblock is not None:
             whole = flashblock_item(flashblock, items, self.endpoint.chain_id, self._name, seen_ms)
             if whole is not None:
@@ -96,6 +105,22 @@ class FeedSession(ReconnectingSession):
         self._emit(dead(self._stage, reason, "", self._name, self.endpoint.chain_id, now_ms()))
 
     # --- the connection -------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve until ``stop`` (``ReconnectingSession.run``), recovering senders on this
+        session's pool when one is configured; the pool ends with the session."""
+        threads = self.cfg.feed_recovery_threads
+        if threads < 2:
+            await super().run(stop)
+            return
+        pool = ThreadPoolExecutor(threads, thread_name_prefix=f"recover {self._name}")
+        self._recovery = SenderRecovery(pool, threads)
+        try:
+            await super().run(stop)
+        finally:
+            self._recovery = INLINE
+            # Recovery is awaited inside on_frame, so nothing is left running here.
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def _headers(self) -> dict[str, str]:
         if self.endpoint.feed != ARBITRUM_FEED:

@@ -19,3 +19,6 @@ class RpcSettings:
     pending_tx_objects: bool
     fetch_batch: int
     max_backfill_blocks: int
+    # L2 feeds: a frame's senders are recovered on a pool of this many threads per partition
+    # (0 or 1: inline, in the partition's thread).
+    feed_recovery_threads: int

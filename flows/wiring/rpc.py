@@ -56,6 +56,11 @@ def endpoints_from_config(cfg: RpcConfig) -> list[Endpoint]:
 
 def rpc_settings(cfg: RpcConfig) -> RpcSettings:
     """What each node or feed session needs, taken from the section's same-named fields."""
+    if cfg.feed_recovery_threads < 0:
+        raise ConfigError(
+            f"{setting_name('rpc.feed_recovery_threads')}={cfg.feed_recovery_threads}: "
+            "a number of threads, 0 for inline"
+        )
     return settings_of(RpcSettings, cfg)
 
 
