@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -122,6 +122,8 @@ DEFAULT_LIMITS = SizeLimits()
 # Item kinds of L2 sequencer feeds (operators/l2): a tx the sequencer has ordered or preconfirmed.
 SEQUENCER_STAGES = frozenset({"sequenced", "preconfirmed"})
 
+T = TypeVar("T")
+
 # --- the step -----------------------------------------------------------------------------------
 
 
@@ -146,33 +148,36 @@ def _dead(
     )
 
 
-def _too_large(item: RawItem, limit: int, keep: int) -> DeadLetter | None:
+def _decoded(
+    item: RawItem, limit: int, keep: int, decode: Callable[[RawItem], T]
+) -> T | DeadLetter:
+    """``decode(item)``, or the dead letter that says why not: too large, malformed, or not
+    the shape of its kind."""
     size = len(item.payload)
     if size > limit:
         return _dead(item, f"payload too large: {size} bytes > {limit}", keep=keep)
-    return None
+    try:
+        return decode(item)
+    except Malformed as exc:
+        return _dead(item, exc.reason, keep=keep)
+    except DECODE_ERRORS as exc:
+        return _dead(item, shape_reason(exc), keep=keep)
+
+
+def _tx_record(item: RawItem, calldata_limit: int) -> Tx:
+    raw = tx_decoder.decode(item.payload)
+    if item.kind == "tx":
+        return tx_from_rpc(raw, item.chain_id, item.source, item.seen_ms, calldata_limit)
+    if item.kind in SEQUENCER_STAGES:
+        tx = tx_from_rpc(raw, item.chain_id, item.source, item.seen_ms, calldata_limit)
+        position = tuple(raw.position or ())
+        return msgspec.structs.replace(tx, stage=item.kind, position=position)
+    return call_from_rpc(raw, item.chain_id, item.source, item.seen_ms, calldata_limit)
 
 
 def _normalize_tx_item(item: RawItem, limits: SizeLimits) -> list[Tx | Block | DeadLetter]:
-    keep = limits.dead_letter_payload_bytes
-    dead = _too_large(item, limits.tx_payload_bytes, keep)
-    if dead is not None:
-        return [dead]
-    try:
-        raw = tx_decoder.decode(item.payload)
-        if item.kind == "tx":
-            return [
-                tx_from_rpc(raw, item.chain_id, item.source, item.seen_ms, limits.calldata_bytes)
-            ]
-        if item.kind in SEQUENCER_STAGES:
-            tx = tx_from_rpc(raw, item.chain_id, item.source, item.seen_ms, limits.calldata_bytes)
-            position = tuple(raw.position or ())
-            return [msgspec.structs.replace(tx, stage=item.kind, position=position)]
-        return [call_from_rpc(raw, item.chain_id, item.source, item.seen_ms, limits.calldata_bytes)]
-    except Malformed as exc:
-        return [_dead(item, exc.reason, keep=keep)]
-    except DECODE_ERRORS as exc:
-        return [_dead(item, shape_reason(exc), keep=keep)]
+    record = partial(_tx_record, calldata_limit=limits.calldata_bytes)
+    return [_decoded(item, limits.tx_payload_bytes, limits.dead_letter_payload_bytes, record)]
 
 
 def _block_tx(raw_tx: bytes, index: int, block: Block, item: RawItem, calldata_limit: int) -> Tx:
@@ -241,15 +246,10 @@ def _block_header(item: RawItem) -> tuple[Block, RpcBundle]:
 
 def _normalize_block_item(item: RawItem, limits: SizeLimits) -> list[Tx | Block | DeadLetter]:
     keep = limits.dead_letter_payload_bytes
-    dead = _too_large(item, limits.block_payload_bytes, keep)
-    if dead is not None:
-        return [dead]
-    try:
-        header, bundle = _block_header(item)
-    except Malformed as exc:
-        return [_dead(item, exc.reason, keep=keep)]
-    except DECODE_ERRORS as exc:
-        return [_dead(item, shape_reason(exc), keep=keep)]
+    decoded = _decoded(item, limits.block_payload_bytes, keep, _block_header)
+    if isinstance(decoded, DeadLetter):
+        return [decoded]
+    header, bundle = decoded
     assert bundle.block is not None  # checked by _block_header
 
     dead_letters: list[Tx | Block | DeadLetter] = []

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from flows.commands import CommandError
-from flows.config import load_config
+from flows.config import Config, load_config
 
 # The table names, without importing the archive's modules (pyarrow, deltalake) at start-up; a
 # test checks they match connectors.archive_tables.TABLES.
@@ -102,6 +102,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     retention.set_defaults(func=run_retention)
 
 
+def _archive_of(args: argparse.Namespace) -> tuple[Config, str, dict[str, Any]]:
+    """The configuration, the archive URL (``--url`` or the configured one) and its storage
+    options."""
+    config = load_config()
+    return config, args.url or config.output.archive, config.storage.archive_storage_options()
+
+
 def existing_archive(url: str, options: dict[str, Any], option: str = "--url") -> None:
     """Raises a CommandError naming the fix when nothing is stored at ``url``."""
     import fsspec
@@ -116,9 +123,7 @@ def existing_archive(url: str, options: dict[str, Any], option: str = "--url") -
 def run_query(args: argparse.Namespace) -> int:
     from connectors.archive_query import Filters, QueryError, files_to_read, query
 
-    config = load_config()
-    url = args.url or config.output.archive
-    options = config.storage.archive_storage_options()
+    _, url, options = _archive_of(args)
     existing_archive(url, options)
     filters = Filters(
         start=args.since,
@@ -165,10 +170,8 @@ def run_query(args: argparse.Namespace) -> int:
 def run_retention(args: argparse.Namespace) -> int:
     from connectors.archive_query import delete_older_than, partitions_older_than
 
-    config = load_config()
-    url = args.url or config.output.archive
+    config, url, options = _archive_of(args)
     days = args.days if args.days is not None else config.storage.archive_retention_days
-    options = config.storage.archive_storage_options()
     existing_archive(url, options)
     if args.dry_run:
         doomed = partitions_older_than(url, days, storage_options=options)
@@ -184,9 +187,7 @@ def run_retention(args: argparse.Namespace) -> int:
 def run_compact(args: argparse.Namespace) -> int:
     from connectors.delta_archive import compact
 
-    config = load_config()
-    url = args.url or config.output.archive
-    options = config.storage.archive_storage_options()
+    _, url, options = _archive_of(args)
     for table in args.table or TABLE_NAMES:
         result = compact(url, table, options, dates=args.date)
         if result:
@@ -200,9 +201,7 @@ def run_compact(args: argparse.Namespace) -> int:
 def run_vacuum(args: argparse.Namespace) -> int:
     from connectors.archive_query import vacuum
 
-    config = load_config()
-    url = args.url or config.output.archive
-    options = config.storage.archive_storage_options()
+    _, url, options = _archive_of(args)
     removed = vacuum(url, args.hours, dry_run=args.dry_run, storage_options=options)
     for paths in removed.values():
         for path in paths:
@@ -216,9 +215,7 @@ def run_vacuum(args: argparse.Namespace) -> int:
 def run_history(args: argparse.Namespace) -> int:
     from connectors.archive_query import history
 
-    config = load_config()
-    url = args.url or config.output.archive
-    options = config.storage.archive_storage_options()
+    _, url, options = _archive_of(args)
     out = sys.stdout.buffer
     for commit in history(url, args.table, options, args.limit):
         out.write(orjson.dumps(commit, default=str) + b"\n")

@@ -254,26 +254,27 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_rules_and_txs(parser: argparse.ArgumentParser) -> None:
+    """The rule set and the transactions to run it over, as ``test`` and ``backtest`` take them."""
+    parser.add_argument("dir", nargs="?", help="rules directory (default: SCORPIUS_RULES_DIR)")
+    parser.add_argument("--txs", type=Path, nargs="+", help="EnrichedTx JSON lines (.gz too)")
+    parser.add_argument("--recorded", type=Path, nargs="+", help="replay-format recordings")
+    parser.add_argument("--archive", help="archive URL (folder, file://, s3://)")
+    parser.add_argument("--chain", type=int, action="append", help="archive: only this chain")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("rules", help="test, backtest and compile rule sets")
     commands = parser.add_subparsers(dest="rules_command", required=True)
 
     test = commands.add_parser("test", help="run a rule set over transactions, print matches")
-    test.add_argument("dir", nargs="?", help="rules directory (default: SCORPIUS_RULES_DIR)")
-    test.add_argument("--txs", type=Path, nargs="+", help="EnrichedTx JSON lines (.gz too)")
-    test.add_argument("--recorded", type=Path, nargs="+", help="replay-format recordings")
-    test.add_argument("--archive", help="archive URL (folder, file://, s3://)")
-    test.add_argument("--chain", type=int, action="append", help="archive: only this chain")
+    _add_rules_and_txs(test)
     test.add_argument("--show", type=int, default=50, help="print at most this many matches")
     test.add_argument("--strict", action="store_true", help="exit 1 on any dead letter")
     test.set_defaults(func=cmd_test)
 
     backtest = commands.add_parser("backtest", help="per-rule match counts over recorded txs")
-    backtest.add_argument("dir", nargs="?", help="rules directory (default: SCORPIUS_RULES_DIR)")
-    backtest.add_argument("--txs", type=Path, nargs="+", help="EnrichedTx JSON lines (.gz too)")
-    backtest.add_argument("--recorded", type=Path, nargs="+", help="replay-format recordings")
-    backtest.add_argument("--archive", help="archive URL (folder, file://, s3://)")
-    backtest.add_argument("--chain", type=int, action="append", help="archive: only this chain")
+    _add_rules_and_txs(backtest)
     backtest.add_argument("--out", type=Path, help="write every RuleMatch here as JSON lines")
     backtest.set_defaults(func=cmd_backtest)
 

@@ -240,47 +240,14 @@ def arbitrage_detection(build: _Builder, arb: Arbitrage) -> Detection:
     )
 
 
-def liquidation_detection(build: _Builder, liq: Liquidation) -> Detection:
-    return build.make(
-        "liquidation",
-        liq,
-        (liq.tx_hash,),
-        {
-            "tx_position": liq.tx_position,
-            "trace_address": list(liq.trace_address),
-            "protocol": liq.protocol,
-            "liquidated_user": liq.liquidated_user,
-            "liquidator": liq.liquidator,
-            "debt_token": liq.debt_token,
-            "debt_amount": liq.debt_amount,
-            "collateral_token": liq.collateral_token,
-            "received_token": liq.received_token,
-            "received_amount": liq.received_amount,
-            "error": liq.error,
-            "private": build.private_of(liq.tx_hash),
-        },
-    )
-
-
-def nft_trade_detection(build: _Builder, trade: NftTrade) -> Detection:
-    return build.make(
-        "nft_trade",
-        trade,
-        (trade.tx_hash,),
-        {
-            "tx_position": trade.tx_position,
-            "trace_address": list(trade.trace_address),
-            "protocol": trade.protocol,
-            "seller": trade.seller,
-            "buyer": trade.buyer,
-            "collection": trade.collection,
-            "token_id": trade.token_id,
-            "payment_token": trade.payment_token,
-            "payment_amount": trade.payment_amount,
-            "error": trade.error,
-            "private": build.private_of(trade.tx_hash),
-        },
-    )
+def call_detection(build: _Builder, kind: str, event: Liquidation | NftTrade) -> Detection:
+    """A finding of one call (a liquidation, an NFT sale): the event's fields, but its tx hash
+    (the finding's only tx), and the tx's private status."""
+    data = msgspec.structs.asdict(event)
+    del data["tx_hash"]
+    data["trace_address"] = list(event.trace_address)
+    data["private"] = build.private_of(event.tx_hash)
+    return build.make(kind, event, (event.tx_hash,), data)
 
 
 def _payment_data(build: _Builder, analysis: BlockAnalysis) -> dict[str, Any]:
@@ -458,8 +425,8 @@ def detections_of(
         *(swap_detection(build, s) for s in (analysis.swaps if with_swaps else ())),
         *(sandwich_detection(build, s) for s in analysis.sandwiches),
         *(arbitrage_detection(build, a) for a in analysis.arbitrages),
-        *(liquidation_detection(build, liq) for liq in analysis.liquidations),
-        *(nft_trade_detection(build, t) for t in analysis.nft_trades),
+        *(call_detection(build, "liquidation", liq) for liq in analysis.liquidations),
+        *(call_detection(build, "nft_trade", t) for t in analysis.nft_trades),
         *(backrun_detection(build, b) for b in analysis.backruns),
         *(jit_detection(build, j) for j in analysis.jit),
         *builder_payment_detections(build, analysis),

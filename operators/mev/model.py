@@ -6,7 +6,7 @@ tx position and trace address of the call they came from, so findings point at e
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import msgspec
 
@@ -17,6 +17,16 @@ if TYPE_CHECKING:
 
 # Native ETH in token fields (the convention of mev-inspect-py and most MEV datasets).
 ETH = "0xeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
+
+
+class FrameSite(TypedDict):
+    """Where an event read off one frame ran, and its effective error: the fields every
+    swap, liquidation and trade built from a frame starts with."""
+
+    tx_hash: str
+    tx_position: int
+    trace_address: tuple[int, ...]
+    error: str | None
 
 
 class Frame(msgspec.Struct, frozen=True):
@@ -41,6 +51,14 @@ class Frame(msgspec.Struct, frozen=True):
     @property
     def address(self) -> tuple[int, ...]:
         return self.trace.trace_address
+
+    def site(self) -> FrameSite:
+        return FrameSite(
+            tx_hash=self.tx_hash,
+            tx_position=self.trace.tx_position or 0,
+            trace_address=self.address,
+            error=self.error,
+        )
 
     def happened_within(self, context: Frame) -> bool:
         """Whether this frame's effects count for ``context`` (a swap or liquidation call).

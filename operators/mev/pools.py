@@ -102,15 +102,7 @@ class AmmFactories:
 
     def v3_pool(self, chain_id: int, token_a: str, token_b: str, fee: int) -> str | None:
         spec = self._factories.get(str(chain_id), {}).get("v3")
-        if spec is None:
-            return None
-        t0, t1 = _sorted(token_a, token_b)
-
-        def compute() -> str:
-            salt = keccak(encode(["address", "address", "uint24"], [t0, t1, fee]))
-            return _create2(spec["factory"].lower(), salt, spec["init_code_hash"])
-
-        return self._memo(("v3", chain_id, t0, t1, fee), compute)
+        return self._v3_salted(("v3", chain_id), spec, "factory", token_a, token_b, fee)
 
     def v3_fork_pool(
         self, chain_id: int, fork: str, token_a: str, token_b: str, fee: int
@@ -118,15 +110,27 @@ class AmmFactories:
         """A Uniswap V3 fork's pool (``v3_forks`` in the data): CREATE2 from its pool deployer,
         salted like Uniswap V3's."""
         spec = self._factories.get(str(chain_id), {}).get("v3_forks", {}).get(fork)
+        return self._v3_salted(("v3_fork", chain_id, fork), spec, "deployer", token_a, token_b, fee)
+
+    def _v3_salted(
+        self,
+        memo: tuple[Any, ...],
+        spec: dict[str, str] | None,
+        deployer: str,
+        token_a: str,
+        token_b: str,
+        fee: int,
+    ) -> str | None:
+        """CREATE2 from ``spec[deployer]`` with Uniswap V3's salt (sorted pair and fee tier)."""
         if spec is None:
             return None
         t0, t1 = _sorted(token_a, token_b)
 
         def compute() -> str:
             salt = keccak(encode(["address", "address", "uint24"], [t0, t1, fee]))
-            return _create2(spec["deployer"].lower(), salt, spec["init_code_hash"])
+            return _create2(spec[deployer].lower(), salt, spec["init_code_hash"])
 
-        return self._memo(("v3_fork", chain_id, fork, t0, t1, fee), compute)
+        return self._memo((*memo, t0, t1, fee), compute)
 
     def v2_family(self, chain_id: int, swap: Swap) -> str:
         routers: dict[str, str] = self._factories.get(str(chain_id), {}).get("routers", {})

@@ -304,28 +304,34 @@ class _Table:
 
 def _address_table(data: _Data, lists: dict[bytes, tuple[int, int]]) -> _Table:
     bits = _table_bits(len(lists))
-    table = bytearray(_ADDRESS_ENTRY << bits)
-    for key, (off, length) in lists.items():
-        slot = address_slot(key, bits)
-        while table[slot * _ADDRESS_ENTRY + 24 : slot * _ADDRESS_ENTRY + 28] != bytes(4):
-            slot = (slot + 1) & ((1 << bits) - 1)
-        at = slot * _ADDRESS_ENTRY
-        table[at : at + 20] = key
-        table[at + 20 : at + 28] = off.to_bytes(4, "little") + length.to_bytes(4, "little")
-    return _Table(data.add(bytes(table)), bits)
+    rows = (
+        (address_slot(key, bits), key + _span(off, length)) for key, (off, length) in lists.items()
+    )
+    return _probed_table(data, bits, _ADDRESS_ENTRY, rows)
 
 
 def _selector_table(data: _Data, lists: dict[int, tuple[int, int]]) -> _Table:
     bits = _table_bits(len(lists))
-    table = bytearray(_SELECTOR_ENTRY << bits)
-    for key, (off, length) in lists.items():
-        slot = selector_slot(key, bits)
-        while table[slot * _SELECTOR_ENTRY + 8 : slot * _SELECTOR_ENTRY + 12] != bytes(4):
+    rows = (
+        (selector_slot(key, bits), key.to_bytes(4, "little") + _span(off, length))
+        for key, (off, length) in lists.items()
+    )
+    return _probed_table(data, bits, _SELECTOR_ENTRY, rows)
+
+
+def _span(off: int, length: int) -> bytes:
+    return off.to_bytes(4, "little") + length.to_bytes(4, "little")
+
+
+def _probed_table(data: _Data, bits: int, entry: int, rows: Iterable[tuple[int, bytes]]) -> _Table:
+    """A linear-probing hash table of ``entry``-byte slots: each row (key, list offset, list
+    length) goes to the first free slot from its hash slot; a slot is free while the place of
+    a row's last four bytes, its list length, is still zero."""
+    table = bytearray(entry << bits)
+    for slot, row in rows:
+        while table[slot * entry + len(row) - 4 : slot * entry + len(row)] != bytes(4):
             slot = (slot + 1) & ((1 << bits) - 1)
-        at = slot * _SELECTOR_ENTRY
-        table[at : at + 12] = (
-            key.to_bytes(4, "little") + off.to_bytes(4, "little") + length.to_bytes(4, "little")
-        )
+        table[slot * entry : slot * entry + len(row)] = row
     return _Table(data.add(bytes(table)), bits)
 
 

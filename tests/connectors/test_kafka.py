@@ -47,6 +47,7 @@ from tests.services.kafka import (
     message_value,
     producer_headers,
     read_topic,
+    topic_settings,
     unique_topic,
 )
 
@@ -305,11 +306,7 @@ def test_create_topics_command_is_idempotent_and_grows_partitions(
     prefix = unique_topic("t")
     env = {
         "SCORPIUS_KAFKA_BROKERS": kafka_bootstrap,
-        "SCORPIUS_KAFKA_TOPIC_RAW": f"{prefix}.tx_raw",
-        "SCORPIUS_KAFKA_TOPIC_ENRICHED": f"{prefix}.tx_enriched",
-        "SCORPIUS_KAFKA_TOPIC_BUNDLES": f"{prefix}.mev_bundles",
-        "SCORPIUS_KAFKA_TOPIC_ALERTS": f"{prefix}.alerts",
-        "SCORPIUS_KAFKA_TOPIC_DEAD_LETTERS": f"{prefix}.dead_letters",
+        **topic_settings(prefix, "RAW", "ENRICHED", "BUNDLES", "ALERTS", "DEAD_LETTERS"),
         "SCORPIUS_KAFKA_PARTITIONS": "3",
         "SCORPIUS_KAFKA_RETENTION_HOURS": "2",
     }

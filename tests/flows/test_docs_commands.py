@@ -167,16 +167,8 @@ def test_every_command_of_readme_and_docs_runs(scratch: Path) -> None:
             runs_flow = any(re.search(r"scorpius run(?! --help)|bytewax\.run", c) for c in script)
             replay = replay_slice if runs_flow and full_run_done else None
             full_run_done = full_run_done or runs_flow
-            result = subprocess.run(
-                ["bash", "-euo", "pipefail", "-c", "\n".join(script)],
-                cwd=scratch,
-                env=environment(scratch, replay),
-                capture_output=True,
-                text=True,
-                timeout=600,
-                check=False,
-            )
             shown = "\n".join(script)
+            result = run_in(scratch, ["bash", "-euo", "pipefail", "-c", shown], replay, 600)
             assert result.returncode == 0, f"{page.name}: {shown}\n{result.stderr[-3000:]}"
             assert "Traceback" not in result.stderr, f"{page.name}: {shown}\n{result.stderr}"
             if re.search(r"scorpius query (?!.*--explain)", shown):
@@ -193,6 +185,21 @@ def test_every_command_of_readme_and_docs_runs(scratch: Path) -> None:
         print(f"  {text.splitlines()[0]}  ({reason})")
 
 
+def run_in(
+    scratch: Path, args: list[str], replay: Path | None, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """Runs a documented command in the scratch checkout, as a reader's shell would."""
+    return subprocess.run(
+        args,
+        cwd=scratch,
+        env=environment(scratch, replay),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def test_every_benchmark_of_the_performance_page_starts(scratch: Path) -> None:
     commands = bench_commands()
     assert len(commands) >= 8, commands
@@ -207,13 +214,5 @@ def test_every_benchmark_of_the_performance_page_starts(scratch: Path) -> None:
             if "argparse" in source
             else ["python", "-c", f"import {module}"]
         )
-        result = subprocess.run(
-            probe,
-            cwd=scratch,
-            env=environment(scratch, None),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        result = run_in(scratch, probe, None, 120)
         assert result.returncode == 0, f"{command}: {result.stderr[-2000:]}"

@@ -24,17 +24,23 @@ SHELL = """(module
 )
 """
 
-# Every tx matches rule 0 with severity 2: a module whose effect is easy to see.
-MATCH_ALL = """
+
+def _match_each(check: str = "") -> str:
+    """A loop that records a match of rule 0 with severity 2 for every tx, after ``check``."""
+    return f"""
     (block $done
       (loop $next
-        (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
+        (br_if $done (i32.ge_u (local.get $i) (local.get $count))){check}
         (i32.store (i32.add (local.get $out) (i32.mul (local.get $i) (i32.const 12))) (local.get $i))
         (i32.store offset=4 (i32.add (local.get $out) (i32.mul (local.get $i) (i32.const 12))) (i32.const 0))
         (i32.store offset=8 (i32.add (local.get $out) (i32.mul (local.get $i) (i32.const 12))) (i32.const 2))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $next)))
     (local.get $count)"""
+
+
+# Every tx matches rule 0 with severity 2: a module whose effect is easy to see.
+MATCH_ALL = _match_each()
 
 INFINITE_LOOP = "(loop $forever (br $forever)) (i32.const 0)"
 
@@ -61,15 +67,6 @@ def write(directory: Path, name: str, body: str, **kwargs: object) -> Path:
 
 
 # Matches every tx but traps on a contract creation (kind 4): a rule that did not expect an input.
-TRAP_ON_CREATION = """
-    (block $done
-      (loop $next
-        (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
+TRAP_ON_CREATION = _match_each("""
         (if (i32.eq (i32.load8_u offset=4 (i32.add (local.get $ptr) (i32.mul (local.get $i) (i32.const 416)))) (i32.const 4))
-          (then (unreachable)))
-        (i32.store (i32.add (local.get $out) (i32.mul (local.get $i) (i32.const 12))) (local.get $i))
-        (i32.store offset=4 (i32.add (local.get $out) (i32.mul (local.get $i) (i32.const 12))) (i32.const 0))
-        (i32.store offset=8 (i32.add (local.get $out) (i32.mul (local.get $i) (i32.const 12))) (i32.const 2))
-        (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $next)))
-    (local.get $count)"""
+          (then (unreachable)))""")

@@ -21,6 +21,7 @@ import pytest
 import requests
 
 from tests.services.ports import free_port, wait_for_port
+from tests.services.running import terminate
 
 # The well-known keys of Anvil's default dev accounts (mnemonic "test test ... junk").
 DEV_KEYS = (
@@ -89,12 +90,7 @@ class AnvilNode:
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+            terminate(self._process, timeout=10)
         self._process = None
 
     def restart(self) -> None:

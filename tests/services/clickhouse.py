@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.services.ports import free_port, wait_for_port
-from tests.services.running import running
+from tests.services.running import running, terminate
 
 _CONFIG = """<?xml version="1.0"?>
 <yandex>
@@ -142,12 +142,7 @@ class ClickHouseServer:
     def stop(self) -> None:
         if self.process is None:
             return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        terminate(self.process, timeout=30)
         self.process = None
 
 

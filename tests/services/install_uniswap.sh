@@ -4,24 +4,9 @@
 # core and periphery (artifacts/**/*.json). The mempool lab (bench/lab) deploys their bytecode
 # as it is on npm, never a hand-written AMM.
 set -euo pipefail
-prefix="${HOME}/.cache/scorpius/uniswap"
-packages=(
-  "@uniswap/v2-core@1.0.1"
-  "@uniswap/v2-periphery@1.1.0-beta.0"
-  "@uniswap/v3-core@1.0.1"
-  "@uniswap/v3-periphery@1.4.4"
-)
-installed=true
-for spec in "${packages[@]}"; do
-  name="${spec%@*}"
-  version="${spec##*@}"
-  manifest="${prefix}/node_modules/${name}/package.json"
-  if ! { [ -f "$manifest" ] && grep -q "\"version\": \"${version}\"" "$manifest"; }; then
-    installed=false
-  fi
-done
-$installed && exit 0
 . "$(dirname "$0")/npm.sh"
-ensure_npm install_uniswap
-mkdir -p "$prefix"
-npm install --prefix "$prefix" --no-audit --no-fund "${packages[@]}"
+npm_install_pinned install_uniswap "${HOME}/.cache/scorpius/uniswap" \
+  "@uniswap/v2-core@1.0.1" \
+  "@uniswap/v2-periphery@1.1.0-beta.0" \
+  "@uniswap/v3-core@1.0.1" \
+  "@uniswap/v3-periphery@1.4.4"

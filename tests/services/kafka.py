@@ -32,6 +32,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from tests.services.ports import free_port, wait_for_port
+from tests.services.running import terminate
 
 # Keep in step with the default of install_kafka.sh.
 KAFKA_VERSION = os.environ.get("SCORPIUS_KAFKA_VERSION", "4.1.1")
@@ -185,12 +186,7 @@ class KafkaServer:
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        terminate(process, timeout=30)
 
     def restart(self, down_s: float = 0.0) -> None:
         """Stop (SIGTERM, a broker's clean shutdown), stay down ``down_s``, start again on the
@@ -223,6 +219,22 @@ class KafkaServer:
 def unique_topic(prefix: str) -> str:
     """A topic name no other test uses (the broker lives for the whole session)."""
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+# What each ``SCORPIUS_KAFKA_TOPIC_<NAME>`` setting's topic is called under a test's prefix.
+TOPIC_SUFFIXES = {
+    "RAW": "tx_raw",
+    "ENRICHED": "tx_enriched",
+    "BUNDLES": "mev_bundles",
+    "ALERTS": "alerts",
+    "DEAD_LETTERS": "dead_letters",
+    "RULES": "rules",
+}
+
+
+def topic_settings(prefix: str, *names: str) -> dict[str, str]:
+    """The ``SCORPIUS_KAFKA_TOPIC_<NAME>`` settings of ``names``, each a topic under ``prefix``."""
+    return {f"SCORPIUS_KAFKA_TOPIC_{name}": f"{prefix}.{TOPIC_SUFFIXES[name]}" for name in names}
 
 
 def create_topic(

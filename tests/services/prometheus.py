@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.services.ports import free_port, wait_for_port
+from tests.services.running import terminate
 
 BINARY = "/usr/bin/prometheus"
 
@@ -76,11 +77,7 @@ class PrometheusServer:
             time.sleep(0.5)
 
     def stop(self) -> None:
-        self._proc.terminate()
-        try:
-            self._proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
+        terminate(self._proc, timeout=20)
         self._log.close()
 
 

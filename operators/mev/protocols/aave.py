@@ -22,9 +22,7 @@ def liquidation(
     if debt is None or received is None:
         return None
     return Liquidation(
-        tx_hash=frame.tx_hash,
-        tx_position=frame.trace.tx_position or 0,
-        trace_address=frame.address,
+        **frame.site(),
         protocol=protocol,
         liquidated_user=frame.args["user"].lower(),
         liquidator=liquidator,
@@ -33,7 +31,6 @@ def liquidation(
         collateral_token=frame.args["collateral"].lower(),
         received_token=received.token,
         received_amount=received.amount,
-        error=frame.error,
     )
 
 

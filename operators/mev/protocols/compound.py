@@ -43,9 +43,7 @@ def _liquidation(
             return None
         received_token, received_amount = collateral, seize.args["seizeTokens"]
     return Liquidation(
-        tx_hash=frame.tx_hash,
-        tx_position=trace.tx_position or 0,
-        trace_address=frame.address,
+        **frame.site(),
         protocol=protocol,
         liquidated_user=frame.args["borrower"].lower(),
         liquidator=liquidator,
@@ -54,7 +52,6 @@ def _liquidation(
         collateral_token=collateral,
         received_token=received_token,
         received_amount=received_amount,
-        error=frame.error,
     )
 
 

@@ -34,9 +34,7 @@ def _liquidation(
     if debt is None or received is None:
         return None
     return Liquidation(
-        tx_hash=frame.tx_hash,
-        tx_position=frame.trace.tx_position or 0,
-        trace_address=frame.address,
+        **frame.site(),
         protocol="morpho_blue",
         liquidated_user=frame.args["borrower"].lower(),
         liquidator=liquidator,
@@ -45,7 +43,6 @@ def _liquidation(
         collateral_token=collateral_token,
         received_token=received.token,
         received_amount=received.amount,
-        error=frame.error,
     )
 
 

@@ -65,9 +65,7 @@ def _trade(
     else:
         paid = [t for t in transfers if t.token == payment_token and t.sender == buyer]
     return NftTrade(
-        tx_hash=frame.tx_hash,
-        tx_position=frame.trace.tx_position or 0,
-        trace_address=frame.address,
+        **frame.site(),
         protocol=PROTOCOL,
         seller=seller,
         buyer=buyer,
@@ -75,7 +73,6 @@ def _trade(
         token_id=token_id,
         payment_token=payment_token,
         payment_amount=sum(t.amount for t in paid),
-        error=frame.error,
     )
 
 

@@ -101,19 +101,23 @@ def swap_from_pool_transfers(
     transfer_in, transfer_out = paid_in[-1], paid_out[0]
     if transfer_in.token == transfer_out.token:
         return None
+    return swap_between(frame, protocol, pool or holder, transfer_in, transfer_out)
+
+
+def swap_between(
+    frame: Frame, protocol: str, pool: str, transfer_in: Transfer, transfer_out: Transfer
+) -> SwapEvent:
+    """The swap in which ``transfer_in`` paid for ``transfer_out``."""
     return SwapEvent(
-        tx_hash=frame.tx_hash,
-        tx_position=frame.trace.tx_position or 0,
-        trace_address=frame.address,
+        **frame.site(),
         protocol=protocol,
-        pool=pool or holder,
+        pool=pool,
         sender=transfer_in.sender,
         recipient=transfer_out.recipient,
         token_in=transfer_in.token,
         amount_in=transfer_in.amount,
         token_out=transfer_out.token,
         amount_out=transfer_out.amount,
-        error=frame.error,
     )
 
 
@@ -145,17 +149,4 @@ def swap_from_recipient_transfers(
     if len(paid) != 1 or len(received) != 1 or paid[0].token == received[0].token:
         return None
     transfer_in, transfer_out = paid[0], received[0]
-    return SwapEvent(
-        tx_hash=frame.tx_hash,
-        tx_position=frame.trace.tx_position or 0,
-        trace_address=frame.address,
-        protocol=protocol,
-        pool=pool,
-        sender=transfer_in.sender,
-        recipient=transfer_out.recipient,
-        token_in=transfer_in.token,
-        amount_in=transfer_in.amount,
-        token_out=transfer_out.token,
-        amount_out=transfer_out.amount,
-        error=frame.error,
-    )
+    return swap_between(frame, protocol, pool, transfer_in, transfer_out)

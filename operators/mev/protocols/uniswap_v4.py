@@ -65,9 +65,7 @@ def _swap(
         return None  # nothing exchanged (a hook took it all, or an empty swap)
     swapper = frame.trace.sender or ""
     return SwapEvent(
-        tx_hash=frame.tx_hash,
-        tx_position=frame.trace.tx_position or 0,
-        trace_address=frame.address,
+        **frame.site(),
         protocol="uniswap_v4",
         pool=pool_id((currency0, currency1, fee, tick_spacing, hooks)),
         sender=swapper,
@@ -76,7 +74,6 @@ def _swap(
         amount_in=amount_in,
         token_out=_token(token_out),
         amount_out=amount_out,
-        error=frame.error,
         hooks=None if hooks.lower() == NO_HOOKS else hooks.lower(),
     )
 

@@ -47,9 +47,7 @@ def _fill(
         maker_amount = paid.amount
     proxy = frame.trace.to or ""
     return SwapEvent(
-        tx_hash=frame.tx_hash,
-        tx_position=frame.trace.tx_position or 0,
-        trace_address=frame.address,
+        **frame.site(),
         protocol="0x",
         pool=proxy,
         sender=frame.trace.sender or "",
@@ -58,7 +56,6 @@ def _fill(
         amount_in=frame.args["takerTokenFillAmount"],
         token_out=maker_token,
         amount_out=maker_amount,
-        error=frame.error,
     )
 
 

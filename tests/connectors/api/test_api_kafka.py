@@ -28,7 +28,7 @@ from operators.enrich import enrich
 from operators.records import Alert, DeadLetter, encode_json
 from tests.connectors.api.server import RunningApi, running_api, upload_and_see_a_match
 from tests.connectors.samples import make_tx
-from tests.services.kafka import unique_topic
+from tests.services.kafka import topic_settings, unique_topic
 
 pytestmark = pytest.mark.service
 
@@ -38,12 +38,7 @@ def topics_env(kafka_bootstrap: str) -> dict[str, str]:
     prefix = unique_topic("api")
     env = {
         "SCORPIUS_KAFKA_BROKERS": kafka_bootstrap,
-        "SCORPIUS_KAFKA_TOPIC_ALERTS": f"{prefix}.alerts",
-        "SCORPIUS_KAFKA_TOPIC_ENRICHED": f"{prefix}.tx_enriched",
-        "SCORPIUS_KAFKA_TOPIC_BUNDLES": f"{prefix}.mev_bundles",
-        "SCORPIUS_KAFKA_TOPIC_DEAD_LETTERS": f"{prefix}.dead_letters",
-        "SCORPIUS_KAFKA_TOPIC_RAW": f"{prefix}.tx_raw",
-        "SCORPIUS_KAFKA_TOPIC_RULES": f"{prefix}.rules",
+        **topic_settings(prefix, "ALERTS", "ENRICHED", "BUNDLES", "DEAD_LETTERS", "RAW", "RULES"),
         "SCORPIUS_KAFKA_PARTITIONS": "2",
     }
     ensure_topics(load_config(env).kafka)

@@ -39,20 +39,16 @@ KEYS = (
 )
 BALANCER_V2_VAULT = "0xba12222222228d8ba445958a75a0704d566bf2c8"  # stored only, never called
 TRADE = "(uint256,uint256,address,uint256,uint256,uint32,bytes32,uint256,uint256,uint256,bytes)"
+# GPv2's EIP-712 order struct, field by field as its contracts declare it.
+ORDER_STRUCT = (
+    "address sellToken,address buyToken,address receiver,uint256 sellAmount,uint256 buyAmount,"
+    "uint32 validTo,bytes32 appData,uint256 feeAmount,string kind,bool partiallyFillable,"
+    "string sellTokenBalance,string buyTokenBalance"
+)
 ORDER_TYPES = {
     "Order": [
-        {"name": "sellToken", "type": "address"},
-        {"name": "buyToken", "type": "address"},
-        {"name": "receiver", "type": "address"},
-        {"name": "sellAmount", "type": "uint256"},
-        {"name": "buyAmount", "type": "uint256"},
-        {"name": "validTo", "type": "uint32"},
-        {"name": "appData", "type": "bytes32"},
-        {"name": "feeAmount", "type": "uint256"},
-        {"name": "kind", "type": "string"},
-        {"name": "partiallyFillable", "type": "bool"},
-        {"name": "sellTokenBalance", "type": "string"},
-        {"name": "buyTokenBalance", "type": "string"},
+        {"name": name, "type": type_}
+        for type_, name in (field.split() for field in ORDER_STRUCT.split(","))
     ]
 }
 
