@@ -6,10 +6,10 @@ precision >= 0.95 and recall >= 0.90, the block detectors exact).
 The lab runs as a user runs it, `python -m bench.lab`, in a process of its own: the flow, the
 node's client and the population share that interpreter with nothing another test left behind
 (in this session's process, a lab run after the Kafka benchmark's saw its sightings bunched).
-The file's name puts it first in the suite, before the Kafka broker and the other servers start:
-the replacement detector still misorders same-millisecond gas-war bumps when the machine is busy
-(replacement precision 0.92 seen with a broker starting beside it), which is a detector fix to
-make, not a floor to lower."""
+The file's name puts it first in the suite, before the Kafka broker and the other servers start,
+so the other servers' start-up does not compete with it. (Gas-war bumps seen in the same
+millisecond used to be paired wrongly on a busy machine, replacement precision 0.92: the dedup
+step regrouped them by hash shard, and now keeps their arrival order, flows/steps/dedup.py.)"""
 
 from __future__ import annotations
 
