@@ -1,4 +1,4 @@
-// Status: per-stage rates and lag, dead letters by stage and reason with a sample payload, sink
+// Status: per-stage rates and lag, dead letters by stage and by reason, sink
 // health and the sources' connections, from the /ws/status stream (one message a second).
 import type uPlot from "uplot";
 import { useEffect, useMemo, useState } from "preact/hooks";
@@ -15,7 +15,8 @@ interface StatusData {
   dead_letters: {
     total: number;
     by_stage: Record<string, number>;
-    by_reason?: { stage: string; reason: string; count: number; sample?: string }[];
+    // reason class (the text before its first ":") -> count, from the API (connectors/api/streams.py)
+    by_reason?: Record<string, number>;
   };
   sinks: Record<string, string>;
   sources?: { chain_id: number; url: string; state: string; detail?: string }[];
@@ -28,7 +29,6 @@ export function StatusPage() {
   const [status, setStatus] = useState<StatusData | null>(null);
   const [history, setHistory] = useState<StatusData[]>([]);
   const [state, setState] = useState("connecting");
-  const [sample, setSample] = useState<string | null>(null);
 
   useEffect(() => {
     const stream = openStream<StatusData>("status", {}, {
@@ -75,28 +75,22 @@ export function StatusPage() {
           </CompactTable>
         </Card>
         <Card title={`Dead letters (${status.dead_letters.total})`}>
-          <CompactTable testId="dead-letters" headers={["stage", "reason", "count"]}>
-            {status.dead_letters.by_reason
-              ? status.dead_letters.by_reason.map((d) => (
-                  <tr key={`${d.stage}:${d.reason}`} class={d.sample ? "clickable" : ""} onClick={() => setSample(d.sample ?? null)}>
-                    <td>{d.stage}</td>
-                    <td>{d.reason}</td>
-                    <td class="num">{d.count}</td>
-                  </tr>
-                ))
-              : Object.entries(status.dead_letters.by_stage).map(([stage, n]) => (
-                  <tr key={stage}>
-                    <td>{stage}</td>
-                    <td class="muted">–</td>
-                    <td class="num">{n}</td>
-                  </tr>
-                ))}
+          <CompactTable testId="dead-letters" headers={["stage", "count"]}>
+            {Object.entries(status.dead_letters.by_stage).map(([stage, n]) => (
+              <tr key={stage}>
+                <td>{stage}</td>
+                <td class="num">{n}</td>
+              </tr>
+            ))}
           </CompactTable>
-          {sample && (
-            <pre class="payload" data-testid="dead-letter-sample">
-              {sample}
-            </pre>
-          )}
+          <CompactTable testId="dead-letter-reasons" headers={["reason", "count"]}>
+            {Object.entries(status.dead_letters.by_reason ?? {}).map(([reason, n]) => (
+              <tr key={reason}>
+                <td>{reason}</td>
+                <td class="num">{n}</td>
+              </tr>
+            ))}
+          </CompactTable>
         </Card>
         <Card title="Sinks">
           <ul class="plain" data-testid="sinks">
