@@ -160,7 +160,7 @@ class Tree:
 
     def e2e(self, seconds: float, drain: float, messages: int) -> None:
         args = ["-m", "bench.bench_e2e", "--rates", "1000", "--seconds", f"{seconds:g}"]
-        args += ["--drain", f"{drain:g}", "--scaling-messages", str(messages)]
+        args += ["--drain", f"{drain:g}", "--scaling-messages", str(messages), "--verify"]
         _, out = python(self.path, args)
         (self.scratch / "bench_e2e.txt").write_text(out)
         row = next(line for line in out.splitlines() if line.startswith("| 1,000 |"))
@@ -169,6 +169,9 @@ class Tree:
         self.figures["e2e_left"] = float(cells[4])
         self.figures["e2e_p50"] = float(cells[7]) if cells[7] != "nan" else float("nan")
         self.figures["e2e_p99"] = float(cells[8]) if cells[8] != "nan" else float("nan")
+        missing = re.search(r"--verify, 1,000 tx/s: (\d+) sent txs missing", out)
+        if missing is not None:  # the baseline's bench_e2e does not print it
+            self.figures["e2e_missing"] = float(missing.group(1))
         if messages:
             steady = re.search(r"1 process x 1 worker\s+steady\s+([\d,]+) tx/s", out)
             if steady is None:
@@ -255,6 +258,13 @@ def lines(base: Tree, this: Tree) -> list[Line]:
     )
     add("  done tx/s in that step (offered 1,000)", "-", "e2e_done", ",.0f", None)
     add("  left after the drain", "0", "e2e_left", ",.0f", lambda v: v == 0)
+    add(
+        "  sent txs missing from tx_enriched (--verify)",
+        "0",
+        "e2e_missing",
+        ",.0f",
+        lambda v: v == 0,
+    )
     add(
         "Kafka tx_raw -> topics, whole flow, 1x1, tx/s",
         ">= 15,000",
