@@ -390,6 +390,11 @@ def main(argv: Sequence[str] | None = None) -> None:
                 scaling = run_scaling(bootstrap, workdir, args.scaling_messages, args.partitions)
             print()
             print(format_table(steps, scaling))
+            for step in steps:
+                if step.unaccounted is not None:
+                    print(
+                        f"--verify, {step.offered:,.0f} tx/s: {step.unaccounted} sent txs missing"
+                    )
             print(f"load average at the end {os.getloadavg()[0]:.1f}")
         finally:
             if server is not None:
