@@ -134,7 +134,7 @@ def test_rule_sets_reach_a_worker_through_the_compacted_topic(
     admin = kafka_api.key("admin")
     cfg = load_config({**topics_env, "SCORPIUS_RULES_DIR": str(tmp_path / "worker-rules")})
     cfg = dataclasses.replace(cfg, rules=dataclasses.replace(cfg.rules, cache_dir=""))
-    # What each worker of the flow runs with SCORPIUS_RULES_FOLLOW_TOPIC (flows/rules.py): a
+    # What each worker of the flow runs with SCORPIUS_RULES_FOLLOW_TOPIC (flows/wiring/rules.py): a
     # follower of the rules topic writing the folder its engine hot-reloads.
     follower = RuleTopicFollower(cfg.kafka.client_settings(), cfg.kafka.topic_rules, cfg.rules.dir)
     follower.start()
