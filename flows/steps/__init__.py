@@ -11,7 +11,3 @@ imports bytewax (tests/test_layers.py).
 - ``dedup``, ``inclusion``: source items once each, alerts once each, inclusion tracking
 - ``kafka``, ``archive``, ``clickhouse``: inputs and outputs; ``tally``: counting taps
 """
-
-from operators.clock import now_ms
-
-__all__ = ["now_ms"]

@@ -9,8 +9,8 @@ import bytewax.operators as op
 from bytewax.dataflow import Stream, operator
 from bytewax.operators import BranchOut
 
-from flows.steps import now_ms
 from flows.steps.checked import Checked, is_detection, split, split_errors
+from operators.clock import now_ms
 from operators.l2 import FLASHBLOCK_KIND
 from operators.mev import detect_block
 from operators.mev.mempool.predictions import KINDS as PREDICTION_KINDS

@@ -8,10 +8,10 @@ import bytewax.operators as op
 from bytewax.dataflow import Stream, operator
 
 from flows.config import EnrichConfig, LimitsConfig
-from flows.steps import now_ms
 from flows.steps.checked import Checked, split_errors
 from flows.wiring.operators import enricher_for, size_limits
 from operators.bounds import TimeBounds
+from operators.clock import now_ms
 from operators.normalize import normalize_item
 from operators.records import Block, DeadLetter, EnrichedTx, RawItem, Tx
 

@@ -8,9 +8,9 @@ import bytewax.operators as op
 from bytewax.dataflow import Stream, operator
 
 from flows.config import DetectConfig
-from flows.steps import now_ms
 from flows.steps.checked import Checked, split_errors
 from flows.wiring.operators import amm_factories
+from operators.clock import now_ms
 from operators.mev.mempool import SandwichableVictimDetector
 from operators.mev.mempool.reserves import FetchReserves, ReservesAtHead, ReservesUnavailable
 from operators.mev.mempool.sandwichable import VictimGate

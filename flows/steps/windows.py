@@ -14,9 +14,9 @@ from bytewax.dataflow import Stream, operator
 from bytewax.operators import windowing as win
 
 from flows.config import DetectConfig
-from flows.steps import now_ms
 from flows.steps.checked import Checked
 from flows.wiring.operators import amm_factories
+from operators.clock import now_ms
 from operators.metrics import LATE_MINED, UNKNOWN_POOLS
 from operators.mev.mempool import FrontrunCopyDetector, SandwichAttemptDetector
 from operators.mev.mempool.frontrun import window_key as frontrun_key
