@@ -39,7 +39,7 @@ from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.testing import run_main
 from eth_abi import encode
 
-from flows.config import load_config
+from flows.config import K8sConfig, load_config
 from flows.mempool import build_flow
 from operators.records import DeadLetter, RawItem, Tx
 
@@ -231,7 +231,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--senders", type=int, default=100_000)
     parser.add_argument("--pools", type=int, default=10_000)
     parser.add_argument("--warmup", type=int, default=20, help="minutes before RSS must be flat")
-    parser.add_argument("--epoch-s", type=float, default=5.0, help="snapshot interval (wall s)")
+    parser.add_argument(
+        "--epoch-s",
+        type=float,
+        default=K8sConfig.snapshot_interval_s,
+        help="snapshot interval, wall s (default: the worker's, SCORPIUS_K8S_SNAPSHOT_INTERVAL_S)",
+    )
     parser.add_argument("--json", type=Path, help="write the samples here")
     args = parser.parse_args(argv)
 
@@ -258,7 +263,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     print(
         f"soak: {total:,} pending txs over {args.minutes} min of event time at {args.rate:g}/s, "
-        f"{args.senders:,} senders, {len(soak.calldata):,} pools; work dir {work}",
+        f"{args.senders:,} senders, {len(soak.calldata):,} pools, snapshots every "
+        f"{args.epoch_s:g} s; work dir {work}",
         flush=True,
     )
     run_main(

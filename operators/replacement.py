@@ -7,8 +7,12 @@ senders of one bucket (``operators.buckets``), which the flow runs inside a byte
 window keyed by chain and bucket. It emits as soon as a replacement arrives (no wait for the
 window to close).
 
+Lifecycle: the window also receives mined sightings. A sender's mined nonce, and every lower one,
+leaves the state (a mined tx can no longer be replaced), and later pending sightings at those
+nonces are ignored.
+
 State is bounded (operators/LIMITS.md): a sender idle for ``window_ms`` of event time is
-forgotten (the replacement window), at most ``max_senders`` senders per bucket (the least recently
+forgotten (the replacement window), as is a nonce whose tx has waited that long; at most ``max_senders`` senders per bucket (the least recently
 active go first), at most ``max_nonces`` pending nonces per sender, and per nonce at most
 ``MAX_REPLACED_HASHES`` hashes it has already replaced. Caps count their evictions in
 ``scorpius_state_evictions``: a spammer costs a bounded amount of memory, never an unbounded one.
@@ -16,6 +20,7 @@ active go first), at most ``max_nonces`` pending nonces per sender, and per nonc
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from operators.buckets import address_bucket
@@ -39,6 +44,12 @@ def sender_key(etx: EnrichedTx) -> str:
     return address_bucket(etx.tx.chain_id, etx.tx.sender)
 
 
+def _digest(calldata: str) -> bytes:
+    if calldata in ("", "0x"):
+        return b""
+    return hashlib.blake2b(calldata.encode(), digest_size=16).digest()
+
+
 @dataclass
 class _Seen:
     hash: str
@@ -46,7 +57,9 @@ class _Seen:
     tip_cap: int
     first_seen_ms: int
     to: str | None
-    input: str
+    # What the calldata is, not the calldata: a 16-byte digest (empty for none), since the
+    # window state is pickled at every epoch and only "same calldata?" and "empty?" are asked.
+    calldata: bytes
     replacements: int = 0
     # Hashes this nonce has already seen replaced, newest last (bounded by MAX_REPLACED_HASHES).
     replaced: tuple[str, ...] = ()
@@ -61,13 +74,19 @@ class ReplacementTracker:
     by_nonce: dict[int, _Seen] = field(default_factory=dict)
     # Newest event time of the sender's pending txs: when it was last active.
     active_ms: int = 0
+    # Highest nonce of the sender seen mined: txs at or below it can no longer be replaced.
+    mined_nonce: int = -1
 
     def on_tx(self, etx: EnrichedTx, now_ms: int) -> list[Detection]:
         tx = etx.tx
         if tx.nonce is None or tx.block_number is not None or tx.tx_type not in SIGNED_TYPES:
             return []
+        if tx.nonce <= self.mined_nonce:
+            return []
         self.active_ms = max(self.active_ms, tx.first_seen_ms)
-        incoming = _Seen(tx.hash, tx.fee_cap, tx.tip_cap, tx.first_seen_ms, tx.to, tx.input)
+        incoming = _Seen(
+            tx.hash, tx.fee_cap, tx.tip_cap, tx.first_seen_ms, tx.to, _digest(tx.input)
+        )
         seen = self.by_nonce.get(tx.nonce)
         if seen is None:
             self.by_nonce[tx.nonce] = incoming
@@ -87,7 +106,7 @@ class ReplacementTracker:
         history = (*old.replaced, *new.replaced, old.hash)
         new.replaced = tuple(dict.fromkeys(history))[-MAX_REPLACED_HASHES:]
         self.by_nonce[tx.nonce] = new
-        cancel = new.to == tx.sender and new.input in ("", "0x") and old.to != new.to
+        cancel = new.to == tx.sender and not new.calldata and old.to != new.to
         return self._report(tx.chain_id, tx.sender, tx.nonce, old, new, now_ms, cancel)
 
     def _report(
@@ -126,10 +145,26 @@ class ReplacementTracker:
                     "ms_between": new.first_seen_ms - old.first_seen_ms,
                     "rounds": rounds,
                     "same_target": old.to == new.to,
-                    "same_calldata": old.input == new.input,
+                    "same_calldata": old.calldata == new.calldata,
                 },
             )
         ]
+
+    def settle(self, nonce: int) -> None:
+        """The sender's tx at ``nonce`` is mined: it and every lower nonce are final."""
+        self.mined_nonce = max(self.mined_nonce, nonce)
+        for pending in [n for n in self.by_nonce if n <= nonce]:
+            del self.by_nonce[pending]
+
+    def expire(self, horizon_ms: int) -> None:
+        """Forgets nonces whose newest tx was first seen before ``horizon_ms`` (a tx pending
+        longer than the replacement window), oldest-arrived first."""
+        by_nonce = self.by_nonce
+        while by_nonce:
+            nonce, seen = next(iter(by_nonce.items()))
+            if seen.first_seen_ms >= horizon_ms:
+                return
+            del by_nonce[nonce]
 
     def merge(self, other: ReplacementTracker) -> None:
         self.active_ms = max(self.active_ms, other.active_ms)
@@ -137,6 +172,7 @@ class ReplacementTracker:
             mine = self.by_nonce.get(nonce)
             if mine is None or seen.first_seen_ms > mine.first_seen_ms:
                 self.by_nonce[nonce] = seen
+        self.settle(max(self.mined_nonce, other.mined_nonce))
         self._bound()
 
     def _bound(self) -> None:
@@ -161,7 +197,12 @@ class SenderBucket:
 
     def on_tx(self, etx: EnrichedTx, now_ms: int) -> list[Detection]:
         tx = etx.tx
-        if tx.nonce is None or tx.block_number is not None or tx.tx_type not in SIGNED_TYPES:
+        if tx.nonce is None or tx.tx_type not in SIGNED_TYPES:
+            return []
+        if tx.block_number is not None:
+            mined = self.trackers.get(tx.sender)
+            if mined is not None:
+                mined.settle(tx.nonce)
             return []
         tracker = self.trackers.pop(tx.sender, None)
         if tracker is None:
@@ -169,6 +210,7 @@ class SenderBucket:
         # Re-inserted at the end: the dict stays in order of last activity.
         self.trackers[tx.sender] = tracker
         found = tracker.on_tx(etx, now_ms)
+        tracker.expire(tx.first_seen_ms - self.window_ms)
         self._expire(tx.first_seen_ms)
         return found
 

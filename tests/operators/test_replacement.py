@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pickle
 import zlib
 
 import msgspec
@@ -165,3 +166,40 @@ def test_window_keys_are_a_few_buckets_per_chain_and_the_same_in_every_process()
     # crc32, not hash(): bytewax routes by the key's text, so it must not depend on the process
     assert address_bucket(1, SENDER) == address_bucket(1, SENDER.upper().replace("0X", "0x"))
     assert address_bucket(1, SENDER) == "1:" + str(zlib.crc32(SENDER.encode()) % BUCKETS)
+
+
+def test_a_mined_nonce_and_those_below_it_leave_the_state() -> None:
+    bucket = SenderBucket()
+    for n, nonce in enumerate((5, 6, 7)):
+        bucket.on_tx(etx(f"0{n}", nonce, 100, 1_000 + n), now_ms=n)
+    bucket.on_tx(etx("00", 6, 100, 9_000, block=20), now_ms=4)
+    assert sorted(bucket.trackers[SENDER].by_nonce) == [7]
+    # A higher fee at a mined nonce is no replacement: nodes refuse a nonce that is too low.
+    assert bucket.on_tx(etx("0a", 6, 200, 10_000), now_ms=5) == []
+    (det,) = bucket.on_tx(etx("0b", 7, 200, 10_000), now_ms=6)
+    assert det.tx_hashes == ("0x" + "02" * 32, "0x" + "0b" * 32)
+
+
+def test_a_nonce_pending_longer_than_the_window_is_forgotten() -> None:
+    # The sender stays active (new nonces), but its stuck nonce 1 ages out of the window.
+    bucket = SenderBucket(window_ms=10_000)
+    bucket.on_tx(etx("01", 1, 100, 1_000), now_ms=1)
+    bucket.on_tx(etx("02", 2, 100, 8_000), now_ms=2)
+    bucket.on_tx(etx("03", 3, 100, 15_000), now_ms=3)
+    assert sorted(bucket.trackers[SENDER].by_nonce) == [2, 3]
+
+
+def test_the_state_keeps_a_digest_of_the_calldata_not_the_calldata() -> None:
+    def pickled_size(calldata: str) -> int:
+        tracker = ReplacementTracker()
+        tracker.on_tx(etx("01", 7, 100, 1_000, input_=calldata), now_ms=1)
+        return len(pickle.dumps(tracker))
+
+    data = "0xa9059cbb" + "00" * 64
+    # Bytewax pickles the window state at every epoch: its size must not follow the calldata.
+    assert pickled_size(data + "ff" * 2_000) == pickled_size(data)
+    tracker = ReplacementTracker()
+    tracker.on_tx(etx("01", 7, 100, 1_000, input_=data), now_ms=1)
+    (same,) = tracker.on_tx(etx("02", 7, 200, 2_000, input_=data), now_ms=2)
+    (other,) = tracker.on_tx(etx("03", 7, 300, 3_000, input_=data + "01"), now_ms=3)
+    assert same.data["same_calldata"] is True and other.data["same_calldata"] is False

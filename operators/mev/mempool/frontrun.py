@@ -27,7 +27,10 @@ earliest recorded are forgotten (``scorpius_state_evictions{stage="frontrun_copy
 
 from __future__ import annotations
 
+import hashlib
+import heapq
 from dataclasses import dataclass, field
+from typing import Any
 
 from operators.buckets import address_bucket
 from operators.mev.mempool.capped import evict_oldest
@@ -60,17 +63,18 @@ class _Candidate:
     original: Tx
     copy: Tx
     rewritten: bool
-    shape: str
+    shape: bytes
     detected_ms: int | None
+    rank: int = 0  # insertion order among held candidates
 
 
 @dataclass
 class FrontrunCopyDetector:
     """State of one (chain, target) window: the first pending tx per calldata shape."""
 
-    originals: dict[str, Tx] = field(default_factory=dict)
+    originals: dict[bytes, Tx] = field(default_factory=dict)
     # Distinct senders per calldata shape (a crowd has more than max_senders).
-    senders: dict[str, dict[str, None]] = field(default_factory=dict)
+    senders: dict[bytes, dict[str, None]] = field(default_factory=dict)
     # Keys of detections already emitted, oldest first (a dict as an ordered set).
     reported: dict[str, None] = field(default_factory=dict)
     # Copies waiting for the crowd test, by key.
@@ -81,6 +85,12 @@ class FrontrunCopyDetector:
     max_originals: int = MAX_ORIGINALS
     hold_ms: int = HOLD_MS
     max_senders: int = MAX_SENDERS
+    # Indexes over ``held`` so a tx does not scan every held candidate: when each falls due
+    # (a heap of (due ms, rank, key); entries of candidates gone are skipped as they surface)
+    # and which candidates name a hash. Rebuilt from ``held`` on restore (__setstate__).
+    _due: list[tuple[int, int, str]] = field(default_factory=list)
+    _naming: dict[str, set[str]] = field(default_factory=dict)
+    _rank: int = 0
 
     def on_tx(self, etx: EnrichedTx, now_ms: int | None = None) -> list[Detection]:
         tx = etx.tx
@@ -93,7 +103,8 @@ class FrontrunCopyDetector:
             return self._release(now_ms)
         exact, generic = tx.input.lower(), _generic(tx)
         for calldata, rewritten in ((exact, False), (generic, True)):
-            shape = f"{tx.to}{calldata}"
+            # A digest, not the calldata: shapes key two tables pickled at every epoch.
+            shape = hashlib.blake2b(f"{tx.to}{calldata}".encode(), digest_size=16).digest()
             senders = self.senders.setdefault(shape, {})
             if len(senders) <= self.max_senders:
                 senders[tx.sender] = None
@@ -107,12 +118,15 @@ class FrontrunCopyDetector:
                 if copy.tip_cap > first.tip_cap:
                     key = f"{copy.chain_id}:frontrun_copy:{first.hash}:{copy.hash}"
                     if key not in self.reported and key not in self.held:
-                        self.held[key] = _Candidate(
-                            first,
-                            copy,
-                            rewritten and exact != original.input.lower(),
-                            shape,
-                            now_ms,
+                        self._hold(
+                            key,
+                            _Candidate(
+                                first,
+                                copy,
+                                rewritten and exact != original.input.lower(),
+                                shape,
+                                now_ms,
+                            ),
                         )
                 if first is tx:
                     self.originals[shape] = tx
@@ -126,27 +140,63 @@ class FrontrunCopyDetector:
     def _release(
         self, now_ms: int | None, settled: str | None = None, everything: bool = False
     ) -> list[Detection]:
+        held = self.held
+        if everything:
+            keys = list(held)
+        else:
+            ready: set[str] = set()
+            due = self._due
+            while due and due[0][0] <= self.clock_ms:
+                _, rank, key = heapq.heappop(due)
+                candidate = held.get(key)
+                if candidate is not None and candidate.rank == rank:
+                    ready.add(key)
+            if settled is not None:
+                ready.update(self._naming.get(settled, ()))
+            if not ready:
+                return []
+            keys = sorted(ready, key=lambda k: held[k].rank)
         found: list[Detection] = []
-        for key, c in list(self.held.items()):
-            due = c.copy.first_seen_ms + self.hold_ms <= self.clock_ms
-            if not (everything or due or settled in (c.original.hash, c.copy.hash)):
-                continue
-            del self.held[key]
+        for key in keys:
+            c = held.pop(key)
+            self._unname(key, c)
             if len(self.senders.get(c.shape, ())) > self.max_senders:
                 continue  # a crowd calling a public function
             self.reported[key] = None
             found.append(self._detection(key, c, now_ms))
         return found
 
+    def _hold(self, key: str, candidate: _Candidate) -> None:
+        self._rank += 1
+        candidate.rank = self._rank
+        self.held[key] = candidate
+        heapq.heappush(self._due, (candidate.copy.first_seen_ms + self.hold_ms, self._rank, key))
+        for tx_hash in (candidate.original.hash, candidate.copy.hash):
+            self._naming.setdefault(tx_hash, set()).add(key)
+
+    def _unname(self, key: str, candidate: _Candidate) -> None:
+        for tx_hash in (candidate.original.hash, candidate.copy.hash):
+            keys = self._naming.get(tx_hash)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._naming[tx_hash]
+
     def _bound(self) -> None:
         for table, limit in (
             (self.originals, "max_originals"),
             (self.senders, "max_shapes"),
             (self.reported, "max_reported"),
-            (self.held, "max_held"),
             (self.mined, "max_mined"),
         ):
             evict_oldest(table, self.max_originals, "frontrun_copy", limit)
+        over = len(self.held) - self.max_originals
+        if over > 0:
+            for key in list(self.held)[:over]:
+                self._unname(key, self.held[key])
+            evict_oldest(self.held, self.max_originals, "frontrun_copy", "max_held")
+        if len(self._due) > 2 * len(self.held) + 64:
+            self._reindex()
 
     def _detection(self, key: str, c: _Candidate, now_ms: int | None) -> Detection:
         original, copy, rewritten = c.original, c.copy, c.rewritten
@@ -189,6 +239,23 @@ class FrontrunCopyDetector:
         self.reported.update(other.reported)
         self.mined.update(other.mined)
         for key, candidate in other.held.items():
-            self.held.setdefault(key, candidate)
+            if key not in self.held:
+                self._hold(key, candidate)
         self.clock_ms = max(self.clock_ms, other.clock_ms)
         self._bound()
+
+    def _reindex(self) -> None:
+        self._due, self._naming, self._rank = [], {}, 0
+        for key, candidate in list(self.held.items()):
+            self._hold(key, candidate)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Bytewax pickles window state at every epoch's end: the indexes are rebuilt, not kept.
+        state = dict(self.__dict__)
+        for derived in ("_due", "_naming", "_rank"):
+            del state[derived]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._reindex()

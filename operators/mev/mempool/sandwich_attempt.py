@@ -103,6 +103,94 @@ def _group(pending: _Pending) -> _Group:
 
 
 @dataclass
+class _Index:
+    """Which searchers' groups and which victims' hops a tx can meet.
+
+    A decoded tx touches exactly the pools of its hops; an undecoded one (``_Pending.named``)
+    may name any pool or token pair, so groups holding one are always candidates and its
+    hops are found through the addresses its calldata names. Candidates come back in the
+    order the full scan would visit them (pairs and victims' hops by insertion rank), so the
+    detections and their order are those of a scan over every group and hop.
+    """
+
+    rank: int = 0
+    # Per pool, the groups with a decoded tx on it (how many of the group's txs).
+    pool_groups: dict[str, dict[_Group, int]] = field(default_factory=dict)
+    # Groups holding undecoded txs (how many), and those of them that are pairs.
+    opaque: dict[_Group, int] = field(default_factory=dict)
+    opaque_pairs: set[_Group] = field(default_factory=set)
+    # Victims' hops with their insertion rank, and by pool and input token (40 hex digits).
+    hop_rank: dict[Hop, int] = field(default_factory=dict)
+    hops_by_pool: dict[str, set[Hop]] = field(default_factory=dict)
+    hops_by_token: dict[str, set[Hop]] = field(default_factory=dict)
+
+    def next_rank(self) -> int:
+        self.rank += 1
+        return self.rank
+
+    def add_member(self, pending: _Pending, group: _Group) -> None:
+        for pool in pending.pools:
+            groups = self.pool_groups.setdefault(pool, {})
+            groups[group] = groups.get(group, 0) + 1
+        if pending.etx.call is None:
+            self.opaque[group] = self.opaque.get(group, 0) + 1
+
+    def drop_member(self, pending: _Pending, group: _Group) -> None:
+        for pool in pending.pools:
+            groups = self.pool_groups[pool]
+            if groups[group] > 1:
+                groups[group] -= 1
+            else:
+                del groups[group]
+                if not groups:
+                    del self.pool_groups[pool]
+        if pending.etx.call is None:
+            if self.opaque[group] > 1:
+                self.opaque[group] -= 1
+            else:
+                del self.opaque[group]
+
+    def regroup(self, group: _Group, is_pair: bool) -> None:
+        if is_pair and group in self.opaque:
+            self.opaque_pairs.add(group)
+        else:
+            self.opaque_pairs.discard(group)
+
+    def groups_on(self, pool: str, pairs: dict[_Group, int]) -> list[_Group]:
+        """The pairs that may touch ``pool``, in pair order."""
+        found = {g for g in self.pool_groups.get(pool, ()) if g in pairs}
+        found.update(self.opaque_pairs)
+        return sorted(found, key=pairs.__getitem__)
+
+    def add_victim_hop(self, hop: Hop) -> None:
+        self.hop_rank[hop] = self.next_rank()
+        self.hops_by_pool.setdefault(hop.pool[2:], set()).add(hop)
+        self.hops_by_token.setdefault(hop.token_in[2:], set()).add(hop)
+
+    def drop_victim_hop(self, hop: Hop) -> None:
+        del self.hop_rank[hop]
+        for table, key in (
+            (self.hops_by_pool, hop.pool[2:]),
+            (self.hops_by_token, hop.token_in[2:]),
+        ):
+            hops = table[key]
+            hops.discard(hop)
+            if not hops:
+                del table[key]
+
+    def victim_hops(self, pending: _Pending) -> list[Hop]:
+        """The victims' hops ``pending`` may touch, in the victims' order."""
+        found: set[Hop] = set()
+        for pool in pending.pools:
+            found.update(self.hops_by_pool.get(pool[2:], ()))
+        named = pending.named
+        for address in named:
+            found.update(self.hops_by_pool.get(address, ()))
+            found.update(h for h in self.hops_by_token.get(address, ()) if h.token_out[2:] in named)
+        return sorted(found, key=self.hop_rank.__getitem__)
+
+
+@dataclass
 class SandwichAttemptDetector:
     """State of one chain's window: pending txs by (sender, contract), victims by pool.
 
@@ -112,9 +200,12 @@ class SandwichAttemptDetector:
     """
 
     by_group: dict[_Group, list[_Pending]] = field(default_factory=dict)
-    # The groups of by_group with two txs or more, as an ordered set.
-    pairs: dict[_Group, None] = field(default_factory=dict)
+    # The groups of by_group with two txs or more, each with its rank (when it became a pair).
+    pairs: dict[_Group, int] = field(default_factory=dict)
     victims: dict[Hop, list[_Pending]] = field(default_factory=dict)
+    # Indexes over the tables above, so a tx costs what its own pools hold rather than what the
+    # whole window holds. Rebuilt from ``arrived`` when the state is restored (__setstate__).
+    index: _Index = field(default_factory=lambda: _Index())
     # Keys of detections already emitted, oldest first (a dict as an ordered set).
     reported: dict[str, None] = field(default_factory=dict)
     factories: AmmFactories = BUNDLED
@@ -149,9 +240,9 @@ class SandwichAttemptDetector:
         # ... or as the missing half of a bracket around a pending victim: only a tx whose
         # sender already has another tx to the same contract can complete one.
         if _group(pending) in self.pairs:
-            for hop, victims in self.victims.items():
+            for hop in self.index.victim_hops(pending):
                 if pending.touches(hop):
-                    for victim in victims:
+                    for victim in self.victims[hop]:
                         if victim.etx.tx.sender != tx.sender:
                             found += self._check(victim, hop, now_ms)
         return found
@@ -187,10 +278,17 @@ class SandwichAttemptDetector:
         group = _group(pending)
         members = self.by_group.setdefault(group, [])
         members.append(pending)
+        index = self.index
         if len(members) == 2:
-            self.pairs[group] = None
+            self.pairs[group] = index.next_rank()
+        index.add_member(pending, group)
         for hop in pending.hops:
-            self.victims.setdefault(hop, []).append(pending)
+            victims = self.victims.get(hop)
+            if victims is None:
+                victims = self.victims[hop] = []
+                index.add_victim_hop(hop)
+            victims.append(pending)
+        index.regroup(group, group in self.pairs)
 
     def _forget(self, pending: _Pending) -> None:
         tx = pending.etx.tx
@@ -204,12 +302,15 @@ class SandwichAttemptDetector:
             self.by_group.pop(group, None)
         if len(members) < 2:
             self.pairs.pop(group, None)
+        index = self.index
+        index.drop_member(pending, group)
+        index.regroup(group, group in self.pairs)
         for hop in pending.hops:
             left = [p for p in self.victims.get(hop, ()) if p is not pending]
             if left:
                 self.victims[hop] = left
-            else:
-                self.victims.pop(hop, None)
+            elif self.victims.pop(hop, None) is not None:
+                index.drop_victim_hop(hop)
 
     def _bound(self) -> None:
         evict_oldest(
@@ -241,7 +342,7 @@ class SandwichAttemptDetector:
             return []
         victim_at = block_order(victim_tx)
         way = (hop.token_in, hop.token_out)
-        for group in self.pairs:
+        for group in self.index.groups_on(pool, self.pairs):
             sender, _ = group
             if sender == victim_tx.sender:
                 continue

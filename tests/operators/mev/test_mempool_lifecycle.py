@@ -3,6 +3,8 @@ backrun was a victim, a public mint was a crowd of frontrun copies."""
 
 from __future__ import annotations
 
+import pickle
+
 import msgspec
 
 from operators.mev.mempool import (
@@ -282,3 +284,41 @@ def test_alert_outcomes_count_what_the_blocks_confirmed() -> None:
     assert outcomes.count(("sandwich_attempt", "unconfirmed")) == 1  # the stray alert only
     assert count("confirmed") - before[0] == len(attempts)
     assert count("unconfirmed") - before[1] == 1
+
+
+def test_a_pickled_frontrun_window_resumes_with_the_same_findings() -> None:
+    # The detector keeps held copies indexed by due time and by hash; a window restored from its
+    # pickle rebuilds those indexes and must release what an unbroken detector releases.
+    fn = "claim(address beneficiary,uint256 amount)"
+    target = "0x" + "cc" * 20
+    stream = []
+    for i in range(40):
+        owner, copier = f"0x{i + 1:040x}", f"0x{i + 1001:040x}"
+        seen = 100 * i
+        stream.append(
+            pending(f"0xo{i}", owner, target, calldata(fn, owner, i), tip=GWEI, seen_ms=seen)
+        )
+        stream.append(
+            pending(
+                f"0xc{i}", copier, target, calldata(fn, copier, i), tip=3 * GWEI, seen_ms=seen + 5
+            )
+        )
+        if i % 3 == 0:  # every third copy is settled by its block before its hold ends
+            stream.append(
+                msgspec.structs.replace(stream[-1], block_number=9, first_seen_ms=seen + 9)
+            )
+    etxs = [EnrichedTx(tx=tx, kind="other") for tx in stream]
+    for split in (len(etxs) // 4, len(etxs) // 2, len(etxs) - 3):
+        whole, head = FrontrunCopyDetector(hold_ms=1_000), FrontrunCopyDetector(hold_ms=1_000)
+        expected = [d.key for etx in etxs for d in whole.on_tx(etx)] + [
+            d.key for d in whole.on_close()
+        ]
+        got = [d.key for etx in etxs[:split] for d in head.on_tx(etx)]
+        resumed = pickle.loads(pickle.dumps(head))
+        got += [d.key for etx in etxs[split:] for d in resumed.on_tx(etx)]
+        got += [d.key for d in resumed.on_close()]
+        # Settled copies come out at once, the rest as their hold ends, all of them once.
+        assert len(expected) == 40 and got == expected
+        assert expected.index("1:frontrun_copy:0xo3:0xc3") < expected.index(
+            "1:frontrun_copy:0xo1:0xc1"
+        )
