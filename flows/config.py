@@ -381,12 +381,16 @@ class StorageConfig:
 class AlertsConfig:
     """Alert delivery: channels (a channel is on when its URL / token / host is set) and routing.
 
-    Without ``routes_path`` every alert at or above ``min_severity`` goes to every channel that is
+    Without a routes file every alert at or above ``min_severity`` goes to every channel that is
     on. Secrets may also come from a file named by ``<VARIABLE>_FILE`` (Kubernetes / Docker secrets).
     """
 
     # A YAML file routing alerts by kind, chain and severity to channels (connectors/alerts/README.md).
+    # Empty: <output.dir>/alert_routes.yaml when it exists (routes published through the API).
     routes_path: str = ""
+    # How often the running flow looks for a changed routes file (routes published through the
+    # API, or edited by hand, take effect without a restart).
+    routes_reload_s: float = 1.0
     # Without routes: the lowest severity delivered (info, low, medium, high, critical).
     min_severity: str = "high"
     # Jinja2 templates here override the bundled ones of the same name (slack.json.j2, ...).
