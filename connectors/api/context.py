@@ -41,6 +41,8 @@ class ApiSettings:
     # the default recipients of the addressed ones: routes to anything else are refused.
     alert_channels: tuple[str, ...]
     alert_recipients: dict[str, tuple[str, ...]]
+    # The flow's alert delivery log (per-alert delivery status), when this API can read it.
+    delivery_log: str
 
 
 class Feed(Protocol):

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from connectors.api import analytics
 from connectors.api.access import context, require
 from connectors.api.auth import Principal, key_view
+from connectors.api.deliveries import deliveries
 from connectors.api.errors import BadRequest
 from connectors.api.filters import FilterError, parse_filters
 from connectors.api.rulebook import timed_run
@@ -208,6 +209,18 @@ def build_router() -> APIRouter:
     @router.get("/alerts", tags=["time machine"])
     async def alerts(request: Request, _: Principal = Depends(viewer)) -> dict[str, Any]:
         return await page(request, "alerts")
+
+    @router.get("/alerts/{key}/deliveries", tags=["alerts"])
+    async def alert_deliveries(
+        request: Request, key: str, _: Principal = Depends(viewer)
+    ) -> dict[str, Any]:
+        if len(key) > 300:
+            raise BadRequest("invalid", "an alert key is at most 300 characters", 422)
+        log = context(request).settings.delivery_log
+        found = await run_in_threadpool(deliveries, log, key)
+        if not found:
+            raise BadRequest("not_found", "no delivery recorded for this alert", 404)
+        return {"key": key, "deliveries": found}
 
     @router.get("/detections", tags=["time machine"])
     async def detections(request: Request, _: Principal = Depends(viewer)) -> dict[str, Any]:

@@ -82,6 +82,11 @@ def default_recipients(cfg: AlertsConfig) -> dict[str, tuple[str, ...]]:
     return {"slack_api": (cfg.slack_channel,) if cfg.slack_channel else (), "email": cfg.email_to}
 
 
+def delivery_log_path(cfg: AlertsConfig, out_dir: str | Path) -> Path:
+    """One JSON line per delivery outcome (the API answers each alert's delivery status from it)."""
+    return Path(cfg.delivery_log) if cfg.delivery_log else Path(out_dir) / "alert_deliveries.jsonl"
+
+
 def router_of(cfg: AlertsConfig, enabled: list[str], routes: tuple[Route, ...] | None) -> Router:
     """A table of ``routes`` (None: the default route) with the channels' default recipients."""
     return Router(
@@ -133,7 +138,7 @@ def build_alert_sink(
     )
     router = router_of(cfg, enabled, routes.load_routes())
     router.check(enabled)
-    log = JsonlLog(cfg.delivery_log or Path(out_dir) / "alert_deliveries.jsonl")
+    log = JsonlLog(delivery_log_path(cfg, out_dir))
 
     def make() -> Dispatcher:
         return Dispatcher(

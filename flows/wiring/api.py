@@ -17,7 +17,12 @@ from connectors.api.streams import Hub
 from connectors.rule_sets import FolderSink, KafkaRuleSink
 from flows.config import Config, setting_name
 from flows.wiring import settings_of
-from flows.wiring.alerts import default_recipients, enabled_channels, routes_file
+from flows.wiring.alerts import (
+    default_recipients,
+    delivery_log_path,
+    enabled_channels,
+    routes_file,
+)
 from operators.records import EnrichedTx
 
 if TYPE_CHECKING:
@@ -43,6 +48,7 @@ def api_settings(cfg: Config) -> ApiSettings:
         clickhouse_url=cfg.storage.clickhouse_client_url(),
         alert_channels=tuple(enabled_channels(cfg.alerts)),
         alert_recipients=dict(default_recipients(cfg.alerts)),
+        delivery_log=str(delivery_log_path(cfg.alerts, Path(cfg.output.dir).resolve())),
     )
 
 
