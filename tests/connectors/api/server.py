@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -38,6 +40,27 @@ class RunningApi:
         """What the flow does: append JSON lines to an output file the embedded feed tails."""
         with (self.out / name).open("a") as f:
             f.writelines(line + "\n" for line in lines)
+
+
+@contextmanager
+def cli_process(args: list[str], env: Mapping[str, str], log_path: Path) -> Iterator[list[str]]:
+    """``scorpius <args>`` as a child process for the block; the yielded list gets its output
+    (stdout and stderr) once it has been stopped."""
+    output: list[str] = []
+    with log_path.open("w+") as log:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "flows.cli", *args],
+            env=dict(env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield output
+        finally:
+            child.terminate()
+            child.wait(timeout=30)
+            log.seek(0)
+            output.append(log.read())
 
 
 @contextmanager
@@ -120,11 +143,12 @@ def flow_alert_env(hooks: FakeApis, path: str) -> dict[str, str]:
 
 async def routes_take_effect(
     ws: str, url: str, key: str, hooks: FakeApis, path: str, rule_id: str
-) -> tuple[float, float]:
+) -> tuple[float, float, str]:
     """With a running flow matching ``rule_id`` and a webhook channel posting to ``hooks`` under
     ``path``: an empty routes document sends nothing; a route created through the API sends that
     rule's alerts to the webhook; deleting it stops them again. Seconds from each change to its
-    effect: (first delivery after the create, last delivery after the delete)."""
+    effect (first delivery after the create, last delivery after the delete), and the key of the
+    first alert the route delivered."""
     seen: list[float] = []
 
     def routed(name: str) -> list[Recorded]:
@@ -161,7 +185,8 @@ async def routes_take_effect(
                 assert time.monotonic() - created < 10, "the new route sent nothing"
                 await asyncio.sleep(0.05)
             took_effect = routed("to-hook")[0].at - created
-            assert routed("to-hook")[0].json()["alert"]["origin"] == f"rule:{rule_id}"
+            first = routed("to-hook")[0].json()["alert"]
+            assert first["origin"] == f"rule:{rule_id}"
 
             deleted = time.monotonic()
             assert (await c.delete("/api/v1/routes/to-hook")).status_code == 204
@@ -174,7 +199,7 @@ async def routes_take_effect(
         counter.cancel()
     # The figures docs/api.md quotes (pytest -s shows them).
     print(f"routes: created → first delivery {took_effect:.2f} s; deleted → last {stopped:.2f} s")
-    return took_effect, stopped
+    return took_effect, stopped, first["key"]
 
 
 def no_leak(text: str, *secrets: str) -> None:

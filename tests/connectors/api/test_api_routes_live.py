@@ -17,6 +17,7 @@ from tests.connectors.api.server import (
     ROUTED_RULE,
     ROUTED_RULE_ID,
     RunningApi,
+    cli_process,
     flow_alert_env,
     routes_take_effect,
     running_api,
@@ -46,29 +47,25 @@ def test_routes_created_and_deleted_through_the_api_take_effect_within_5s(
     )
     key = created.stdout.strip()
     port = free_port()
-    log = (tmp_path / "serve.log").open("w+")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "flows.cli", "serve", "--flow", "--rate", "100"],
-        env={**env, "SCORPIUS_API_PORT": str(port)},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
+    serve = ["serve", "--flow", "--rate", "100"]
+    env["SCORPIUS_API_PORT"] = str(port)
+    with cli_process(serve, env, tmp_path / "serve.log") as log:
         wait_for_port(port, timeout=120)
         with httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=30) as c:
             assert c.put("/api/v1/rules/routed", json={"source": ROUTED_RULE}).status_code == 200
-        took, stopped = asyncio.run(
+        took, stopped, alert_key = asyncio.run(
             routes_take_effect(
                 f"ws://127.0.0.1:{port}", url, key, fake_apis, "/hooks/embedded", ROUTED_RULE_ID
             )
         )
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.seek(0)
-        text = log.read()
-    assert took <= 5.0, text[-2000:]
+        # The flow's delivery log, read by the API: that alert went to the webhook by the route.
+        with httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=30) as c:
+            status = c.get(f"/api/v1/alerts/{alert_key}/deliveries").json()["deliveries"]
+        assert [(d["channel"], d["route"], d["status"]) for d in status] == [
+            ("webhook", "to-hook", "delivered")
+        ]
+    assert took <= 5.0, log[0][-2000:]
     assert stopped <= 5.0
 
 
