@@ -53,10 +53,6 @@ class FolderSink:
             raise RuntimeError("no alert routes file to write to")
         replace_file(self.routes_path, source)
 
-    def remove_routes(self) -> None:
-        if self.routes_path is not None:
-            self.routes_path.unlink(missing_ok=True)
-
     def remove(self, name: str) -> None:
         for suffix in SUFFIX.values():
             (self.directory / f"{name}{suffix}").unlink(missing_ok=True)
@@ -104,9 +100,6 @@ class KafkaRuleSink:
     def put_routes(self, source: str) -> None:
         self._send(ROUTES_KEY, json.dumps({"format": ROUTES_FORMAT, "source": source}).encode())
 
-    def remove_routes(self) -> None:
-        self._send(ROUTES_KEY, None)
-
 
 class RuleTopicFollower(BackgroundThread):
     """A thread mirroring the rules topic into ``directory`` (from the topic's beginning), and its
@@ -133,8 +126,8 @@ class RuleTopicFollower(BackgroundThread):
         if self.folder.routes_path is None:
             return  # a worker without an alert sink has no use for routes
         try:
-            if value is None:
-                self.folder.remove_routes()
+            if value is None:  # a tombstone: back to the default route
+                self.folder.routes_path.unlink(missing_ok=True)
                 return
             doc = json.loads(value)
             if doc.get("format") != ROUTES_FORMAT or not isinstance(doc.get("source"), str):

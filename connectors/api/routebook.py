@@ -28,7 +28,6 @@ class RoutesRejected(ValueError):
 
 class RouteSink(Protocol):
     def put_routes(self, source: str) -> None: ...
-    def remove_routes(self) -> None: ...
 
 
 def routes_text(routes: list[dict[str, Any]]) -> str:
