@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from operators.alert_router import load_routes
 from tests.connectors.api.server import (
     ROUTED_RULE,
     ROUTED_RULE_ID,
@@ -112,3 +113,26 @@ def test_a_route_to_a_channel_the_configuration_lacks_is_refused(tmp_path: Path)
             assert "not configured" in answer.json()["detail"]
             assert "webhook" in answer.json()["detail"]
             assert c.put("/api/v1/routes/to-hook", json={"send": ["webhook"]}).status_code == 200
+
+
+def test_a_hand_written_routes_file_is_shown_and_kept_by_the_first_edit(tmp_path: Path) -> None:
+    routes = tmp_path / "routes.yaml"
+    routes.write_text(
+        "# by hand\nroutes:\n  - name: criticals\n    when: {severity_at_least: critical}\n"
+        "    send: [webhook]\n"
+    )
+    env = {
+        "SCORPIUS_ALERTS_WEBHOOK_URL": "http://127.0.0.1:9/hooks/x",
+        "SCORPIUS_ALERTS_ROUTES_PATH": str(routes),
+    }
+    with running_api(tmp_path / "out", env) as served:
+        admin = served.key("admin")
+        with httpx.Client(base_url=served.url, headers={"X-API-Key": admin}, timeout=30) as c:
+            by_hand = {"name": "criticals", "when": {"severity_at_least": "critical"}}
+            by_hand["send"] = ["webhook"]
+            assert c.get("/api/v1/routes").json() == {"routes": [by_hand]}
+            added = {"name": "rules", "when": {"origins": ["rule:*"]}, "send": ["webhook"]}
+            assert c.put("/api/v1/routes/rules", json=added).status_code == 200
+            assert c.get("/api/v1/routes").json() == {"routes": [by_hand, added]}
+    # The flow reads the same file: both routes, in order.
+    assert [r.name for r in load_routes(routes)] == ["criticals", "rules"]
