@@ -137,7 +137,8 @@ class RulesConfig:
     # Compiled declarative modules by content hash ("" = no cache): workers and restarts reuse them.
     cache_dir: str = str(Path.home() / ".cache" / "scorpius" / "rules")
     # Workers mirror the Kafka rules topic (SCORPIUS_KAFKA_TOPIC_RULES, published by the API)
-    # into dir, which they hot-reload: rule sets reach every worker without a restart.
+    # into dir, which they hot-reload: rule sets (and alert routes, into the routes file) reach
+    # every worker without a restart.
     follow_topic: bool = False
 
 
@@ -194,7 +195,8 @@ class KafkaConfig:
     topic_bundles: str = "mev_bundles"
     topic_alerts: str = "alerts"
     topic_dead_letters: str = "dead_letters"
-    # Compacted topic of rule sets (key: rule name) that every worker follows into its rules folder.
+    # Compacted topic of rule sets (key: rule name) that every worker follows into its rules folder;
+    # the alert routes published through the API travel on it too (key: _alert_routes).
     topic_rules: str = "rules"
     # Names the client to the brokers (quotas, ACLs, logs); offsets are not committed to it.
     group_id: str = "scorpius"
