@@ -137,7 +137,8 @@ class RulesConfig:
     # Compiled declarative modules by content hash ("" = no cache): workers and restarts reuse them.
     cache_dir: str = str(Path.home() / ".cache" / "scorpius" / "rules")
     # Workers mirror the Kafka rules topic (SCORPIUS_KAFKA_TOPIC_RULES, published by the API)
-    # into dir, which they hot-reload: rule sets reach every worker without a restart.
+    # into dir, which they hot-reload: rule sets (and alert routes, into the routes file) reach
+    # every worker without a restart.
     follow_topic: bool = False
 
 
@@ -194,7 +195,8 @@ class KafkaConfig:
     topic_bundles: str = "mev_bundles"
     topic_alerts: str = "alerts"
     topic_dead_letters: str = "dead_letters"
-    # Compacted topic of rule sets (key: rule name) that every worker follows into its rules folder.
+    # Compacted topic of rule sets (key: rule name) that every worker follows into its rules folder;
+    # the alert routes published through the API travel on it too (key: _alert_routes).
     topic_rules: str = "rules"
     # Names the client to the brokers (quotas, ACLs, logs); offsets are not committed to it.
     group_id: str = "scorpius"
@@ -381,12 +383,16 @@ class StorageConfig:
 class AlertsConfig:
     """Alert delivery: channels (a channel is on when its URL / token / host is set) and routing.
 
-    Without ``routes_path`` every alert at or above ``min_severity`` goes to every channel that is
+    Without a routes file every alert at or above ``min_severity`` goes to every channel that is
     on. Secrets may also come from a file named by ``<VARIABLE>_FILE`` (Kubernetes / Docker secrets).
     """
 
     # A YAML file routing alerts by kind, chain and severity to channels (connectors/alerts/README.md).
+    # Empty: <output.dir>/alert_routes.yaml when it exists (routes published through the API).
     routes_path: str = ""
+    # How often the running flow looks for a changed routes file (routes published through the
+    # API, or edited by hand, take effect without a restart).
+    routes_reload_s: float = 1.0
     # Without routes: the lowest severity delivered (info, low, medium, high, critical).
     min_severity: str = "high"
     # Jinja2 templates here override the bundled ones of the same name (slack.json.j2, ...).

@@ -31,7 +31,7 @@ from flows.steps.quote import quote_stage
 from flows.steps.rules import rules_op
 from flows.steps.tally import count, count_dead_letters, count_detections, count_inclusions
 from flows.steps.windows import mempool_detect
-from flows.wiring.alerts import build_alert_sink
+from flows.wiring.alerts import build_alert_sink, routes_file
 from flows.wiring.local import console_shows, console_sink
 from flows.wiring.operators import amm_factories
 from flows.wiring.rules import rules_engine_factory
@@ -122,7 +122,10 @@ def build_flow(
 
     # rules: user WASM rules over every tx, batched and indexed
     rules = rules_op(
-        "rules", etxs, rules_engine_factory(cfg.rules, cfg.kafka), cfg.rules.batch_size
+        "rules",
+        etxs,
+        rules_engine_factory(cfg.rules, cfg.kafka, routes_file(cfg.alerts, out)),
+        cfg.rules.batch_size,
     )
 
     # alerts: every detection and rule match becomes an alert

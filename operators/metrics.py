@@ -58,6 +58,11 @@ ALERTS_SENT = Counter("scorpius_alerts_sent", "Alerts delivered, by channel", ["
 ALERTS_FAILED = Counter(
     "scorpius_alerts_failed", "Alert deliveries given up, by channel", ["channel"]
 )
+ALERT_ROUTES_LOADS = Counter(
+    "scorpius_alert_routes_loads",
+    "Alert routes files re-read while running, by outcome (loaded, refused: the old ones stay)",
+    ["outcome"],
+)
 LATENCY_BUCKETS = (
     0.001,
     0.0025,

@@ -226,6 +226,10 @@ class Dispatcher:
         for lane in self._lanes.values():
             lane.thread.start()
 
+    def set_router(self, router: Router) -> None:
+        """Routes from the next ``submit`` on (deliveries already queued keep their targets)."""
+        self._router = router
+
     def submit(self, alert: Alert) -> None:
         """Routes and queues ``alert``; returns at once whatever the channels are doing."""
         now_ms = self._wall_ms()

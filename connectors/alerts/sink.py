@@ -8,6 +8,8 @@ Wiring (flows/mempool.py)::
 
 One partition: every alert passes one dispatcher, so dedup and rate limits hold across workers,
 and its resume state (dedup memory, unfinished deliveries) is snapshotted with the flow's epochs.
+Before each batch the partition asks the routes file (connectors/alerts/routes_file.py) whether
+the routes changed, and swaps the dispatcher's table when they did.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
 from connectors.alerts.dispatcher import Dispatcher, DispatcherState
+from connectors.alerts.routes_file import RoutesFile
 from operators.records import Alert
 
 PARTITION = "alerts"
@@ -29,15 +32,24 @@ def for_alert_sink(alert: Alert) -> tuple[str, Alert]:
 
 class _AlertPartition(StatefulSinkPartition[Alert, DispatcherState]):
     def __init__(
-        self, dispatcher: Dispatcher, resume: DispatcherState | None, drain_timeout_s: float
+        self,
+        dispatcher: Dispatcher,
+        resume: DispatcherState | None,
+        drain_timeout_s: float,
+        routes: RoutesFile | None = None,
     ) -> None:
         self._dispatcher = dispatcher
         self._drain_timeout_s = drain_timeout_s
+        self._routes = routes
         if resume is not None:
             dispatcher.restore(resume)
         dispatcher.start()
 
     def write_batch(self, values: list[Alert]) -> None:
+        if self._routes is not None:
+            router = self._routes.changed()
+            if router is not None:
+                self._dispatcher.set_router(router)
         for alert in values:
             self._dispatcher.submit(alert)
 
@@ -51,9 +63,15 @@ class _AlertPartition(StatefulSinkPartition[Alert, DispatcherState]):
 class AlertSink(FixedPartitionedSink[Alert, DispatcherState]):
     """Hands alerts to a ``Dispatcher``; ``write_batch`` never waits for a channel."""
 
-    def __init__(self, make_dispatcher: Callable[[], Dispatcher], drain_timeout_s: float) -> None:
+    def __init__(
+        self,
+        make_dispatcher: Callable[[], Dispatcher],
+        drain_timeout_s: float,
+        routes: RoutesFile | None = None,
+    ) -> None:
         self._make = make_dispatcher
         self._drain_timeout_s = drain_timeout_s
+        self._routes = routes
 
     def list_parts(self) -> list[str]:
         return [PARTITION]
@@ -61,4 +79,4 @@ class AlertSink(FixedPartitionedSink[Alert, DispatcherState]):
     def build_part(
         self, step_id: str, for_part: str, resume_state: DispatcherState | None
     ) -> _AlertPartition:
-        return _AlertPartition(self._make(), resume_state, self._drain_timeout_s)
+        return _AlertPartition(self._make(), resume_state, self._drain_timeout_s, self._routes)

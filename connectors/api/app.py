@@ -26,6 +26,7 @@ from connectors.api import errors, live, logs, metrics, rest
 from connectors.api.auth import KeyRing
 from connectors.api.context import ApiContext, ApiSettings, Feed
 from connectors.api.jobs import Backtests
+from connectors.api.routebook import RouteBook
 from connectors.api.rulebook import RuleBook, RuleSink
 from connectors.api.store import Store
 from connectors.api.streams import Hub
@@ -105,6 +106,8 @@ def create_app(
         keys=KeyRing(store, settings.jwt_secret, settings.jwt_ttl_s),
         hub=hub,
         rules=RuleBook(store, rule_sink),
+        # The rule sink carries the alert routes too (connectors/rule_sets.py).
+        routes=RouteBook(store, rule_sink, settings.alert_channels, settings.alert_recipients),
         backtests=Backtests(store, settings.archive_url, settings.storage_options or None),
         sample=sample,
         feed_factory=feed_factory,

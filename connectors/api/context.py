@@ -1,4 +1,5 @@
-"""What every route needs: settings, the store, keys, the hub, rules and jobs (``app.state.ctx``)."""
+"""What every route needs: settings, the store, keys, the hub, rules, alert routes and jobs
+(``app.state.ctx``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any, Protocol
 
 from connectors.api.auth import KeyRing
 from connectors.api.jobs import Backtests
+from connectors.api.routebook import RouteBook
 from connectors.api.rulebook import RuleBook
 from connectors.api.store import Store
 from connectors.api.streams import Hub
@@ -35,6 +37,12 @@ class ApiSettings:
     max_page: int
     console_dir: str
     clickhouse_url: str
+    # The alert channels the flow has (by this configuration; empty: unknown, not checked) and
+    # the default recipients of the addressed ones: routes to anything else are refused.
+    alert_channels: tuple[str, ...]
+    alert_recipients: dict[str, tuple[str, ...]]
+    # The flow's alert delivery log (per-alert delivery status), when this API can read it.
+    delivery_log: str
 
 
 class Feed(Protocol):
@@ -51,6 +59,7 @@ class ApiContext:
     keys: KeyRing
     hub: Hub
     rules: RuleBook
+    routes: RouteBook
     backtests: Backtests
     # Sample transactions for rule tests (loaded once, on first use).
     sample: Callable[[], list[EnrichedTx]]

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from connectors.api import metrics
 from connectors.api.auth import AuthError, ForbiddenError, RateLimitedError
 from connectors.api.filters import FilterError
+from connectors.api.routebook import RoutesRejected
 from connectors.api.rulebook import RuleRejected
 from connectors.archive_query import QueryError
 
@@ -84,6 +85,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RuleRejected)
     async def _rule(_: Request, exc: RuleRejected) -> JSONResponse:
+        return error_response(422, "invalid", str(exc)[:2000])
+
+    @app.exception_handler(RoutesRejected)
+    async def _routes(_: Request, exc: RoutesRejected) -> JSONResponse:
         return error_response(422, "invalid", str(exc)[:2000])
 
     @app.exception_handler(StarletteHTTPException)

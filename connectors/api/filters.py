@@ -20,7 +20,7 @@ STREAM_FILTERS: dict[str, frozenset[str]] = {
     "status": frozenset(),
 }
 # Query parameters of a stream that are not filters.
-STREAM_PARAMS = frozenset({"since", "last_key", "api_key", "token", "batch"})
+STREAM_PARAMS = frozenset({"since", "last_key", "api_key", "token", "batch", "subscription"})
 
 _FROM_KEYS = ("sender", "searcher", "attacker", "from")
 _TO_KEYS = ("to", "victim", "pool", "contract", "target")

@@ -1,7 +1,8 @@
 """Live streams: ``/ws/<stream>`` (WebSocket) and ``/sse/<stream>`` (Server-Sent Events).
 
-Filters come from the query string at subscribe time (WebSocket clients may replace them with a
-``{"op": "subscribe", "filters": {...}}`` message). Each connection reads its own bounded queue
+Filters come from the query string at subscribe time, or from the key's saved subscription named
+by ``?subscription=<id>`` (query filters override its same-named ones); WebSocket clients may
+replace them with a ``{"op": "subscribe", "filters": {...}}`` message). Each connection reads its own bounded queue
 in the hub (connectors/api/streams.py); a connection that the hub closes for being too slow gets
 close code 4008.
 """
@@ -15,12 +16,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
+from starlette.concurrency import run_in_threadpool
 
 from connectors.api import metrics
 from connectors.api.access import authenticate, context
-from connectors.api.auth import AuthError, ForbiddenError, RateLimitedError
+from connectors.api.auth import AuthError, ForbiddenError, Principal, RateLimitedError
 from connectors.api.errors import BadRequest
-from connectors.api.filters import FilterError, parse_filters
+from connectors.api.filters import FilterError, StreamFilter, parse_filters
+from connectors.api.store import Subscription
 from connectors.api.streams import STREAMS, Client, encode_frame
 
 CLOSE_BAD_REQUEST = 4400
@@ -35,6 +38,30 @@ def _params(conn: Request | WebSocket) -> dict[str, list[str]]:
     for name, value in conn.query_params.multi_items():
         params.setdefault(name, []).append(value)
     return params
+
+
+async def _filters(conn: Request | WebSocket, who: Principal, stream: str) -> StreamFilter:
+    params = _params(conn)
+    saved = params.pop("subscription", None)
+    if saved is None:
+        return parse_filters(stream, params)
+    if len(saved) != 1 or not saved[0].isdigit() or len(saved[0]) > 18:
+        raise FilterError("invalid_filter", "subscription: one subscription id (an integer)")
+    sub_id = int(saved[0])
+
+    def read() -> dict[str, Any] | None:
+        with context(conn).store.session() as session:
+            row = session.get(Subscription, sub_id)
+            if row is None or row.key_id != who.key_id or row.stream != stream:
+                return None
+            return dict(row.filters)
+
+    filters = await run_in_threadpool(read)
+    if filters is None:
+        raise FilterError(
+            "unknown_subscription", f"no subscription {sub_id} of this key for /{stream}"
+        )
+    return parse_filters(stream, {**filters, **params})
 
 
 def _resume(conn: Request | WebSocket) -> tuple[int | None, str | None]:
@@ -81,7 +108,7 @@ def build_router() -> APIRouter:
             await ws.close(CLOSE_BAD_REQUEST)
             return
         try:
-            await authenticate(ws, "viewer", allow_query=True)
+            who = await authenticate(ws, "viewer", allow_query=True)
         except AuthError as exc:
             metrics.AUTH_FAILURES.labels(exc.code).inc()
             await ws.send_json({"type": "error", "error": exc.code, "detail": exc.detail})
@@ -96,7 +123,7 @@ def build_router() -> APIRouter:
             await ws.close(CLOSE_RATE_LIMITED)
             return
         try:
-            stream_filter = parse_filters(stream, _params(ws))
+            stream_filter = await _filters(ws, who, stream)
             since, last_key = _resume(ws)
         except FilterError as exc:
             await ws.send_json({"type": "error", "error": exc.code, "detail": exc.detail})
@@ -180,8 +207,8 @@ def build_router() -> APIRouter:
         """Server-Sent Events twin of ``/ws/{stream}`` (same filters; ``Last-Event-ID`` resumes)."""
         if stream not in STREAMS:
             raise BadRequest("not_found", "no such stream", 404)
-        await authenticate(request, "viewer", allow_query=True)
-        stream_filter = parse_filters(stream, _params(request))
+        who = await authenticate(request, "viewer", allow_query=True)
+        stream_filter = await _filters(request, who, stream)
         since, last_key = _resume(request)
         ctx = context(request)
         client, lost = ctx.hub.open(stream, stream_filter, since, last_key)

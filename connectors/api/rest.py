@@ -14,12 +14,12 @@ from starlette.concurrency import run_in_threadpool
 from connectors.api import analytics
 from connectors.api.access import context, require
 from connectors.api.auth import Principal, key_view
+from connectors.api.deliveries import deliveries
 from connectors.api.errors import BadRequest
 from connectors.api.filters import FilterError, parse_filters
 from connectors.api.rulebook import timed_run
-from connectors.api.store import Setting, Subscription, row_view
+from connectors.api.store import Subscription, row_view
 from connectors.archive_query import Filters, query
-from operators.alert_router import RoutesError, parse_routes
 
 T = TypeVar("T")
 
@@ -75,6 +75,15 @@ class BacktestBody(RuleTestBody):
 
 class RoutesBody(Strict):
     routes: list[dict[str, Any]] = Field(max_length=1000)
+
+
+class RouteBody(Strict):
+    """One route (operators/alert_router.py); its name is the path's."""
+
+    name: str | None = Field(default=None, max_length=100)
+    when: dict[str, Any] = Field(default_factory=dict)
+    send: list[str | dict[str, Any]] = Field(min_length=1, max_length=20)
+    stop: bool = False
 
 
 class SubscriptionBody(Strict):
@@ -200,6 +209,18 @@ def build_router() -> APIRouter:
     @router.get("/alerts", tags=["time machine"])
     async def alerts(request: Request, _: Principal = Depends(viewer)) -> dict[str, Any]:
         return await page(request, "alerts")
+
+    @router.get("/alerts/{key}/deliveries", tags=["alerts"])
+    async def alert_deliveries(
+        request: Request, key: str, _: Principal = Depends(viewer)
+    ) -> dict[str, Any]:
+        if len(key) > 300:
+            raise BadRequest("invalid", "an alert key is at most 300 characters", 422)
+        log = context(request).settings.delivery_log
+        found = await run_in_threadpool(deliveries, log, key)
+        if not found:
+            raise BadRequest("not_found", "no delivery recorded for this alert", 404)
+        return {"key": key, "deliveries": found}
 
     @router.get("/detections", tags=["time machine"])
     async def detections(request: Request, _: Principal = Depends(viewer)) -> dict[str, Any]:
@@ -343,32 +364,32 @@ def build_router() -> APIRouter:
 
     @router.get("/routes", tags=["alerts"])
     async def get_routes(request: Request, _: Principal = Depends(viewer)) -> dict[str, Any]:
-        def read() -> dict[str, Any]:
-            with context(request).store.session() as session:
-                row = session.get(Setting, "alert_routes")
-                return {"routes": row.value if row is not None else []}
-
-        return await run_in_threadpool(read)
+        return {"routes": await run_in_threadpool(context(request).routes.document)}
 
     @router.put("/routes", tags=["alerts"])
     async def put_routes(
         request: Request, body: RoutesBody, _: Principal = Depends(admin)
     ) -> dict[str, Any]:
-        try:
-            parse_routes({"routes": body.routes})
-        except RoutesError as exc:
-            raise BadRequest("invalid", str(exc)[:500], 422) from None
+        routes = await run_in_threadpool(context(request).routes.replace, body.routes)
+        return {"routes": routes}
 
-        def write() -> None:
-            with context(request).store.session() as session:
-                row = session.get(Setting, "alert_routes")
-                if row is None:
-                    session.add(Setting(name="alert_routes", value=body.routes))
-                else:
-                    row.value = body.routes
+    @router.get("/routes/{name}", tags=["alerts"])
+    async def get_route(
+        request: Request, name: str, _: Principal = Depends(viewer)
+    ) -> dict[str, Any]:
+        return await _found("route", context(request).routes.get, name[:100])
 
-        await run_in_threadpool(write)
-        return {"routes": body.routes}
+    @router.put("/routes/{name}", tags=["alerts"])
+    async def put_route(
+        request: Request, name: str, body: RouteBody, _: Principal = Depends(admin)
+    ) -> dict[str, Any]:
+        route = body.model_dump(exclude_unset=True)
+        return await run_in_threadpool(context(request).routes.put, name[:200], route)
+
+    @router.delete("/routes/{name}", tags=["alerts"], status_code=204)
+    async def delete_route(request: Request, name: str, _: Principal = Depends(admin)) -> Response:
+        await _found("route", context(request).routes.delete, name[:100])
+        return Response(status_code=204)
 
     def _subscription_view(row: Subscription) -> dict[str, Any]:
         return row_view(row, "id", "name", "stream", "filters", "created_at")

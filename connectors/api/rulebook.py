@@ -35,8 +35,11 @@ class RuleRejected(ValueError):
 
 
 class RuleSink(Protocol):
+    """Also the alert routes' way to the flow (``RouteSink``)."""
+
     def put(self, name: str, fmt: str, source: str) -> None: ...
     def remove(self, name: str) -> None: ...
+    def put_routes(self, source: str) -> None: ...
 
 
 def rule_view(row: RuleSet, with_source: bool = False) -> dict[str, Any]:

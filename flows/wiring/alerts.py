@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from connectors.alerts.base import Channel, Redactor
 from connectors.alerts.discord import DiscordChannel
 from connectors.alerts.dispatcher import DeliveryPolicy, Dispatcher
 from connectors.alerts.log import JsonlLog
+from connectors.alerts.routes_file import RoutesFile
 from connectors.alerts.sink import AlertSink
 from connectors.alerts.slack import SlackApiChannel, SlackWebhookChannel
 from connectors.alerts.smtp import SmtpChannel
@@ -16,8 +18,18 @@ from connectors.alerts.templates import Templates
 from connectors.alerts.webhook import WebhookChannel
 from flows.config import AlertsConfig
 from flows.wiring import settings_of
-from operators.alert_router import Router, default_routes, load_routes
+from operators.alert_router import Route, Router, RoutesError, default_routes, load_routes
 from operators.records import DeadLetter
+
+log = logging.getLogger(__name__)
+
+# Where routes published through the API go when no routes file is configured.
+ROUTES_FILE = "alert_routes.yaml"
+
+
+def routes_file(cfg: AlertsConfig, out_dir: str | Path) -> Path:
+    """The routes file the flow follows and the API (or the rules topic's follower) writes."""
+    return Path(cfg.routes_path) if cfg.routes_path else Path(out_dir) / ROUTES_FILE
 
 
 def secrets_of(cfg: AlertsConfig) -> list[str]:
@@ -65,16 +77,42 @@ def build_channels(cfg: AlertsConfig, redact: Redactor) -> dict[str, Channel]:
     return channels
 
 
-def build_router(cfg: AlertsConfig, enabled: list[str]) -> Router:
-    routes = load_routes(cfg.routes_path) if cfg.routes_path else None
-    defaults = {
-        "slack_api": (cfg.slack_channel,) if cfg.slack_channel else (),
-        "email": cfg.email_to,
-    }
-    router = Router(
-        routes if routes is not None else default_routes(enabled, cfg.min_severity), defaults
+def default_recipients(cfg: AlertsConfig) -> dict[str, tuple[str, ...]]:
+    """Whom the addressed channels send to when a route names nobody."""
+    return {"slack_api": (cfg.slack_channel,) if cfg.slack_channel else (), "email": cfg.email_to}
+
+
+def delivery_log_path(cfg: AlertsConfig, out_dir: str | Path) -> Path:
+    """One JSON line per delivery outcome (the API answers each alert's delivery status from it)."""
+    return Path(cfg.delivery_log) if cfg.delivery_log else Path(out_dir) / "alert_deliveries.jsonl"
+
+
+def router_of(cfg: AlertsConfig, enabled: list[str], routes: tuple[Route, ...] | None) -> Router:
+    """A table of ``routes`` (None: the default route) with the channels' default recipients."""
+    return Router(
+        routes if routes is not None else default_routes(enabled, cfg.min_severity),
+        default_recipients(cfg),
     )
+
+
+def build_router(cfg: AlertsConfig, enabled: list[str]) -> Router:
+    router = router_of(cfg, enabled, load_routes(cfg.routes_path) if cfg.routes_path else None)
     router.check(enabled)
+    return router
+
+
+def enabled_channels(cfg: AlertsConfig) -> list[str]:
+    return sorted(build_channels(cfg, Redactor(secrets_of(cfg))))
+
+
+def _reloaded(cfg: AlertsConfig, enabled: list[str], routes: tuple[Route, ...] | None) -> Router:
+    router = router_of(cfg, enabled, routes)
+    try:
+        router.check(enabled)
+    except RoutesError as exc:
+        # At start this fails the run; while running the other routes still work, and each
+        # delivery to the missing channel is dead-lettered with its reason.
+        log.warning("alert routes reloaded with a problem: %s", exc)
     return router
 
 
@@ -87,13 +125,20 @@ def build_alert_sink(
     cfg: AlertsConfig, out_dir: str | Path, dead_letter: Callable[[DeadLetter], None]
 ) -> AlertSink | None:
     """The sink, or None when no channel is configured. Routes are checked here, at startup:
-    a route to a channel that is not configured fails the run before the first alert."""
+    a route to a channel that is not configured fails the run before the first alert. The sink
+    then follows the routes file (``routes_file``) while it runs."""
     redact = Redactor(secrets_of(cfg))
     enabled = sorted(build_channels(cfg, redact))  # built once to check, again per partition
     if not enabled and not cfg.routes_path:
         return None
-    router = build_router(cfg, enabled)
-    log = JsonlLog(cfg.delivery_log or Path(out_dir) / "alert_deliveries.jsonl")
+    routes = RoutesFile(
+        routes_file(cfg, out_dir),
+        lambda found: _reloaded(cfg, enabled, found),
+        cfg.routes_reload_s,
+    )
+    router = router_of(cfg, enabled, routes.load_routes())
+    router.check(enabled)
+    log = JsonlLog(delivery_log_path(cfg, out_dir))
 
     def make() -> Dispatcher:
         return Dispatcher(
@@ -105,4 +150,4 @@ def build_alert_sink(
             redact=redact,
         )
 
-    return AlertSink(make, cfg.drain_timeout_s)
+    return AlertSink(make, cfg.drain_timeout_s, routes)

@@ -17,6 +17,12 @@ from connectors.api.streams import Hub
 from connectors.rule_sets import FolderSink, KafkaRuleSink
 from flows.config import Config, setting_name
 from flows.wiring import settings_of
+from flows.wiring.alerts import (
+    default_recipients,
+    delivery_log_path,
+    enabled_channels,
+    routes_file,
+)
 from operators.records import EnrichedTx
 
 if TYPE_CHECKING:
@@ -31,7 +37,8 @@ def database_url(cfg: Config) -> str:
 
 
 def api_settings(cfg: Config) -> ApiSettings:
-    """The ``api`` section's same-named fields, and where the flow's outputs are."""
+    """The ``api`` section's same-named fields, where the flow's outputs are, and which alert
+    channels the flow has."""
     return settings_of(
         ApiSettings,
         cfg.api,
@@ -39,6 +46,9 @@ def api_settings(cfg: Config) -> ApiSettings:
         archive_url=cfg.output.archive,
         storage_options=cfg.storage.archive_storage_options(),
         clickhouse_url=cfg.storage.clickhouse_client_url(),
+        alert_channels=tuple(enabled_channels(cfg.alerts)),
+        alert_recipients=dict(default_recipients(cfg.alerts)),
+        delivery_log=str(delivery_log_path(cfg.alerts, Path(cfg.output.dir).resolve())),
     )
 
 
@@ -69,9 +79,11 @@ def feed_factory(cfg: Config) -> Callable[[Hub], Feed] | None:
 
 
 def rule_sink(cfg: Config) -> FolderSink | KafkaRuleSink:
+    """Rule sets and alert routes: the compacted rules topic, or the rules folder and the routes
+    file the flow (run with this configuration) re-reads."""
     if cfg.api.feed == "kafka":
         return KafkaRuleSink(cfg.kafka.client_settings(), cfg.kafka.topic_rules)
-    return FolderSink(cfg.rules.dir)
+    return FolderSink(cfg.rules.dir, routes_file(cfg.alerts, cfg.output.dir))
 
 
 @functools.cache

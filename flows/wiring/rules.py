@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from pathlib import Path
 
 from flows.config import KafkaConfig, RulesConfig
 from operators.rules import Limits, RuleEngine
@@ -31,19 +32,21 @@ def engine_for(config: RulesConfig, directory: str | None = None) -> RuleEngine:
     )
 
 
-def _following(config: RulesConfig, kafka: KafkaConfig) -> RuleEngine:
+def _following(config: RulesConfig, kafka: KafkaConfig, routes_path: Path | None) -> RuleEngine:
     from connectors.rule_sets import RuleTopicFollower
 
     # The thread lives as long as the worker's process; its writes are atomic renames, so the
     # engine (and any other worker's follower writing the same folder) never sees half a file.
-    RuleTopicFollower(kafka.client_settings(), kafka.topic_rules, config.dir).start()
+    # The alert routes published on the same topic go to the routes file the alert sink follows.
+    RuleTopicFollower(kafka.client_settings(), kafka.topic_rules, config.dir, routes_path).start()
     return engine_for(config)
 
 
 def rules_engine_factory(
-    config: RulesConfig, kafka: KafkaConfig | None = None
+    config: RulesConfig, kafka: KafkaConfig | None = None, routes_path: Path | None = None
 ) -> Callable[[], RuleEngine]:
-    """What ``flows.steps.rules.rules_op`` calls once per worker (following the rules topic when configured)."""
+    """What ``flows.steps.rules.rules_op`` calls once per worker (following the rules topic, and
+    the alert routes on it into ``routes_path``, when configured)."""
     if config.follow_topic and kafka is not None:
-        return functools.partial(_following, config, kafka)
+        return functools.partial(_following, config, kafka, routes_path)
     return functools.partial(engine_for, config)

@@ -8,8 +8,6 @@ import asyncio
 import dataclasses
 import json
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,8 +24,18 @@ from flows.wiring.kafka import ensure_topics
 from flows.wiring.rules import engine_for, rules_engine_factory
 from operators.enrich import enrich
 from operators.records import Alert, DeadLetter, encode_json
-from tests.connectors.api.server import RunningApi, running_api, upload_and_see_a_match
+from tests.connectors.api.server import (
+    ROUTED_RULE,
+    ROUTED_RULE_ID,
+    RunningApi,
+    cli_process,
+    flow_alert_env,
+    routes_take_effect,
+    running_api,
+    upload_and_see_a_match,
+)
 from tests.connectors.samples import make_tx
+from tests.services.http_fakes import FakeApis
 from tests.services.kafka import topic_settings, unique_topic
 
 pytestmark = pytest.mark.service
@@ -171,6 +179,22 @@ def test_rule_sets_reach_a_worker_through_the_compacted_topic(
     assert rules_engine_factory(cfg.rules, cfg.kafka).func is engine_for  # type: ignore[attr-defined]
 
 
+def _following_flow_env(topics_env: dict[str, str], tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The flow as a production worker runs: following the rules topic, publishing to Kafka."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCORPIUS_")}
+    env.update(topics_env)
+    env.update(
+        SCORPIUS_KAFKA_PUBLISH="true",
+        SCORPIUS_RULES_FOLLOW_TOPIC="true",
+        SCORPIUS_RULES_DIR=str(tmp_path / "worker-rules"),
+        SCORPIUS_RULES_CACHE_DIR="",
+        SCORPIUS_OUTPUT_DIR=str(tmp_path / "out"),
+        SCORPIUS_OUTPUT_CONSOLE="false",
+        **extra,
+    )
+    return env
+
+
 FLOW_RULE = """
 rules:
   - id: kafka-live-swap
@@ -189,24 +213,6 @@ def test_a_rule_uploaded_through_the_api_matches_in_a_running_flow_within_5s(
     to Kafka) runs as its own process; the rule goes in through the API, its matches come back
     through the flow's alerts topic and the API's consumer to a stream client."""
     admin = kafka_api.key("admin")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SCORPIUS_")}
-    env.update(
-        topics_env,
-        SCORPIUS_KAFKA_PUBLISH="true",
-        SCORPIUS_RULES_FOLLOW_TOPIC="true",
-        SCORPIUS_RULES_DIR=str(tmp_path / "worker-rules"),
-        SCORPIUS_RULES_CACHE_DIR="",
-        SCORPIUS_OUTPUT_DIR=str(tmp_path / "out"),
-        SCORPIUS_OUTPUT_CONSOLE="false",
-        SCORPIUS_SOURCE_REPLAY_RATE="150",
-    )
-    log = (tmp_path / "flow.log").open("w+")
-    flow = subprocess.Popen(
-        [sys.executable, "-m", "flows.cli", "run", "--quiet"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
 
     async def scenario() -> float:
         ws = kafka_api.ws
@@ -218,12 +224,36 @@ def test_a_rule_uploaded_through_the_api_matches_in_a_running_flow_within_5s(
             ws, kafka_api.url, admin, "live", FLOW_RULE, "kafka-live-swap"
         )
 
-    try:
+    env = _following_flow_env(topics_env, tmp_path, SCORPIUS_SOURCE_REPLAY_RATE="150")
+    with cli_process(["run", "--quiet"], env, tmp_path / "flow.log") as flow_log:
         took = asyncio.run(scenario())
-    finally:
-        flow.terminate()
-        flow.wait(timeout=30)
-        log.seek(0)
-        flow_log = log.read()
-    assert took <= 5.0, flow_log[-2000:]
+    assert took <= 5.0, flow_log[0][-2000:]
     assert (tmp_path / "worker-rules" / "live.yaml").read_text() == FLOW_RULE
+
+
+@pytest.mark.slow
+def test_routes_edited_through_the_api_reach_a_running_flow_through_the_rules_topic(
+    kafka_api: RunningApi, topics_env: dict[str, str], tmp_path: Path, fake_apis: FakeApis
+) -> None:
+    """The flow's workers follow the rules topic; the routes document published on it goes to
+    their routes file, which the alert sink re-reads: a route created through the API sends the
+    rule's alerts to the webhook within 5 s, and deleting it stops them."""
+    admin = kafka_api.key("admin")
+    with httpx.Client(base_url=kafka_api.url, headers={"X-API-Key": admin}, timeout=30) as c:
+        assert c.put("/api/v1/routes", json={"routes": []}).status_code == 200
+        assert c.put("/api/v1/rules/routed", json={"source": ROUTED_RULE}).status_code == 200
+    env = _following_flow_env(
+        topics_env,
+        tmp_path,
+        SCORPIUS_SOURCE_REPLAY_RATE="100",
+        **flow_alert_env(fake_apis, "/hooks/kafka"),
+    )
+    with cli_process(["run", "--quiet"], env, tmp_path / "flow.log") as flow_log:
+        took, stopped, _ = asyncio.run(
+            routes_take_effect(
+                kafka_api.ws, kafka_api.url, admin, fake_apis, "/hooks/kafka", ROUTED_RULE_ID
+            )
+        )
+    assert took <= 5.0, flow_log[0][-2000:]
+    assert stopped <= 5.0
+    assert (tmp_path / "out" / "alert_routes.yaml").read_text().strip() == "routes: []"

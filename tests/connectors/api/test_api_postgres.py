@@ -49,3 +49,26 @@ def test_two_api_pods_share_keys_tokens_and_rules_through_postgres(
             refused = a.get("/api/v1/me", headers={"X-API-Key": created["key"]})
             assert refused.status_code == 401 and refused.json()["error"] == "key_revoked"
         engine.dispose()
+
+
+def test_route_edits_on_two_pods_build_one_document_in_postgres(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """Each edit reads the stored document under a row lock and writes it back whole: edits
+    made on two pods, one after the other, both stay."""
+    env = {"SCORPIUS_API_DATABASE_URL": postgres_url, "SCORPIUS_API_FEED": "none"}
+    with running_api(tmp_path / "a", env) as pod_a, running_api(tmp_path / "b", env) as pod_b:
+        admin = pod_a.key("admin")
+        headers = {"X-API-Key": admin}
+        with httpx.Client(base_url=pod_a.url, headers=headers) as a:
+            assert a.put("/api/v1/routes", json={"routes": []}).status_code == 200
+            assert a.put("/api/v1/routes/pg-a", json={"send": ["slack"]}).status_code == 200
+        with httpx.Client(base_url=pod_b.url, headers=headers) as b:
+            assert b.put("/api/v1/routes/pg-b", json={"send": ["discord"]}).status_code == 200
+            names = [r["name"] for r in b.get("/api/v1/routes").json()["routes"]]
+            assert names == ["pg-a", "pg-b"]
+            assert b.delete("/api/v1/routes/pg-a").status_code == 204
+        with httpx.Client(base_url=pod_a.url, headers=headers) as a:
+            assert a.get("/api/v1/routes").json() == {
+                "routes": [{"name": "pg-b", "send": ["discord"]}]
+            }
