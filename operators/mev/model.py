@@ -147,6 +147,9 @@ class Liquidation(CallEvent, frozen=True):
     received_token: str
     received_amount: int
     error: str | None = None
+    # Collateral the protocol itself took when the liquidator is not paid in it (Compound V3's
+    # absorb: the Comet keeps it and sells it later through buyCollateral); None elsewhere.
+    seized_amount: int | None = None
 
 
 class NftTrade(msgspec.Struct, frozen=True):
