@@ -34,7 +34,7 @@ import msgspec
 from eth_hash.auto import keccak
 
 from operators.mev.model import ETH, Liquidation, SwapEvent, block_position
-from operators.mev.protocols import comet, cow, morpho, spark
+from operators.mev.protocols import aggregators, comet, cow, morpho, spark
 from operators.mev.protocols.compound import CETH
 from operators.mev.protocols.cream import CRETH
 from operators.mev.protocols.spec import load_json
@@ -312,6 +312,8 @@ def block_swaps_from_logs(block: Block) -> list[SwapEvent]:
     """Every swap the block's receipts record, ordered by (tx position, log index)."""
     swaps: list[SwapEvent] = []
     for tx, logs in _txs(block):
+        # No call tree here: a tx sent straight to an aggregator names it on all its swaps.
+        router = aggregators.ROUTERS.get(tx.receipt.to or "")
         for index, log in logs:
             if not log["topics"]:
                 continue
@@ -321,7 +323,7 @@ def block_swaps_from_logs(block: Block) -> list[SwapEvent]:
             elif log["topics"][0] in SWAP_TOPICS:
                 swap = _swap_of(tx, log, index)
                 if swap is not None:
-                    swaps.append(swap)
+                    swaps.append(msgspec.structs.replace(swap, router=router) if router else swap)
     swaps.sort(key=block_position)
     return swaps
 

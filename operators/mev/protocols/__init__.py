@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from operators.mev.protocols import (
     aave,
+    aggregators,
     balancer,
     bancor,
     comet,
@@ -37,5 +38,6 @@ REGISTRY: tuple[CallSpec, ...] = (
     *bancor.SPECS,
     *morpho.SPECS,
     *cow.SPECS,
+    *aggregators.SPECS,
     *opensea.SPECS,
 )
