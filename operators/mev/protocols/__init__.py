@@ -14,6 +14,7 @@ from operators.mev.protocols import (
     curve,
     erc20,
     morpho,
+    oneinch,
     opensea,
     spark,
     uniswap,
@@ -38,6 +39,7 @@ REGISTRY: tuple[CallSpec, ...] = (
     *bancor.SPECS,
     *morpho.SPECS,
     *cow.SPECS,
+    *oneinch.SPECS,
     *aggregators.SPECS,
     *opensea.SPECS,
 )
