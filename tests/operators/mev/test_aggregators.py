@@ -19,7 +19,7 @@ from tests.operators.mev.test_protocols_real_receipts import _block, _receipts
 from tests.operators.mev.test_reference_extras import BLOCKS
 
 # Protocols whose swaps are orders filled by an aggregator's contract itself.
-ORDER_FILLS = {"0x"}
+ORDER_FILLS = {"0x", "1inch_limit_order"}
 
 
 def _router_calls(number: int) -> dict[str, list[tuple[tuple[int, ...], str]]]:
