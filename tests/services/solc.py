@@ -49,14 +49,16 @@ def compile_sources(
     units), per unit, with the solcjs of ``package`` (another pinned version than the default
     where a protocol's pragma asks for one). ``via_ir``: the IR pipeline, for code its authors
     build that way (it does not fit the legacy one's stack)."""
+    settings: dict[str, Any] = {
+        "optimizer": {"enabled": True, "runs": 200},
+        "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}},
+    }
+    if via_ir:  # only then: compilers older than the IR pipeline reject the key
+        settings["viaIR"] = True
     request = {
         "language": "Solidity",
         "sources": {name: {"content": text} for name, text in sources.items()},
-        "settings": {
-            "viaIR": via_ir,
-            "optimizer": {"enabled": True, "runs": 200},
-            "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}},
-        },
+        "settings": settings,
     }
     done = subprocess.run(
         ["node", "-e", _RUN, str(package)],
