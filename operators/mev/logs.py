@@ -15,7 +15,9 @@ The same detectors (sandwiches, arbitrages) then run on these swaps. What each e
   way the trace path reads them around the pool call (``protocols.spec.swap_from_pool_transfers``):
   so a routed swap's ``sender`` is the user who paid, not the router, on both paths.
 - **Liquidations**: Aave V2/V3 ``LiquidationCall`` (``spark`` when a SparkLend pool emits it), Compound V2 (and forks) ``LiquidateBorrow``,
-  Morpho Blue ``Liquidate`` (``protocols.morpho``).
+  Morpho Blue ``Liquidate`` (``protocols.morpho``), Compound V3 ``AbsorbDebt`` with its
+  ``AbsorbCollateral`` events (``protocols.comet``; on the trace path too, as ``absorb`` moves no
+  tokens). Compound V3's ``BuyCollateral`` is a swap (base token in, collateral out).
 
 A swap's ``trace_address`` is ``(log index,)``: the event's place in its tx, which orders swaps
 the way call order does. Reverted txs emit no logs, so the log path never sees reverted
@@ -32,7 +34,7 @@ import msgspec
 from eth_hash.auto import keccak
 
 from operators.mev.model import ETH, Liquidation, SwapEvent, block_position
-from operators.mev.protocols import cow, morpho, spark
+from operators.mev.protocols import aggregators, comet, cow, morpho, spark
 from operators.mev.protocols.compound import CETH
 from operators.mev.protocols.cream import CRETH
 from operators.mev.protocols.spec import load_json
@@ -60,7 +62,7 @@ COMPOUND_LIQUIDATION = topic("LiquidateBorrow(address,address,uint256,address,ui
 SWAP_TOPICS = frozenset(
     {
         V2_SWAP, SOLIDLY_SWAP, V3_SWAP, PANCAKE_V3_SWAP, BALANCER_SWAP, CURVE_EXCHANGE,
-        CURVE_EXCHANGE_UNDERLYING, CURVE_CRYPTO_EXCHANGE, cow.TRADE,
+        CURVE_EXCHANGE_UNDERLYING, CURVE_CRYPTO_EXCHANGE, cow.TRADE, comet.BUY_COLLATERAL,
     }
 )  # fmt: skip
 SOLIDLY_CHAINS = {8453: "aerodrome", 10: "velodrome"}
@@ -220,6 +222,12 @@ def _swap_of(tx: _Tx, log: dict[str, Any], index: int) -> SwapEvent | None:
         )
     if head == cow.TRADE:
         return cow.trade_swap(log, tx.receipt.tx_hash, tx.position, index)
+    if head == comet.BUY_COLLATERAL and len(topics) == 3 and len(data) >= 64:
+        # Base token in from the buyer, the named collateral out to the recipient.
+        return tx.swap(
+            index, comet.PROTOCOL, pool, _word(data, 0), _word(data, 1),
+            token_out=_address_word(topics[2]),
+        )  # fmt: skip
     if head in (CURVE_EXCHANGE, CURVE_EXCHANGE_UNDERLYING, CURVE_CRYPTO_EXCHANGE):
         if len(topics) < 2 or len(data) < 128:
             return None
@@ -268,6 +276,21 @@ def _liquidation_of(tx: _Tx, log: dict[str, Any], index: int) -> Liquidation | N
     return None
 
 
+def _well_formed(log: dict[str, Any]) -> bool:
+    """Whether a log has the shape every reader here assumes (a node's answer always does; a
+    receipt built elsewhere may not): an address, hex data and a list of hex topics."""
+    topics, data = log.get("topics"), log.get("data") or "0x"
+    try:
+        bytes.fromhex(data[2:])
+        return (
+            isinstance(log.get("address"), str)
+            and isinstance(topics, list | tuple)
+            and all(isinstance(t, str) and len(t) == 66 for t in topics)
+        )
+    except (TypeError, ValueError):
+        return False
+
+
 def _index(log: dict[str, Any], fallback: int) -> int:
     value = log.get("log_index")
     return fallback if value is None else int(value)
@@ -281,7 +304,7 @@ def _txs(block: Block) -> Iterable[tuple[_Tx, list[tuple[int, dict[str, Any]]]]]
         position = (
             receipt.tx_index if receipt.tx_index >= 0 else positions.get(receipt.tx_hash, order)
         )
-        logs = [(_index(log, i), log) for i, log in enumerate(receipt.logs)]
+        logs = [(_index(log, i), log) for i, log in enumerate(receipt.logs) if _well_formed(log)]
         yield _Tx(receipt, position, block.chain_id), logs
 
 
@@ -289,6 +312,8 @@ def block_swaps_from_logs(block: Block) -> list[SwapEvent]:
     """Every swap the block's receipts record, ordered by (tx position, log index)."""
     swaps: list[SwapEvent] = []
     for tx, logs in _txs(block):
+        # No call tree here: a tx sent straight to an aggregator names it on all its swaps.
+        router = aggregators.ROUTERS.get(tx.receipt.to or "")
         for index, log in logs:
             if not log["topics"]:
                 continue
@@ -298,18 +323,27 @@ def block_swaps_from_logs(block: Block) -> list[SwapEvent]:
             elif log["topics"][0] in SWAP_TOPICS:
                 swap = _swap_of(tx, log, index)
                 if swap is not None:
-                    swaps.append(swap)
+                    swaps.append(msgspec.structs.replace(swap, router=router) if router else swap)
     swaps.sort(key=block_position)
     return swaps
 
 
-def block_liquidations_from_logs(block: Block) -> list[Liquidation]:
+def block_liquidations_from_logs(block: Block, *, only_events: bool = False) -> list[Liquidation]:
+    """Every liquidation the block's receipts record. ``only_events``: just those whose amounts
+    exist only in events (Compound V3's absorb moves no tokens), for the trace path."""
     found: list[Liquidation] = []
     for tx, logs in _txs(block):
         for index, log in logs:
             if not log["topics"]:
                 continue
-            if log["topics"][0] == morpho.LIQUIDATE:
+            head = log["topics"][0]
+            if head == comet.ABSORB_DEBT:
+                liquidation = comet.liquidation_from_logs(
+                    logs, index, tx.receipt.tx_hash, tx.position
+                )
+            elif only_events:
+                continue
+            elif head == morpho.LIQUIDATE:
                 liquidation = morpho.liquidation_from_logs(
                     logs, index, tx.receipt.tx_hash, tx.position
                 )

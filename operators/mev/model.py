@@ -117,9 +117,13 @@ class SwapEvent(CallEvent, frozen=True):
     exchange: str | None = None
     # Uniswap V4: the hooks contract of the pool's key (None: no hooks, or another protocol).
     hooks: str | None = None
+    # The aggregator whose call made this pool call (``1inch``, ``0x``, ``0x_settler``, ...;
+    # protocols/aggregators.py); None when the pool was called without one.
+    router: str | None = None
 
     def to_data(self) -> dict[str, Any]:
         hooks = {"hooks": self.hooks} if self.hooks is not None else {}
+        router = {"router": self.router} if self.router is not None else {}
         return {
             "tx_hash": self.tx_hash,
             "tx_position": self.tx_position,
@@ -135,6 +139,7 @@ class SwapEvent(CallEvent, frozen=True):
             "amount_out": self.amount_out,
             "error": self.error,
             **hooks,
+            **router,
         }
 
 
@@ -147,6 +152,9 @@ class Liquidation(CallEvent, frozen=True):
     received_token: str
     received_amount: int
     error: str | None = None
+    # Collateral the protocol itself took when the liquidator is not paid in it (Compound V3's
+    # absorb: the Comet keeps it and sells it later through buyCollateral); None elsewhere.
+    seized_amount: int | None = None
 
 
 class NftTrade(msgspec.Struct, frozen=True):

@@ -9,6 +9,8 @@ or the package is missing the fixture fails (not skips) and names the installer.
 from __future__ import annotations
 
 import json
+import posixpath
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -41,18 +43,22 @@ def compile_file(path: Path) -> dict[str, Compiled]:
 
 
 def compile_sources(
-    sources: dict[str, str], package: Path = SOLC_PACKAGE
+    sources: dict[str, str], package: Path = SOLC_PACKAGE, *, via_ir: bool = False
 ) -> dict[str, dict[str, Compiled]]:
     """Every contract of ``sources`` (unit name -> Solidity text; imports resolve between the
     units), per unit, with the solcjs of ``package`` (another pinned version than the default
-    where a protocol's pragma asks for one)."""
+    where a protocol's pragma asks for one). ``via_ir``: the IR pipeline, for code its authors
+    build that way (it does not fit the legacy one's stack)."""
+    settings: dict[str, Any] = {
+        "optimizer": {"enabled": True, "runs": 200},
+        "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}},
+    }
+    if via_ir:  # only then: compilers older than the IR pipeline reject the key
+        settings["viaIR"] = True
     request = {
         "language": "Solidity",
         "sources": {name: {"content": text} for name, text in sources.items()},
-        "settings": {
-            "optimizer": {"enabled": True, "runs": 200},
-            "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}},
-        },
+        "settings": settings,
     }
     done = subprocess.run(
         ["node", "-e", _RUN, str(package)],
@@ -83,3 +89,27 @@ def solc_compile() -> Compile:
             "tests/services/install_solc.sh (npm install solc into ~/.cache/scorpius/node)"
         )
     return compile_file
+
+
+_IMPORT = re.compile(r"""^\s*import\s+(?:[^'"]*\s+from\s+)?["']([^"']+)["']""", re.MULTILINE)
+
+
+def import_closure(entries: dict[str, Path], node_modules: Path) -> dict[str, str]:
+    """The Solidity sources ``entries`` (unit name -> file) need, by unit name: each file's
+    imports followed, relative ones beside it, package ones (``@scope/pkg/...``) under
+    ``node_modules``, so only what a contract uses is compiled."""
+    sources: dict[str, str] = {}
+    pending = list(entries.items())
+    while pending:
+        unit, path = pending.pop()
+        if unit in sources:
+            continue
+        text = path.read_text()
+        sources[unit] = text
+        for target in _IMPORT.findall(text):
+            if target.startswith("."):
+                name = posixpath.normpath(posixpath.join(posixpath.dirname(unit), target))
+                pending.append((name, path.parent / target))
+            else:
+                pending.append((target, node_modules / target))
+    return sources

@@ -10,6 +10,8 @@ whose arguments decode. ``parse`` depends on the role:
 - ``liquidation``: ``parse(frame, child_frames, child_transfers) -> Liquidation | None``
 - ``seize``:       no parser; marks the collateral seizure inside a Compound-style liquidation.
 - ``nft_trade``:   ``parse(frame, child_frames, child_transfers) -> NftTrade | None``
+- ``router``:      no parser; an aggregator's entry point, named on the swaps made under it
+  (``aggregators.py``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any, Literal
 from operators.abi_decoding import Function
 from operators.mev.model import ETH, Frame, SwapEvent, Transfer
 
-Role = Literal["transfer", "swap", "liquidation", "seize", "nft_trade"]
+Role = Literal["transfer", "swap", "liquidation", "seize", "nft_trade", "router"]
 
 
 @dataclass(frozen=True)
