@@ -8,7 +8,8 @@ The same detectors (sandwiches, arbitrages) then run on these swaps. What each e
 - **Swaps**: the pools' own events: Uniswap V2 ``Swap`` (and every fork with that pair
   interface: SushiSwap, PancakeSwap V2, Velodrome V1, ...), Solidly-style ``Swap`` (Velodrome
   V2, Aerodrome), Uniswap V3 ``Swap`` (and forks: Aerodrome Slipstream, Velodrome CL, SushiSwap
-  V3; PancakeSwap V3's longer event), Balancer V2 vault ``Swap``, Curve ``TokenExchange`` /
+  V3; PancakeSwap V3's longer event), Balancer V2 vault ``Swap``, Balancer V3 Vault ``Swap``
+  (``protocols.balancer_v3``), Curve ``TokenExchange`` /
   ``TokenExchangeUnderlying``; CoW Protocol's settlement ``Trade`` (one swap per settled order,
   ``protocols.cow``). The event says how much went in and out; which tokens, who paid
   and who received is read from the transfers to and from the pool earlier in the same tx, the
@@ -32,7 +33,7 @@ import msgspec
 from eth_hash.auto import keccak
 
 from operators.mev.model import ETH, Liquidation, SwapEvent, block_position
-from operators.mev.protocols import cow, morpho, spark
+from operators.mev.protocols import balancer_v3, cow, morpho, spark
 from operators.mev.protocols.compound import CETH
 from operators.mev.protocols.cream import CRETH
 from operators.mev.protocols.spec import load_json
@@ -60,7 +61,7 @@ COMPOUND_LIQUIDATION = topic("LiquidateBorrow(address,address,uint256,address,ui
 SWAP_TOPICS = frozenset(
     {
         V2_SWAP, SOLIDLY_SWAP, V3_SWAP, PANCAKE_V3_SWAP, BALANCER_SWAP, CURVE_EXCHANGE,
-        CURVE_EXCHANGE_UNDERLYING, CURVE_CRYPTO_EXCHANGE, cow.TRADE,
+        CURVE_EXCHANGE_UNDERLYING, CURVE_CRYPTO_EXCHANGE, cow.TRADE, balancer_v3.SWAP,
     }
 )  # fmt: skip
 SOLIDLY_CHAINS = {8453: "aerodrome", 10: "velodrome"}
@@ -220,6 +221,9 @@ def _swap_of(tx: _Tx, log: dict[str, Any], index: int) -> SwapEvent | None:
         )
     if head == cow.TRADE:
         return cow.trade_swap(log, tx.receipt.tx_hash, tx.position, index)
+    if head == balancer_v3.SWAP:
+        swapper = (tx.receipt.to or "").lower()
+        return balancer_v3.swap_from_log(log, tx.receipt.tx_hash, tx.position, index, swapper)
     if head in (CURVE_EXCHANGE, CURVE_EXCHANGE_UNDERLYING, CURVE_CRYPTO_EXCHANGE):
         if len(topics) < 2 or len(data) < 128:
             return None

@@ -9,9 +9,11 @@ or the package is missing the fixture fails (not skips) and names the installer.
 from __future__ import annotations
 
 import json
+import posixpath
+import re
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,17 +43,25 @@ def compile_file(path: Path) -> dict[str, Compiled]:
 
 
 def compile_sources(
-    sources: dict[str, str], package: Path = SOLC_PACKAGE
+    sources: dict[str, str],
+    package: Path = SOLC_PACKAGE,
+    units: Iterable[str] = ("*",),
+    *,
+    via_ir: bool = False,
 ) -> dict[str, dict[str, Compiled]]:
     """Every contract of ``sources`` (unit name -> Solidity text; imports resolve between the
     units), per unit, with the solcjs of ``package`` (another pinned version than the default
-    where a protocol's pragma asks for one)."""
+    where a protocol's pragma asks for one); only those of ``units`` when named (a large code
+    base compiles faster without bytecode for every library and base contract); ``via_ir`` where
+    the project builds that way (its code is too deep for the legacy pipeline)."""
+    wanted = ["abi", "evm.bytecode.object"]
     request = {
         "language": "Solidity",
         "sources": {name: {"content": text} for name, text in sources.items()},
         "settings": {
             "optimizer": {"enabled": True, "runs": 200},
-            "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}},
+            "viaIR": via_ir,
+            "outputSelection": {unit: {"*": wanted} for unit in units},
         },
     }
     done = subprocess.run(
@@ -73,6 +83,26 @@ def compile_sources(
         }
         for unit, contracts in output["contracts"].items()
     }
+
+
+_IMPORT = re.compile(r'^\s*import\s[^;]*?"([^"]+)"\s*;', re.MULTILINE)
+
+
+def import_closure(entries: Iterable[str], locate: Callable[[str], Path]) -> dict[str, str]:
+    """The sources ``entries`` need (unit name -> text), following their imports; ``locate``
+    maps a unit name (``@scope/package/...``, or a remapped prefix) to its file."""
+    sources: dict[str, str] = {}
+    pending = list(entries)
+    while pending:
+        unit = pending.pop()
+        if unit in sources:
+            continue
+        sources[unit] = text = locate(unit).read_text()
+        for name in _IMPORT.findall(text):
+            if name.startswith("."):
+                name = posixpath.normpath(posixpath.join(posixpath.dirname(unit), name))
+            pending.append(name)
+    return sources
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from operators.mev.protocols import (
     aave,
     balancer,
+    balancer_v3,
     bancor,
     compound,
     cow,
@@ -25,6 +26,7 @@ REGISTRY: tuple[CallSpec, ...] = (
     *erc20.SPECS,
     *uniswap.SPECS,
     *uniswap_v4.SPECS,
+    *balancer_v3.SPECS,
     *spark.SPECS,
     *aave.SPECS,
     *zeroex.SPECS,
