@@ -9,12 +9,13 @@ The same detectors (sandwiches, arbitrages) then run on these swaps. What each e
   interface: SushiSwap, PancakeSwap V2, Velodrome V1, ...), Solidly-style ``Swap`` (Velodrome
   V2, Aerodrome), Uniswap V3 ``Swap`` (and forks: Aerodrome Slipstream, Velodrome CL, SushiSwap
   V3; PancakeSwap V3's longer event), Balancer V2 vault ``Swap``, Balancer V3 Vault ``Swap``
-  (``protocols.balancer_v3``), Curve ``TokenExchange`` /
-  ``TokenExchangeUnderlying``; CoW Protocol's settlement ``Trade`` (one swap per settled order,
-  ``protocols.cow``). The event says how much went in and out; which tokens, who paid
-  and who received is read from the transfers to and from the pool earlier in the same tx, the
-  way the trace path reads them around the pool call (``protocols.spec.swap_from_pool_transfers``):
-  so a routed swap's ``sender`` is the user who paid, not the router, on both paths.
+  (``protocols.balancer_v3``), Curve ``TokenExchange`` / ``TokenExchangeUnderlying`` (classic
+  and stableswap-ng pools share the event; tricrypto-ng and twocrypto-ng emit a longer one);
+  CoW Protocol's settlement ``Trade`` (one swap per settled order, ``protocols.cow``). The event
+  says how much went in and out; which tokens, who paid and who received is read from the
+  transfers to and from the pool earlier in the same tx, the way the trace path reads them around
+  the pool call (``protocols.spec.swap_from_pool_transfers``): so a routed swap's ``sender`` is
+  the user who paid, not the router, on both paths.
 - **Liquidations**: Aave V2/V3 ``LiquidationCall`` (``spark`` when a SparkLend pool emits it), Compound V2 (and forks) ``LiquidateBorrow``,
   Morpho Blue ``Liquidate`` (``protocols.morpho``), Liquity's ``TroveLiquidated`` /
   ``Liquidation`` (``protocols.liquity``, read on the trace path too).
@@ -56,15 +57,23 @@ BALANCER_SWAP = topic("Swap(bytes32,address,address,uint256,uint256)")
 CURVE_EXCHANGE = topic("TokenExchange(address,int128,uint256,int128,uint256)")
 CURVE_EXCHANGE_UNDERLYING = topic("TokenExchangeUnderlying(address,int128,uint256,int128,uint256)")
 CURVE_CRYPTO_EXCHANGE = topic("TokenExchange(address,uint256,uint256,uint256,uint256)")
+# Curve NG crypto pools (tricrypto-ng, twocrypto-ng) add the fee and the packed price scale.
+CURVE_NG_CRYPTO_EXCHANGE = topic(
+    "TokenExchange(address,uint256,uint256,uint256,uint256,uint256,uint256)"
+)
 AAVE_LIQUIDATION = topic("LiquidationCall(address,address,address,uint256,uint256,address,bool)")
 COMPOUND_LIQUIDATION = topic("LiquidateBorrow(address,address,uint256,address,uint256)")
 
 SWAP_TOPICS = frozenset(
     {
         V2_SWAP, SOLIDLY_SWAP, V3_SWAP, PANCAKE_V3_SWAP, BALANCER_SWAP, CURVE_EXCHANGE,
-        CURVE_EXCHANGE_UNDERLYING, CURVE_CRYPTO_EXCHANGE, cow.TRADE, balancer_v3.SWAP,
+        CURVE_EXCHANGE_UNDERLYING, CURVE_CRYPTO_EXCHANGE, CURVE_NG_CRYPTO_EXCHANGE, cow.TRADE,
+        balancer_v3.SWAP,
     }
 )  # fmt: skip
+CURVE_EXCHANGES = frozenset(
+    {CURVE_EXCHANGE, CURVE_EXCHANGE_UNDERLYING, CURVE_CRYPTO_EXCHANGE, CURVE_NG_CRYPTO_EXCHANGE}
+)
 SOLIDLY_CHAINS = {8453: "aerodrome", 10: "velodrome"}
 # cToken → underlying of the Compound V2 forks Scorpius knows (their ETH markets pay in ETH).
 _CREAM = {k.lower(): v.lower() for k, v in load_json("cream_markets.json").items()}
@@ -225,7 +234,7 @@ def _swap_of(tx: _Tx, log: dict[str, Any], index: int) -> SwapEvent | None:
     if head == balancer_v3.SWAP:
         swapper = (tx.receipt.to or "").lower()
         return balancer_v3.swap_from_log(log, tx.receipt.tx_hash, tx.position, index, swapper)
-    if head in (CURVE_EXCHANGE, CURVE_EXCHANGE_UNDERLYING, CURVE_CRYPTO_EXCHANGE):
+    if head in CURVE_EXCHANGES:
         if len(topics) < 2 or len(data) < 128:
             return None
         buyer = _address_word(topics[1])
