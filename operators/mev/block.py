@@ -23,13 +23,8 @@ from operators.mev.builders import Payment, block_payments, bundled_builders, ex
 from operators.mev.classify import frames_by_tx
 from operators.mev.jit import JitLiquidity, PositionCall, find_jit
 from operators.mev.liquidations import block_liquidations
-from operators.mev.logs import (
-    block_liquidations_from_logs,
-    block_liquity_liquidations,
-    block_swaps_from_logs,
-    has_logs,
-)
-from operators.mev.model import Liquidation, NftTrade, SwapEvent, block_position
+from operators.mev.logs import block_liquidations_from_logs, block_swaps_from_logs, has_logs
+from operators.mev.model import Liquidation, NftTrade, SwapEvent
 from operators.mev.nft_trades import block_nft_trades
 from operators.mev.pools import BUNDLED, AmmFactories
 from operators.mev.private import PRIVATE, UNKNOWN, private_status, share
@@ -90,12 +85,10 @@ def analyze_block(
         return analyze_block_logs(block, factories, backruns)
     frames = frames_by_tx(block.traces)
     swaps = [_with_exchange(factories, block.chain_id, s) for s in block_swaps(frames)]
-    # Liquity is read from its events on this path too (no trace parser: see protocols.liquity).
-    liquidations = [*block_liquidations(frames), *block_liquity_liquidations(block)]
     return _analysis(
         block,
         swaps,
-        sorted(liquidations, key=block_position),
+        block_liquidations(frames),
         block_payments(block, frames),
         backruns,
         jit=find_jit(frames, swaps, block.chain_id, factories),

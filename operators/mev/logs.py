@@ -18,7 +18,7 @@ The same detectors (sandwiches, arbitrages) then run on these swaps. What each e
   the user who paid, not the router, on both paths.
 - **Liquidations**: Aave V2/V3 ``LiquidationCall`` (``spark`` when a SparkLend pool emits it), Compound V2 (and forks) ``LiquidateBorrow``,
   Morpho Blue ``Liquidate`` (``protocols.morpho``), Liquity's ``TroveLiquidated`` /
-  ``Liquidation`` (``protocols.liquity``, read on the trace path too).
+  ``Liquidation`` (``protocols.liquity``).
 
 A swap's ``trace_address`` is ``(log index,)``: the event's place in its tx, which orders swaps
 the way call order does. Reverted txs emit no logs, so the log path never sees reverted
@@ -317,18 +317,11 @@ def block_swaps_from_logs(block: Block) -> list[SwapEvent]:
     return swaps
 
 
-def block_liquity_liquidations(block: Block) -> list[Liquidation]:
-    """Liquity's liquidations, from its events on either path (``protocols.liquity``)."""
+def block_liquidations_from_logs(block: Block) -> list[Liquidation]:
     found: list[Liquidation] = []
     for tx, logs in _txs(block):
         caller = (tx.receipt.to or "").lower()
         found.extend(liquity.tx_liquidations(logs, tx.receipt.tx_hash, tx.position, caller))
-    return found
-
-
-def block_liquidations_from_logs(block: Block) -> list[Liquidation]:
-    found: list[Liquidation] = block_liquity_liquidations(block)
-    for tx, logs in _txs(block):
         for index, log in logs:
             if not log["topics"]:
                 continue

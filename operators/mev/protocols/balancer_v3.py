@@ -39,7 +39,10 @@ def _swap(
     if params is None or not output or len(output) != 2 + 3 * 64:
         return None  # reverted, or not the Vault's swap
     _, pool, token_in, token_out, _, _, _ = params
-    amount_in, amount_out = int(output[66:130], 16), int(output[130:194], 16)
+    try:
+        amount_in, amount_out = int(output[66:130], 16), int(output[130:194], 16)
+    except ValueError:  # a node's garbled output
+        return None
     swapper = frame.trace.sender or ""
     return SwapEvent(
         **frame.site(),

@@ -9,9 +9,10 @@ collateral in ETH plus 200 LUSD per trove from the gas pool. So a finding's debt
 LUSD debt, and what it received is its share of the call's ETH compensation (pro rata to the
 troves' collateral). The liquidator is whoever the gas pool paid the LUSD compensation to.
 
-Only mainnet's TroveManager is read: forks emit the same events over other tokens. Liquity's
-contracts are not on npm (lib-ethers carries ABIs and addresses only), so there is no trace-path
-parser tested against its code; blocks with traces read these events from their receipts too.
+Only mainnet's TroveManager is read: forks emit the same events over other tokens. This is the
+log path only (blocks classified from receipts): on the trace path the traces alone decide, and
+no trace parser is written, as Liquity's contracts are not on npm (lib-ethers carries ABIs and
+addresses only) to test one against.
 """
 
 from __future__ import annotations
@@ -33,7 +34,10 @@ _TRANSFER = "0x" + keccak(b"Transfer(address,address,uint256)").hex()
 
 
 def _words(log: dict[str, Any]) -> list[int]:
-    data = bytes.fromhex((log.get("data") or "0x")[2:])
+    try:
+        data = bytes.fromhex(str(log.get("data") or "0x")[2:])
+    except ValueError:
+        return []
     return [int.from_bytes(data[i : i + 32], "big") for i in range(0, len(data) - 31, 32)]
 
 
@@ -44,8 +48,8 @@ def _address(topic: str) -> str:
 def _compensated(logs: Sequence[tuple[int, dict[str, Any]]], after: int) -> str | None:
     """The account the gas pool paid LUSD to after log ``after`` (the liquidator)."""
     for index, log in logs:
-        topics = log["topics"]
-        if index <= after or str(log["address"]).lower() != LUSD or len(topics) != 3:
+        topics: Sequence[str] = log.get("topics") or ()
+        if index <= after or str(log.get("address")).lower() != LUSD or len(topics) != 3:
             continue
         if topics[0] == _TRANSFER and _address(topics[1]) == GAS_POOL:
             return _address(topics[2])
@@ -60,8 +64,8 @@ def tx_liquidations(
     found: list[Liquidation] = []
     troves: list[tuple[int, str, int, int]] = []  # (log index, borrower, debt, coll)
     for index, log in logs:
-        topics = log["topics"]
-        if not topics or str(log["address"]).lower() != TROVE_MANAGER:
+        topics = log.get("topics")
+        if not topics or str(log.get("address")).lower() != TROVE_MANAGER:
             continue
         words = _words(log)
         if topics[0] == TROVE_LIQUIDATED and len(topics) == 2 and len(words) >= 2:
