@@ -8,16 +8,19 @@ The same detectors (sandwiches, arbitrages) then run on these swaps. What each e
 - **Swaps**: the pools' own events: Uniswap V2 ``Swap`` (and every fork with that pair
   interface: SushiSwap, PancakeSwap V2, Velodrome V1, ...), Solidly-style ``Swap`` (Velodrome
   V2, Aerodrome), Uniswap V3 ``Swap`` (and forks: Aerodrome Slipstream, Velodrome CL, SushiSwap
-  V3; PancakeSwap V3's longer event), Balancer V2 vault ``Swap``, Curve ``TokenExchange`` /
-  ``TokenExchangeUnderlying``; CoW Protocol's settlement ``Trade`` (one swap per settled order,
-  ``protocols.cow``). The event says how much went in and out; which tokens, who paid
-  and who received is read from the transfers to and from the pool earlier in the same tx, the
-  way the trace path reads them around the pool call (``protocols.spec.swap_from_pool_transfers``):
-  so a routed swap's ``sender`` is the user who paid, not the router, on both paths.
+  V3; PancakeSwap V3's longer event), Balancer V2 vault ``Swap``, Balancer V3 Vault ``Swap``
+  (``protocols.balancer_v3``), Curve ``TokenExchange`` / ``TokenExchangeUnderlying`` (classic
+  and stableswap-ng pools share the event; tricrypto-ng and twocrypto-ng emit a longer one);
+  CoW Protocol's settlement ``Trade`` (one swap per settled order, ``protocols.cow``). The event
+  says how much went in and out; which tokens, who paid and who received is read from the
+  transfers to and from the pool earlier in the same tx, the way the trace path reads them around
+  the pool call (``protocols.spec.swap_from_pool_transfers``): so a routed swap's ``sender`` is
+  the user who paid, not the router, on both paths.
 - **Liquidations**: Aave V2/V3 ``LiquidationCall`` (``spark`` when a SparkLend pool emits it), Compound V2 (and forks) ``LiquidateBorrow``,
   Morpho Blue ``Liquidate`` (``protocols.morpho``), Compound V3 ``AbsorbDebt`` with its
   ``AbsorbCollateral`` events (``protocols.comet``; on the trace path too, as ``absorb`` moves no
-  tokens). Compound V3's ``BuyCollateral`` is a swap (base token in, collateral out).
+  tokens), Liquity's ``TroveLiquidated`` / ``Liquidation`` (``protocols.liquity``). Compound V3's
+  ``BuyCollateral`` is a swap (base token in, collateral out).
 
 A swap's ``trace_address`` is ``(log index,)``: the event's place in its tx, which orders swaps
 the way call order does. Reverted txs emit no logs, so the log path never sees reverted
@@ -34,7 +37,7 @@ import msgspec
 from eth_hash.auto import keccak
 
 from operators.mev.model import ETH, Liquidation, SwapEvent, block_position
-from operators.mev.protocols import aggregators, comet, cow, morpho, spark
+from operators.mev.protocols import aggregators, balancer_v3, comet, cow, liquity, morpho, spark
 from operators.mev.protocols.compound import CETH
 from operators.mev.protocols.cream import CRETH
 from operators.mev.protocols.spec import load_json
@@ -56,15 +59,23 @@ BALANCER_SWAP = topic("Swap(bytes32,address,address,uint256,uint256)")
 CURVE_EXCHANGE = topic("TokenExchange(address,int128,uint256,int128,uint256)")
 CURVE_EXCHANGE_UNDERLYING = topic("TokenExchangeUnderlying(address,int128,uint256,int128,uint256)")
 CURVE_CRYPTO_EXCHANGE = topic("TokenExchange(address,uint256,uint256,uint256,uint256)")
+# Curve NG crypto pools (tricrypto-ng, twocrypto-ng) add the fee and the packed price scale.
+CURVE_NG_CRYPTO_EXCHANGE = topic(
+    "TokenExchange(address,uint256,uint256,uint256,uint256,uint256,uint256)"
+)
 AAVE_LIQUIDATION = topic("LiquidationCall(address,address,address,uint256,uint256,address,bool)")
 COMPOUND_LIQUIDATION = topic("LiquidateBorrow(address,address,uint256,address,uint256)")
 
 SWAP_TOPICS = frozenset(
     {
         V2_SWAP, SOLIDLY_SWAP, V3_SWAP, PANCAKE_V3_SWAP, BALANCER_SWAP, CURVE_EXCHANGE,
-        CURVE_EXCHANGE_UNDERLYING, CURVE_CRYPTO_EXCHANGE, cow.TRADE, comet.BUY_COLLATERAL,
+        CURVE_EXCHANGE_UNDERLYING, CURVE_CRYPTO_EXCHANGE, CURVE_NG_CRYPTO_EXCHANGE, cow.TRADE,
+        comet.BUY_COLLATERAL, balancer_v3.SWAP,
     }
 )  # fmt: skip
+CURVE_EXCHANGES = frozenset(
+    {CURVE_EXCHANGE, CURVE_EXCHANGE_UNDERLYING, CURVE_CRYPTO_EXCHANGE, CURVE_NG_CRYPTO_EXCHANGE}
+)
 SOLIDLY_CHAINS = {8453: "aerodrome", 10: "velodrome"}
 # cToken → underlying of the Compound V2 forks Scorpius knows (their ETH markets pay in ETH).
 _CREAM = {k.lower(): v.lower() for k, v in load_json("cream_markets.json").items()}
@@ -228,7 +239,10 @@ def _swap_of(tx: _Tx, log: dict[str, Any], index: int) -> SwapEvent | None:
             index, comet.PROTOCOL, pool, _word(data, 0), _word(data, 1),
             token_out=_address_word(topics[2]),
         )  # fmt: skip
-    if head in (CURVE_EXCHANGE, CURVE_EXCHANGE_UNDERLYING, CURVE_CRYPTO_EXCHANGE):
+    if head == balancer_v3.SWAP:
+        swapper = (tx.receipt.to or "").lower()
+        return balancer_v3.swap_from_log(log, tx.receipt.tx_hash, tx.position, index, swapper)
+    if head in CURVE_EXCHANGES:
         if len(topics) < 2 or len(data) < 128:
             return None
         buyer = _address_word(topics[1])
@@ -333,6 +347,9 @@ def block_liquidations_from_logs(block: Block, *, only_events: bool = False) -> 
     exist only in events (Compound V3's absorb moves no tokens), for the trace path."""
     found: list[Liquidation] = []
     for tx, logs in _txs(block):
+        if not only_events:  # Liquity's amounts are in transfers too: the trace path has them
+            caller = (tx.receipt.to or "").lower()
+            found.extend(liquity.tx_liquidations(logs, tx.receipt.tx_hash, tx.position, caller))
         for index, log in logs:
             if not log["topics"]:
                 continue

@@ -13,7 +13,7 @@ import os
 import platform
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +49,16 @@ def anvil_binary() -> Path:
 
 
 class AnvilNode:
-    def __init__(self, binary: Path, chain_id: int, port: int | None = None) -> None:
+    def __init__(
+        self,
+        binary: Path,
+        chain_id: int,
+        port: int | None = None,
+        extra_args: Sequence[str] = (),
+    ) -> None:
         self.binary = binary
         self.chain_id = chain_id
+        self.extra_args = tuple(extra_args)
         self.port = port or free_port()
         self.log_path = Path(tempfile.gettempdir()) / f"scorpius-anvil-{self.port}.log"
         self._process: subprocess.Popen[bytes] | None = None
@@ -77,6 +84,7 @@ class AnvilNode:
                     str(self.port),
                     "--chain-id",
                     str(self.chain_id),
+                    *self.extra_args,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -131,11 +139,12 @@ def anvil_path() -> Path:
 
 @pytest.fixture
 def anvil_nodes(anvil_path: Path) -> Iterator[StartAnvil]:
-    """Starts extra Anvil nodes on demand, ``start(chain_id=31337)``; they stop after the test."""
+    """Starts extra Anvil nodes on demand, ``start(chain_id=31337, extra_args=())``; they stop
+    after the test."""
     started: list[AnvilNode] = []
 
-    def start(chain_id: int = 31337) -> AnvilNode:
-        node = AnvilNode(anvil_path, chain_id)
+    def start(chain_id: int = 31337, extra_args: Sequence[str] = ()) -> AnvilNode:
+        node = AnvilNode(anvil_path, chain_id, extra_args=extra_args)
         started.append(node)
         node.start()
         return node

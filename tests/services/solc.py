@@ -13,7 +13,7 @@ import posixpath
 import re
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,15 +43,21 @@ def compile_file(path: Path) -> dict[str, Compiled]:
 
 
 def compile_sources(
-    sources: dict[str, str], package: Path = SOLC_PACKAGE, *, via_ir: bool = False
+    sources: dict[str, str],
+    package: Path = SOLC_PACKAGE,
+    units: Iterable[str] = ("*",),
+    *,
+    via_ir: bool = False,
 ) -> dict[str, dict[str, Compiled]]:
     """Every contract of ``sources`` (unit name -> Solidity text; imports resolve between the
     units), per unit, with the solcjs of ``package`` (another pinned version than the default
-    where a protocol's pragma asks for one). ``via_ir``: the IR pipeline, for code its authors
-    build that way (it does not fit the legacy one's stack)."""
+    where a protocol's pragma asks for one); only those of ``units`` when named (a large code
+    base compiles faster without bytecode for every library and base contract); ``via_ir`` where
+    the project builds that way (its code is too deep for the legacy pipeline)."""
+    wanted = ["abi", "evm.bytecode.object"]
     settings: dict[str, Any] = {
         "optimizer": {"enabled": True, "runs": 200},
-        "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}},
+        "outputSelection": {unit: {"*": wanted} for unit in units},
     }
     if via_ir:  # only then: compilers older than the IR pipeline reject the key
         settings["viaIR"] = True
@@ -81,6 +87,26 @@ def compile_sources(
     }
 
 
+_IMPORT = re.compile(r"""^\s*import\s+(?:[^'"]*\s+from\s+)?["']([^"']+)["']""", re.MULTILINE)
+
+
+def import_closure(entries: Iterable[str], locate: Callable[[str], Path]) -> dict[str, str]:
+    """The sources ``entries`` need (unit name -> text), following their imports; ``locate``
+    maps a unit name (``@scope/package/...``, or a remapped prefix) to its file."""
+    sources: dict[str, str] = {}
+    pending = list(entries)
+    while pending:
+        unit = pending.pop()
+        if unit in sources:
+            continue
+        sources[unit] = text = locate(unit).read_text()
+        for name in _IMPORT.findall(text):
+            if name.startswith("."):
+                name = posixpath.normpath(posixpath.join(posixpath.dirname(unit), name))
+            pending.append(name)
+    return sources
+
+
 @pytest.fixture(scope="session")
 def solc_compile() -> Compile:
     if shutil.which("node") is None or not (SOLC_PACKAGE / "package.json").is_file():
@@ -89,27 +115,3 @@ def solc_compile() -> Compile:
             "tests/services/install_solc.sh (npm install solc into ~/.cache/scorpius/node)"
         )
     return compile_file
-
-
-_IMPORT = re.compile(r"""^\s*import\s+(?:[^'"]*\s+from\s+)?["']([^"']+)["']""", re.MULTILINE)
-
-
-def import_closure(entries: dict[str, Path], node_modules: Path) -> dict[str, str]:
-    """The Solidity sources ``entries`` (unit name -> file) need, by unit name: each file's
-    imports followed, relative ones beside it, package ones (``@scope/pkg/...``) under
-    ``node_modules``, so only what a contract uses is compiled."""
-    sources: dict[str, str] = {}
-    pending = list(entries.items())
-    while pending:
-        unit, path = pending.pop()
-        if unit in sources:
-            continue
-        text = path.read_text()
-        sources[unit] = text
-        for target in _IMPORT.findall(text):
-            if target.startswith("."):
-                name = posixpath.normpath(posixpath.join(posixpath.dirname(unit), target))
-                pending.append((name, path.parent / target))
-            else:
-                pending.append((target, node_modules / target))
-    return sources

@@ -46,7 +46,7 @@ def _contracts() -> dict[str, Compiled]:
         or not (MODULES / "solc/package.json").is_file()
     ):
         pytest.fail(f"{MODULES} incomplete: run tests/services/install_oneinch_lop.sh")
-    sources = import_closure({unit: MODULES / unit for unit in units}, MODULES)
+    sources = import_closure(units, MODULES.joinpath)
     built = compile_sources(sources, MODULES / "solc", via_ir=True)
     return {name: built[unit][name] for unit, name in units.items()}
 

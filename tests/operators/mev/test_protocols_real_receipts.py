@@ -117,3 +117,46 @@ def test_a_cow_trade_among_amm_swaps_makes_no_arbitrage() -> None:
     assert cow_swap.tx_hash == tx_hash
     assert not any(s.protocol == "cow" for a in analysis.arbitrages for s in a.swaps)
     assert not any(cow_swap in (w.frontrun, w.backrun) for w in analysis.sandwiches)
+
+
+CURVE_NG_CRYPTO_EXCHANGE = (
+    "0x"
+    + keccak(text="TokenExchange(address,uint256,uint256,uint256,uint256,uint256,uint256)").hex()
+)
+
+
+def test_a_tricrypto_ng_swap_is_read_from_its_longer_token_exchange() -> None:
+    receipts = _receipts("eth_getBlockReceipts-test_03.json.gz")
+    [(receipt, log)] = [
+        (r, log)
+        for r in receipts
+        for log in r["logs"]
+        if log["topics"][0] == CURVE_NG_CRYPTO_EXCHANGE
+    ]
+    pool, buyer = log["address"].lower(), "0x" + log["topics"][1][-40:]
+    analysis = analyze_block(_block(receipts))
+    [swap] = [s for s in analysis.swaps if s.pool == pool]
+    assert swap.protocol == "curve"
+    assert (swap.tx_hash, swap.trace_address) == (
+        receipt["transactionHash"],
+        (int(log["logIndex"], 16),),
+    )
+    assert (swap.amount_in, swap.amount_out) == (_word(log["data"], 1), _word(log["data"], 3))
+    # The router paid the pool native ETH (no token transfer to it: it had just unwrapped WETH),
+    # and got back the token the pool transferred to it right before the event.
+    [paid_out] = [
+        t
+        for t in receipt["logs"]
+        if t["topics"][0] == TRANSFER
+        and int(t["logIndex"], 16) < int(log["logIndex"], 16)
+        and t["topics"][1][-40:] == pool[2:]
+    ]
+    assert swap.token_in == "0xeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
+    assert (swap.token_out, swap.recipient) == (paid_out["address"].lower(), buyer)
+    assert swap.amount_out == int(paid_out["data"], 16)
+    # The same router tx went through two older Curve pools as well: three hops, one swap each.
+    hops = [s for s in analysis.swaps if s.tx_hash == swap.tx_hash]
+    assert [s.protocol for s in hops] == ["curve"] * 3
+    assert hops[1] == swap and hops[1].token_out == hops[2].token_in
+    # Between the first two hops the router unwrapped the WETH it got into the ETH it paid.
+    assert hops[0].token_out == "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2"
