@@ -14,8 +14,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from eth_abi.decoding import ContextFramesBytesIO
-
 from operators.abi_decoding import DECODE_ERRORS, Method, tuple_decoder
 from operators.records import Swap
 
@@ -198,7 +196,7 @@ _UR_V2_INPUT = tuple_decoder("address", "uint256", "uint256", "address[]", "bool
 def _ur_command_swap(command: int, data: bytes, ctx: CallContext) -> Swap | None:
     kind = command & UR_COMMAND_TYPE_MASK  # the high bit only says whether a revert is allowed
     if kind in (UR_V3_SWAP_EXACT_IN, UR_V3_SWAP_EXACT_OUT):
-        recipient, amount, bound, packed, _ = _UR_V3_INPUT(ContextFramesBytesIO(data))
+        recipient, amount, bound, packed, _ = _UR_V3_INPUT.decode_bytes(data)
         exact_input = kind == UR_V3_SWAP_EXACT_IN
         parsed = v3_path(packed, reverse=not exact_input)
         if parsed is None:
@@ -208,7 +206,7 @@ def _ur_command_swap(command: int, data: bytes, ctx: CallContext) -> Swap | None
             amount = None
         protocol = "uniswap_v3"
     elif kind in (UR_V2_SWAP_EXACT_IN, UR_V2_SWAP_EXACT_OUT):
-        recipient, amount, bound, addresses, _ = _UR_V2_INPUT(ContextFramesBytesIO(data))
+        recipient, amount, bound, addresses, _ = _UR_V2_INPUT.decode_bytes(data)
         exact_input = kind == UR_V2_SWAP_EXACT_IN
         path, fees = tuple(addresses), ()
         if len(path) < 2:
