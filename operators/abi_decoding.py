@@ -14,6 +14,7 @@ list, as Etherscan and Foundry write them), so users extend the table by droppin
 
 from __future__ import annotations
 
+import binascii
 import functools
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -54,6 +55,19 @@ Converter = Callable[[Any], Any]
 # What a malformed argument block makes eth-abi (or the hex parse before it) raise. Decoding
 # errors are ordinary here: most of them are calldata of another function with the same selector.
 DECODE_ERRORS = (DecodingError, ValueError, OverflowError, TypeError, IndexError)
+
+
+def call_arguments(input_hex: str) -> bytes:
+    """The argument bytes of a call's 0x-hex input: what follows the 4-byte selector.
+
+    Raises ValueError as ``bytes.fromhex`` does. binascii reads plain hex (a normalized tx's) in
+    half the time; what it refuses goes to ``bytes.fromhex``, which also skips whitespace.
+    """
+    arguments = input_hex[10:]
+    try:
+        return binascii.a2b_hex(arguments)
+    except ValueError:
+        return bytes.fromhex(arguments)
 
 
 def _lowercase_hex(value: bytes) -> str:
@@ -330,7 +344,20 @@ def _array_reader(item: Reader, item_size: int | None) -> Reader:
             raise _NotFast
         return tuple([item(data, head) for head in range(frame, end, item_size)])
 
-    return read_static
+    def read_addresses(data: bytes, at: int) -> tuple[str, ...]:
+        # A swap's path: the bounds are checked once for all the words.
+        count = _uint256(data, at)
+        frame = at + 32
+        end = frame + 32 * count
+        if end > len(data):
+            raise _NotFast
+        heads = range(frame, end, 32)
+        for head in heads:
+            if data[head : head + 12] != _ADDRESS_PADDING:
+                raise _NotFast
+        return tuple(["0x" + data[head + 12 : head + 32].hex() for head in heads])
+
+    return read_addresses if item is _address else read_static
 
 
 def _compiled(decoder: BaseDecoder) -> tuple[Reader, int | None] | None:
@@ -364,10 +391,16 @@ def _compiled(decoder: BaseDecoder) -> tuple[Reader, int | None] | None:
     return None
 
 
+# How the tuple reader takes each element: a uint256 or an address word in place (the two
+# commonest kinds, without a call), another static value through its reader, or a value behind a
+# pointer.
+_WORD_UINT, _WORD_ADDRESS, _STATIC, _POINTED = range(4)
+
+
 def _tuple_reader(decoder: HeadCheckingTupleDecoder) -> Reader | None:
     if decoder.pointer_at is None:
         return None
-    parts: list[tuple[int, Reader, bool]] = []  # (place in the head, reader, behind a pointer)
+    parts: list[tuple[int, int, Reader]] = []  # (how, place in the head, reader)
     at = 0
     for element in decoder.decoders or ():
         dynamic = type(element) is HeadTailDecoder
@@ -375,24 +408,46 @@ def _tuple_reader(decoder: HeadCheckingTupleDecoder) -> Reader | None:
         if compiled is None:
             return None
         reader, size = compiled
-        if not dynamic and size is None:
+        if dynamic:
+            parts.append((_POINTED, at, reader))
+            at += 32
+        elif size is None:
             return None
-        parts.append((at, reader, dynamic))
-        at += 32 if dynamic else size  # type: ignore[operator]
+        else:
+            how = (
+                _WORD_UINT
+                if reader is _uint256
+                else _WORD_ADDRESS
+                if reader is _address
+                else _STATIC
+            )
+            parts.append((how, at, reader))
+            at += size
+    head_size = at
     head_bytes = 32 * decoder.head_slots  # eth-abi's bound for pointers
 
     def read(data: bytes, start: int) -> tuple[Any, ...]:
         total = len(data)
+        # Every element reads its place in the head: past this check, the head's words are whole.
+        if start + head_size > total:
+            raise _NotFast
         end_of_offsets = start + head_bytes
-        values = []
-        for at, reader, dynamic in parts:
-            if dynamic:
-                target = start + _uint256(data, start + at)
+        values: list[Any] = []
+        for how, at, reader in parts:
+            at += start
+            if how == _WORD_UINT:
+                values.append(int.from_bytes(data[at : at + 32], "big"))
+            elif how == _WORD_ADDRESS:
+                if data[at : at + 12] != _ADDRESS_PADDING:
+                    raise _NotFast
+                values.append("0x" + data[at + 12 : at + 32].hex())
+            elif how == _STATIC:
+                values.append(reader(data, at))
+            else:
+                target = start + int.from_bytes(data[at : at + 32], "big")
                 if target < end_of_offsets or target >= total:
                     raise _NotFast
                 values.append(reader(data, target))
-            else:
-                values.append(reader(data, start + at))
         return tuple(values)
 
     return read
@@ -593,7 +648,7 @@ class Function:
         inspectors treat undecodable calls as unclassified.
         """
         try:
-            data = bytes.fromhex(input_hex[10:])
+            data = call_arguments(input_hex)
             values = _strict_decoder(self.types).decode_bytes(data)
         except InvalidPointer:
             # Bots often send a bare 0 or dangling offset for an unused ``bytes`` argument and

@@ -11,8 +11,9 @@ never an exception.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
 from typing import Any
+
+import msgspec
 
 from operators.abi_decoding import DECODE_ERRORS, Method, tuple_decoder
 from operators.records import Swap
@@ -40,9 +41,12 @@ UR_V2_SWAP_EXACT_OUT = 0x09
 UR_COMMAND_TYPE_MASK = 0x7F
 
 
-@dataclass(frozen=True, slots=True)
-class CallContext:
-    """What a handler needs to know about the transaction around the call."""
+class CallContext(msgspec.Struct, frozen=True, gc=False):
+    """What a handler needs to know about the transaction around the call.
+
+    A msgspec struct: one is made per decoded router call (a frozen dataclass's ``__init__``
+    costs several times as much).
+    """
 
     sender: str
     router: str
@@ -179,7 +183,7 @@ def multicall(
     if depth >= MAX_DEPTH:
         return []
     if "deadline" in args:
-        ctx = replace(ctx, deadline=args["deadline"])
+        ctx = msgspec.structs.replace(ctx, deadline=args["deadline"])
     swaps: list[Swap] = []
     for call in args["data"]:
         swaps.extend(decoder.swaps_in_calldata(_bytes(call), ctx, depth + 1))
@@ -242,7 +246,7 @@ def universal_router_execute(
     if ctx.commands not in (None, "uniswap"):
         return []
     if "deadline" in args:
-        ctx = replace(ctx, deadline=args["deadline"])
+        ctx = msgspec.structs.replace(ctx, deadline=args["deadline"])
     swaps: list[Swap] = []
     for command, data in zip(_bytes(args["commands"]), args["inputs"], strict=False):
         try:
