@@ -130,12 +130,15 @@ def tx_row(record: Tx | EnrichedTx) -> dict[str, Any]:
     if isinstance(record, EnrichedTx):
         tx = record.tx
         call = record.call
+        swaps = record.swaps
         token_amount = record.token_amount
+        # _json's emptiness tests, by type: comparing a struct with () and {} costs as much as
+        # encoding it.
         enrichment: tuple[Any, ...] = (
             record.kind,
-            call.method if call else None,
-            _json(call),
-            _json(record.swaps),
+            None if call is None else call.method,
+            None if call is None else encode_json(call).decode(),
+            None if swaps == () else encode_json(swaps).decode(),
             record.to_label,
             record.sender_label,
             record.token,
