@@ -317,6 +317,7 @@ def _string_reader(strict: bool, errors: str) -> Reader:
 
 def _array_reader(item: Reader, item_size: int | None) -> Reader:
     """A dynamic array; ``item_size`` None: the items are dynamic (a head of pointers)."""
+    padding = _ADDRESS_PADDING
     if item_size is None:
 
         def read_dynamic(data: bytes, at: int) -> tuple[Any, ...]:
@@ -345,17 +346,18 @@ def _array_reader(item: Reader, item_size: int | None) -> Reader:
         return tuple([item(data, head) for head in range(frame, end, item_size)])
 
     def read_addresses(data: bytes, at: int) -> tuple[str, ...]:
-        # A swap's path: the bounds are checked once for all the words.
+        # A swap's path: the bounds are checked once for all the words, then one plain loop.
         count = _uint256(data, at)
         frame = at + 32
         end = frame + 32 * count
         if end > len(data):
             raise _NotFast
-        heads = range(frame, end, 32)
-        for head in heads:
-            if data[head : head + 12] != _ADDRESS_PADDING:
+        values = []
+        for head in range(frame, end, 32):
+            if data[head : head + 12] != padding:
                 raise _NotFast
-        return tuple(["0x" + data[head + 12 : head + 32].hex() for head in heads])
+            values.append("0x" + data[head + 12 : head + 32].hex())
+        return tuple(values)
 
     return read_addresses if item is _address else read_static
 
@@ -426,6 +428,15 @@ def _tuple_reader(decoder: HeadCheckingTupleDecoder) -> Reader | None:
     head_size = at
     head_bytes = 32 * decoder.head_slots  # eth-abi's bound for pointers
 
+    # Closure cells rather than globals and attribute lookups: this loop runs per argument.
+    from_bytes, padding, word_uint, word_address, static = (
+        int.from_bytes,
+        _ADDRESS_PADDING,
+        _WORD_UINT,
+        _WORD_ADDRESS,
+        _STATIC,
+    )
+
     def read(data: bytes, start: int) -> tuple[Any, ...]:
         total = len(data)
         # Every element reads its place in the head: past this check, the head's words are whole.
@@ -433,21 +444,22 @@ def _tuple_reader(decoder: HeadCheckingTupleDecoder) -> Reader | None:
             raise _NotFast
         end_of_offsets = start + head_bytes
         values: list[Any] = []
+        append = values.append
         for how, at, reader in parts:
             at += start
-            if how == _WORD_UINT:
-                values.append(int.from_bytes(data[at : at + 32], "big"))
-            elif how == _WORD_ADDRESS:
-                if data[at : at + 12] != _ADDRESS_PADDING:
+            if how == word_uint:
+                append(from_bytes(data[at : at + 32], "big"))
+            elif how == word_address:
+                if data[at : at + 12] != padding:
                     raise _NotFast
-                values.append("0x" + data[at + 12 : at + 32].hex())
-            elif how == _STATIC:
-                values.append(reader(data, at))
+                append("0x" + data[at + 12 : at + 32].hex())
+            elif how == static:
+                append(reader(data, at))
             else:
-                target = start + int.from_bytes(data[at : at + 32], "big")
+                target = start + from_bytes(data[at : at + 32], "big")
                 if target < end_of_offsets or target >= total:
                     raise _NotFast
-                values.append(reader(data, target))
+                append(reader(data, target))
         return tuple(values)
 
     return read
