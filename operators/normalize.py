@@ -149,15 +149,15 @@ def _dead(
 
 
 def _decoded(
-    item: RawItem, limit: int, keep: int, decode: Callable[[RawItem], T]
+    item: RawItem, limit: int, keep: int, decode: Callable[..., T], *args: Any
 ) -> T | DeadLetter:
-    """``decode(item)``, or the dead letter that says why not: too large, malformed, or not
-    the shape of its kind."""
+    """``decode(item, *args)``, or the dead letter that says why not: too large, malformed, or
+    not the shape of its kind."""
     size = len(item.payload)
     if size > limit:
         return _dead(item, f"payload too large: {size} bytes > {limit}", keep=keep)
     try:
-        return decode(item)
+        return decode(item, *args)
     except Malformed as exc:
         return _dead(item, exc.reason, keep=keep)
     except DECODE_ERRORS as exc:
@@ -176,8 +176,8 @@ def _tx_record(item: RawItem, calldata_limit: int) -> Tx:
 
 
 def _normalize_tx_item(item: RawItem, limits: SizeLimits) -> list[Tx | Block | DeadLetter]:
-    record = partial(_tx_record, calldata_limit=limits.calldata_bytes)
-    return [_decoded(item, limits.tx_payload_bytes, limits.dead_letter_payload_bytes, record)]
+    keep = limits.dead_letter_payload_bytes
+    return [_decoded(item, limits.tx_payload_bytes, keep, _tx_record, limits.calldata_bytes)]
 
 
 def _block_tx(raw_tx: bytes, index: int, block: Block, item: RawItem, calldata_limit: int) -> Tx:

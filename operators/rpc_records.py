@@ -137,30 +137,32 @@ def tx_from_rpc(
         source_hash = hash32(raw.sourceHash, "sourceHash")
 
     data = hex_data(raw.input, "input", calldata_limit)
+    # Positional, in Tx's field order (keywords cost more than the rest of the record); the
+    # fields are checked in this order, which decides the reason when several are bad.
     return Tx(
-        chain_id=_chain_id(raw.chainId, tx_type, chain_id),
-        hash=hash32(raw.hash, "hash"),
-        sender=addr(raw.sender, "from"),
-        to=to,
-        nonce=nonce,
-        value=qty(raw.value, "value"),
-        gas=at_most(qty(raw.gas, "gas"), MAX_GAS, "gas"),
-        tx_type=tx_type,
-        input=data,
-        selector=data[:10] if len(data) >= 10 else None,
-        first_seen_ms=seen_ms,
-        source=source,
-        gas_price=gas_price,
-        max_fee_per_gas=max_fee,
-        max_priority_fee_per_gas=max_tip,
-        max_fee_per_blob_gas=max_fee_per_blob_gas,
-        blob_versioned_hashes=blob_hashes,
-        authorizations=authorizations,
-        block_number=opt_at_most(raw.blockNumber, MAX_BLOCK_NUMBER, "blockNumber"),
-        block_hash=None if raw.blockHash is None else hash32(raw.blockHash, "blockHash"),
-        tx_index=opt_at_most(raw.transactionIndex, MAX_TX_INDEX, "transactionIndex"),
-        mint=None if raw.mint is None else qty(raw.mint, "mint"),
-        source_hash=source_hash,
+        _chain_id(raw.chainId, tx_type, chain_id),  # chain_id
+        hash32(raw.hash, "hash"),  # hash
+        addr(raw.sender, "from"),  # sender
+        to,
+        nonce,
+        qty(raw.value, "value"),  # value
+        at_most(qty(raw.gas, "gas"), MAX_GAS, "gas"),  # gas
+        tx_type,
+        data,  # input
+        data[:10] if len(data) >= 10 else None,  # selector
+        seen_ms,  # first_seen_ms
+        source,
+        gas_price,
+        max_fee,  # max_fee_per_gas
+        max_tip,  # max_priority_fee_per_gas
+        max_fee_per_blob_gas,
+        blob_hashes,  # blob_versioned_hashes
+        authorizations,
+        opt_at_most(raw.blockNumber, MAX_BLOCK_NUMBER, "blockNumber"),  # block_number
+        None if raw.blockHash is None else hash32(raw.blockHash, "blockHash"),  # block_hash
+        opt_at_most(raw.transactionIndex, MAX_TX_INDEX, "transactionIndex"),  # tx_index
+        None if raw.mint is None else qty(raw.mint, "mint"),  # mint
+        source_hash,
     )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from operators.abi_decoding import DECODE_ERRORS, Method, load_methods
+from operators.abi_decoding import DECODE_ERRORS, Method, call_arguments, load_methods
 from operators.enrich.labels import Label, Labels, load_labels
 from operators.enrich.swaps import HANDLERS, CallContext, SwapDecoder
 from operators.records import DecodedCall, EnrichedTx, Swap, Tx
@@ -82,7 +82,7 @@ class Enricher:
 
         token_method = TOKEN_METHODS.get(method.signature)
         try:
-            values = method.decode(bytes.fromhex(tx.input[10:]))
+            values = method.decode(call_arguments(tx.input))
         except DECODE_ERRORS:
             selector_kind = token_method[0] if token_method is not None else None
             return EnrichedTx(

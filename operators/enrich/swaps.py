@@ -11,10 +11,9 @@ never an exception.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
 from typing import Any
 
-from eth_abi.decoding import ContextFramesBytesIO
+import msgspec
 
 from operators.abi_decoding import DECODE_ERRORS, Method, tuple_decoder
 from operators.records import Swap
@@ -42,9 +41,12 @@ UR_V2_SWAP_EXACT_OUT = 0x09
 UR_COMMAND_TYPE_MASK = 0x7F
 
 
-@dataclass(frozen=True, slots=True)
-class CallContext:
-    """What a handler needs to know about the transaction around the call."""
+class CallContext(msgspec.Struct, frozen=True, gc=False):
+    """What a handler needs to know about the transaction around the call.
+
+    A msgspec struct: one is made per decoded router call (a frozen dataclass's ``__init__``
+    costs several times as much).
+    """
 
     sender: str
     router: str
@@ -181,7 +183,7 @@ def multicall(
     if depth >= MAX_DEPTH:
         return []
     if "deadline" in args:
-        ctx = replace(ctx, deadline=args["deadline"])
+        ctx = msgspec.structs.replace(ctx, deadline=args["deadline"])
     swaps: list[Swap] = []
     for call in args["data"]:
         swaps.extend(decoder.swaps_in_calldata(_bytes(call), ctx, depth + 1))
@@ -198,7 +200,7 @@ _UR_V2_INPUT = tuple_decoder("address", "uint256", "uint256", "address[]", "bool
 def _ur_command_swap(command: int, data: bytes, ctx: CallContext) -> Swap | None:
     kind = command & UR_COMMAND_TYPE_MASK  # the high bit only says whether a revert is allowed
     if kind in (UR_V3_SWAP_EXACT_IN, UR_V3_SWAP_EXACT_OUT):
-        recipient, amount, bound, packed, _ = _UR_V3_INPUT(ContextFramesBytesIO(data))
+        recipient, amount, bound, packed, _ = _UR_V3_INPUT.decode_bytes(data)
         exact_input = kind == UR_V3_SWAP_EXACT_IN
         parsed = v3_path(packed, reverse=not exact_input)
         if parsed is None:
@@ -208,7 +210,7 @@ def _ur_command_swap(command: int, data: bytes, ctx: CallContext) -> Swap | None
             amount = None
         protocol = "uniswap_v3"
     elif kind in (UR_V2_SWAP_EXACT_IN, UR_V2_SWAP_EXACT_OUT):
-        recipient, amount, bound, addresses, _ = _UR_V2_INPUT(ContextFramesBytesIO(data))
+        recipient, amount, bound, addresses, _ = _UR_V2_INPUT.decode_bytes(data)
         exact_input = kind == UR_V2_SWAP_EXACT_IN
         path, fees = tuple(addresses), ()
         if len(path) < 2:
@@ -244,7 +246,7 @@ def universal_router_execute(
     if ctx.commands not in (None, "uniswap"):
         return []
     if "deadline" in args:
-        ctx = replace(ctx, deadline=args["deadline"])
+        ctx = msgspec.structs.replace(ctx, deadline=args["deadline"])
     swaps: list[Swap] = []
     for command, data in zip(_bytes(args["commands"]), args["inputs"], strict=False):
         try:

@@ -68,6 +68,9 @@ class AmmFactories:
     def __init__(self, factories: dict[str, Any]) -> None:
         self._factories = {k: v for k, v in factories.items() if k.isdigit()}
         self._cache: dict[tuple[Any, ...], str | None] = {}
+        # The hops of a path, by (chain, V2 family or None for V3, path, fees): the detectors
+        # and the quote step ask for the same swap's hops several times.
+        self._paths: dict[tuple[Any, ...], tuple[Hop, ...]] = {}
 
     @classmethod
     def load(cls, extra_path: str | Path | None = None) -> AmmFactories:
@@ -138,6 +141,16 @@ class AmmFactories:
 
     def hops(self, chain_id: int, swap: Swap) -> list[Hop]:
         """The pools of ``swap`` in path order; empty when a factory is unknown for the chain."""
+        family = None if swap.fees else self.v2_family(chain_id, swap)
+        key = (chain_id, family, swap.path, swap.fees)
+        found = self._paths.get(key)
+        if found is None:
+            if len(self._paths) >= _CACHE_LIMIT:
+                self._paths.clear()
+            found = self._paths[key] = tuple(self._hops(chain_id, swap))
+        return list(found)
+
+    def _hops(self, chain_id: int, swap: Swap) -> list[Hop]:
         path = [token.lower() for token in swap.path]
         found: list[Hop] = []
         for i in range(len(path) - 1):
