@@ -124,9 +124,10 @@ def policy_of(cfg: AlertsConfig) -> DeliveryPolicy:
 def build_alert_sink(
     cfg: AlertsConfig, out_dir: str | Path, dead_letter: Callable[[DeadLetter], None]
 ) -> AlertSink | None:
-    """The sink, or None when no channel is configured. Routes are checked here, at startup:
-    a route to a channel that is not configured fails the run before the first alert. The sink
-    then follows the routes file (``routes_file``) while it runs."""
+    """The sink, or None when no channel is configured. A routes file the operator named is
+    checked here, at startup: a route to a channel that is not configured fails the run before the
+    first alert. One the API wrote is only warned about, as on a reload. The sink then follows the
+    routes file (``routes_file``) while it runs."""
     redact = Redactor(secrets_of(cfg))
     enabled = sorted(build_channels(cfg, redact))  # built once to check, again per partition
     if not enabled and not cfg.routes_path:
@@ -136,8 +137,12 @@ def build_alert_sink(
         lambda found: _reloaded(cfg, enabled, found),
         cfg.routes_reload_s,
     )
-    router = router_of(cfg, enabled, routes.load_routes())
-    router.check(enabled)
+    if cfg.routes_path:  # a routes file the operator named must be right at start
+        router = router_of(cfg, enabled, routes.load_routes())
+        router.check(enabled)
+    else:
+        # Left in the output folder by the API: a stale route must not stop a later run.
+        router = _reloaded(cfg, enabled, routes.load_routes())
     log = JsonlLog(delivery_log_path(cfg, out_dir))
 
     def make() -> Dispatcher:

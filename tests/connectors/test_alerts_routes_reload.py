@@ -8,11 +8,13 @@ import dataclasses
 import time
 from pathlib import Path
 
+import pytest
+
 from connectors.alerts.log import JsonlLog
 from connectors.alerts.routes_file import RoutesFile
-from flows.config import load_config
-from flows.wiring.alerts import build_alert_sink, router_of, routes_file
-from operators.alert_router import Router, Target
+from flows.config import AlertsConfig, load_config
+from flows.wiring.alerts import ROUTES_FILE, build_alert_sink, router_of, routes_file
+from operators.alert_router import Router, RoutesError, Target
 from operators.records import Alert
 from tests.services.http_fakes import FakeApis
 from tests.waiting import wait_until
@@ -99,3 +101,16 @@ def test_the_alert_sink_delivers_by_the_new_routes_after_the_file_changes(
         assert fake_apis.accepted("/hooks/reload")[-1].json()["route"] == "only-rules"
     finally:
         part.close()
+
+
+def test_a_stale_routes_file_the_api_left_does_not_stop_a_later_run(tmp_path: Path) -> None:
+    # The API writes routes into the output folder; a later run configured with other channels
+    # starts, and its deliveries to the missing channel are dead-lettered, not the run.
+    (tmp_path / ROUTES_FILE).write_text(
+        "routes:\n  - name: old\n    send:\n      - channel: discord\n"
+    )
+    cfg = AlertsConfig(webhook_url="http://127.0.0.1:9/hook")
+    assert build_alert_sink(cfg, tmp_path, lambda _letter: None) is not None
+    named = dataclasses.replace(cfg, routes_path=str(tmp_path / ROUTES_FILE))
+    with pytest.raises(RoutesError, match="'discord', which is not configured"):
+        build_alert_sink(named, tmp_path, lambda _letter: None)
