@@ -326,9 +326,12 @@ class RpcConfig:
     # Dedup across URLs and reconnects: remembered this long, at most this many per shard.
     dedup_ttl_s: float = 900.0
     dedup_max_per_shard: int = 20_000
-    # Inclusion tracking: a pending tx not mined within this bound is reported expired.
+    # Inclusion tracking: a pending tx not mined within this bound is reported expired. The
+    # cap is per chain, for the inclusion and the private-flow trackers each: a busy public
+    # mempool holds a few hundred thousand txs at most, and a million pending hashes cost each
+    # tracker about 250 MB (the soak, docs/robustness.md).
     pending_ttl_s: float = 3600.0
-    max_pending: int = 1_000_000
+    max_pending: int = 250_000
     reorg_depth: int = 64
 
 

@@ -16,7 +16,7 @@ def track_inclusion(
     step_id: str,
     up: Stream[RawItem | Tx | Block | DeadLetter],
     pending_ttl_s: float = 3600.0,
-    max_pending: int = 1_000_000,
+    max_pending: int = 250_000,
     reorg_depth: int = 64,
 ) -> Stream[Inclusion]:
     """Inclusion records from deduped source items (or normalized Tx / Block records)."""

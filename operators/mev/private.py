@@ -78,11 +78,13 @@ def watch_state(item: object) -> WatchState | None:
 class PrivateFlowTracker:
     """Pending sightings and watch states of one chain; annotates its blocks."""
 
+    _forgot_ms: int | None = None  # also the value of a state pickled before this field existed
+
     def __init__(
         self,
         chain_id: int,
         lookback_ms: int,
-        max_pending: int = 1_000_000,
+        max_pending: int = 250_000,
         pending_ttl_ms: int = 3_600_000,
         reorg_depth: int = 64,
         max_intervals: int = 256,
@@ -98,6 +100,9 @@ class PrivateFlowTracker:
         self._up: dict[str, int] = {}  # source → watching since (ms)
         self._intervals: deque[tuple[int, int]] = deque(maxlen=max_intervals)
         self._clock = 0
+        # First-seen time of the newest pending tx the cap forgot: a tx mined after it may have
+        # been seen pending and forgotten, so a miss is no proof of privacy until the TTL passes.
+        self._forgot_ms: int | None = None
 
     def __deepcopy__(self, memo: dict[int, object]) -> PrivateFlowTracker:
         # Bytewax deep-copies this state at every epoch: its values are immutable, so copying
@@ -125,7 +130,8 @@ class PrivateFlowTracker:
         if tx_hash not in self._pending:
             self._pending[tx_hash] = seen_ms
         while len(self._pending) > self.max_pending:
-            self._pending.popitem(last=False)
+            _, forgotten = self._pending.popitem(last=False)
+            self._forgot_ms = max(self._forgot_ms or forgotten, forgotten)
             STATE_EVICTIONS.labels("private_flow", "max_pending").inc()
         horizon = self._clock - self.pending_ttl_ms
         while self._pending and next(iter(self._pending.values())) < horizon:
@@ -140,7 +146,10 @@ class PrivateFlowTracker:
 
     def on_block(self, block: Block) -> Block:
         """``block`` with ``tx_private`` (and each tx's ``private``) set."""
-        watched = self.watched(block.timestamp * 1000)
+        at_ms = block.timestamp * 1000
+        # Over the cap, an unmatched tx may be one the tracker forgot: then it is unknown.
+        forgot = self._forgot_ms
+        watched = self.watched(at_ms) and (forgot is None or forgot < at_ms - self.pending_ttl_ms)
         types = {tx.hash: tx.tx_type for tx in block.txs}
         hashes = block.tx_hashes or tuple(types)
         public: set[str] = set()

@@ -101,9 +101,13 @@ def test_pending_memory_is_bounded() -> None:
     tracker.on_watch(WatchState(CHAIN, SOURCE, True, 0))
     for i in range(5):
         tracker.on_pending(f"0x0{i}", 20_000 + i)
-    # Over max_pending=3 the earliest sightings are forgotten (and then look private).
+    # Over max_pending=3 the earliest sightings are forgotten: a mined tx the tracker cannot
+    # find may be one of them, so it is unknown rather than private ...
     out = tracker.on_block(_block(10, 30, *(_tx(f"0x0{i}") for i in range(5))))
-    assert out.tx_private == (PRIVATE, PRIVATE, PUBLIC, PUBLIC, PUBLIC)
+    assert out.tx_private == (UNKNOWN, UNKNOWN, PUBLIC, PUBLIC, PUBLIC)
+    # ... until the pending TTL (60 s) has passed since the newest forgotten sighting.
+    assert tracker.on_block(_block(11, 80, _tx("0x10"))).tx_private == (UNKNOWN,)
+    assert tracker.on_block(_block(12, 82, _tx("0x11"))).tx_private == (PRIVATE,)
 
 
 def test_findings_carry_each_legs_private_status_and_the_block_share() -> None:
