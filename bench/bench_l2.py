@@ -100,14 +100,18 @@ class FixedSender(SenderRecovery):
 
 def feed_benchmarks(seconds: float, threads: int) -> None:
     envelope = l2_frames.signed(l2_frames.arbitrum_signed_tx())
-    frames = [l2_frames.feed_frame([(25757171 + i, l2_frames.batch(*[envelope] * 100))]) for i in range(10)]
+    frames = [
+        l2_frames.feed_frame([(25757171 + i, l2_frames.batch(*[envelope] * 100))])
+        for i in range(10)
+    ]
     compressed = brotli.compress(l2_frames.FLASHBLOCK_TXS)
     decoder = FlashblockDecoder(l2_frames.BASE, "bench")
 
     def arbitrum(recovery: SenderRecovery, count: Count = to_txs) -> Callable[[], int]:
         def run() -> int:
             return sum(
-                count(decode_feed_frame(f, l2_frames.ARBITRUM_ONE, "bench", 0, recovery)[0]) for f in frames
+                count(decode_feed_frame(f, l2_frames.ARBITRUM_ONE, "bench", 0, recovery)[0])
+                for f in frames
             )
 
         return run

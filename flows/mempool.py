@@ -174,7 +174,9 @@ def build_flow(
     )
     op.output("alerts_out", op.map("alert_line", alerts, as_line), jsonl_sink(out / "alerts.jsonl"))
     if cfg.output.tx_lines:
-        op.output("txs_out", op.map("tx_line", etxs, as_line), jsonl_sink(out / "tx_enriched.jsonl"))
+        op.output(
+            "txs_out", op.map("tx_line", etxs, as_line), jsonl_sink(out / "tx_enriched.jsonl")
+        )
     op.output(
         "dead_out", op.map("dead_line", dead, as_line), jsonl_sink(out / "dead_letters.jsonl")
     )
@@ -217,7 +219,7 @@ def build_flow(
             out / "summary.json",
             status_interval_s=cfg.output.status_interval_s,
             outputs=_outputs(cfg, deliver is not None),
-        )
+        ),
     )
     return flow
 

@@ -104,4 +104,3 @@ def test_block_detection_survives_mutated_traces_receipts_and_logs(mutated: Bloc
     without = detect_block(msgspec.structs.replace(mutated, receipts=()))
     mev = {"sandwich", "arbitrage", "liquidation"}
     assert [d for d in without if d.kind in mev] == [d for d in found if d.kind in mev]
-

@@ -95,7 +95,9 @@ def test_dedup_step_keeps_arrival_order_among_items_seen_in_the_same_millisecond
     out: list[RawItem | DeadLetter] = []
     flow = Dataflow("dedup_order_test")
     op.output(
-        "out", dedup_items("dedup", op.input("in", flow, TestingSource(items, batch_size=len(items)))), TestingSink(out)
+        "out",
+        dedup_items("dedup", op.input("in", flow, TestingSource(items, batch_size=len(items)))),
+        TestingSink(out),
     )
     run_main(flow)
     assert [json.loads(x.payload)["hash"] for x in out if isinstance(x, RawItem)] == hashes
