@@ -54,8 +54,7 @@ test: setup-dev services lint
 
 lint: setup-dev $(WEB_DEPS)
 	@echo "lint 1/3: ruff"
-	@$(BIN)/ruff check .
-	@$(BIN)/ruff format --check .
+	@$(BIN)/ruff check . && $(BIN)/ruff format --check .
 	@echo "lint 2/3: mypy"
 	@$(BIN)/mypy
 	@echo "lint 3/3: web (tsc)"

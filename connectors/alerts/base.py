@@ -56,16 +56,32 @@ class Redactor:
             text = text.replace(piece, "[redacted]")
         return text
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Redactor) and other._pieces == self._pieces
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._pieces))
+
 
 class RedactingFilter(logging.Filter):
     """Redacts secrets in records of a library logger that prints URLs or headers at DEBUG."""
 
     def __init__(self, redact: Redactor) -> None:
         super().__init__()
-        self._redact = redact
+        self._redactors = [redact]
+
+    def also(self, redact: Redactor) -> None:
+        """Redacts ``redact``'s secrets too: loggers are per process, channels per config, and
+        a second config's channels share the logger (its secrets must not pass the first's
+        filter)."""
+        if redact not in self._redactors:
+            self._redactors.append(redact)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self._redact(record.getMessage())
+        text = record.getMessage()
+        for redact in self._redactors:
+            text = redact(text)
+        record.msg = text
         record.args = None
         return True
 

@@ -30,8 +30,11 @@ RETRYABLE_API_ERRORS = frozenset(
 def _quiet_logger(name: str, redact: Redactor) -> logging.Logger:
     # slack-sdk logs the webhook URL and request headers (the bot token) at DEBUG.
     logger = logging.getLogger(f"scorpius.alerts.{name}")
-    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
-        logger.addFilter(RedactingFilter(redact))
+    for existing in logger.filters:
+        if isinstance(existing, RedactingFilter):
+            existing.also(redact)
+            return logger
+    logger.addFilter(RedactingFilter(redact))
     return logger
 
 

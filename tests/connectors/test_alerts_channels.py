@@ -252,3 +252,20 @@ def test_secrets_never_reach_errors_or_logs(
         assert path not in caplog.text
     assert '"POST [redacted] HTTP/1.1" 204' in caplog.text  # urllib3 logged it, redacted
     assert repr(cfg).count(SLACK_TOKEN) == 0 and PASSWORD not in repr(cfg)
+
+
+def test_a_second_configs_secrets_are_redacted_in_the_shared_library_logger(
+    fake_apis: FakeApis, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Library loggers are per process; a channel built for an earlier config (another test, a
+    # reloaded config) must not leave a filter that knows only the earlier secrets.
+    caplog.set_level(logging.DEBUG)
+    first = config(
+        "http://127.0.0.1:9", slack_webhook_url="http://127.0.0.1:9/services/T0/B0/first"
+    )
+    channel(first, "slack")
+    live = config(fake_apis.url)
+    channel(live, "slack").send(alert(), Target("slack", "C0123", "r"))
+    assert "Sending a request" in caplog.text
+    for secret in [s for s in secrets_of(live) if s]:
+        assert secret not in caplog.text
