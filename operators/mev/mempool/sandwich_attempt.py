@@ -180,10 +180,14 @@ class _Index:
 
     def victim_hops(self, pending: _Pending) -> list[Hop]:
         """The victims' hops ``pending`` may touch, in the victims' order."""
+        named = pending.named
+        if len(named) > len(self.hop_rank):
+            # Long undecoded calldata names more addresses than the window holds hops: scanning
+            # the hops (the rank order is their insertion order) is the cheaper way.
+            return [hop for hop in self.hop_rank if pending.touches(hop)]
         found: set[Hop] = set()
         for pool in pending.pools:
             found.update(self.hops_by_pool.get(pool[2:], ()))
-        named = pending.named
         for address in named:
             found.update(self.hops_by_pool.get(address, ()))
             found.update(h for h in self.hops_by_token.get(address, ()) if h.token_out[2:] in named)
