@@ -242,13 +242,17 @@ class SandwichAttemptDetector:
         for hop in pending.hops:
             found += self._check(pending, hop, now_ms)
         # ... or as the missing half of a bracket around a pending victim: only a tx whose
-        # sender already has another tx to the same contract can complete one.
-        if _group(pending) in self.pairs:
+        # sender already has another tx to the same contract can complete one, and only its own
+        # group's brackets change (any other group's were checked when they completed). Checking
+        # every group here made a tx cost victims x groups: a sender with many pending txs on
+        # busy pools could stall the window.
+        group = _group(pending)
+        if group in self.pairs:
             for hop in self.index.victim_hops(pending):
                 if pending.touches(hop):
                     for victim in self.victims[hop]:
                         if victim.etx.tx.sender != tx.sender:
-                            found += self._check(victim, hop, now_ms)
+                            found += self._check(victim, hop, now_ms, (group,))
         return found
 
     def _stale(self, etx: EnrichedTx) -> bool:
@@ -338,7 +342,13 @@ class SandwichAttemptDetector:
             for p in self.by_group.get(_group(pending), ())
         )
 
-    def _check(self, victim: _Pending, hop: Hop, now_ms: int | None) -> list[Detection]:
+    def _check(
+        self,
+        victim: _Pending,
+        hop: Hop,
+        now_ms: int | None,
+        groups: tuple[_Group, ...] | None = None,
+    ) -> list[Detection]:
         found = []
         pool = hop.pool
         victim_tx = victim.etx.tx
@@ -346,7 +356,7 @@ class SandwichAttemptDetector:
             return []
         victim_at = block_order(victim_tx)
         way = (hop.token_in, hop.token_out)
-        for group in self.index.groups_on(pool, self.pairs):
+        for group in self.index.groups_on(pool, self.pairs) if groups is None else groups:
             sender, _ = group
             if sender == victim_tx.sender:
                 continue

@@ -10,6 +10,7 @@ from operators.mev.mempool import (
     SandwichableVictimDetector,
     SandwichAttemptDetector,
     amm,
+    sandwich_attempt,
 )
 from operators.mev.pools import hops, v2_pair
 from operators.records import EnrichedTx, Swap
@@ -93,6 +94,35 @@ def test_no_attempt_when_both_bot_txs_land_on_one_side() -> None:
     other = v2_pair(1, "sushiswap", WETH, USDC)
     assert other is not None and other != pool
     assert detector.on_tx(_bot_tx("0xb1", other, tip=GWEI, seen_ms=1_070)) == []
+
+
+def test_a_tx_completing_brackets_checks_only_its_own_senders_group(monkeypatch) -> None:
+    # 50 users with 4 pending router swaps each on one pool: every user is a "pair" (one sender,
+    # one contract, two txs or more), and every swap a possible victim. A new swap from one of
+    # them can only complete a bracket of its own sender's txs; checking every group for every
+    # victim made each tx cost victims x groups x txs (10,000s of checks here), enough for a
+    # crowd of such senders to stall the window.
+    data = calldata(EXACT_ETH_IN, 1_900 * 10**6, [WETH, USDC], ALICE, 2**40)
+    detector = SandwichAttemptDetector()
+    users = [f"0x{i:040x}" for i in range(1, 51)]
+    for n in range(4):
+        for i, user in enumerate(users):
+            tx = pending(f"0x{n:02x}{i:062x}", user, UNI_ROUTER, data, value=10**18, tip=GWEI)
+            detector.on_tx(enriched(tx))
+    checks = 0
+    touches = sandwich_attempt._Pending.touches
+
+    def counted(self: object, hop: object) -> bool:
+        nonlocal checks
+        checks += 1
+        return touches(self, hop)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sandwich_attempt._Pending, "touches", counted)
+    tx = pending("0x" + "ee" * 32, users[0], UNI_ROUTER, data, value=10**18, tip=GWEI)
+    assert detector.on_tx(enriched(tx)) == []  # all one way: no bracket
+    victims, groups, per_group = 200, 50, 5
+    # The new tx as a victim (every group's txs) plus, per victim, its own group's txs.
+    assert checks <= 2 * (groups * per_group + victims * (1 + per_group))
 
 
 def test_frontrun_copy_with_rewritten_sender_and_higher_tip() -> None:
