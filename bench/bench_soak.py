@@ -26,11 +26,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import dataclasses
 import json
+import os
 import random
+import re
 import shutil
 import sqlite3
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -86,6 +90,14 @@ class Sample:
     items: int
     rss_mb: float
     state_bytes: dict[str, int]
+    # glibc malloc: bytes handed out, and bytes free but still held (fragmentation); Arrow's pool.
+    malloc_used_mb: float = 0.0
+    malloc_free_mb: float = 0.0
+    arrow_mb: float = 0.0
+    # Python's small-object allocator: arenas held, and bytes of live objects in them.
+    pymalloc_arenas_mb: float = 0.0
+    pymalloc_used_mb: float = 0.0
+    rss_anon_mb: float = 0.0
 
 
 @dataclass
@@ -126,12 +138,18 @@ class Soak:
             items,
             rss_mb(),
             state_sizes(self.recovery_dir),
+            *allocator_mb(),
+            *pymalloc_mb(),
+            rss_mb("RssAnon"),
         )
         self.samples.append(sample)
         windows = {k: v for k, v in sample.state_bytes.items() if "window" in k}
         print(
             f"minute {minute:3d}  wall {sample.wall_s:7.1f} s  items {items:>9,}  "
-            f"RSS {sample.rss_mb:7.1f} MB  state {sum(sample.state_bytes.values()) / 1e6:7.2f} MB"
+            f"RSS {sample.rss_mb:7.1f} MB (anon {sample.rss_anon_mb:.0f}: malloc used "
+            f"{sample.malloc_used_mb:.0f} free {sample.malloc_free_mb:.0f}, pymalloc "
+            f"{sample.pymalloc_used_mb:.0f} of {sample.pymalloc_arenas_mb:.0f}, arrow "
+            f"{sample.arrow_mb:.0f})  state {sum(sample.state_bytes.values()) / 1e6:7.2f} MB"
             f"  windows {json.dumps({_short(k): v for k, v in windows.items()})}",
             flush=True,
         )
@@ -143,11 +161,65 @@ def _short(step_id: str) -> str:
     return parts[parts.index("window") - 1] if "window" in parts[1:] else step_id
 
 
-def rss_mb() -> float:
+def rss_mb(field: str = "VmRSS") -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
+
+
+def allocator_mb() -> tuple[float, float, float]:
+    """glibc's bytes in use (heap + mmapped) and free-but-held, and Arrow's pool, in MB."""
+    import pyarrow
+
+    arrow = pyarrow.total_allocated_bytes() / 2**20
+    try:
+        mallinfo2 = ctypes.CDLL("libc.so.6").mallinfo2
+    except (OSError, AttributeError):  # not glibc >= 2.33
+        return 0.0, 0.0, arrow
+    mallinfo2.restype = _Mallinfo2
+    info = mallinfo2()
+    return (info.uordblks + info.hblkhd) / 2**20, info.fordblks / 2**20, arrow
+
+
+def pymalloc_mb() -> tuple[float, float]:
+    """Python's small-object arenas held, and the bytes of live blocks in them, in MB (from
+    ``sys._debugmallocstats``, which writes to the C stderr)."""
+    with tempfile.TemporaryFile() as out:
+        saved = os.dup(2)
+        os.dup2(out.fileno(), 2)
+        try:
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        out.seek(0)
+        text = out.read().decode(errors="replace")
+
+    def figure(label: str) -> int:
+        found = re.search(label + r"\s*=\s*([\d,]+)", text)
+        return int(found.group(1).replace(",", "")) if found else 0
+
+    # Arenas are 1 MiB each on 64-bit CPython 3.10+.
+    return figure("arenas allocated current"), figure("bytes in allocated blocks") / 2**20
 
 
 def state_sizes(recovery_dir: Path) -> dict[str, int]:
