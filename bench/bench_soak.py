@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import dataclasses
 import json
 import os
@@ -48,8 +47,10 @@ from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.testing import run_main
 from eth_abi import encode
 
+from connectors.allocator import malloc_stats
 from flows.config import K8sConfig, load_config
 from flows.mempool import build_flow
+from flows.wiring.memory import start_memory_care
 from operators.records import DeadLetter, RawItem, Tx
 
 ROUTER = "0x7a250d5630b4cf539739df2c5dacb4c659f2488d"  # Uniswap V2 Router02 (mainnet)
@@ -168,35 +169,14 @@ def rss_mb(field: str = "VmRSS") -> float:
     return 0.0
 
 
-class _Mallinfo2(ctypes.Structure):
-    _fields_ = [
-        (name, ctypes.c_size_t)
-        for name in (
-            "arena",
-            "ordblks",
-            "smblks",
-            "hblks",
-            "hblkhd",
-            "usmblks",
-            "fsmblks",
-            "uordblks",
-            "fordblks",
-            "keepcost",
-        )
-    ]
-
-
 def allocator_mb() -> tuple[float, float, float]:
     """glibc's bytes in use (heap + mmapped) and free-but-held, and Arrow's pool, in MB."""
     import pyarrow
 
     arrow = pyarrow.total_allocated_bytes() / 2**20
-    try:
-        mallinfo2 = ctypes.CDLL("libc.so.6").mallinfo2
-    except (OSError, AttributeError):  # not glibc >= 2.33
+    info = malloc_stats()
+    if info is None:
         return 0.0, 0.0, arrow
-    mallinfo2.restype = _Mallinfo2
-    info = mallinfo2()
     return (info.uordblks + info.hblkhd) / 2**20, info.fordblks / 2**20, arrow
 
 
@@ -346,7 +326,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         start_ms=now_ms,
         recovery_dir=recovery_dir,
     )
-    cfg = load_config({})
+    cfg = load_config(os.environ)
     soak.behind_ms = int(cfg.detect.watermark_wait_s * 1000)
     cfg = dataclasses.replace(
         cfg,
@@ -360,11 +340,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"{args.epoch_s:g} s; work dir {work}",
         flush=True,
     )
-    run_main(
-        build_flow(cfg, source=cast(Source[RawItem | Tx | DeadLetter], SoakSource(soak))),
-        epoch_interval=timedelta(seconds=args.epoch_s),
-        recovery_config=RecoveryConfig(str(recovery_dir)),
-    )
+    # As `scorpius worker` does (SCORPIUS_MEMORY_*: trim interval 0 runs without it).
+    memory = start_memory_care(cfg.memory)
+    try:
+        run_main(
+            build_flow(cfg, source=cast(Source[RawItem | Tx | DeadLetter], SoakSource(soak))),
+            epoch_interval=timedelta(seconds=args.epoch_s),
+            recovery_config=RecoveryConfig(str(recovery_dir)),
+        )
+    finally:
+        memory.stop()
     print(verdict(soak.samples, args.warmup), flush=True)
     # A tx behind a window's watermark never enters it: a soak whose load outruns the flow (the
     # event clock extrapolates with wall time) measures empty windows. It must say so.

@@ -475,6 +475,17 @@ class ApiConfig:
 
 
 @dataclass(frozen=True)
+class MemoryConfig:
+    """glibc malloc in long-running processes (connectors/allocator.py, docs/robustness.md)."""
+
+    # Return freed heap memory to the kernel (malloc_trim) every this many seconds; 0 = never.
+    trim_interval_s: float = 10.0
+    # Blocks of at least this many bytes get their own mapping, given back when freed; 0 keeps
+    # glibc's default (a threshold that rises after every large free, up to 32 MiB).
+    mmap_threshold_bytes: int = 1 << 20
+
+
+@dataclass(frozen=True)
 class Config:
     source: SourceConfig = field(default_factory=SourceConfig)
     detect: DetectConfig = field(default_factory=DetectConfig)
@@ -488,6 +499,7 @@ class Config:
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     rpc: RpcConfig = field(default_factory=RpcConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> Config:

@@ -110,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     from bytewax.run import cli_main
 
     from flows.mempool import build_flow
+    from flows.wiring.memory import start_memory_care
 
     recovery = RecoveryConfig(args.recovery_directory) if args.recovery_directory else None
     check_inputs(cfg)
@@ -125,12 +126,16 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    cli_main(
-        flow,
-        workers_per_process=args.workers,
-        epoch_interval=timedelta(seconds=10),
-        recovery_config=recovery,
-    )
+    memory = start_memory_care(cfg.memory)
+    try:
+        cli_main(
+            flow,
+            workers_per_process=args.workers,
+            epoch_interval=timedelta(seconds=10),
+            recovery_config=recovery,
+        )
+    finally:
+        memory.stop()
     read = json.loads(summary.read_text()).get("read", 0) if summary.exists() else 0
     if not read:
         print(

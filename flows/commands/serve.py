@@ -70,6 +70,7 @@ def serve(args: argparse.Namespace) -> int:
 
     from connectors.api.app import uvicorn_options
     from flows.wiring.api import build_app
+    from flows.wiring.memory import start_memory_care
 
     cfg = load_config(os.environ)
     if args.out:
@@ -89,6 +90,7 @@ def serve(args: argparse.Namespace) -> int:
             env=_flow_env(args, cfg.output.dir, rules_dir),
         )
     app = build_app(cfg)
+    memory = start_memory_care(cfg.memory)
     try:
         uvicorn.run(
             app,
@@ -98,6 +100,7 @@ def serve(args: argparse.Namespace) -> int:
             **uvicorn_options(cfg.api.max_frame_bytes, cfg.api.ws_deflate),
         )
     finally:
+        memory.stop()
         if flow is not None and flow.poll() is None:
             flow.send_signal(signal.SIGINT)
             try:

@@ -20,6 +20,7 @@ from flows.commands import CommandError, add_command
 from flows.config import K8sConfig, load_config
 from flows.logs import configure_logging
 from flows.shutdown import install_stop_handlers
+from flows.wiring.memory import start_memory_care
 
 
 def pod_ordinal(pod_name: str) -> int:
@@ -93,6 +94,7 @@ def worker(args: argparse.Namespace) -> int:
     configure_logging()
     flow = build_flow(cfg, install_stop_handlers())
     health = HealthServer(k8s.health_port, k8s.stall_after_s).start()
+    memory = start_memory_care(cfg.memory)
     try:
         cli_main(
             flow,
@@ -103,5 +105,6 @@ def worker(args: argparse.Namespace) -> int:
             recovery_config=recovery,
         )
     finally:
+        memory.stop()
         health.stop()
     return 0
