@@ -61,7 +61,7 @@ class Status:
 
 
 def _name(value: Any) -> str:
-    # Channels, recipients and routes repeat across alerts: one copy of each in memory.
+    # Channels, recipients, routes and reasons repeat across alerts: one copy of each in memory.
     return sys.intern(str(value))
 
 
@@ -85,7 +85,7 @@ def fold(found: dict[Target, Status], record: Mapping[str, Any]) -> None:
         route=None if route is None else _name(route),
         status=status,
         attempts=attempts if isinstance(attempts, int) else 0,
-        reason=None if reason is None else str(reason),
+        reason=None if reason is None else _name(reason),
         at_ms=int(at_ms) if isinstance(at_ms, int | float) else 0,
     )
 

@@ -65,8 +65,15 @@ def feed_factory(cfg: Config) -> Callable[[Hub], Feed] | None:
             k.topic_bundles: "detections",
             k.topic_dead_letters: "dead_letters",
         }
+        from connectors.api.deliveries import DeliveryIndex
+
         return lambda hub: KafkaFeed(
-            k.client_settings(), topics, hub.publish_threadsafe, hub.set_feed_state
+            k.client_settings(),
+            topics,
+            hub.publish_threadsafe,
+            hub.set_feed_state,
+            delivery_topic=k.topic_alert_deliveries,
+            delivery_index=DeliveryIndex(cfg.api.delivery_index_keys),
         )
     if cfg.api.feed == "embedded":
         from connectors.api.embedded_feed import EmbeddedFeed
