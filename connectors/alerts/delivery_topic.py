@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +32,8 @@ from operators.records import encode_json
 log = logging.getLogger(__name__)
 
 BATCH = 500
+# An outage loses many outcomes: one warning this often says how many.
+LOG_EVERY_S = 10.0
 
 
 def outcome_message(record: Mapping[str, Any]) -> SinkMessage:
@@ -51,6 +55,9 @@ class DeliveryTopic(BackgroundThread):
         self._topic = topic
         self._queue: queue.Queue[Mapping[str, Any]] = queue.Queue(maxsize=queue_size)
         self._errors = SINK_ERRORS.labels(f"kafka:{topic}")
+        self._log_lock = threading.Lock()
+        self._logged_at = float("-inf")
+        self._unlogged = 0
 
     def write(self, record: Mapping[str, Any]) -> None:
         if self._stopping.is_set():
@@ -63,6 +70,12 @@ class DeliveryTopic(BackgroundThread):
 
     def _lost(self, n: int, why: str) -> None:
         self._errors.inc(n)
+        with self._log_lock:
+            now = time.monotonic()
+            self._unlogged += n
+            if now - self._logged_at < LOG_EVERY_S:
+                return
+            n, self._unlogged, self._logged_at = self._unlogged, 0, now
         log.warning("%d alert delivery outcomes not published to %s: %s", n, self._topic, why)
 
     def _take(self) -> list[Mapping[str, Any]]:
