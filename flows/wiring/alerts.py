@@ -138,8 +138,8 @@ def _outcome_writers(
     topic.start()
 
     def record(outcome: dict[str, Any]) -> None:
+        topic.write(outcome)  # first: it never raises, whatever the file does
         log.write(outcome)
-        topic.write(outcome)
 
     return record, topic.stop
 
