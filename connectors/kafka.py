@@ -16,6 +16,8 @@ Topics, message keys and why (Kafka keeps order per key, within a partition):
 - ``alerts``: ``Alert`` / ``RuleMatch`` keyed by their ``key`` (natural too), same reasoning.
 - dead letters: ``DeadLetter`` keyed by a digest of (stage, reason, payload): a letter re-sent
   after a restart has the same key, so it is recognisable as a repeat.
+- ``alert_deliveries``: the alert dispatcher's delivery outcome records (JSON objects) keyed by
+  alert key, one alert's outcomes in order (connectors/alerts/delivery_topic.py).
 
 Delivery is at least once. Bytewax recovery snapshots the consumed offset of each ``tx_raw``
 partition at the end of every epoch; sinks wait for the broker's acknowledgement of each batch

@@ -195,6 +195,9 @@ class KafkaConfig:
     topic_bundles: str = "mev_bundles"
     topic_alerts: str = "alerts"
     topic_dead_letters: str = "dead_letters"
+    # Every alert delivery outcome (the delivery log's records, keyed by alert key) when the flow
+    # publishes and delivers alerts; the API's Kafka feed answers delivery status from it.
+    topic_alert_deliveries: str = "alert_deliveries"
     # Compacted topic of rule sets (key: rule name) that every worker follows into its rules folder;
     # the alert routes published through the API travel on it too (key: _alert_routes).
     topic_rules: str = "rules"
@@ -470,6 +473,9 @@ class ApiConfig:
     ws_deflate: bool = False
     # Largest page of a Time Machine query.
     max_page: int = 1000
+    # With the Kafka feed: alerts whose delivery status each API process keeps in memory (read
+    # from the alert_deliveries topic, from its start); over it the oldest are forgotten (404).
+    delivery_index_keys: int = 100_000
     # The built web console (served at / when it exists).
     console_dir: str = str(PACKAGE_ROOT / "web" / "dist")
 

@@ -188,7 +188,10 @@ def build_flow(
     # Delivery runs on the sink's own threads; its dead letters go to their own file because the
     # delivery threads write after the flow's FileSink may have truncated on resume.
     deliver = build_alert_sink(
-        cfg.alerts, out, dead_letter=JsonlLog(out / "alert_dead_letters.jsonl").write
+        cfg.alerts,
+        out,
+        dead_letter=JsonlLog(out / "alert_dead_letters.jsonl").write,
+        kafka=cfg.kafka,
     )
     if deliver is not None:
         op.output("alerts_deliver", op.map("for_alert_sink", alerts, for_alert_sink), deliver)
@@ -240,8 +243,11 @@ def _outputs(cfg: Config, delivering: bool) -> list[tuple[str, str]]:
     if cfg.storage.clickhouse_url:
         where.append(("clickhouse", f"the tables of {setting_name('storage.clickhouse_url')}"))
     if cfg.kafka.publish:
-        topics = (cfg.kafka.topic_enriched, cfg.kafka.topic_bundles, cfg.kafka.topic_alerts)
-        where.append(("kafka", ", ".join((*topics, cfg.kafka.topic_dead_letters))))
+        k = cfg.kafka
+        topics = [k.topic_enriched, k.topic_bundles, k.topic_alerts, k.topic_dead_letters]
+        if delivering:
+            topics.append(k.topic_alert_deliveries)
+        where.append(("kafka", ", ".join(topics)))
     return where
 
 

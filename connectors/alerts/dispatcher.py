@@ -194,6 +194,7 @@ class Dispatcher:
         *,
         dead_letter: Callable[[DeadLetter], None],
         delivery_log: Callable[[dict[str, Any]], None] | None = None,
+        on_close: Callable[[], None] | None = None,
         redact: Redactor | None = None,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -204,6 +205,8 @@ class Dispatcher:
         self._router = router
         self._dead_letter = dead_letter
         self._log = delivery_log
+        # After the last outcome is recorded (the delivery log's Kafka publisher flushes there).
+        self._on_close = on_close
         self._redact = redact or Redactor(())
         self._rng = rng or random.Random()
         self._wall_ms = wall_ms
@@ -286,6 +289,8 @@ class Dispatcher:
             closer = getattr(lane.channel, "close", None)
             if closer is not None:
                 closer()
+        if self._on_close is not None:
+            self._on_close()
 
     def _forget_before(self, cutoff_ms: int) -> None:
         while self._seen:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from connectors.alerts.base import Channel, Redactor
 from connectors.alerts.discord import DiscordChannel
@@ -16,7 +17,7 @@ from connectors.alerts.slack import SlackApiChannel, SlackWebhookChannel
 from connectors.alerts.smtp import SmtpChannel
 from connectors.alerts.templates import Templates
 from connectors.alerts.webhook import WebhookChannel
-from flows.config import AlertsConfig
+from flows.config import AlertsConfig, KafkaConfig
 from flows.wiring import settings_of
 from operators.alert_router import Route, Router, RoutesError, default_routes, load_routes
 from operators.records import DeadLetter
@@ -121,13 +122,39 @@ def policy_of(cfg: AlertsConfig) -> DeliveryPolicy:
     return settings_of(DeliveryPolicy, cfg)
 
 
+def _outcome_writers(
+    log: JsonlLog, kafka: KafkaConfig | None
+) -> tuple[Callable[[dict[str, Any]], None], Callable[[], None] | None]:
+    """Where a dispatcher records its delivery outcomes: the delivery log, and the
+    ``alert_deliveries`` topic when the flow publishes to Kafka; and what to call at its close."""
+    if kafka is None or not kafka.publish:
+        return log.write, None
+    from connectors.alerts.delivery_topic import DeliveryTopic
+    from flows.wiring.kafka import record_sink
+
+    topic = DeliveryTopic(
+        record_sink(kafka, kafka.topic_alert_deliveries), kafka.topic_alert_deliveries
+    )
+    topic.start()
+
+    def record(outcome: dict[str, Any]) -> None:
+        topic.write(outcome)  # first: it never raises, whatever the file does
+        log.write(outcome)
+
+    return record, topic.stop
+
+
 def build_alert_sink(
-    cfg: AlertsConfig, out_dir: str | Path, dead_letter: Callable[[DeadLetter], None]
+    cfg: AlertsConfig,
+    out_dir: str | Path,
+    dead_letter: Callable[[DeadLetter], None],
+    kafka: KafkaConfig | None = None,
 ) -> AlertSink | None:
     """The sink, or None when no channel is configured. A routes file the operator named is
     checked here, at startup: a route to a channel that is not configured fails the run before the
     first alert. One the API wrote is only warned about, as on a reload. The sink then follows the
-    routes file (``routes_file``) while it runs."""
+    routes file (``routes_file``) while it runs. With ``kafka`` publishing, every delivery outcome
+    also goes to its ``alert_deliveries`` topic (connectors/alerts/delivery_topic.py)."""
     redact = Redactor(secrets_of(cfg))
     enabled = sorted(build_channels(cfg, redact))  # built once to check, again per partition
     if not enabled and not cfg.routes_path:
@@ -146,12 +173,14 @@ def build_alert_sink(
     log = JsonlLog(delivery_log_path(cfg, out_dir))
 
     def make() -> Dispatcher:
+        record, on_close = _outcome_writers(log, kafka)
         return Dispatcher(
             build_channels(cfg, redact),
             router,
             policy_of(cfg),
             dead_letter=dead_letter,
-            delivery_log=log.write,
+            delivery_log=record,
+            on_close=on_close,
             redact=redact,
         )
 

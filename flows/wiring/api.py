@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from connectors.api.context import ApiSettings, Feed
 from connectors.api.streams import Hub
 from connectors.rule_sets import FolderSink, KafkaRuleSink
-from flows.config import Config, setting_name
+from flows.config import Config, ConfigError, setting_name
 from flows.wiring import settings_of
 from flows.wiring.alerts import (
     default_recipients,
@@ -65,8 +65,19 @@ def feed_factory(cfg: Config) -> Callable[[Hub], Feed] | None:
             k.topic_bundles: "detections",
             k.topic_dead_letters: "dead_letters",
         }
+        from connectors.api.deliveries import DeliveryIndex
+
+        try:
+            index = DeliveryIndex(cfg.api.delivery_index_keys)
+        except ValueError as exc:
+            raise ConfigError(f"{setting_name('api.delivery_index_keys')}: {exc}") from exc
         return lambda hub: KafkaFeed(
-            k.client_settings(), topics, hub.publish_threadsafe, hub.set_feed_state
+            k.client_settings(),
+            topics,
+            hub.publish_threadsafe,
+            hub.set_feed_state,
+            delivery_topic=k.topic_alert_deliveries,
+            delivery_index=index,
         )
     if cfg.api.feed == "embedded":
         from connectors.api.embedded_feed import EmbeddedFeed

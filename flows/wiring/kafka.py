@@ -40,6 +40,7 @@ def topic_plan(cfg: KafkaConfig) -> TopicPlan:
             cfg.topic_bundles,
             cfg.topic_alerts,
             cfg.topic_dead_letters,
+            cfg.topic_alert_deliveries,
         ),
         rules=cfg.topic_rules,
         partitions=cfg.partitions,

@@ -229,6 +229,7 @@ TOPIC_SUFFIXES = {
     "ALERTS": "alerts",
     "DEAD_LETTERS": "dead_letters",
     "RULES": "rules",
+    "ALERT_DELIVERIES": "alert_deliveries",
 }
 
 

@@ -47,6 +47,7 @@ def topics_env(kafka_bootstrap: str) -> dict[str, str]:
     env = {
         "SCORPIUS_KAFKA_BROKERS": kafka_bootstrap,
         **topic_settings(prefix, "ALERTS", "ENRICHED", "BUNDLES", "DEAD_LETTERS", "RAW", "RULES"),
+        **topic_settings(prefix, "ALERT_DELIVERIES"),
         "SCORPIUS_KAFKA_PARTITIONS": "2",
     }
     ensure_topics(load_config(env).kafka)
