@@ -489,6 +489,9 @@ class MemoryConfig:
     # Blocks of at least this many bytes get their own mapping, given back when freed; 0 keeps
     # glibc's default (a threshold that rises after every large free, up to 32 MiB).
     mmap_threshold_bytes: int = 1 << 20
+    # Arrow's memory pool: system (glibc malloc, trimmed with the rest), mimalloc or jemalloc;
+    # "" keeps pyarrow's default (mimalloc, which held on to freed pages in the soak).
+    arrow_pool: str = "system"
 
 
 @dataclass(frozen=True)

@@ -53,3 +53,22 @@ def test_the_trimmer_trims_on_its_interval_and_stops() -> None:
     idle = MallocTrimmer(0)  # interval 0: never started, and stops cleanly
     idle.start()
     idle.stop()
+
+
+def test_arrow_moves_to_the_system_pool_and_an_unknown_pool_is_refused() -> None:
+    probe = textwrap.dedent(
+        """
+        import pyarrow
+        from connectors.allocator import use_arrow_pool
+        print(use_arrow_pool("system"), pyarrow.array(range(1000)).buffers()[1].size > 0)
+        try:
+            use_arrow_pool("tcmalloc")
+        except ValueError as exc:
+            print(exc)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert out[0] == "system True"
+    assert "unknown Arrow memory pool 'tcmalloc'" in out[1]
