@@ -33,8 +33,10 @@ import random
 import re
 import shutil
 import sqlite3
+import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -48,6 +50,7 @@ from bytewax.testing import run_main
 from eth_abi import encode
 
 from connectors.allocator import malloc_stats
+from connectors.background import BackgroundThread
 from flows.config import K8sConfig, load_config
 from flows.mempool import build_flow
 from flows.wiring.memory import start_memory_care
@@ -99,6 +102,31 @@ class Sample:
     pymalloc_arenas_mb: float = 0.0
     pymalloc_used_mb: float = 0.0
     rss_anon_mb: float = 0.0
+    # RSS read every second over the minute: one reading lands anywhere in the archive's flush
+    # cycle, so the median and the maximum say more than it does.
+    rss_median_mb: float = 0.0
+    rss_max_mb: float = 0.0
+
+
+class RssSampler(BackgroundThread):
+    """Reads RSS every ``interval_s``; ``take()`` returns the readings since the last call."""
+
+    def __init__(self, interval_s: float = 1.0) -> None:
+        super().__init__("soak-rss", join_timeout_s=5)
+        self._interval_s = interval_s
+        self._lock = threading.Lock()
+        self._readings: list[float] = []
+
+    def take(self) -> list[float]:
+        with self._lock:
+            readings, self._readings = self._readings, []
+        return readings
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self._interval_s):
+            reading = rss_mb()
+            with self._lock:
+                self._readings.append(reading)
 
 
 @dataclass
@@ -116,6 +144,7 @@ class Soak:
     behind: int = 0
     samples: list[Sample] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
+    sampler: RssSampler = field(default_factory=RssSampler)
 
     def payload(self, i: int, nonces: list[int], rng: random.Random) -> tuple[bytes, str]:
         sender = rng.randrange(self.senders)
@@ -133,21 +162,26 @@ class Soak:
         return body.encode(), tx_hash
 
     def measure(self, minute: int, items: int) -> None:
+        now = rss_mb()
+        readings = self.sampler.take() or [now]
         sample = Sample(
             minute,
             round(time.monotonic() - self.started, 1),
             items,
-            rss_mb(),
+            now,
             state_sizes(self.recovery_dir),
             *allocator_mb(),
             *pymalloc_mb(),
             rss_mb("RssAnon"),
+            statistics.median(readings),
+            max(readings),
         )
         self.samples.append(sample)
         windows = {k: v for k, v in sample.state_bytes.items() if "window" in k}
         print(
             f"minute {minute:3d}  wall {sample.wall_s:7.1f} s  items {items:>9,}  "
-            f"RSS {sample.rss_mb:7.1f} MB (anon {sample.rss_anon_mb:.0f}: malloc used "
+            f"RSS {sample.rss_mb:7.1f} MB (minute median {sample.rss_median_mb:.0f}, max "
+            f"{sample.rss_max_mb:.0f}; anon {sample.rss_anon_mb:.0f}: malloc used "
             f"{sample.malloc_used_mb:.0f} free {sample.malloc_free_mb:.0f}, pymalloc "
             f"{sample.pymalloc_used_mb:.0f} of {sample.pymalloc_arenas_mb:.0f}, arrow "
             f"{sample.arrow_mb:.0f})  state {sum(sample.state_bytes.values()) / 1e6:7.2f} MB"
@@ -287,10 +321,15 @@ def verdict(samples: Sequence[Sample], warmup: int) -> str:
     peak = max(s.rss_mb for s in after)
     drift = (peak - base) / base * 100
     flat = drift <= 10.0 and peak < 1024
+    medians = [s.rss_median_mb for s in after]
+    median_drift = (max(medians) - medians[0]) / medians[0] * 100
+    top = max(s.rss_max_mb for s in after)
     return (
         f"RSS at minute {after[0].minute}: {base:.0f} MB, at minute {after[-1].minute}: "
         f"{after[-1].rss_mb:.0f} MB, peak after warm-up {peak:.0f} MB (+{drift:.1f} %): "
-        f"{'flat' if flat else 'NOT flat'} (limit +10 %, < 1024 MB); state "
+        f"{'flat' if flat else 'NOT flat'} (limit +10 %, < 1024 MB); per-minute median "
+        f"{medians[0]:.0f} -> {medians[-1]:.0f} MB (highest +{median_drift:.1f} %), highest "
+        f"1-s reading {top:.0f} MB; state "
         f"{sum(after[0].state_bytes.values()) / 1e6:.1f} MB -> "
         f"{sum(after[-1].state_bytes.values()) / 1e6:.1f} MB"
     )
@@ -342,6 +381,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     # As `scorpius worker` does (SCORPIUS_MEMORY_*: trim interval 0 runs without it).
     memory = start_memory_care(cfg.memory)
+    soak.sampler.start()
     try:
         run_main(
             build_flow(cfg, source=cast(Source[RawItem | Tx | DeadLetter], SoakSource(soak))),
@@ -349,6 +389,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             recovery_config=RecoveryConfig(str(recovery_dir)),
         )
     finally:
+        soak.sampler.stop()
         memory.stop()
     print(verdict(soak.samples, args.warmup), flush=True)
     # A tx behind a window's watermark never enters it: a soak whose load outruns the flow (the
