@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException
 
 from connectors.api import metrics
 from connectors.api.deliveries import DeliveryIndex
@@ -63,6 +63,7 @@ class KafkaFeed(BackgroundThread):
             self._topics[self._delivery_topic] = DELIVERIES
         self._publish = publish
         self._on_state = on_state
+        self._start_at = start_at
         self.assigned = threading.Event()
 
     def _state(self, ok: bool) -> None:
@@ -76,6 +77,15 @@ class KafkaFeed(BackgroundThread):
             for partition in partitions:
                 if partition.topic == self._delivery_topic:
                     partition.offset = OFFSET_BEGINNING
+                elif self._start_at == "latest":
+                    # "latest" is otherwise looked up after the assignment, so a message
+                    # produced in between (while the feed already says it is up) is skipped.
+                    try:
+                        _low, high = c.get_watermark_offsets(partition, timeout=10, cached=False)
+                    except KafkaException as exc:
+                        log.warning("kafka feed: no end offset for %s: %s", partition.topic, exc)
+                    else:
+                        partition.offset = high
             c.assign(partitions)
             self.assigned.set()
             self._state(True)
