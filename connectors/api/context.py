@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from connectors.api.auth import KeyRing
+from connectors.api.deliveries import DeliveryIndex
 from connectors.api.jobs import Backtests
 from connectors.api.routebook import RouteBook
 from connectors.api.rulebook import RuleBook
@@ -47,6 +48,8 @@ class ApiSettings:
 
 class Feed(Protocol):
     name: str
+    # Delivery outcomes read from the flow's topic (Kafka); None: the API reads the flow's file.
+    delivery_index: DeliveryIndex | None
 
     def start(self) -> None: ...
     def stop(self) -> None: ...

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from connectors.api.deliveries import DeliveryIndex
 from connectors.api.feed import Publish, decode_record
 from connectors.background import BackgroundThread
 
@@ -79,6 +80,8 @@ class EmbeddedFeed(BackgroundThread):
     """A thread polling the output folder every ``poll_s``."""
 
     name = "embedded"
+    # Embedded: the API reads the flow's delivery log itself (settings.delivery_log).
+    delivery_index: DeliveryIndex | None = None
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from connectors.api import analytics
 from connectors.api.access import context, require
 from connectors.api.auth import Principal, key_view
-from connectors.api.deliveries import DeliveryIndex, deliveries
+from connectors.api.deliveries import deliveries
 from connectors.api.errors import BadRequest
 from connectors.api.filters import FilterError, parse_filters
 from connectors.api.rulebook import timed_run
@@ -218,8 +218,8 @@ def build_router() -> APIRouter:
             raise BadRequest("invalid", "an alert key is at most 300 characters", 422)
         ctx = context(request)
         # With the Kafka feed, from the outcomes topic (API pods cannot read the flow's files).
-        index = getattr(ctx.feed, "delivery_index", None)
-        if isinstance(index, DeliveryIndex):
+        index = ctx.feed.delivery_index if ctx.feed is not None else None
+        if index is not None:
             found = index.lookup(key)
         else:
             found = await run_in_threadpool(deliveries, ctx.settings.delivery_log, key)
