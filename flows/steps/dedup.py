@@ -10,6 +10,7 @@ from bytewax.dataflow import Stream, operator
 from bytewax.operators import BranchOut
 
 from flows.steps.checked import is_raw_item, split
+from flows.steps.frozen_state import stateful_flat_map
 from operators.dedup import SeenSet, item_hash, keep_first, shard_key
 from operators.metrics import ALERT_REPEATS
 from operators.records import Alert, DeadLetter, RawItem
@@ -33,7 +34,7 @@ def dedup_alerts(
         ALERT_REPEATS.labels(alert.origin).inc()
         return seen, []
 
-    return op.key_rm("unkey", op.stateful_flat_map("first", op.map("shard", alerts, keyed), step))
+    return op.key_rm("unkey", stateful_flat_map("first", op.map("shard", alerts, keyed), step))
 
 
 @operator
@@ -65,7 +66,7 @@ def dedup_items(
         keep = ref is None or keep_first(seen, item, ref)
         return seen, [(order, item)] if keep else []
 
-    firsts = op.stateful_flat_map("first", op.map("shard", items, keyed), step)
+    firsts = stateful_flat_map("first", op.map("shard", items, keyed), step)
     # A keyed step hands a batch back grouped by key; put it back in the order it was seen, so
     # that later steps meet a sender's txs as the source did (a searcher's frontrun before its
     # backrun, a gas war's bumps in the order the node accepted them).

@@ -10,6 +10,7 @@ from bytewax.dataflow import Stream, operator
 from bytewax.operators import BranchOut
 
 from flows.steps.checked import Checked, is_detection, split, split_errors
+from flows.steps.frozen_state import stateful_flat_map
 from operators.clock import now_ms
 from operators.l2 import FLASHBLOCK_KIND
 from operators.mev import detect_block
@@ -122,6 +123,6 @@ def link_predictions(
         return state, links
 
     keyed = op.key_on("by_chain", relevant, prediction_key)
-    out = op.key_rm("unkey", op.stateful_flat_map("link", keyed, step))
+    out = op.key_rm("unkey", stateful_flat_map("link", keyed, step))
     kinds: BranchOut[Detection, tuple[str, int]] = split("is_link", out, is_detection)
     return Predicted(kinds.trues, kinds.falses)

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import bytewax.operators as op
 from bytewax.dataflow import Stream, operator
 
+from flows.steps.frozen_state import stateful_flat_map
 from operators.inclusion import InclusionTracker, Sighting, sighting
 from operators.records import Block, DeadLetter, Inclusion, RawItem, Tx
 
@@ -34,5 +35,5 @@ def track_inclusion(
             )
         return tracker, tracker.on_sighting(seen)
 
-    resolved = op.stateful_flat_map("track", op.flat_map("sighting", up, keyed), step)
+    resolved = stateful_flat_map("track", op.flat_map("sighting", up, keyed), step)
     return op.key_rm("unkey", resolved)

@@ -6,6 +6,7 @@ import bytewax.operators as op
 from bytewax.dataflow import Stream, operator
 
 from flows.config import RpcConfig
+from flows.steps.frozen_state import stateful_flat_map
 from operators.mev.private import PrivateFlowTracker, WatchState
 from operators.records import Block, Tx
 
@@ -51,5 +52,5 @@ def private_flow(
         return tracker, []
 
     merged = op.merge("sightings", txs, blocks, watch)
-    tracked = op.stateful_flat_map("track", op.map("by_chain", merged, keyed), step)
+    tracked = stateful_flat_map("track", op.map("by_chain", merged, keyed), step)
     return op.key_rm("unkey", tracked)

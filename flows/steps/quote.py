@@ -9,6 +9,7 @@ from bytewax.dataflow import Stream, operator
 
 from flows.config import DetectConfig
 from flows.steps.checked import Checked, split_errors
+from flows.steps.frozen_state import stateful_flat_map
 from flows.wiring.operators import amm_factories
 from operators.clock import now_ms
 from operators.mev.mempool import SandwichableVictimDetector
@@ -95,6 +96,6 @@ def quote_stage(
         return state, [*out, *state.gate.on_swap(item, hops, found, now)]
 
     judged: Checked[EnrichedTx | Detection] = split_errors(
-        "split", op.key_rm("unkey", op.stateful_flat_map("quote", keyed, step))
+        "split", op.key_rm("unkey", stateful_flat_map("quote", keyed, step))
     )
     return Checked(op.merge("all_txs", swaps.falses, judged.oks), judged.errs)

@@ -15,6 +15,7 @@ from bytewax.operators import windowing as win
 
 from flows.config import DetectConfig
 from flows.steps.checked import Checked
+from flows.steps.frozen_state import freeze, stateful_flat_map, thaw
 from flows.wiring.operators import amm_factories
 from operators.clock import now_ms
 from operators.metrics import LATE_MINED, UNKNOWN_POOLS
@@ -66,7 +67,7 @@ class MempoolDetector(Protocol):
     def merge(self, other: Any) -> None: ...
 
 
-class _DetectorWindow(win.WindowLogic[EnrichedTx, Detection, MempoolDetector]):
+class _DetectorWindow(win.WindowLogic[EnrichedTx, Detection, bytes]):
     def __init__(self, detector: MempoolDetector) -> None:
         self.detector = detector
 
@@ -82,8 +83,8 @@ class _DetectorWindow(win.WindowLogic[EnrichedTx, Detection, MempoolDetector]):
         close = getattr(self.detector, "on_close", None)
         return close() if close is not None else ()
 
-    def snapshot(self) -> MempoolDetector:
-        return self.detector
+    def snapshot(self) -> bytes:
+        return freeze(self.detector)
 
 
 @operator
@@ -111,8 +112,8 @@ def mempool_window(
     )
     windower = win.SessionWindower(gap=timedelta(seconds=gap_s))
 
-    def build(resume: MempoolDetector | None) -> _DetectorWindow:
-        return _DetectorWindow(resume if resume is not None else new_detector())
+    def build(resume: bytes | None) -> _DetectorWindow:
+        return _DetectorWindow(thaw(resume) if resume is not None else new_detector())
 
     out = win.window("window", keyed, clock, windower, build, ordered=False)
     detections = op.map("unkey", out.down, lambda kv: kv[1][1])
@@ -178,7 +179,7 @@ def warn_unknown_pools(
         return True, [line]
 
     keyed = op.key_on("by_chain", unknown, lambda e: str(e.tx.chain_id))
-    return op.key_rm("unkey", op.stateful_flat_map("once", keyed, step))
+    return op.key_rm("unkey", stateful_flat_map("once", keyed, step))
 
 
 @operator
