@@ -17,8 +17,6 @@ rates (tens to hundreds of txs per second) are far below what one worker handles
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -104,17 +102,6 @@ class InclusionTracker:
         # Preconfirmed txs by the block number their flashblock promised.
         self._promised: dict[int, dict[str, FirstSeen]] = {}
         self._clock = 0
-
-    def __deepcopy__(self, memo: dict[int, object]) -> InclusionTracker:
-        # Bytewax deep-copies this state at every epoch; a generic deepcopy walks up to a
-        # million pending entries in Python. Entries are immutable tuples: copying the mappings
-        # (and each tracked block's own mapping) is a deep copy.
-        twin = copy.copy(self)
-        twin._pending = self._pending.copy()
-        twin._blocks = {n: dataclasses.replace(m, txs=dict(m.txs)) for n, m in self._blocks.items()}
-        twin._mined_in = self._mined_in.copy()
-        twin._promised = {n: dict(txs) for n, txs in self._promised.items()}
-        return twin
 
     @property
     def pending_count(self) -> int:

@@ -16,11 +16,10 @@ from operators.mev.mempool import SandwichableVictimDetector
 from operators.mev.mempool.reserves import FetchReserves, ReservesAtHead, ReservesUnavailable
 from operators.mev.mempool.sandwichable import VictimGate
 from operators.records import Block, DeadLetter, Detection, EnrichedTx
-from operators.snapshots import PickledCopy
 
 
 @dataclass
-class _QuoteState(PickledCopy):
+class _QuoteState:
     """One chain's quote state: reserves at the head, and the victims held for the searcher test."""
 
     reserves: ReservesAtHead

@@ -17,7 +17,6 @@ watch intervals.
 
 from __future__ import annotations
 
-import copy
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping
 
@@ -103,16 +102,6 @@ class PrivateFlowTracker:
         # First-seen time of the newest pending tx the cap forgot: a tx mined after it may have
         # been seen pending and forgotten, so a miss is no proof of privacy until the TTL passes.
         self._forgot_ms: int | None = None
-
-    def __deepcopy__(self, memo: dict[int, object]) -> PrivateFlowTracker:
-        # Bytewax deep-copies this state at every epoch: its values are immutable, so copying
-        # the containers is a deep copy, without a Python walk over a million pending hashes.
-        twin = copy.copy(self)
-        twin._pending = self._pending.copy()
-        twin._recent = self._recent.copy()
-        twin._up = dict(self._up)
-        twin._intervals = self._intervals.copy()
-        return twin
 
     # --- inputs -----------------------------------------------------------------------------
 

@@ -137,22 +137,3 @@ def test_the_step_tracks_each_chain_separately() -> None:
         (1, "0xc", 1000),
         (10, "0xb", 500),
     ]
-
-
-def test_a_snapshot_copy_is_deep() -> None:
-    # Bytewax deep-copies the state at every epoch; the tracker's own copy must not share any
-    # mutable part with the live state.
-    import copy
-    import pickle
-
-    tracker = InclusionTracker(1, 60_000, 100, 4)
-    tracker.on_sighting(PendingSeen(1, "0xa", 1_000, "rpc:1:a", "preconfirmed", 7))
-    tracker.on_sighting(PendingSeen(1, "0xb", 1_100, "rpc:1:a"))
-    tracker.on_sighting(BlockSeen(1, 6, "0xb6", 1_200, ("0xb",)))
-    snap = copy.deepcopy(tracker)
-    frozen = pickle.dumps(snap)
-    tracker.on_sighting(PendingSeen(1, "0xc", 1_300, "rpc:1:a", "preconfirmed", 7))
-    tracker.on_sighting(BlockSeen(1, 7, "0xb7", 1_400, ("0xa", "0xc")))
-    tracker.on_sighting(BlockSeen(1, 6, "0xb6x", 1_500, ("0xd",)))  # a reorg of block 6
-    assert pickle.dumps(snap) == frozen
-    assert snap.pending_count == 1 and tracker.pending_count != 1

@@ -44,7 +44,6 @@ from itertools import islice
 from operators.metrics import ALERT_OUTCOMES
 from operators.mev.mempool.capped import evict_oldest
 from operators.records import Detection
-from operators.snapshots import PickledCopy
 
 ATTEMPT = "sandwich_attempt"
 SANDWICHABLE = "sandwichable_victim"
@@ -70,7 +69,7 @@ def _sandwich_txs(sandwich: Detection) -> tuple[str, list[str], str]:
 
 
 @dataclass
-class SandwichPredictions(PickledCopy):
+class SandwichPredictions:
     horizon_ms: int = 600_000
     # victim hash -> mempool alerts naming it (attempts and sandwichable-victim findings)
     alerts: dict[str, dict[str, Detection]] = field(default_factory=dict)

@@ -129,20 +129,3 @@ def test_findings_carry_each_legs_private_status_and_the_block_share() -> None:
     assert flow.data["mev"]["private"] >= 2
     assert flow.data["mev"]["private_share"] == flow.data["mev"]["private"] / flow.data["mev_txs"]
     assert set(flow.tx_hashes) == {front, back}
-
-
-def test_a_snapshot_copy_is_deep() -> None:
-    import copy
-    import pickle
-
-    tracker = _tracker()
-    tracker.on_watch(WatchState(CHAIN, SOURCE, True, 0))
-    tracker.on_pending("0x01", 10_000)
-    tracker.on_block(_block(10, 30, _tx("0x01")))
-    snap = copy.deepcopy(tracker)
-    frozen = pickle.dumps(snap)
-    tracker.on_pending("0x02", 31_000)
-    tracker.on_watch(WatchState(CHAIN, SOURCE, False, 32_000))
-    tracker.on_watch(WatchState(CHAIN, "rpc:1:b", True, 33_000))
-    tracker.on_block(_block(11, 40, _tx("0x02")))
-    assert pickle.dumps(snap) == frozen
