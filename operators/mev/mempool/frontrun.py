@@ -16,7 +16,7 @@ Plain transfers, approvals and deposits are left out: identical calls of those a
 (two users approving the same router) rather than copies. A call needs arguments to count.
 
 Windowing: one state per chain and bucket of target contracts (``window_key``: a few dozen
-windows per chain rather than one per contract, since bytewax copies and pickles every window's
+windows per chain rather than one per contract, since bytewax snapshots and pickles every window's
 state at each epoch's end); the state keys calldata shapes by target. Event time =
 ``first_seen_ms``; a window of a few blocks bounds how far back a copy is matched.
 
