@@ -20,12 +20,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="the population's seed (default 1)")
     parser.add_argument("--out", help="the flow's output folder (default: a temporary one)")
     parser.add_argument(
+        "--send-gap-ms",
+        type=float,
+        default=5.0,
+        help="least time between two sent txs (default 5 ms, at most 200 tx/s): the same load on "
+        "any machine, with first sightings the flow's millisecond stamps can order",
+    )
+    parser.add_argument(
         "--json", help="also write the scores and the actors' counts to this file, as JSON"
     )
     args = parser.parse_args(argv)
     from pathlib import Path
 
-    result = run_lab(args.blocks, args.per_block, args.seed, Path(args.out) if args.out else None)
+    result = run_lab(
+        args.blocks,
+        args.per_block,
+        args.seed,
+        Path(args.out) if args.out else None,
+        send_gap_ms=args.send_gap_ms,
+    )
     actors = ", ".join(f"{k} {v}" for k, v in sorted(result.truth.actors().items()))
     print(
         f"\nlab: {result.blocks} blocks, {result.pending_sent} pending txs "

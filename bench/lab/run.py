@@ -68,6 +68,7 @@ def run_lab(
     seed: int,
     out: Path | None = None,
     log: Callable[[str], None] = print,
+    send_gap_ms: float = 5.0,
 ) -> LabResult:
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="scorpius-lab-"))
@@ -104,7 +105,7 @@ def run_lab(
             ),
             "the flow's connection to Anvil",
         )
-        population = Population(node, world, accounts, seed)
+        population = Population(node, world, accounts, seed, send_gap_ms)
         mined_ms: dict[int, int] = {}
         first_block = node.block_number() + 1
         for i in range(blocks):
